@@ -1,0 +1,43 @@
+# Two commands for a new user: `make run` and `make test`. Both set up what they need.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# redis-server from the system packages when it is missing (as root); else say what to do.
+define ensure_redis
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing redis-server…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else \
+	    echo "redis-server is missing: install it (sudo apt-get install redis-server, brew install redis) $(1)"; $(2) \
+	  fi; }
+endef
+
+run: $(STAMP)
+	$(call ensure_redis,or set REDIS_URL; falling back to an in-memory store.,true;)
+	$(VENV)/bin/ml-intern-bot run
+
+test: $(STAMP)
+	$(call ensure_redis,— the tests need it.,exit 1;)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,147 @@
+"""The terminal front end: type a message, watch the reply stream, approve tool calls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import signal
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from adapters.console.surface import ConsoleSurface
+from bot.approvers import Actor
+from bot.keys import SessionKey
+from bot.runner import TurnRunner
+
+ReadLine = Callable[[str], Awaitable[str | None]]
+
+HELP = """\
+Type a message to talk to the agent. Commands:
+  /undo     undo the last turn        /compact  summarise older history
+  /new      start a new session       /status   show the session's state
+  /help     this help                 /quit     leave (Ctrl-D works too)
+Ctrl-C stops a running turn.
+When a tool call needs approval, answer y (approve), n [reason] (reject),
+e (edit the script in $EDITOR, then approve), or Y / N for all at once.
+"""
+COMMANDS = {"/undo": "undo", "/compact": "compact", "/new": "new"}
+USER = "console"
+
+
+async def read_stdin(prompt: str) -> str | None:
+    """A line from the terminal, or None at end of input."""
+    try:
+        return await asyncio.to_thread(input, prompt)
+    except EOFError:
+        return None
+
+
+class ConsoleApp:
+    def __init__(
+        self,
+        runner: TurnRunner,
+        *,
+        out: TextIO,
+        read_line: ReadLine = read_stdin,
+        editor: str | None = None,
+        thread: str = "main",
+    ) -> None:
+        self.runner = runner
+        self.out = out
+        self.read_line = read_line
+        self.editor = editor or os.environ.get("EDITOR", "vi")
+        self.key = SessionKey("console", "local", "terminal", thread).encode()
+        self.surface = ConsoleSurface(out)
+        # The person at the terminal runs the bot: they hold every approver right.
+        self.actor = Actor(USER, groups=runner.approvers, name="you")
+        runner.surfaces["console"] = lambda key, ref: self.surface
+
+    def interrupt(self) -> None:
+        """Ctrl-C: stop the running turn, not the program."""
+        asyncio.ensure_future(self.runner.stop(self.key))
+
+    async def run(self) -> None:
+        self.out.write("ml-intern-bot console. /help for commands.\n")
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGINT, self.interrupt)
+        try:
+            while await self._step():
+                pass
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGINT)
+
+    async def _step(self) -> bool:
+        if self.surface.approval is not None:
+            return await self._decide(self.surface.approval)
+        line = await self.read_line("\nyou › ")
+        if line is None or line.strip() == "/quit":
+            return False
+        line = line.strip()
+        if not line:
+            return True
+        if line == "/help":
+            self.out.write(HELP)
+        elif line == "/status":
+            status = await self.runner.status(self.key)
+            self.out.write("".join(f"  {k}: {v}\n" for k, v in status.items()))
+        elif line in COMMANDS:
+            await self._submit({"kind": COMMANDS[line]})
+            if line == "/new":
+                self.out.write("Started a new session.\n")
+        elif line.startswith("/"):
+            self.out.write(f"Unknown command {line.split()[0]}. /help lists them.\n")
+        else:
+            await self._submit({"kind": "message", "text": line, "user": USER})
+        return True
+
+    async def _submit(self, item: dict[str, Any]) -> None:
+        await self.runner.submit(self.key, item)
+        await self.runner.wait_idle()
+
+    async def _decide(self, approval: Any) -> bool:
+        """Ask about each pending call until every one is decided."""
+        self.surface.approval = None
+        for n, tool in enumerate(approval.tools, 1):
+            answer = await self.read_line(
+                f"[{n}/{approval.count}] approve? y / n [reason] / e / Y / N › "
+            )
+            if answer is None:
+                return False
+            verb, _, reason = answer.strip().partition(" ")
+            call_id = tool["tool_call_id"]
+            if verb in ("Y", "N"):
+                await self._record(approval.approval_id, None, approved=verb == "Y")
+                break
+            if verb == "e":
+                script = await self._edit(tool["arguments"].get("script", ""))
+                await self._record(
+                    approval.approval_id, call_id, approved=True, edited_script=script
+                )
+            else:
+                await self._record(
+                    approval.approval_id, call_id, approved=verb == "y", feedback=reason or None
+                )
+        await self.runner.wait_idle()
+        return True
+
+    async def _record(self, approval_id: str, call_id: str | None, **decision: Any) -> None:
+        decided = await self.runner.decide(
+            approval_id, self.actor, tool_call_id=call_id, **decision
+        )
+        if not decided.accepted:
+            self.out.write(f"  (not recorded: {decided.result})\n")
+
+    async def _edit(self, script: str) -> str:
+        """Open the script in $EDITOR and return what was saved."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "script.py"
+            path.write_text(script)
+            proc = await asyncio.create_subprocess_exec(*shlex.split(self.editor), str(path))
+            await proc.wait()
+            return path.read_text()

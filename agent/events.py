@@ -1,0 +1,142 @@
+"""Typed events the agent emits while it works.
+
+Each event has a ``type`` string (the names front ends and the seed agree on)
+and serialises to a plain dict, so events can cross process boundaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal
+
+ToolState = Literal["approved", "rejected", "running", "abandoned", "interrupted"]
+
+
+@dataclass(frozen=True)
+class Event:
+    type: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Processing(Event):
+    type: ClassVar[str] = "processing"
+    message: str = "Processing user input"
+
+
+@dataclass(frozen=True)
+class AssistantChunk(Event):
+    type: ClassVar[str] = "assistant_chunk"
+    content: str = ""
+
+
+@dataclass(frozen=True)
+class AssistantStreamEnd(Event):
+    type: ClassVar[str] = "assistant_stream_end"
+
+
+@dataclass(frozen=True)
+class ToolCall(Event):
+    type: ClassVar[str] = "tool_call"
+    tool: str = ""
+    arguments: dict[str, Any] = field(default_factory=dict)
+    tool_call_id: str = ""
+
+
+@dataclass(frozen=True)
+class ToolOutput(Event):
+    type: ClassVar[str] = "tool_output"
+    tool: str = ""
+    tool_call_id: str = ""
+    output: str = ""
+    success: bool = True
+
+
+@dataclass(frozen=True)
+class ToolStateChange(Event):
+    type: ClassVar[str] = "tool_state_change"
+    tool_call_id: str = ""
+    tool: str = ""
+    state: ToolState = "running"
+
+
+@dataclass(frozen=True)
+class ApprovalRequired(Event):
+    """The turn paused: ``tools`` is a list of ``{tool, arguments, tool_call_id}``."""
+
+    type: ClassVar[str] = "approval_required"
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    count: int = 0
+    approval_id: str = ""
+
+
+@dataclass(frozen=True)
+class Compacted(Event):
+    type: ClassVar[str] = "compacted"
+    old_tokens: int = 0
+    new_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class TurnComplete(Event):
+    type: ClassVar[str] = "turn_complete"
+    history_size: int = 0
+
+
+@dataclass(frozen=True)
+class UndoComplete(Event):
+    type: ClassVar[str] = "undo_complete"
+    removed: int = 0
+
+
+@dataclass(frozen=True)
+class Interrupted(Event):
+    type: ClassVar[str] = "interrupted"
+
+
+@dataclass(frozen=True)
+class Error(Event):
+    type: ClassVar[str] = "error"
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class JobStatus(Event):
+    """Progress of long-running work (e.g. an HF Job) started by a tool.
+
+    Front ends keep one status line per ``key`` and update it in place.
+    """
+
+    type: ClassVar[str] = "job_status"
+    key: str = ""
+    text: str = ""
+    final: bool = False
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (
+        Processing,
+        AssistantChunk,
+        AssistantStreamEnd,
+        ToolCall,
+        ToolOutput,
+        ToolStateChange,
+        ApprovalRequired,
+        Compacted,
+        TurnComplete,
+        UndoComplete,
+        Interrupted,
+        Error,
+        JobStatus,
+    )
+}
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an event serialised by :meth:`Event.to_dict`."""
+    fields = dict(data)
+    cls = EVENT_TYPES[fields.pop("type")]
+    return cls(**fields)

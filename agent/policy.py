@@ -1,0 +1,62 @@
+"""Which tool calls wait for a person: the seed's ``_needs_approval``, unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.config import AgentConfig
+
+CPU_FLAVORS = frozenset({"cpu-basic", "cpu-upgrade", "cpu-performance", "cpu-xl"})
+"""HF Jobs hardware flavors without an accelerator."""
+
+JOB_RUN_OPERATIONS = frozenset({"run", "uv", "scheduled run", "scheduled uv"})
+REPO_FILES_WRITES = frozenset({"upload", "delete"})
+REPO_GIT_DESTRUCTIVE = frozenset(
+    {"delete_branch", "delete_tag", "merge_pr", "create_repo", "update_repo"}
+)
+
+
+def validate_tool_args(tool_args: dict[str, Any]) -> str | None:
+    """Return an error message when a call's nested ``args`` is not a JSON object."""
+    args = tool_args.get("args", {})
+    if isinstance(args, str):
+        return f"Tool call error: 'args' must be a JSON object, not a string. You passed: {args!r}"
+    if args is not None and not isinstance(args, dict):
+        return (
+            f"Tool call error: 'args' must be a JSON object. You passed type: {type(args).__name__}"
+        )
+    return None
+
+
+def job_flavor(tool_args: dict[str, Any]) -> str:
+    """The hardware flavor of an ``hf_jobs`` call; it sits at the top level of the arguments."""
+    return (
+        tool_args.get("hardware_flavor")
+        or tool_args.get("flavor")
+        or tool_args.get("hardware")
+        or "cpu-basic"
+    )
+
+
+def needs_approval(tool_name: str, tool_args: dict[str, Any], config: AgentConfig) -> bool:
+    """True when the call changes something shared or costs money."""
+    if config.yolo_mode:
+        return False
+    if validate_tool_args(tool_args) is not None:
+        return False  # the validation error is reported instead
+    operation = tool_args.get("operation", "")
+    if tool_name == "sandbox_create":
+        return True
+    if tool_name == "hf_jobs":
+        if operation not in JOB_RUN_OPERATIONS:
+            return False
+        return job_flavor(tool_args) not in CPU_FLAVORS or config.confirm_cpu_jobs
+    if tool_name == "hf_private_repos":
+        if operation == "upload_file":
+            return not config.auto_file_upload
+        return operation == "create_repo"
+    if tool_name == "hf_repo_files":
+        return operation in REPO_FILES_WRITES
+    if tool_name == "hf_repo_git":
+        return operation in REPO_GIT_DESTRUCTIVE
+    return False

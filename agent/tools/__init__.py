@@ -1,0 +1,44 @@
+"""The agent's tools; :func:`build_hf_tools` makes the Hugging Face ones."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from huggingface_hub import HfApi
+
+from agent.tools.hf_jobs import JobsTool
+from agent.tools.hf_repo_git import RepoGitTool
+from agent.tools.hf_repos import PrivateReposTool, RepoFilesTool
+from agent.tools.hf_search import SearchTool, default_viewer_endpoint
+from agent.tools.registry import Tool
+from agent.tools.sandbox import Sandbox, sandbox_tools
+
+
+def build_hf_tools(
+    api: HfApi,
+    *,
+    sandbox_root: Path,
+    auto_file_upload: bool = False,
+    secrets: Mapping[str, str] | None = None,
+    job_poll_interval: float = 5.0,
+    viewer_endpoint: str | None = None,
+) -> list[Tool]:
+    """hf_jobs, hf_repo_files, hf_repo_git, hf_private_repos, hf_search and the sandbox tools.
+
+    ``secrets`` are the values hf_jobs may pass to jobs by name (the bot's
+    environment). ``viewer_endpoint`` is the dataset viewer API base URL; by
+    default the public one when ``api`` talks to the public Hub, else none.
+    """
+    sandbox = Sandbox(Path(sandbox_root))
+    jobs = JobsTool(
+        api, sandbox_root=sandbox.root, secrets=secrets or {}, poll_interval=job_poll_interval
+    )
+    return [
+        jobs.tool(),
+        RepoFilesTool(api, sandbox).tool(),
+        RepoGitTool(api).tool(),
+        PrivateReposTool(api, sandbox, auto_file_upload=auto_file_upload).tool(),
+        SearchTool(api, viewer_endpoint or default_viewer_endpoint(api)).tool(),
+        *sandbox_tools(sandbox),
+    ]

@@ -1,0 +1,451 @@
+"""The ``hf_jobs`` tool: run, watch and manage Hugging Face Jobs through ``HfApi``."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shlex
+from collections.abc import Mapping
+from datetime import datetime
+from functools import partial
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from huggingface_hub import HfApi
+from huggingface_hub.utils import parse_hf_uri
+
+from agent.policy import job_flavor
+from agent.session import Session
+from agent.tools.hub_common import (
+    REPO_TYPES,
+    dict_arg,
+    dispatch,
+    int_arg,
+    limit_schema,
+    list_arg,
+    operation_schema,
+    optional_text,
+    read_repo_text,
+    take,
+    text_arg,
+)
+from agent.tools.hub_errors import call_hub
+from agent.tools.job_watch import duration_of, job_logs, stage_of, watch_job
+from agent.tools.registry import Tool, ToolContext, ToolError, ToolResult
+from agent.tools.sandbox import SANDBOX_PREFIX, resolve_script
+
+DEFAULT_IMAGE = "python:3.12"
+UV_IMAGE = "ghcr.io/astral-sh/uv:python3.12-bookworm"
+ACTIVE_STAGES = ["SCHEDULING", "RUNNING"]
+MAX_COMMAND_SHOWN = 200
+MAX_LABEL = 80
+MIN_REDACTED_LENGTH = 4
+HF_URI_PREFIX = "hf://"
+INLINE_SCRIPT_PATH = "/tmp/job_script.py"
+
+
+class JobsTool:
+    """Operations of ``hf_jobs``; secrets come by name from ``secrets``."""
+
+    def __init__(
+        self,
+        api: HfApi,
+        *,
+        sandbox_root: Path,
+        secrets: Mapping[str, str],
+        poll_interval: float,
+    ) -> None:
+        self.api = api
+        self.sandbox_root = sandbox_root
+        self.secrets = dict(secrets)
+        self.poll_interval = poll_interval
+        self.operations = {
+            "run": partial(self._launch, uv=False, scheduled=False),
+            "uv": partial(self._launch, uv=True, scheduled=False),
+            "ps": self._ps,
+            "logs": self._logs,
+            "inspect": self._inspect,
+            "cancel": self._cancel,
+            "scheduled run": partial(self._launch, uv=False, scheduled=True),
+            "scheduled uv": partial(self._launch, uv=True, scheduled=True),
+            "scheduled ps": self._scheduled_ps,
+            "scheduled inspect": self._scheduled_inspect,
+            "scheduled suspend": partial(self._scheduled_change, verb="suspend"),
+            "scheduled resume": partial(self._scheduled_change, verb="resume"),
+            "scheduled delete": partial(self._scheduled_change, verb="delete"),
+        }
+
+    # ── scripts and secrets ──────────────────────────────────────────────
+
+    async def script_source(self, script: str, session: Session) -> str:
+        """The script's text (or URL): ``sandbox:`` and ``hf://`` paths are read."""
+        if not script.startswith(HF_URI_PREFIX):
+            return await resolve_script(session, script, self.sandbox_root)
+        uri = parse_hf_uri(script, endpoint=self.api.endpoint)
+        if uri.type not in REPO_TYPES or not uri.path_in_repo:
+            raise ToolError(f"{script!r} must name a file in a model, dataset or Space repo.")
+        return await read_repo_text(
+            self.api, uri.id, uri.path_in_repo, repo_type=uri.type, revision=uri.revision
+        )
+
+    async def preview(self, args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+        """The call as an approver should see it: the script's real text."""
+        script = args.get("script")
+        if not isinstance(script, str) or not script.strip():
+            return args
+        return {**args, "script": await self.script_source(script, ctx.session)}
+
+    def redact(self, text: str) -> str:
+        """Hide every secret value the bot holds, whatever printed it."""
+        for value in self.secrets.values():
+            if len(value) >= MIN_REDACTED_LENGTH:
+                text = text.replace(value, "***")
+        return text
+
+    def _secret_values(self, args: dict[str, Any]) -> dict[str, str]:
+        names = list_arg(args, "secrets")
+        missing = [name for name in names if name not in self.secrets]
+        if missing:
+            known = ", ".join(sorted(self.secrets)) or "none"
+            raise ToolError(f"Unknown secret(s): {', '.join(missing)}. Available: {known}.")
+        return {name: self.secrets[name] for name in names}
+
+    async def _namespace(self, args: dict[str, Any]) -> str:
+        namespace = optional_text(args, "namespace")
+        if namespace:
+            return namespace
+        user = await call_hub(self.api.whoami, cache=True)
+        return user["name"]
+
+    # ── launching ────────────────────────────────────────────────────────
+
+    async def _launch(
+        self, args: dict[str, Any], ctx: ToolContext, *, uv: bool, scheduled: bool
+    ) -> str:
+        options: dict[str, Any] = {
+            "env": dict_arg(args, "env") or None,
+            "secrets": self._secret_values(args) or None,
+            "flavor": job_flavor(args),
+            "timeout": _timeout(args),
+            "namespace": await self._namespace(args),
+        }
+        if scheduled:
+            options["schedule"] = text_arg(args, "schedule")
+        if uv:
+            info = await self._submit_uv(args, ctx.session, options, scheduled)
+        else:
+            info = await self._submit_command(args, options, scheduled)
+        secrets = f" Secrets: {', '.join(options['secrets'])}." if options["secrets"] else ""
+        if scheduled:
+            return f"Scheduled job created.{secrets}\n{describe_scheduled(info)}"
+        ctx.spawn(
+            watch_job(
+                self.api,
+                info.id,
+                options["namespace"],
+                ctx.notify,
+                interval=self.poll_interval,
+                redact=self.redact,
+            )
+        )
+        return (
+            f"Job {info.id} submitted on {info.flavor} (stage {stage_of(info)}).{secrets}\n"
+            f"Page: {info.url}\n"
+            "A live status line follows in the conversation; read output with "
+            f"hf_jobs logs job_id={info.id}."
+        )
+
+    async def _submit_command(
+        self, args: dict[str, Any], options: dict[str, Any], scheduled: bool
+    ) -> Any:
+        command = list_arg(args, "command")
+        if not command:
+            raise ToolError(
+                "'command' (a list like ['python', 'x.py']) is required; "
+                "for a Python script use operation 'uv'."
+            )
+        image = optional_text(args, "image") or DEFAULT_IMAGE
+        launch = self.api.create_scheduled_job if scheduled else self.api.run_job
+        return await call_hub(launch, image=image, command=command, **options)
+
+    async def _submit_uv(
+        self, args: dict[str, Any], session: Session, options: dict[str, Any], scheduled: bool
+    ) -> Any:
+        script = text_arg(args, "script", strip=False)
+        source = await self.script_source(script, session)
+        uv_options = {
+            "dependencies": list_arg(args, "dependencies"),
+            "python": optional_text(args, "python"),
+            "script_args": list_arg(args, "script_args"),
+        }
+        image = optional_text(args, "image")
+        if source.startswith(("https://", "http://")):
+            launch = self.api.create_scheduled_uv_job if scheduled else self.api.run_uv_job
+            return await call_hub(launch, source, image=image, **uv_options, **options)
+        launch = self.api.create_scheduled_job if scheduled else self.api.run_job
+        return await call_hub(
+            launch,
+            image=image or UV_IMAGE,
+            command=uv_command(source, **uv_options),
+            name=script_name(script),
+            **options,
+        )
+
+    # ── jobs ─────────────────────────────────────────────────────────────
+
+    async def _ps(self, args: dict[str, Any], ctx: ToolContext) -> str:
+        limit = int_arg(args, "limit", 20, 100)
+        show_all = bool(args.get("all", False))
+        jobs = await call_hub(
+            take,
+            self.api.list_jobs,
+            limit,
+            namespace=await self._namespace(args),
+            status=None if show_all else ACTIVE_STAGES,
+        )
+        if not jobs:
+            return (
+                "No jobs."
+                if show_all
+                else "No queued or running jobs (all=true lists finished ones)."
+            )
+        return "\n".join(
+            f"{job.id}  {stage_of(job)}  {job.flavor}  {duration_of(job)}  {job_label(job)}"
+            for job in jobs
+        )
+
+    async def _logs(self, args: dict[str, Any], ctx: ToolContext) -> str:
+        job_id = text_arg(args, "job_id")
+        tail = int_arg(args, "tail", 50, 500)
+        namespace = await self._namespace(args)
+        job = await call_hub(self.api.inspect_job, job_id=job_id, namespace=namespace)
+        lines = await call_hub(job_logs, self.api, job_id, namespace, tail)
+        header = f"Job {job_id} is {stage_of(job)}; last {len(lines)} log lines:"
+        return (
+            "\n".join([header, *lines])
+            if lines
+            else f"Job {job_id} is {stage_of(job)}; no logs yet."
+        )
+
+    async def _inspect(self, args: dict[str, Any], ctx: ToolContext) -> str:
+        job = await call_hub(
+            self.api.inspect_job,
+            job_id=text_arg(args, "job_id"),
+            namespace=await self._namespace(args),
+        )
+        rows = {
+            "id": job.id,
+            "stage": stage_of(job) + (f" ({job.status.message})" if job.status.message else ""),
+            "hardware": job.flavor,
+            "image": job.docker_image or job.space_id,
+            "command": shorten(" ".join(job.command or [])),
+            "name": (job.labels or {}).get("name"),
+            "created": when(job.created_at),
+            "duration": duration_of(job),
+            "secrets": ", ".join(job.secrets or {}) or None,
+            "env": ", ".join(job.environment or {}) or None,
+            "page": job.url,
+        }
+        return "\n".join(f"{key}: {value}" for key, value in rows.items() if value)
+
+    async def _cancel(self, args: dict[str, Any], ctx: ToolContext) -> str:
+        job_id = text_arg(args, "job_id")
+        await call_hub(self.api.cancel_job, job_id=job_id, namespace=await self._namespace(args))
+        return f"Cancellation of job {job_id} requested."
+
+    # ── scheduled jobs ───────────────────────────────────────────────────
+
+    async def _scheduled_ps(self, args: dict[str, Any], ctx: ToolContext) -> str:
+        limit = int_arg(args, "limit", 20, 100)
+        jobs = await call_hub(self.api.list_scheduled_jobs, namespace=await self._namespace(args))
+        if not jobs:
+            return "No scheduled jobs."
+        lines = [describe_scheduled(job, one_line=True) for job in jobs[:limit]]
+        if len(jobs) > limit:
+            lines.append(f"... and {len(jobs) - limit} more")
+        return "\n".join(lines)
+
+    async def _scheduled_inspect(self, args: dict[str, Any], ctx: ToolContext) -> str:
+        job = await call_hub(
+            self.api.inspect_scheduled_job,
+            scheduled_job_id=text_arg(args, "scheduled_job_id"),
+            namespace=await self._namespace(args),
+        )
+        return describe_scheduled(job)
+
+    async def _scheduled_change(self, args: dict[str, Any], ctx: ToolContext, *, verb: str) -> str:
+        scheduled_job_id = text_arg(args, "scheduled_job_id")
+        change = getattr(self.api, f"{verb}_scheduled_job")
+        await call_hub(
+            change, scheduled_job_id=scheduled_job_id, namespace=await self._namespace(args)
+        )
+        return f"Scheduled job {scheduled_job_id}: {verb}d."
+
+    # ── the tool ─────────────────────────────────────────────────────────
+
+    def tool(self) -> Tool:
+        inner = dispatch("hf_jobs", self.operations)
+
+        async def handle(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+            try:
+                result = await inner(args, ctx)
+            except ToolError as exc:
+                raise ToolError(self.redact(str(exc))) from None
+            output = result.output if isinstance(result, ToolResult) else result
+            return ToolResult(self.redact(output))
+
+        return Tool(
+            name="hf_jobs",
+            description=DESCRIPTION,
+            parameters=parameters(self.operations),
+            handler=handle,
+            script_field="script",
+            preview=self.preview,
+        )
+
+
+def uv_command(
+    script: str, *, dependencies: list[str], python: str | None, script_args: list[str]
+) -> list[str]:
+    """A shell command that writes the inline script to a file and runs it with ``uv run``."""
+    encoded = base64.b64encode(script.encode("utf-8")).decode("ascii")
+    uv = ["uv", "run"]
+    for dependency in dependencies:
+        uv += ["--with", dependency]
+    if python:
+        uv += ["--python", python]
+    uv += [INLINE_SCRIPT_PATH, *script_args]
+    shell = f"printf %s {encoded} | base64 -d > {INLINE_SCRIPT_PATH} && exec {shlex.join(uv)}"
+    return ["/bin/sh", "-c", shell]
+
+
+def script_name(script: str) -> str:
+    """A job name from where the script came from: the file's stem, or 'inline-script'."""
+    if not script.startswith((SANDBOX_PREFIX, HF_URI_PREFIX)):
+        return "inline-script"
+    stem = PurePosixPath(script.split(":", 1)[1]).stem
+    return re.sub(r"[^A-Za-z0-9_-]", "-", stem) or "script"
+
+
+def describe_scheduled(job: Any, one_line: bool = False) -> str:
+    spec = job.job_spec
+    state = "suspended" if job.suspend else "active"
+    next_run = when(job.status.next_job_run_at if job.status else None)
+    command = shorten(" ".join(spec.command or []))
+    if one_line:
+        label = (spec.labels or {}).get("name") or shorten(command, MAX_LABEL)
+        return f"{job.id}  {job.schedule}  {state}  {spec.flavor}  next: {next_run}  {label}"
+    rows = {
+        "id": job.id,
+        "schedule": job.schedule,
+        "state": state,
+        "hardware": spec.flavor,
+        "image": spec.docker_image or spec.space_id,
+        "command": command,
+        "next run": next_run,
+    }
+    return "\n".join(f"{key}: {value}" for key, value in rows.items() if value)
+
+
+def _timeout(args: dict[str, Any]) -> str | None:
+    """'30m', '4h' or a number of seconds."""
+    value = args.get("timeout")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(int(value))
+    return optional_text(args, "timeout")
+
+
+def job_label(job: Any) -> str:
+    """A job's name label, else its command, shortened."""
+    name = (job.labels or {}).get("name")
+    return name or shorten(" ".join(job.command or []), MAX_LABEL)
+
+
+def when(moment: datetime | None) -> str | None:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else None
+
+
+def shorten(text: str, limit: int = MAX_COMMAND_SHOWN) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+DESCRIPTION = (
+    "Run and manage Hugging Face Jobs (paid cloud compute).\n"
+    "- run: a Docker image + command. uv: a Python script run with uv (script + dependencies).\n"
+    "- 'scheduled run' / 'scheduled uv': the same on a cron schedule.\n"
+    "- ps, logs, inspect, cancel; 'scheduled ps', 'scheduled inspect', 'scheduled suspend', "
+    "'scheduled resume', 'scheduled delete'.\n"
+    "The script may be inline Python, 'sandbox:<file>' (written with sandbox_write), "
+    "'hf://[datasets/|spaces/]<namespace>/<repo>[@rev]/<path>' or an https URL. "
+    "Job storage is ephemeral: push results to the Hub (push_to_hub) inside the script. "
+    "Secrets are passed by name (e.g. ['HF_TOKEN']) and never shown. "
+    "Runs on GPU (and on CPU unless configured otherwise) wait for a person's approval. "
+    "After a run you get a live status line; do not poll in a loop.\n"
+    "Hardware: cpu-basic, cpu-upgrade, t4-small, t4-medium, l4x1, l4x4, a10g-small, "
+    "a10g-large, a10g-largex2, a100-large, a100x4, h200, ... (1-3B params: t4/a10g-small; "
+    "7-13B: a10g-large; 30B+: a100-large)."
+)
+
+
+def parameters(operations: Mapping[str, Any]) -> dict[str, Any]:
+    strings = {"type": "array", "items": {"type": "string"}}
+    return {
+        "type": "object",
+        "properties": {
+            "operation": operation_schema(operations, "What to do."),
+            "script": {
+                "type": "string",
+                "description": "uv operations: inline Python, 'sandbox:<file>', 'hf://...' or URL.",
+            },
+            "dependencies": {
+                **strings,
+                "description": "uv: pip packages, e.g. ['trl', 'datasets'].",
+            },
+            "script_args": {**strings, "description": "uv: arguments passed to the script."},
+            "python": {"type": "string", "description": "uv: Python version, e.g. '3.12'."},
+            "command": {
+                **strings,
+                "description": "run: the command, e.g. ['python', '-c', '...'].",
+            },
+            "image": {
+                "type": "string",
+                "description": f"Docker image (run default {DEFAULT_IMAGE}; uv default {UV_IMAGE}).",
+            },
+            "hardware_flavor": {
+                "type": "string",
+                "description": "Hardware, e.g. cpu-basic (default), t4-small, a10g-large, a100-large.",
+            },
+            "timeout": {
+                "type": ["string", "integer"],
+                "description": "Max run time, e.g. '30m', '4h' or seconds (training needs hours).",
+            },
+            "env": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "Plain environment variables.",
+            },
+            "secrets": {**strings, "description": "Names of secrets to pass, e.g. ['HF_TOKEN']."},
+            "schedule": {
+                "type": "string",
+                "description": "Scheduled runs: '@hourly', '@daily', '@weekly' or a cron expression.",
+            },
+            "job_id": {"type": "string", "description": "logs, inspect, cancel: the job id."},
+            "scheduled_job_id": {
+                "type": "string",
+                "description": "scheduled inspect/suspend/resume/delete: the scheduled job id.",
+            },
+            "tail": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 500,
+                "description": "logs: how many last lines (default 50).",
+            },
+            "all": {"type": "boolean", "description": "ps: include finished jobs."},
+            "limit": limit_schema(20, 100),
+            "namespace": {
+                "type": "string",
+                "description": "User or org that runs (and pays for) the job. Default: the token's user.",
+            },
+        },
+        "required": ["operation"],
+    }

@@ -1,0 +1,152 @@
+"""The ``ml-intern-bot`` command line (also ``python -m bot``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Protocol
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class Adapter(Protocol):
+    """A chat front end: adds its HTTP routes, then runs until cancelled."""
+
+    def mount(self, http: web.Application) -> None: ...
+    async def run(self) -> None: ...
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()]
+        sys.exit("Invalid settings:\n" + "\n".join(lines))
+
+
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("LiteLLM", "httpx", "litellm"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _adapter(name: str, rt) -> Adapter:
+    if name == "slack":
+        from adapters.slack.app import SlackAdapter
+
+        return SlackAdapter(rt)
+    from adapters.discord.app import DiscordAdapter
+
+    return DiscordAdapter(rt)
+
+
+async def _console(settings: Settings) -> None:
+    from adapters.console.app import ConsoleApp
+    from bot.app import runtime
+
+    async with runtime(settings) as rt:
+        await rt.runner.recover()
+        await ConsoleApp(rt.runner, out=sys.stdout).run()
+
+
+async def _serve(settings: Settings, names: list[str]) -> None:
+    """Run chat adapters beside the HTTP server (health, metrics, Slack events)."""
+    from bot.app import runtime
+    from bot.http import build_http_app, serve
+
+    async with runtime(settings) as rt:
+        http = build_http_app(rt.redis)
+        adapters = [_adapter(name, rt) for name in names]
+        for adapter in adapters:
+            adapter.mount(http)
+        site = await serve(http, settings.port)
+        logger.info("serving %s; HTTP on port %d", ", ".join(names), settings.port)
+        await rt.runner.recover()
+        try:
+            await asyncio.gather(*(adapter.run() for adapter in adapters))
+        finally:
+            await site.cleanup()
+
+
+async def _run(settings: Settings) -> None:
+    names = [
+        n
+        for n, on in (("slack", settings.slack_enabled), ("discord", settings.discord_enabled))
+        if on
+    ]
+    if not names:
+        logger.info("no chat credentials set: starting the console")
+        await _console(settings)
+        return
+    await _serve(settings, names)
+
+
+def _print_manifest(settings: Settings) -> int:
+    from adapters.slack.manifest import manifest_yaml
+
+    print(manifest_yaml(settings))
+    return 0
+
+
+def _print_invite(settings: Settings) -> int:
+    from adapters.discord.invite import invite_url
+
+    print(invite_url(settings))
+    return 0
+
+
+def _doctor(settings: Settings) -> int:
+    from bot.doctor import run_doctor
+
+    return asyncio.run(run_doctor(settings, sys.stdout))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ml-intern-bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start every adapter whose credentials are set")
+    commands.add_parser("console", help="chat with the agent in this terminal")
+    commands.add_parser("slack", help="start the Slack adapter")
+    commands.add_parser("discord", help="start the Discord adapter")
+    commands.add_parser("doctor", help="check settings, Redis, the model and the Hub")
+    commands.add_parser("manifest", help="print an app manifest").add_argument(
+        "platform", choices=["slack"]
+    )
+    commands.add_parser("invite", help="print an install URL").add_argument(
+        "platform", choices=["discord"]
+    )
+    args = parser.parse_args(argv)
+
+    settings = load_settings()
+    setup_logging(settings)
+    if args.command == "doctor":
+        return _doctor(settings)
+    if args.command == "manifest":
+        return _print_manifest(settings)
+    if args.command == "invite":
+        return _print_invite(settings)
+    programs = {
+        "run": lambda: _run(settings),
+        "console": lambda: _console(settings),
+        "slack": lambda: _serve(settings, ["slack"]),
+        "discord": lambda: _serve(settings, ["discord"]),
+    }
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(programs[args.command]())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""``ml-intern-bot doctor``: one line per check, exit 1 when any fails."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TextIO
+
+from bot.embedded_redis import redis_for
+from bot.settings import Settings
+
+Check = Callable[[Settings], Awaitable[str]]
+
+
+async def check_redis(settings: Settings) -> str:
+    async with redis_for(settings.redis_url, settings.data_dir) as redis:
+        await redis.ping()
+        info = await redis.info("server")
+    where = settings.redis_url or "embedded"
+    return f"{where} (redis {info.get('redis_version', '?')})"
+
+
+async def check_llm(settings: Settings) -> str:
+    import litellm
+
+    from agent.model import resolve_model
+
+    config = settings.agent_config()
+    params = resolve_model(config)
+    await litellm.acompletion(
+        messages=[{"role": "user", "content": "ping"}],
+        max_tokens=1,
+        timeout=20,
+        num_retries=0,
+        **params,
+    )
+    return f"{config.model} answers"
+
+
+async def check_hub(settings: Settings) -> str:
+    if not settings.hf_token:
+        return "no HF_TOKEN: Hub tools act anonymously (read-only, public repos)"
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=settings.hf_endpoint, token=settings.hub_token())
+    who = await asyncio.to_thread(api.whoami)
+    return f"token of {who.get('name', '?')}"
+
+
+CHECKS: dict[str, Check] = {"redis": check_redis, "llm": check_llm, "hub": check_hub}
+
+
+async def run_doctor(
+    settings: Settings, out: TextIO, checks: dict[str, Check] | None = None
+) -> int:
+    failed = 0
+    for name, check in (checks or CHECKS).items():
+        try:
+            detail = await check(settings)
+        except Exception as exc:
+            failed += 1
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            out.write(f"FAIL {name}: {type(exc).__name__}: {message[:200]}\n")
+        else:
+            out.write(f"ok   {name}: {detail}\n")
+    return 1 if failed else 0

@@ -1,0 +1,34 @@
+"""The HTTP server: ``GET /healthz``, ``GET /metrics``; adapters add their routes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+
+def build_http_app(redis: Redis) -> web.Application:
+    async def healthz(_: web.Request) -> web.Response:
+        try:
+            await redis.ping()
+        except (RedisError, OSError) as exc:
+            return web.json_response({"ok": False, "redis": str(exc)}, status=503)
+        return web.json_response({"ok": True})
+
+    async def metrics(_: web.Request) -> web.Response:
+        body = generate_latest()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def serve(app: web.Application, port: int, host: str = "0.0.0.0") -> web.AppRunner:
+    """Start serving ``app``; the caller cleans up the returned runner."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner

@@ -1,0 +1,275 @@
+"""The stream renderer shared by every front end.
+
+It turns agent events into a few platform calls on a :class:`Surface`: one
+message edited as the answer streams (at most once per rate-gate interval),
+continued in new messages at the platform's length limit, and one compact line
+per tool call updated as its state changes. A surface that can stream natively
+(:class:`NativeStream`) gets appends instead of edits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Protocol, runtime_checkable
+
+from agent import events as ev
+from bot.textsplit import cut_once, open_fence
+
+logger = logging.getLogger(__name__)
+
+MAX_RATE_RETRIES = 6
+STATE_ICONS = {
+    "running": "⏳",
+    "done": "✅",
+    "failed": "❌",
+    "approved": "👍",
+    "rejected": "🚫",
+    "abandoned": "⏭️",
+    "interrupted": "⏹️",
+}
+SUMMARY_CHARS = 160
+
+
+class RateLimited(Exception):
+    """A platform said 429; wait ``retry_after`` seconds before the next call."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after:.1f}s")
+        self.retry_after = retry_after
+
+
+class RateGate:
+    """Spaces a channel's calls at least ``interval`` seconds apart, longer after a 429."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            delay = self._next - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next = time.monotonic() + self.interval
+
+    def penalize(self, seconds: float) -> None:
+        self._next = max(self._next, time.monotonic() + seconds)
+
+
+@runtime_checkable
+class Surface(Protocol):
+    """The few platform calls a thread needs. Raise :class:`RateLimited` on a 429."""
+
+    max_chars: int
+    gate: RateGate
+
+    async def post(self, text: str, *, final: bool = False) -> str: ...
+    async def edit(self, ref: str, text: str, *, final: bool = False) -> None: ...
+    async def post_line(self, ref: str | None, text: str) -> str: ...
+    async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]: ...
+    async def post_notice(self, text: str) -> None: ...
+
+
+class StreamUnavailable(Exception):
+    """A native stream was refused (e.g. not enabled for the app): fall back to edits."""
+
+
+@runtime_checkable
+class NativeStream(Protocol):
+    """Optional capability of a :class:`Surface`: an append-only streamed message.
+
+    ``stream_start`` raises :class:`StreamUnavailable` when the platform refuses.
+    """
+
+    async def stream_start(self, text: str) -> str: ...
+    async def stream_append(self, ref: str, text: str) -> None: ...
+    async def stream_stop(self, ref: str) -> None: ...
+
+
+def stream_cut(text: str) -> int:
+    """How much of a growing answer a stream may append now: whole lines, or words outside code."""
+    line_end = text.rfind("\n") + 1
+    if open_fence(text[:line_end]):
+        return line_end
+    return max(line_end, text.rfind(" ") + 1)
+
+
+def cut_at(text: str, at: int) -> tuple[str, str]:
+    """Split ``text`` at ``at``, closing a code fence open there and reopening it after."""
+    head, rest = text[:at], text[at:]
+    fence = open_fence(head)
+    if fence:  # ``head`` only grows: a stream has shown ``text[:at]`` already
+        head += ("" if head.endswith("\n") else "\n") + fence[:3]
+        rest = fence + "\n" + rest
+    return head, rest
+
+
+def summarize(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """First non-empty line of a tool output, shortened."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def tool_line(tool: str, state: str, detail: str = "") -> str:
+    icon = STATE_ICONS.get(state, "•")
+    text = f"{icon} `{tool}` {state}"
+    return f"{text} — {detail}" if detail else text
+
+
+class StreamRenderer:
+    """Renders one turn's events on a surface; ``close`` flushes what is left."""
+
+    def __init__(self, surface: Surface, placeholder: str | None = None) -> None:
+        self.surface = surface
+        self._placeholder = placeholder
+        self._ref: str | None = None  # the message the current answer streams into
+        self._text = ""  # what that message should show
+        self._shown = ""  # what it shows now
+        self._dirty = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._lines: dict[str, str] = {}  # tool_call_id -> line ref
+        self._tools: dict[str, str] = {}  # tool_call_id -> tool name
+        self._native = isinstance(surface, NativeStream)
+
+    # ── events ───────────────────────────────────────────────────────────
+
+    async def handle(self, event: ev.Event) -> None:
+        match event:
+            case ev.AssistantChunk(content=content):
+                self._text += content
+                self._kick()
+            case ev.AssistantStreamEnd():
+                await self._end_segment()
+            case ev.ToolCall(tool=tool, tool_call_id=call_id):
+                self._tools[call_id] = tool
+                await self._line(call_id, tool_line(tool, "running"))
+            case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state=state):
+                self._tools[call_id] = tool
+                await self._line(call_id, tool_line(tool, state))
+            case ev.ToolOutput(tool=tool, tool_call_id=call_id, output=output, success=ok):
+                await self._line(
+                    call_id, tool_line(tool, "done" if ok else "failed", summarize(output))
+                )
+            case ev.Interrupted():
+                await self._end_segment()
+                await self._notice("⏹️ Stopped.")
+            case ev.Error(error=error):
+                await self._end_segment()
+                await self._notice(f"⚠️ {error}")
+            case ev.Compacted(old_tokens=old, new_tokens=new):
+                await self._notice(f"🗜️ Compacted the conversation ({old:,} → {new:,} tokens).")
+            case ev.UndoComplete(removed=removed):
+                what = f"{removed} message(s)" if removed else "nothing to undo"
+                await self._notice(f"↩️ Undid the last turn ({what}).")
+            case ev.TurnComplete():
+                await self._end_segment()
+
+    async def show_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
+        await self._end_segment()
+        if self._placeholder:
+            await self._call(
+                self.surface.edit, self._placeholder, "⏸️ Waiting for approval…", final=True
+            )
+            self._placeholder = None
+        return await self._call(self.surface.post_approval, event)
+
+    async def close(self) -> None:
+        await self._end_segment()
+        if self._placeholder:  # the turn ended without a word: don't leave "thinking…"
+            await self._call(self.surface.edit, self._placeholder, "✔️ Done.", final=True)
+            self._placeholder = None
+
+    # ── streaming text ───────────────────────────────────────────────────
+
+    def _kick(self) -> None:
+        self._dirty.set()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
+        while self._dirty.is_set():
+            self._dirty.clear()
+            await self._flush(final=False)
+
+    async def _end_segment(self) -> None:
+        if self._flusher is not None:
+            self._dirty.clear()
+            await self._flusher
+            self._flusher = None
+        await self._flush(final=True)
+        self._ref, self._text, self._shown = None, "", ""
+
+    async def _flush(self, *, final: bool) -> None:
+        async with self._lock:
+            while len(self._text) > self.surface.max_chars:
+                head, rest = self._cut()
+                await self._show(head, final=True)
+                self._ref, self._text, self._shown = None, rest, ""
+            if self._text and (self._text != self._shown or final):
+                await self._show(self._text, final=final)
+
+    def _cut(self) -> tuple[str, str]:
+        """A first message at the limit; a native stream can't take back what it showed."""
+        if self._native and self._shown:
+            return cut_at(self._text, len(self._shown))
+        return cut_once(self._text, self.surface.max_chars)
+
+    async def _show(self, text: str, *, final: bool) -> None:
+        if self._native:
+            try:
+                await self._stream(text, final=final)
+                return
+            except StreamUnavailable:
+                logger.info("native streaming refused: falling back to edits")
+                self._native = False
+        if self._ref is None and self._placeholder:
+            self._ref, self._placeholder = self._placeholder, None
+        if self._ref is None:
+            self._ref = await self._call(self.surface.post, text, final=final)
+        elif text != self._shown or final:
+            await self._call(self.surface.edit, self._ref, text, final=final)
+        self._shown = text
+
+    async def _stream(self, text: str, *, final: bool) -> None:
+        """Append what is new (whole words or lines until ``final``); stop the stream at the end."""
+        surface: Any = self.surface
+        upto = len(text) if final else stream_cut(text)
+        delta = text[len(self._shown) : upto]
+        if self._ref is None:
+            if not delta:
+                return
+            self._ref = await self._call(surface.stream_start, delta)
+        elif delta:
+            await self._call(surface.stream_append, self._ref, delta)
+        self._shown = text[:upto]
+        if final:
+            await self._call(surface.stream_stop, self._ref)
+
+    # ── lines and notices ────────────────────────────────────────────────
+
+    async def _line(self, key: str, text: str) -> None:
+        async with self._lock:
+            self._lines[key] = await self._call(self.surface.post_line, self._lines.get(key), text)
+
+    async def _notice(self, text: str) -> None:
+        async with self._lock:
+            await self._call(self.surface.post_notice, text)
+
+    async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        return await call_surface(self.surface, method, *args, **kwargs)
+
+
+async def call_surface(surface: Surface, method: Any, *args: Any, **kwargs: Any) -> Any:
+    """One platform call behind the surface's rate gate, retried after a 429."""
+    for _ in range(MAX_RATE_RETRIES):
+        await surface.gate.wait()
+        try:
+            return await method(*args, **kwargs)
+        except RateLimited as limited:
+            logger.info("rate limited: waiting %.1fs", limited.retry_after)
+            surface.gate.penalize(limited.retry_after)
+    raise RuntimeError(f"still rate limited after {MAX_RATE_RETRIES} attempts")

@@ -1,0 +1,115 @@
+"""Settings from the environment (names fixed by CONTRACT.md), validated at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent.config import AgentConfig
+
+DEFAULT_MODEL = "huggingface/novita/moonshotai/kimi-k2.5"
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value else None
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_file=".env")
+
+    # Session store
+    redis_url: str | None = Field(None, description="Redis URL; unset starts an embedded store")
+    data_dir: Path = Field(Path(".data"), description="Embedded Redis, sandboxes, local state")
+    session_ttl_days: float = Field(30, gt=0, description="Idle sessions expire after this")
+
+    # Model
+    model: str = Field(DEFAULT_MODEL, description="LiteLLM model name")
+    llm_api_base: str | None = None
+    llm_api_key: SecretStr | None = None
+    inference_token: SecretStr | None = None
+    llm_timeout: float = Field(600, gt=0, description="Seconds one model call may take")
+    llm_retries: int = Field(2, ge=0, description="Retries of a failed model call (429, 5xx)")
+    context_window: int | None = Field(None, gt=0, description="Override the model's window")
+    max_iterations: int = Field(300, gt=0, description="Model calls per turn at most")
+
+    # Hugging Face Hub
+    hf_token: SecretStr | None = None
+    hf_endpoint: str | None = None
+
+    # Slack
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_edit_interval_ms: int = Field(1000, ge=0)
+    slack_native_streaming: bool = Field(
+        True, description="Stream answers with chat.startStream when the workspace allows it"
+    )
+    slack_thread_replies_without_mention: bool = Field(
+        True, description="Plain replies in a thread the bot is in continue its session"
+    )
+    slack_public_url: str | None = Field(
+        None, description="Public base URL of this bot, for the manifest's request URLs"
+    )
+
+    # Discord
+    discord_bot_token: SecretStr | None = None
+    discord_api_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg/"
+    discord_edit_interval_ms: int = Field(1000, ge=0)
+
+    # HTTP server
+    port: int = Field(3000, ge=0, le=65535)
+
+    # Approvals
+    approvers: str = Field("", description="Comma-separated ids allowed to approve")
+    yolo_mode: bool = False
+    confirm_cpu_jobs: bool = True
+    auto_file_upload: bool = False
+
+    log_level: str = "INFO"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @property
+    def approver_ids(self) -> frozenset[str]:
+        return frozenset(a.strip() for a in self.approvers.split(",") if a.strip())
+
+    @property
+    def session_ttl_seconds(self) -> int:
+        return int(self.session_ttl_days * 86400)
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
+
+    @property
+    def discord_enabled(self) -> bool:
+        return bool(self.discord_bot_token)
+
+    def hub_token(self) -> str | None:
+        return _secret(self.hf_token)
+
+    def agent_config(self) -> AgentConfig:
+        return AgentConfig(
+            model=self.model,
+            api_base=self.llm_api_base,
+            api_key=_secret(self.llm_api_key),
+            inference_token=_secret(self.inference_token) or _secret(self.hf_token),
+            yolo_mode=self.yolo_mode,
+            confirm_cpu_jobs=self.confirm_cpu_jobs,
+            auto_file_upload=self.auto_file_upload,
+            max_iterations=self.max_iterations,
+            context_window=self.context_window,
+            llm_timeout=self.llm_timeout,
+            llm_retries=self.llm_retries,
+        )

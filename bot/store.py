@@ -1,0 +1,230 @@
+"""The Redis session store: sessions, inboxes, locks, approvals, dedupe.
+
+Every write of a session is one MULTI transaction, and every contested
+transition (lock release, an approval decision) one Lua script, so a crash or a
+Redis restart between steps never leaves a half-written session.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+
+from agent.session import Session
+
+PREFIX = "mib"
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+# KEYS: approval hash, decisions hash. ARGV: tool call id or '*', decision JSON.
+_DECIDE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'missing' end
+if status ~= 'open' then return status end
+local ids = cjson.decode(redis.call('HGET', KEYS[1], 'ids'))
+if ARGV[1] == '*' then
+  local n = 0
+  for _, id in ipairs(ids) do n = n + redis.call('HSETNX', KEYS[2], id, ARGV[2]) end
+  if n == 0 then return 'already' end
+else
+  local known = false
+  for _, id in ipairs(ids) do if id == ARGV[1] then known = true end end
+  if not known then return 'missing' end
+  if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 'already' end
+end
+if redis.call('HLEN', KEYS[2]) >= #ids then
+  redis.call('HSET', KEYS[1], 'status', 'decided')
+  return 'complete'
+end
+return 'recorded'
+"""
+_CLOSE = """
+if redis.call('HGET', KEYS[1], 'status') == 'open' then
+  redis.call('HSET', KEYS[1], 'status', ARGV[1])
+  return 1
+end
+return 0
+"""
+
+DecideResult = Literal["recorded", "complete", "already", "missing", "decided", "abandoned"]
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    approval_id: str
+    session_key: str
+    requester: str
+    status: str
+    tools: list[dict[str, Any]]
+    decisions: dict[str, dict[str, Any]]
+    platform_ref: dict[str, Any]
+
+
+def _k(*parts: str) -> str:
+    return ":".join((PREFIX, *parts))
+
+
+class SessionStore:
+    """Per-session state in Redis; holds nothing in process memory."""
+
+    def __init__(self, redis: Redis, *, ttl_seconds: int = 30 * 86400) -> None:
+        self.redis = redis
+        self.ttl = ttl_seconds
+        self._release = redis.register_script(_RELEASE)
+        self._extend = redis.register_script(_EXTEND)
+        self._decide = redis.register_script(_DECIDE)
+        self._close = redis.register_script(_CLOSE)
+
+    # ── sessions ─────────────────────────────────────────────────────────
+
+    async def load(self, key: str) -> Session | None:
+        raw = await self.redis.get(_k("session", key))
+        return Session.from_dict(json.loads(raw)) if raw else None
+
+    async def save(self, session: Session, **meta: Any) -> None:
+        """Write the session and its metadata in one transaction, renewing the TTL."""
+        fields = {"last_activity": time.time(), **meta}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(_k("session", session.key), json.dumps(session.to_dict()), ex=self.ttl)
+            pipe.hset(
+                _k("meta", session.key), mapping={k: json.dumps(v) for k, v in fields.items()}
+            )
+            pipe.expire(_k("meta", session.key), self.ttl)
+            await pipe.execute()
+
+    async def meta(self, key: str) -> dict[str, Any]:
+        raw = await self.redis.hgetall(_k("meta", key))
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    async def set_meta(self, key: str, **meta: Any) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(_k("meta", key), mapping={k: json.dumps(v) for k, v in meta.items()})
+            pipe.expire(_k("meta", key), self.ttl)
+            await pipe.execute()
+
+    async def delete(self, key: str) -> None:
+        await self.redis.delete(_k("session", key), _k("meta", key), _k("lines", key))
+
+    # ── inbox: inputs waiting for their turn, in order ───────────────────
+
+    async def push_input(self, key: str, item: dict[str, Any]) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(_k("inbox", key), json.dumps(item))
+            pipe.expire(_k("inbox", key), self.ttl)
+            await pipe.execute()
+
+    async def pop_input(self, key: str) -> dict[str, Any] | None:
+        raw = await self.redis.lpop(_k("inbox", key))
+        return json.loads(raw) if raw else None
+
+    async def inbox_size(self, key: str) -> int:
+        return await self.redis.llen(_k("inbox", key))
+
+    async def inbox_keys(self) -> list[str]:
+        prefix = _k("inbox", "")
+        return [k.decode()[len(prefix) :] async for k in self.redis.scan_iter(match=prefix + "*")]
+
+    # ── the per-session turn lock ────────────────────────────────────────
+
+    async def acquire_lock(self, key: str, ttl_ms: int) -> str | None:
+        token = secrets.token_hex(8)
+        ok = await self.redis.set(_k("lock", key), token, nx=True, px=ttl_ms)
+        return token if ok else None
+
+    async def extend_lock(self, key: str, token: str, ttl_ms: int) -> bool:
+        return bool(await self._extend(keys=[_k("lock", key)], args=[token, ttl_ms]))
+
+    async def release_lock(self, key: str, token: str) -> None:
+        await self._release(keys=[_k("lock", key)], args=[token])
+
+    # ── approvals ────────────────────────────────────────────────────────
+
+    async def open_approval(
+        self,
+        key: str,
+        approval_id: str,
+        tools: list[dict[str, Any]],
+        requester: str,
+    ) -> None:
+        ids = [t["tool_call_id"] for t in tools]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                _k("approval", approval_id),
+                mapping={
+                    "session_key": key,
+                    "requester": requester,
+                    "status": "open",
+                    "ids": json.dumps(ids),
+                    "tools": json.dumps(tools),
+                    "platform_ref": "{}",
+                },
+            )
+            pipe.expire(_k("approval", approval_id), self.ttl)
+            await pipe.execute()
+
+    async def set_approval_ref(self, approval_id: str, ref: dict[str, Any]) -> None:
+        """Remember where the approval card was posted (to update it from any process)."""
+        await self.redis.hset(_k("approval", approval_id), "platform_ref", json.dumps(ref))
+
+    async def approval(self, approval_id: str) -> ApprovalRecord | None:
+        raw = await self.redis.hgetall(_k("approval", approval_id))
+        if not raw:
+            return None
+        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        decisions = await self.redis.hgetall(_k("decisions", approval_id))
+        return ApprovalRecord(
+            approval_id=approval_id,
+            session_key=fields["session_key"],
+            requester=fields["requester"],
+            status=fields["status"],
+            tools=json.loads(fields["tools"]),
+            decisions={k.decode(): json.loads(v) for k, v in decisions.items()},
+            platform_ref=json.loads(fields.get("platform_ref", "{}")),
+        )
+
+    async def decide(
+        self, approval_id: str, tool_call_id: str | None, decision: dict[str, Any]
+    ) -> DecideResult:
+        """Record one decision (or the same for all calls when ``tool_call_id`` is None).
+
+        Atomic: of concurrent clicks exactly one records each call, and exactly
+        one caller sees ``complete`` when the last call is decided.
+        """
+        result = await self._decide(
+            keys=[_k("approval", approval_id), _k("decisions", approval_id)],
+            args=[tool_call_id or "*", json.dumps(decision)],
+        )
+        return result.decode() if isinstance(result, bytes) else result
+
+    async def close_approval(self, approval_id: str, status: str) -> bool:
+        """Mark an open approval ``abandoned`` (or another terminal status); False if not open."""
+        return bool(await self._close(keys=[_k("approval", approval_id)], args=[status]))
+
+    # ── status lines that outlive a turn (job progress) ──────────────────
+
+    async def line_ref(self, key: str, line: str) -> str | None:
+        raw = await self.redis.hget(_k("lines", key), line)
+        return raw.decode() if raw else None
+
+    async def set_line_ref(self, key: str, line: str, ref: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(_k("lines", key), line, ref)
+            pipe.expire(_k("lines", key), self.ttl)
+            await pipe.execute()
+
+    # ── dedupe of redelivered platform events ────────────────────────────
+
+    async def first_seen(self, event_id: str, ttl_seconds: int = 3600) -> bool:
+        """True the first time ``event_id`` is seen within the TTL."""
+        return bool(await self.redis.set(_k("seen", event_id), 1, nx=True, ex=ttl_seconds))
