@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from huggingface_hub import HfApi
 from redis.asyncio import Redis
 
 from agent.loop import Agent
+from agent.tools import build_hf_tools
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import ToolRegistry
 from bot.embedded_redis import redis_for
@@ -30,7 +32,14 @@ class Runtime:
 
 def build_tools(settings: Settings) -> ToolRegistry:
     """Every built-in tool, acting on the Hub with the bot's own token."""
-    return ToolRegistry([PLAN_TOOL])
+    api = HfApi(endpoint=settings.hf_endpoint, token=settings.hub_token())
+    hf_tools = build_hf_tools(
+        api,
+        sandbox_root=settings.data_dir / "sandboxes",
+        auto_file_upload=settings.auto_file_upload,
+        secrets=settings.job_secrets(),
+    )
+    return ToolRegistry([PLAN_TOOL, *hf_tools])
 
 
 @asynccontextmanager

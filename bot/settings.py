@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -39,6 +40,9 @@ class Settings(BaseSettings):
     # Hugging Face Hub
     hf_token: SecretStr | None = None
     hf_endpoint: str | None = None
+    job_secret_names: str = Field(
+        "HF_TOKEN", description="Environment variables hf_jobs may pass to jobs, by name"
+    )
 
     # Slack
     slack_bot_token: SecretStr | None = None
@@ -98,6 +102,14 @@ class Settings(BaseSettings):
 
     def hub_token(self) -> str | None:
         return _secret(self.hf_token)
+
+    def job_secrets(self) -> dict[str, str]:
+        """The values jobs may receive as secrets, by name (``HF_TOKEN`` from the settings)."""
+        names = [n.strip() for n in self.job_secret_names.split(",") if n.strip()]
+        values = {"HF_TOKEN": self.hub_token()} | {
+            n: os.environ.get(n) for n in names if n != "HF_TOKEN"
+        }
+        return {n: values[n] for n in names if values.get(n)}
 
     def agent_config(self) -> AgentConfig:
         return AgentConfig(

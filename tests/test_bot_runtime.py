@@ -10,6 +10,7 @@ import pytest
 from aiohttp import ClientSession
 
 from agent.session import Session
+from bot.app import build_tools
 from bot.doctor import run_doctor
 from bot.embedded_redis import redis_for
 from bot.http import build_http_app, serve
@@ -37,6 +38,22 @@ def test_settings_read_the_contract_names(monkeypatch):
     assert settings.agent_config().yolo_mode is True
     assert settings.port == 8080 and settings.slack_enabled and not settings.discord_enabled
     assert "xoxb-secret" not in repr(settings)  # secrets stay hidden
+
+
+def test_the_runtime_offers_the_hf_tools_and_only_the_named_job_secrets(monkeypatch, tmp_path):
+    monkeypatch.setenv("WANDB_API_KEY", "wandb-value")
+    monkeypatch.setenv("NOT_SHARED", "private")
+    settings = Settings(
+        _env_file=None,
+        hf_token="hf_bot",
+        job_secret_names="HF_TOKEN, WANDB_API_KEY, UNSET_NAME",
+        data_dir=tmp_path,
+    )
+    assert settings.job_secrets() == {"HF_TOKEN": "hf_bot", "WANDB_API_KEY": "wandb-value"}
+    names = build_tools(settings).names()
+    for tool in ("plan", "hf_jobs", "hf_repo_files", "hf_repo_git", "hf_private_repos"):
+        assert tool in names
+    assert "sandbox_create" in names and "hf_search" in names
 
 
 def test_invalid_settings_stop_the_cli_with_a_clear_message():
