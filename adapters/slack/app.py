@@ -1,0 +1,113 @@
+"""The Slack adapter: a Bolt app whose listeners hand Slack events to the runner.
+
+HTTP mode mounts Bolt's endpoint at ``POST /slack/events`` on the bot's HTTP
+server (Bolt verifies every request's signature and timestamp); Socket Mode
+connects with ``SLACK_APP_TOKEN`` instead. Redelivered events (Slack's
+retries) are dropped by event id, remembered in Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import modals
+from adapters.slack.approvals import APPROVAL_ACTION, Approvals, GroupDirectory
+from adapters.slack.blocks import STOP_ACTION
+from adapters.slack.conversations import Conversations
+from adapters.slack.surface import SlackSurfaces
+from bot.store import SessionStore
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HANDLED_MESSAGES = {"type": "message", "subtype": (None, "file_share")}
+"""New messages and file shares; edits, deletions and other subtypes are only acknowledged."""
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value else None
+
+
+def dedupe(store: SessionStore):
+    """Global middleware: an event Slack delivers again (a retry) is acknowledged, not rerun."""
+
+    async def middleware(body: dict[str, Any], next: Any) -> BoltResponse | None:
+        event_id = body.get("event_id")
+        if event_id and not await store.first_seen(f"slack:{event_id}"):
+            logger.info("dropping redelivered Slack event %s", event_id)
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    return middleware
+
+
+class SlackAdapter:
+    """Builds the Bolt app on a runtime; ``mount`` adds its HTTP route, ``run`` its connection."""
+
+    def __init__(self, rt: Runtime) -> None:
+        settings = rt.settings
+        self.app_token = _secret(settings.slack_app_token)
+        signing_secret = _secret(settings.slack_signing_secret)
+        self.client = AsyncWebClient(
+            token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url
+        )
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret or "",
+            request_verification_enabled=signing_secret is not None,
+        )
+        self.surfaces = SlackSurfaces(
+            self.client,
+            interval=settings.slack_edit_interval_ms / 1000,
+            native_streaming=settings.slack_native_streaming,
+        )
+        rt.runner.surfaces["slack"] = self.surfaces
+        conversations = Conversations(
+            rt.runner,
+            self.surfaces,
+            replies_without_mention=settings.slack_thread_replies_without_mention,
+        )
+        approvals = Approvals(
+            rt.runner, self.surfaces, GroupDirectory(self.client, rt.runner.approvers)
+        )
+        app = self.app
+        app.use(dedupe(rt.store))
+        app.event("app_mention")(conversations.on_mention)
+        app.event(HANDLED_MESSAGES)(conversations.on_message)
+        app.event("message")(conversations.on_ignored)
+        app.action(STOP_ACTION)(conversations.on_stop)
+        app.action(APPROVAL_ACTION)(approvals.on_click)
+        app.view(modals.REJECT_CALLBACK)(approvals.on_reject_submitted)
+        app.view(modals.EDIT_CALLBACK)(approvals.on_edit_submitted)
+
+    def mount(self, http: web.Application) -> None:
+        http.router.add_post(EVENTS_PATH, self.handle)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """One HTTP request from Slack through Bolt (signature checked there)."""
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def run(self) -> None:
+        """Socket Mode when ``SLACK_APP_TOKEN`` is set; else HTTP, served by the bot's server."""
+        if not self.app_token:
+            await asyncio.Event().wait()
+            return
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(self.app, self.app_token)
+        try:
+            await handler.start_async()
+        finally:
+            await handler.close_async()

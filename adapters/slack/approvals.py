@@ -1,0 +1,217 @@
+"""Approval clicks and modal submissions: who may decide, the runner's decision, the card."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import blocks, modals
+from adapters.slack.surface import SlackSurface, SlackSurfaces
+from bot.approvers import Actor, may_decide
+from bot.keys import SessionKey
+from bot.render import call_surface
+from bot.runner import TurnRunner
+from bot.store import ApprovalRecord
+
+logger = logging.getLogger(__name__)
+
+APPROVAL_ACTION = re.compile(r"^mib:(?P<verb>approve|reject|edit):(?P<id>[\w-]+):(?P<n>\d+|all)$")
+GROUP_CACHE_SECONDS = 300.0
+NO_SCRIPT = "This call has no script to edit."
+EXPLAIN = {
+    "already": "That tool call was already decided.",
+    "decided": "This approval was already decided.",
+    "abandoned": "This approval is no longer pending: a newer message in the thread replaced it.",
+    "missing": "This approval no longer exists (it expired or was never stored).",
+}
+
+
+class Refused(Exception):
+    """A click that can't lead to a decision; the message says why."""
+
+
+class GroupDirectory:
+    """Which of the ``APPROVERS`` Slack user groups a person is in, cached for a while."""
+
+    def __init__(
+        self, client: AsyncWebClient, approvers: frozenset[str], ttl: float = GROUP_CACHE_SECONDS
+    ) -> None:
+        self.client = client
+        self.approvers = approvers
+        self.ttl = ttl
+        self._groups = sorted(a for a in approvers if a.startswith("S"))
+        self._members: dict[str, tuple[float, frozenset[str]]] = {}
+
+    async def actor(self, user: dict[str, Any]) -> Actor:
+        """The person clicking, with their approver groups (looked up only when it matters)."""
+        user_id = user["id"]
+        name = user.get("username") or user.get("name") or ""
+        if not self._groups or user_id in self.approvers:
+            return Actor(user_id, name=name)
+        groups = [g for g in self._groups if user_id in await self._members_of(g)]
+        return Actor(user_id, frozenset(groups), name=name)
+
+    async def _members_of(self, group: str) -> frozenset[str]:
+        expires, members = self._members.get(group, (0.0, frozenset()))
+        if expires > time.monotonic():
+            return members
+        try:
+            response = await self.client.usergroups_users_list(usergroup=group)
+            members = frozenset(response.get("users", []))
+        except SlackApiError as exc:
+            logger.warning("usergroups.users.list %s failed: %s", group, exc.response.get("error"))
+            return frozenset()
+        self._members[group] = (time.monotonic() + self.ttl, members)
+        return members
+
+
+class Approvals:
+    """The listeners for approval buttons and the Reject / Edit script modals."""
+
+    def __init__(
+        self,
+        runner: TurnRunner,
+        surfaces: SlackSurfaces,
+        directory: GroupDirectory,
+    ) -> None:
+        self.runner = runner
+        self.store = runner.store
+        self.surfaces = surfaces
+        self.directory = directory
+
+    # ── listeners ────────────────────────────────────────────────────────
+
+    async def on_click(self, ack: AsyncAck, body: dict, action: dict) -> None:
+        await ack()
+        match = APPROVAL_ACTION.match(action["action_id"])
+        if match is None:
+            return
+        verb, approval_id = match["verb"], match["id"]
+        n = None if match["n"] == "all" else int(match["n"])
+        actor = await self.directory.actor(body["user"])
+        where = _clicked_in(body)
+        if verb == "approve":
+            await self._decide(approval_id, n, actor, where, approved=True)
+            return
+        try:
+            view = self._modal(verb, await self.store.approval(approval_id), n, actor)
+        except Refused as refused:
+            await self._tell(where, actor, str(refused))
+            return
+        try:
+            await self.surfaces.client.views_open(trigger_id=body["trigger_id"], view=view)
+        except SlackApiError as exc:
+            logger.warning("views.open failed: %s", exc.response.get("error"))
+
+    async def on_reject_submitted(self, ack: AsyncAck, body: dict, view: dict) -> None:
+        await ack()
+        target = modals.target_of(view)
+        actor = await self.directory.actor(body["user"])
+        reason = modals.submitted_reason(view)
+        await self._decide(
+            target.approval_id, target.n, actor, None, approved=False, feedback=reason
+        )
+
+    async def on_edit_submitted(self, ack: AsyncAck, body: dict, view: dict) -> None:
+        await ack()
+        target = modals.target_of(view)
+        actor = await self.directory.actor(body["user"])
+        script = modals.submitted_script(view)
+        await self._decide(
+            target.approval_id, target.n, actor, None, approved=True, edited_script=script
+        )
+
+    # ── deciding ─────────────────────────────────────────────────────────
+
+    async def _decide(
+        self, approval_id: str, n: int | None, actor: Actor, where: str | None, **decision: Any
+    ) -> None:
+        """Record a decision on call ``n`` (None: every call left), update the card, explain a refusal."""
+        record = await self.store.approval(approval_id)
+        call_id = _call_id(record, n)
+        if record is None or (n is not None and call_id is None):
+            await self._tell(where, actor, EXPLAIN["missing"])
+            return
+        decided = await self.runner.decide(approval_id, actor, tool_call_id=call_id, **decision)
+        if decided.accepted or decided.result == "abandoned":
+            await self._refresh_card(record)
+        if not decided.accepted:
+            await self._tell(record.session_key, actor, self._explain(decided.result, record))
+
+    def _modal(
+        self, verb: str, record: ApprovalRecord | None, n: int | None, actor: Actor
+    ) -> dict[str, Any]:
+        """The modal a Reject or Edit script click opens; :class:`Refused` says why not."""
+        if record is None or (n is not None and _call_id(record, n) is None):
+            raise Refused(EXPLAIN["missing"])
+        if not may_decide(actor, record.requester, self.runner.approvers):
+            raise Refused(self._explain("forbidden", record))
+        if record.status != "open":
+            raise Refused(EXPLAIN.get(record.status, EXPLAIN["decided"]))
+        if n is not None and _call_id(record, n) in record.decisions:
+            raise Refused(EXPLAIN["already"])
+        if verb == "reject":
+            what = "every pending call" if n is None else f"`{record.tools[n]['tool']}`"
+            return modals.reject_modal(record.approval_id, n, what)
+        script = None if n is None else record.tools[n]["arguments"].get("script")
+        if n is None or not isinstance(script, str):
+            raise Refused(NO_SCRIPT)
+        try:
+            return modals.edit_modal(record.approval_id, n, record.tools[n]["tool"], script)
+        except modals.ScriptTooLong as exc:
+            raise Refused(
+                f"This script can't be edited in Slack ({exc}). Approve or reject it as it "
+                "is, or tell me in the thread what to change."
+            ) from exc
+
+    def _explain(self, result: str, record: ApprovalRecord) -> str:
+        if result != "forbidden":
+            return EXPLAIN.get(result, f"Not recorded ({result}).")
+        who = "the configured approvers" if self.runner.approvers else f"<@{record.requester}>"
+        return f"🔒 You can't approve this: only {who} can decide."
+
+    # ── the card and replies ─────────────────────────────────────────────
+
+    async def _refresh_card(self, record: ApprovalRecord) -> None:
+        """Show the stored state on the card: decisions with who and when, buttons gone."""
+        if not record.platform_ref.get("ts"):
+            return
+        surface = self.surfaces(record.session_key)
+        await call_surface(surface, self._write_card, surface, record.approval_id)
+
+    async def _write_card(self, surface: SlackSurface, approval_id: str) -> None:
+        record = await self.store.approval(approval_id)  # read late: the newest state wins
+        if record is not None:
+            card = blocks.approval_card(approval_id, record.tools, record.decisions, record.status)
+            await surface.update(record.platform_ref["ts"], card)
+
+    async def _tell(self, key: str | None, actor: Actor, text: str) -> None:
+        """An ephemeral reply to ``actor`` in the thread of ``key``."""
+        if key is None:
+            logger.info("nowhere to tell %s: %s", actor.user_id, text)
+            return
+        surface = self.surfaces(key)
+        await call_surface(surface, surface.post_ephemeral, actor.user_id, text)
+
+
+def _call_id(record: ApprovalRecord | None, n: int | None) -> str | None:
+    if record is None or n is None:
+        return None
+    return record.tools[n]["tool_call_id"] if n < len(record.tools) else None
+
+
+def _clicked_in(body: dict[str, Any]) -> str | None:
+    """The session key of the thread a button was clicked in."""
+    container = body.get("container", {})
+    message = body.get("message", {})
+    channel = container.get("channel_id")
+    thread = container.get("thread_ts") or message.get("thread_ts") or message.get("ts")
+    if not channel or not thread:
+        return None
+    return SessionKey("slack", body["team"]["id"], channel, thread).encode()

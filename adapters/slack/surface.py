@@ -1,0 +1,169 @@
+"""A Slack thread as a :class:`bot.render.Surface`, natively streamed where Slack allows it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import blocks
+from agent import events as ev
+from bot.keys import SessionKey
+from bot.render import RateGate, RateLimited, StreamUnavailable
+
+logger = logging.getLogger(__name__)
+
+MAX_CHARS = blocks.SECTION_CHARS
+"""One answer message is one section block: the renderer continues in a new message past it."""
+DEFAULT_RETRY_AFTER = 1.0
+REFUSALS = frozenset(
+    {"unknown_method", "not_allowed", "not_allowed_token_type", "missing_scope", "not_enabled"}
+)
+"""chat.startStream errors that mean the workspace or app can't stream at all."""
+
+
+async def slack_call(method: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
+    """One Web API call; a 429 becomes :class:`RateLimited` with Slack's Retry-After."""
+    try:
+        return await method(**kwargs)
+    except SlackApiError as exc:
+        if exc.response.status_code == 429:
+            retry_after = exc.response.headers.get("Retry-After", DEFAULT_RETRY_AFTER)
+            raise RateLimited(float(retry_after)) from exc
+        raise
+
+
+class SlackSurface:
+    """Messages in one thread: answers with a Stop button until final, lines, cards, notices."""
+
+    max_chars = MAX_CHARS
+
+    def __init__(self, client: AsyncWebClient, key: str, gate: RateGate) -> None:
+        self.client = client
+        self.key = key
+        self.session = SessionKey.parse(key)
+        self.gate = gate
+
+    @property
+    def channel(self) -> str:
+        return self.session.channel
+
+    async def _post(self, payload: dict[str, Any]) -> str:
+        response = await slack_call(
+            self.client.chat_postMessage,
+            channel=self.channel,
+            thread_ts=self.session.thread,
+            **payload,
+        )
+        return response["ts"]
+
+    async def update(self, ts: str, payload: dict[str, Any]) -> None:
+        """Replace a message of this thread with a payload from :mod:`adapters.slack.blocks`."""
+        await slack_call(self.client.chat_update, channel=self.channel, ts=ts, **payload)
+
+    async def post(self, text: str, *, final: bool = False) -> str:
+        return await self._post(blocks.answer(text, None if final else self.key))
+
+    async def edit(self, ref: str, text: str, *, final: bool = False) -> None:
+        await self.update(ref, blocks.answer(text, None if final else self.key))
+
+    async def post_line(self, ref: str | None, text: str) -> str:
+        if ref is None:
+            return await self._post(blocks.line(text))
+        await self.update(ref, blocks.line(text))
+        return ref
+
+    async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
+        ts = await self._post(blocks.approval_card(event.approval_id, event.tools))
+        return {"channel": self.channel, "ts": ts}
+
+    async def post_notice(self, text: str) -> None:
+        await self._post(blocks.notice(text))
+
+    async def post_ephemeral(self, user: str, text: str) -> None:
+        """A reply in the thread only ``user`` sees."""
+        await slack_call(
+            self.client.chat_postEphemeral,
+            channel=self.channel,
+            thread_ts=self.session.thread,
+            user=user,
+            **blocks.notice(text),
+        )
+
+
+class StreamingSlackSurface(SlackSurface):
+    """Answers through chat.startStream / appendStream / stopStream (markdown as is).
+
+    ``on_refused`` is called when Slack refuses to start a stream, so later
+    turns use edits straight away.
+    """
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        key: str,
+        gate: RateGate,
+        *,
+        recipient: str,
+        on_refused: Callable[[], None],
+    ) -> None:
+        super().__init__(client, key, gate)
+        self.recipient = recipient
+        self.on_refused = on_refused
+
+    async def stream_start(self, text: str) -> str:
+        try:
+            response = await slack_call(
+                self.client.chat_startStream,
+                channel=self.channel,
+                thread_ts=self.session.thread,
+                markdown_text=text,
+                recipient_team_id=self.session.team,
+                recipient_user_id=self.recipient,
+            )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            logger.info("chat.startStream failed (%s): this turn uses edits", error)
+            if error in REFUSALS:
+                self.on_refused()
+            raise StreamUnavailable(error) from exc
+        return response["ts"]
+
+    async def stream_append(self, ref: str, text: str) -> None:
+        await slack_call(
+            self.client.chat_appendStream, channel=self.channel, ts=ref, markdown_text=text
+        )
+
+    async def stream_stop(self, ref: str) -> None:
+        await slack_call(self.client.chat_stopStream, channel=self.channel, ts=ref)
+
+
+class SlackSurfaces:
+    """Builds the surface of a session; one rate gate per channel, shared by its threads."""
+
+    def __init__(self, client: AsyncWebClient, *, interval: float, native_streaming: bool) -> None:
+        self.client = client
+        self.interval = interval
+        self.native_streaming = native_streaming
+        self._gates: dict[str, RateGate] = {}
+
+    def gate(self, channel: str) -> RateGate:
+        if channel not in self._gates:
+            self._gates[channel] = RateGate(self.interval)
+        return self._gates[channel]
+
+    def __call__(self, key: str, ref: dict[str, Any] | None = None) -> SlackSurface:
+        """The runner's surface factory; a turn started by a person may stream natively."""
+        gate = self.gate(SessionKey.parse(key).channel)
+        recipient = (ref or {}).get("user")
+        if self.native_streaming and recipient:
+            return StreamingSlackSurface(
+                self.client, key, gate, recipient=recipient, on_refused=self._refused
+            )
+        return SlackSurface(self.client, key, gate)
+
+    def _refused(self) -> None:
+        self.native_streaming = False

@@ -1,0 +1,326 @@
+"""A loopback Slack Web API that keeps messages per channel and records every call.
+
+slack_sdk talks to it for real (``AsyncWebClient(base_url=slack.base_url)``):
+form or JSON bodies in, ``{"ok": ...}`` JSON out, 429 with ``Retry-After`` when
+told to. It also signs and POSTs events and interactions to a Bolt endpoint the
+way Slack does (``X-Slack-Signature``, ``X-Slack-Request-Timestamp``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import ClientSession, web
+from slack_sdk.signature import SignatureVerifier
+
+TEAM = "T0TEAM"
+BOT_USER = "U0BOT"
+BOT_ID = "B0BOT"
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    thread_ts: str | None = None
+    streaming: bool = False
+
+    def button_ids(self) -> list[str]:
+        return [
+            element["action_id"]
+            for block in self.blocks
+            if block.get("type") == "actions"
+            for element in block["elements"]
+        ]
+
+    def shown(self) -> str:
+        """What a person reads: the section texts, else the top-level text."""
+        sections = [b["text"]["text"] for b in self.blocks if b.get("type") == "section"]
+        return "\n".join(sections) if sections else self.text
+
+
+class SlackStandIn:
+    """``calls`` lists ``(method, args)``; ``messages`` maps ts to :class:`Message`."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.messages: dict[str, Message] = {}
+        self.ephemeral: list[dict[str, Any]] = []
+        self.views: list[dict[str, Any]] = []
+        self.usergroups: dict[str, list[str]] = {}
+        self.fail_next: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
+        self.streaming_enabled = False
+        self.base_url = ""
+        self._ts = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+
+    # ── scripting ────────────────────────────────────────────────────────
+
+    def rate_limit_next(self, method: str, retry_after: float = 1.0) -> None:
+        """The next call of ``method`` gets HTTP 429 with ``Retry-After``."""
+        self.fail_next.setdefault(method, []).append(
+            (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
+        )
+
+    def fail_method(self, method: str, error: str) -> None:
+        self.fail_next.setdefault(method, []).append((200, {"ok": False, "error": error}, {}))
+
+    def called(self, method: str) -> list[dict[str, Any]]:
+        return [args for name, args in self.calls if name == method]
+
+    def thread(self, channel: str, thread_ts: str) -> list[Message]:
+        """Bot messages in a thread, in posting order."""
+        return [
+            m
+            for m in self.messages.values()
+            if m.channel == channel and (m.thread_ts == thread_ts or m.ts == thread_ts)
+        ]
+
+    # ── serving ──────────────────────────────────────────────────────────
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}/api/"
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> SlackStandIn:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            args.update(await request.json())
+        elif request.can_read_body:
+            args.update(await request.post())
+        for name in ("blocks", "view"):
+            if isinstance(args.get(name), str):
+                args[name] = json.loads(args[name])
+        self.calls.append((method, args))
+        if self.fail_next.get(method):
+            status, body, headers = self.fail_next[method].pop(0)
+            return web.json_response(body, status=status, headers=headers)
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        body = handler(args) if handler else {}
+        return web.json_response({"ok": "error" not in body, **body})
+
+    def _new_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "ml-intern"}
+
+    def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        ts = self._new_ts()
+        self.messages[ts] = Message(
+            args["channel"],
+            ts,
+            args.get("text", ""),
+            args.get("blocks") or [],
+            args.get("thread_ts"),
+        )
+        return {"ts": ts, "channel": args["channel"]}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        message = self.messages.get(args["ts"])
+        if message is None:
+            return {"error": "message_not_found"}
+        message.text = args.get("text", message.text)
+        message.blocks = args.get("blocks") or []
+        return {"ts": args["ts"], "channel": args["channel"]}
+
+    def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.ephemeral.append(args)
+        return {"message_ts": self._new_ts()}
+
+    def _chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not self.streaming_enabled:
+            return {"error": "not_allowed"}
+        ts = self._new_ts()
+        self.messages[ts] = Message(
+            args["channel"], ts, args.get("markdown_text", ""), [], args.get("thread_ts"), True
+        )
+        return {"ts": ts, "channel": args["channel"]}
+
+    def _chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        message = self.messages[args["ts"]]
+        if not message.streaming:
+            return {"error": "message_not_in_streaming_state"}
+        message.text += args.get("markdown_text", "")
+        return {"ts": args["ts"]}
+
+    def _chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        message = self.messages[args["ts"]]
+        message.text += args.get("markdown_text", "")
+        message.streaming = False
+        return {"ts": args["ts"]}
+
+    def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.views.append(args["view"])
+        return {"view": {"id": f"V{len(self.views)}", **args["view"]}}
+
+    def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"users": self.usergroups.get(args["usergroup"], [])}
+
+    def _files_uploadV2(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+
+class SlackSender:
+    """Delivers signed Events API and interaction payloads to a Bolt endpoint."""
+
+    def __init__(self, url: str, signing_secret: str) -> None:
+        self.url = url
+        self.verifier = SignatureVerifier(signing_secret)
+        self._events = itertools.count(1)
+        self._ts = itertools.count(1)
+
+    def ts(self) -> str:
+        return f"1700000{next(self._ts):03d}.000100"
+
+    async def post(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        timestamp: int | None = None,
+        sign: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        stamp = str(timestamp if timestamp is not None else int(time.time()))
+        sent = {"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp, **(headers or {})}
+        if sign:
+            sent["X-Slack-Signature"] = self.verifier.generate_signature(timestamp=stamp, body=body)
+        async with ClientSession() as http, http.post(self.url, data=body, headers=sent) as r:
+            return r.status, await r.text()
+
+    def event_body(self, event: dict[str, Any], event_id: str | None = None) -> str:
+        return json.dumps(
+            {
+                "token": "legacy",
+                "team_id": TEAM,
+                "api_app_id": "A0APP",
+                "type": "event_callback",
+                "event_id": event_id or f"Ev{next(self._events):06d}",
+                "event_time": int(time.time()),
+                "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+                "event": event,
+            }
+        )
+
+    async def event(self, event: dict[str, Any], **kwargs: Any) -> tuple[int, str]:
+        event_id = kwargs.pop("event_id", None)
+        return await self.post(self.event_body(event, event_id), "application/json", **kwargs)
+
+    async def mention(
+        self,
+        text: str,
+        *,
+        channel: str = "C0CHAN",
+        user: str = "U0ALICE",
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """An ``app_mention`` event; returns the event sent (its ``ts`` names the thread)."""
+        event = {
+            "type": "app_mention",
+            "user": user,
+            "text": f"<@{BOT_USER}> {text}",
+            "ts": self.ts(),
+            "channel": channel,
+            "event_ts": "0",
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        status, _ = await self.event(event)
+        assert status == 200
+        return event
+
+    async def interaction(self, payload: dict[str, Any]) -> tuple[int, str]:
+        body = urlencode({"payload": json.dumps(payload)})
+        return await self.post(body, "application/x-www-form-urlencoded")
+
+    async def click(
+        self, message: Message, action_id: str, *, user: str = "U0ALICE"
+    ) -> tuple[int, str]:
+        """A button click on ``message``, as a ``block_actions`` payload."""
+        button = next(
+            e
+            for b in message.blocks
+            if b.get("type") == "actions"
+            for e in b["elements"]
+            if e["action_id"] == action_id
+        )
+        return await self.interaction(
+            {
+                "type": "block_actions",
+                "team": {"id": TEAM, "domain": "team"},
+                "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+                "api_app_id": "A0APP",
+                "trigger_id": f"trigger-{next(self._events)}",
+                "container": {
+                    "type": "message",
+                    "message_ts": message.ts,
+                    "channel_id": message.channel,
+                    "is_ephemeral": False,
+                    "thread_ts": message.thread_ts,
+                },
+                "channel": {"id": message.channel},
+                "message": {"ts": message.ts, "thread_ts": message.thread_ts, "type": "message"},
+                "actions": [
+                    {
+                        "type": "button",
+                        "action_id": action_id,
+                        "block_id": "b",
+                        "value": button.get("value", ""),
+                        "action_ts": "1",
+                    }
+                ],
+            }
+        )
+
+    async def submit(
+        self, view: dict[str, Any], values: dict[str, str], *, user: str = "U0ALICE"
+    ) -> tuple[int, str]:
+        """Submit a modal that was opened, with ``values`` by block id."""
+        state = {
+            block: {"text": {"type": "plain_text_input", "value": v}} for block, v in values.items()
+        }
+        return await self.interaction(
+            {
+                "type": "view_submission",
+                "team": {"id": TEAM, "domain": "team"},
+                "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+                "api_app_id": "A0APP",
+                "view": {
+                    "id": "V1",
+                    "type": "modal",
+                    "callback_id": view["callback_id"],
+                    "private_metadata": view["private_metadata"],
+                    "state": {"values": state},
+                    "blocks": view["blocks"],
+                },
+            }
+        )

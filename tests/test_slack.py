@@ -1,0 +1,432 @@
+"""The Slack adapter end to end: signed events POSTed to the real Bolt endpoint, replies
+and approval cards on a loopback Slack Web API, turns on a real redis-server and the
+loopback LLM."""
+
+import asyncio
+import json
+import time
+
+import pytest
+import yaml
+
+from adapters.slack.app import SlackAdapter
+from adapters.slack.manifest import BOT_EVENTS, BOT_SCOPES, manifest_yaml
+from bot.app import runtime
+from bot.http import build_http_app, serve
+from bot.settings import Settings
+from tests.standins.llm import hang, text, tool_calls
+from tests.standins.slack import BOT_USER, SlackSender, SlackStandIn
+from tests.support import RAN, eventually, test_tools
+
+SECRET = "test-signing-secret"
+CHANNEL = "C0CHAN"
+GPU_JOB = {"operation": "run", "hardware_flavor": "a10g-small", "script": "print('original')"}
+
+
+class SlackBot:
+    """The bot's HTTP server with the Slack adapter mounted, as `ml-intern-bot slack` runs it."""
+
+    def __init__(self, rt, slack: SlackStandIn, sender: SlackSender) -> None:
+        self.rt = rt
+        self.slack = slack
+        self.send = sender
+
+    def thread(self, thread_ts: str, channel: str = CHANNEL):
+        return self.slack.thread(channel, thread_ts)
+
+    def answer(self, thread_ts: str) -> str:
+        """The bot's answer text in a thread (answer messages, not tool lines or cards)."""
+        return "\n".join(
+            m.shown()
+            for m in self.thread(thread_ts)
+            if m.blocks and m.blocks[0]["type"] == "section"
+        )
+
+    def card(self, thread_ts: str):
+        cards = [m for m in self.thread(thread_ts) if m.text.startswith("Approval needed")]
+        assert cards, "no approval card was posted"
+        return cards[-1]
+
+    async def settle(self, predicate=lambda: True) -> None:
+        await eventually(predicate)
+        await self.rt.runner.wait_idle()
+
+
+def settings_for(llm, redis_url, slack, tmp_path, **overrides) -> Settings:
+    values = {
+        "redis_url": redis_url,
+        "data_dir": tmp_path,
+        "model": "openai/test-model",
+        "llm_api_base": llm.base_url,
+        "llm_api_key": "sk-test",
+        "llm_retries": 0,
+        "slack_bot_token": "xoxb-test",
+        "slack_signing_secret": SECRET,
+        "slack_api_url": slack.base_url,
+        "slack_edit_interval_ms": 20,
+        "slack_native_streaming": False,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+async def slack():
+    async with SlackStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+async def make_bot(llm, redis_url, slack, tmp_path):
+    started = []
+
+    async def make(**overrides) -> SlackBot:
+        settings = settings_for(llm, redis_url, slack, tmp_path, **overrides)
+        lifespan = runtime(settings, tools=test_tools())
+        rt = await lifespan.__aenter__()
+        adapter = SlackAdapter(rt)
+        http = build_http_app(rt.redis)
+        adapter.mount(http)
+        site = await serve(http, 0, host="127.0.0.1")
+        started.append((lifespan, site))
+        port = site.addresses[0][1]
+        return SlackBot(rt, slack, SlackSender(f"http://127.0.0.1:{port}/slack/events", SECRET))
+
+    yield make
+    for lifespan, site in reversed(started):
+        await site.cleanup()
+        await lifespan.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def bot(make_bot):
+    return await make_bot()
+
+
+async def test_a_mention_gets_a_placeholder_then_streamed_edits_then_the_final_answer(bot, llm):
+    llm.script(text("Here is a **bold** answer about `transformers`.", chunk_size=4, delay=0.01))
+    event = await bot.send.mention("what is a transformer?")
+    thread = event["ts"]
+    await bot.settle(lambda: "answer about" in bot.answer(thread))
+
+    first_post = bot.slack.called("chat.postMessage")[0]
+    assert first_post["thread_ts"] == thread and "thinking" in first_post["text"]
+    assert bot.slack.called("reactions.add")[0]["name"] == "eyes"
+    assert len(bot.slack.called("chat.update")) >= 2  # streamed, then final
+    answer = bot.thread(thread)[0]
+    assert answer.shown() == "Here is a *bold* answer about `transformers`."
+    assert answer.button_ids() == []  # the Stop button is gone once final
+    assert llm.requests[0]["messages"][-1] == {"role": "user", "content": "what is a transformer?"}
+
+
+async def test_unsigned_and_stale_requests_are_rejected_and_do_nothing(bot, llm):
+    body = bot.send.event_body(
+        {"type": "app_mention", "user": "U1", "text": "hi", "ts": "1.1", "channel": CHANNEL}
+    )
+    status, _ = await bot.send.post(body, "application/json", sign=False)
+    assert status == 401
+    stale = int(time.time()) - 10 * 60
+    status, _ = await bot.send.post(body, "application/json", timestamp=stale)
+    assert status == 401
+    await asyncio.sleep(0.2)
+    assert bot.slack.calls == [] and llm.requests == []
+
+
+async def test_a_retried_event_runs_one_turn(bot, llm):
+    llm.script(text("Only once."))
+    event = {
+        "type": "app_mention",
+        "user": "U0ALICE",
+        "text": f"<@{BOT_USER}> hi",
+        "ts": "1700000999.000100",
+        "channel": CHANNEL,
+    }
+    first = await bot.send.event(event, event_id="Ev-retried")
+    retry = await bot.send.event(
+        event,
+        event_id="Ev-retried",
+        headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
+    assert first[0] == retry[0] == 200
+    await bot.settle(lambda: "Only once." in bot.answer(event["ts"]))
+    await asyncio.sleep(0.2)
+    assert len(llm.requests) == 1
+    assert len(bot.slack.called("reactions.add")) == 1
+
+
+async def test_a_long_reply_arrives_whole_across_messages_with_code_blocks_intact(bot, llm):
+    code = "\n".join(f"    value_{i} = compute({i})" for i in range(150))
+    prose = " ".join(f"word{i}" for i in range(500))
+    reply = f"{prose}\n\n```python\n{code}\n```\n\nThe end."
+    llm.script(text(reply, chunk_size=400))
+    event = await bot.send.mention("write a lot")
+    await bot.settle(lambda: "The end." in bot.answer(event["ts"]))
+
+    messages = [m for m in bot.thread(event["ts"]) if m.blocks and m.blocks[0]["type"] == "section"]
+    assert len(messages) >= 3
+    for message in messages:
+        for block in message.blocks:
+            assert len(block["text"]["text"]) <= 3000
+        assert message.shown().count("```") % 2 == 0, "a message left a code block open"
+    shown = "\n".join(m.shown() for m in messages)
+    for i in range(150):
+        assert f"value_{i} = compute({i})" in shown
+    assert all(f"word{i}" in shown for i in range(500))
+
+
+async def test_approve_runs_the_job_once_and_the_card_shows_who_decided(bot, llm):
+    llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("The job is running."))
+    event = await bot.send.mention("train it on a GPU")
+    thread = event["ts"]
+    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
+    card = bot.card(thread)
+    approve, reject, edit = card.button_ids()
+    assert (
+        approve.startswith("mib:approve:")
+        and reject.startswith("mib:reject:")
+        and edit.startswith("mib:edit:")
+    )
+    assert "a10g-small" in card.shown() and "print('original')" in card.shown()
+
+    status, _ = await bot.send.click(card, approve)
+    assert status == 200
+    await bot.settle(lambda: "The job is running." in bot.answer(thread))
+    assert RAN == [("hf_jobs", GPU_JOB)]
+    card = bot.card(thread)
+    assert card.button_ids() == []
+    assert "Approved by <@U0ALICE>" in json.dumps(card.blocks)
+
+
+async def test_reject_asks_a_reason_in_a_modal_and_the_agent_reads_it(bot, llm):
+    llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("OK, I won't."))
+    event = await bot.send.mention("train it")
+    thread = event["ts"]
+    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
+    card = bot.card(thread)
+    await bot.send.click(card, card.button_ids()[1])
+    await eventually(lambda: bot.slack.views)
+    modal = bot.slack.views[0]
+    assert modal["callback_id"] == "mib:reject"
+
+    status, _ = await bot.send.submit(modal, {"reason": "too expensive, use a t4"})
+    assert status == 200
+    await bot.settle(lambda: "OK, I won't." in bot.answer(thread))
+    assert RAN == []
+    tool_result = llm.requests[-1]["messages"][-1]
+    assert (
+        tool_result["role"] == "tool"
+        and "User feedback: too expensive, use a t4" in tool_result["content"]
+    )
+    assert "Rejected by <@U0ALICE>" in json.dumps(bot.card(thread).blocks)
+
+
+async def test_a_script_over_3000_characters_is_edited_in_parts_and_runs_byte_for_byte(bot, llm):
+    long_script = "".join(f"print('line {i}: ' + 'x' * 40)\n" for i in range(200))
+    assert len(long_script) > 3000
+    llm.script(
+        tool_calls(("hf_jobs", {**GPU_JOB, "script": long_script})), text("Ran your version.")
+    )
+    event = await bot.send.mention("run my script")
+    thread = event["ts"]
+    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
+    card = bot.card(thread)
+    await bot.send.click(card, card.button_ids()[2])
+    await eventually(lambda: bot.slack.views)
+    modal = bot.slack.views[0]
+    inputs = [b for b in modal["blocks"] if b["type"] == "input"]
+    assert len(inputs) >= 2
+    parts = {b["block_id"]: b["element"]["initial_value"] for b in inputs}
+    assert all(len(v) <= 3000 for v in parts.values())
+    parts["script_0"] = parts["script_0"].replace("line 0:", "edited 0:")
+
+    await bot.send.submit(modal, parts)
+    await bot.settle(lambda: "Ran your version." in bot.answer(thread))
+    expected = long_script.replace("line 0:", "edited 0:")
+    assert [("hf_jobs", {**GPU_JOB, "script": expected})] == RAN
+    assert "edited the script" in llm.requests[-1]["messages"][-1]["content"]
+
+
+async def test_approve_all_decides_every_pending_call(bot, llm):
+    second = {**GPU_JOB, "script": "print(2)"}
+    llm.script(tool_calls(("hf_jobs", GPU_JOB), ("hf_jobs", second)), text("Both started."))
+    event = await bot.send.mention("two jobs please")
+    thread = event["ts"]
+    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
+    card = bot.card(thread)
+    approve_all = next(
+        a for a in card.button_ids() if a.startswith("mib:approve:") and a.endswith(":all")
+    )
+    await bot.send.click(card, approve_all)
+    await bot.settle(lambda: "Both started." in bot.answer(thread))
+    assert sorted(args["script"] for _, args in RAN) == ["print('original')", "print(2)"]
+
+
+async def test_only_approvers_may_decide_and_user_groups_count(make_bot, llm, slack):
+    slack.usergroups["S0ML"] = ["U0CAROL"]
+    bot = await make_bot(approvers="U0BOB,S0ML")
+    llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("Started."))
+    event = await bot.send.mention("train")
+    thread = event["ts"]
+    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
+    card = bot.card(thread)
+
+    await bot.send.click(card, card.button_ids()[0], user="U0ALICE")  # asked, but not an approver
+    await eventually(lambda: slack.ephemeral)
+    assert slack.ephemeral[0]["user"] == "U0ALICE" and "can't approve" in slack.ephemeral[0]["text"]
+    await asyncio.sleep(0.1)
+    assert RAN == [] and bot.card(thread).button_ids()
+
+    await bot.send.click(card, card.button_ids()[0], user="U0CAROL")  # in the S0ML group
+    await bot.settle(lambda: "Started." in bot.answer(thread))
+    assert len(RAN) == 1
+    assert slack.called("usergroups.users.list")[0]["usergroup"] == "S0ML"
+
+
+async def test_double_and_concurrent_clicks_run_the_tool_once(bot, llm, slack):
+    llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("Started once."))
+    event = await bot.send.mention("train")
+    thread = event["ts"]
+    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
+    card = bot.card(thread)
+    approve = card.button_ids()[0]
+    results = await asyncio.gather(*(bot.send.click(card, approve) for _ in range(4)))
+    assert all(status == 200 for status, _ in results)
+    await bot.settle(lambda: "Started once." in bot.answer(thread))
+    await asyncio.sleep(0.1)
+    assert RAN == [("hf_jobs", GPU_JOB)]
+    assert len(slack.ephemeral) == 3
+    assert all("already decided" in e["text"] for e in slack.ephemeral)
+
+
+async def test_a_click_on_an_abandoned_approval_gets_a_clear_answer(bot, llm, slack):
+    llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("Never mind then."))
+    event = await bot.send.mention("train")
+    thread = event["ts"]
+    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
+    card = bot.card(thread)
+    await bot.send.mention("actually, don't", thread_ts=thread)
+    await bot.settle(lambda: "Never mind then." in bot.answer(thread))
+
+    await bot.send.click(card, card.button_ids()[0])
+    await eventually(lambda: slack.ephemeral)
+    assert "no longer pending" in slack.ephemeral[0]["text"]
+    assert RAN == []
+
+
+async def test_the_stop_button_stops_a_streaming_turn(bot, llm):
+    llm.script(hang())
+    event = await bot.send.mention("think forever")
+    thread = event["ts"]
+    await eventually(lambda: bot.thread(thread) and bot.thread(thread)[0].button_ids())
+    placeholder = bot.thread(thread)[0]
+    assert placeholder.button_ids() == ["mib:stop"]
+    await eventually(lambda: llm.requests)
+    await bot.send.click(placeholder, "mib:stop")
+    await bot.settle(lambda: any("Stopped" in m.text for m in bot.thread(thread)))
+    status = await bot.rt.runner.status(f"slack:T0TEAM:{CHANNEL}:{thread}")
+    assert status["status"] == "idle"
+
+
+async def test_undo_and_new_commands(bot, llm):
+    llm.script(text("First answer."))
+    event = await bot.send.mention("hello")
+    thread = event["ts"]
+    key = f"slack:T0TEAM:{CHANNEL}:{thread}"
+    await bot.settle(lambda: "First answer." in bot.answer(thread))
+    assert (await bot.rt.runner.status(key))["history_size"] == 2
+
+    await bot.send.mention("undo", thread_ts=thread)
+    await bot.settle(lambda: any("Undid the last turn" in m.text for m in bot.thread(thread)))
+    assert (await bot.rt.runner.status(key))["history_size"] == 0
+
+    await bot.send.mention("status", thread_ts=thread)
+    await bot.settle(lambda: any("*Status:*" in m.text for m in bot.thread(thread)))
+    await bot.send.mention("new", thread_ts=thread)
+    await bot.settle(lambda: any("Starting over" in m.text for m in bot.thread(thread)))
+    assert await bot.rt.store.load(key) is None
+    assert len(llm.requests) == 1  # commands never reach the model
+
+
+async def test_a_dm_and_plain_thread_replies_continue_without_a_mention(bot, llm):
+    llm.script(text("Hi in DM."), text("Started."), text("Still here."))
+    dm = {
+        "type": "message",
+        "channel_type": "im",
+        "user": "U0ALICE",
+        "text": "hello bot",
+        "ts": "1700001000.000100",
+        "channel": "D0DM",
+    }
+    await bot.send.event(dm)
+    await bot.settle(
+        lambda: "Hi in DM." in "".join(m.shown() for m in bot.thread(dm["ts"], "D0DM"))
+    )
+
+    event = await bot.send.mention("start")
+    await bot.settle(lambda: "Started." in bot.answer(event["ts"]))
+    reply = {
+        "type": "message",
+        "channel_type": "channel",
+        "user": "U0ALICE",
+        "text": "and more?",
+        "ts": "1700001001.000100",
+        "thread_ts": event["ts"],
+        "channel": CHANNEL,
+    }
+    await bot.send.event(reply)
+    await bot.settle(lambda: "Still here." in bot.answer(event["ts"]))
+    assert llm.requests[-1]["messages"][-3]["content"] == "start"
+    assert llm.requests[-1]["messages"][-1]["content"] == "and more?"
+
+    edited = {**reply, "subtype": "message_changed", "ts": "1700001002.000100"}
+    elsewhere = {**reply, "thread_ts": "1600000000.000100", "ts": "1700001003.000100"}
+    await bot.send.event(edited)
+    await bot.send.event(elsewhere)  # a thread the bot is not in
+    await asyncio.sleep(0.2)
+    assert len(llm.requests) == 3  # neither starts a turn
+
+
+async def test_a_429_on_chat_update_is_waited_out_and_the_final_text_lands(bot, llm, slack):
+    slack.rate_limit_next("chat.update", retry_after=0.3)
+    llm.script(text("Rate limits are no problem.", chunk_size=5, delay=0.01))
+    event = await bot.send.mention("go")
+    await bot.settle(lambda: "Rate limits are no problem." in bot.answer(event["ts"]))
+    updates = [name for name, _ in slack.calls if name == "chat.update"]
+    assert len(updates) >= 2  # the refused one and at least one after it
+    assert bot.thread(event["ts"])[0].button_ids() == []
+
+
+async def test_native_streaming_appends_the_answer_when_the_workspace_allows_it(
+    make_bot, llm, slack
+):
+    slack.streaming_enabled = True
+    bot = await make_bot(slack_native_streaming=True)
+    llm.script(text("Streamed natively,\nline by line.\n", chunk_size=6, delay=0.01))
+    event = await bot.send.mention("stream please")
+    await bot.settle(lambda: slack.called("chat.stopStream"))
+    start = slack.called("chat.startStream")[0]
+    assert start["recipient_user_id"] == "U0ALICE" and start["thread_ts"] == event["ts"]
+    streamed = slack.messages[slack.called("chat.stopStream")[0]["ts"]]
+    assert streamed.text == "Streamed natively,\nline by line.\n"
+    assert not streamed.streaming
+
+
+async def test_the_manifest_lists_what_the_adapter_uses(llm, redis_url, slack, tmp_path):
+    settings = settings_for(
+        llm, redis_url, slack, tmp_path, slack_public_url="https://bot.example.org"
+    )
+    manifest = yaml.safe_load(manifest_yaml(settings))
+    events = manifest["settings"]["event_subscriptions"]
+    assert events["bot_events"] == BOT_EVENTS
+    assert {"app_mention", "message.im", "message.channels"} <= set(events["bot_events"])
+    assert events["request_url"] == "https://bot.example.org/slack/events"
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["oauth_config"]["scopes"]["bot"] == BOT_SCOPES
+    assert {"chat:write", "app_mentions:read", "usergroups:read", "reactions:write"} <= set(
+        BOT_SCOPES
+    )
+    socket = yaml.safe_load(
+        manifest_yaml(settings_for(llm, redis_url, slack, tmp_path, slack_app_token="xapp-1"))
+    )
+    assert socket["settings"]["socket_mode_enabled"] is True
+    assert "request_url" not in socket["settings"]["event_subscriptions"]
