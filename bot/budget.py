@@ -1,0 +1,84 @@
+"""Per-thread auto-approve budgets in Redis: a cap in USD and what has been spent under it.
+
+A thread with a budget runs calls that would wait for approval at once, as long
+as their estimated cost keeps the spend within the cap. Spending is one Lua
+script, so two calls racing for the last dollars can't both get them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+# KEYS: budget hash. ARGV: cost. Returns 1 when spent, 0 when over the cap or no budget.
+_SPEND = """
+local cap = tonumber(redis.call('HGET', KEYS[1], 'cap') or '-1')
+if cap < 0 then return 0 end
+local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+local cost = tonumber(ARGV[1])
+if spent + cost > cap + 1e-9 then return 0 end
+redis.call('HSET', KEYS[1], 'spent', tostring(spent + cost))
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Budget:
+    cap: float
+    spent: float
+
+    @property
+    def left(self) -> float:
+        return max(0.0, self.cap - self.spent)
+
+    def describe(self) -> str:
+        return f"auto-approve budget ${self.spent:.2f} of ${self.cap:.2f} spent"
+
+
+class Budgets:
+    def __init__(self, redis: Redis, *, ttl_seconds: int) -> None:
+        self.redis = redis
+        self.ttl = ttl_seconds
+        self._spend = redis.register_script(_SPEND)
+
+    @staticmethod
+    def _key(session_key: str) -> str:
+        return f"mib:budget:{session_key}"
+
+    async def get(self, session_key: str) -> Budget | None:
+        raw = await self.redis.hgetall(self._key(session_key))
+        if b"cap" not in raw:
+            return None
+        return Budget(float(raw[b"cap"]), float(raw.get(b"spent", b"0")))
+
+    async def set_cap(self, session_key: str, cap: float) -> Budget:
+        """Turn auto-approve on (or change its cap); what was spent stays counted."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key(session_key), "cap", str(cap))
+            pipe.hsetnx(self._key(session_key), "spent", "0")
+            pipe.expire(self._key(session_key), self.ttl)
+            await pipe.execute()
+        budget = await self.get(session_key)
+        assert budget is not None
+        return budget
+
+    async def extend(self, session_key: str, amount: float) -> Budget:
+        """Raise the cap by ``amount`` (the 'Extend budget and approve' button)."""
+        await self.redis.hincrbyfloat(self._key(session_key), "cap", amount)
+        await self.redis.hsetnx(self._key(session_key), "spent", "0")
+        budget = await self.get(session_key)
+        assert budget is not None
+        return budget
+
+    async def turn_off(self, session_key: str) -> None:
+        await self.redis.delete(self._key(session_key))
+
+    async def try_spend(self, session_key: str, cost: float) -> bool:
+        """Spend ``cost`` if the thread has a budget and it stays within the cap."""
+        return bool(await self._spend(keys=[self._key(session_key)], args=[repr(cost)]))
+
+    async def charge(self, session_key: str, cost: float) -> None:
+        """Count ``cost`` a person approved beyond auto-approve (only when a budget exists)."""
+        if await self.get(session_key) is not None:
+            await self.redis.hincrbyfloat(self._key(session_key), "spent", cost)
