@@ -32,9 +32,13 @@ class Conversation:
         self.events: list[Event] = []
         self.tasks: list[asyncio.Task[Any]] = []
 
+    def context(self, tool_call_id: str = "") -> ToolContext:
+        return ToolContext(
+            session=self.session, tool_call_id=tool_call_id, notify=self._notify, spawn=self._spawn
+        )
+
     async def call(self, tool: str, **args: Any) -> ToolResult:
-        ctx = ToolContext(session=self.session, notify=self._notify, spawn=self._spawn)
-        return await self.registry.call(tool, args, ctx)
+        return await self.registry.call(tool, args, self.context())
 
     async def jobs(self, **args: Any) -> ToolResult:
         return await self.call("hf_jobs", **args)
@@ -284,6 +288,37 @@ async def test_the_approval_preview_shows_the_sandbox_script(chat):
     shown = await chat.registry.preview("hf_jobs", args, ctx)
     assert shown == {**args, "script": SCRIPT}
     assert chat.registry.script_field("hf_jobs") == "script"
+
+
+async def test_the_approval_preview_shows_a_hub_script(chat, hub):
+    hub.add_repo("tester/scripts", repo_type="dataset", files={"sft.py": SCRIPT})
+    args = {"operation": "uv", "script": "hf://datasets/tester/scripts/sft.py"}
+    shown = await chat.registry.preview("hf_jobs", args, ToolContext(session=chat.session))
+    assert shown == {**args, "script": SCRIPT}
+
+
+async def test_a_script_changed_after_it_was_shown_is_not_submitted(chat, hub):
+    await chat.call("sandbox_create")
+    await chat.call("sandbox_write", path="train.py", content=SCRIPT)
+    args = {"operation": "uv", "script": "sandbox:train.py"}
+    first, second = chat.context("call_1"), chat.context("call_2")
+    assert (await chat.registry.preview("hf_jobs", args, first))["script"] == SCRIPT
+    await chat.call("sandbox_write", path="train.py", content="print('swapped')\n")
+
+    refused = await chat.registry.call("hf_jobs", args, first)
+    assert not refused.success and "changed after it was shown" in refused.output
+    assert not hub.calls("POST", r"^/api/jobs/")
+
+    # an unchanged script runs, and so does a person's edit of a shown one
+    assert (await chat.registry.preview("hf_jobs", args, first))["script"] != SCRIPT
+    ran = await chat.registry.call("hf_jobs", args, first)
+    assert ran.success, ran.output
+    await chat.registry.preview("hf_jobs", args, second)
+    edited = await chat.registry.call("hf_jobs", {**args, "script": "print('edited')"}, second)
+    assert edited.success, edited.output
+    assert inline_script(submitted(hub)["command"]) == "print('edited')"
+    assert chat.session.state["hf_jobs_shown_scripts"] == {}
+    await chat.watched()
 
 
 async def test_resolve_script_reads_sandbox_paths_and_leaves_code_alone(chat, tmp_path):

@@ -317,6 +317,34 @@ async def test_payment_required(call, hub):
     assert short_and_clean(result) and "settings/billing" in result.output
 
 
+async def test_storage_quota_on_upload_says_so_and_that_nothing_landed(call, hub):
+    hub.fail(r"/commit/main$", 403, message="You have exceeded your private storage quota")
+    result = await call(
+        "hf_repo_files",
+        operation="upload",
+        repo_id="tester/tiny",
+        files=[{"path_in_repo": "weights.txt", "content": "w"}],
+    )
+    assert short_and_clean(result), result.output
+    assert result.output.startswith("ERROR: Quota reached (403)")
+    assert "storage quota" in result.output and "none of weights.txt landed" in result.output
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Monthly jobs quota exceeded for this namespace", "Quota reached (429)"),
+        ("Rate limit exceeded", "Rate limited by the Hub (429)"),
+    ],
+)
+async def test_a_quota_429_is_not_a_rate_limit(call, hub, message, expected):
+    hub.fail(r"^/api/jobs/tester$", 429, method="POST", message=message)
+    result = await call("hf_jobs", operation="run", command=["true"])
+    assert short_and_clean(result), result.output
+    assert expected in result.output
+    assert not hub.jobs
+
+
 # ── approval policy for every operation ──────────────────────────────────
 
 GPU, CPU = {"hardware_flavor": "a10g-large"}, {"hardware_flavor": "cpu-basic"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import shlex
 from collections.abc import Mapping
@@ -42,6 +43,9 @@ MAX_LABEL = 80
 MIN_REDACTED_LENGTH = 4
 HF_URI_PREFIX = "hf://"
 INLINE_SCRIPT_PATH = "/tmp/job_script.py"
+SHOWN_STATE_KEY = "hf_jobs_shown_scripts"
+"""Session state: digest of the script each approval card showed, by tool call id."""
+MAX_SHOWN = 20
 
 
 class JobsTool:
@@ -89,11 +93,31 @@ class JobsTool:
         )
 
     async def preview(self, args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
-        """The call as an approver should see it: the script's real text."""
+        """The call as an approver should see it: the script's real text.
+
+        A ``sandbox:`` or ``hf://`` script is read again when the job starts; the
+        digest kept here lets that run refuse a script that changed after it was shown.
+        """
         script = args.get("script")
         if not isinstance(script, str) or not script.strip():
             return args
-        return {**args, "script": await self.script_source(script, ctx.session)}
+        source = await self.script_source(script, ctx.session)
+        if script.startswith((SANDBOX_PREFIX, HF_URI_PREFIX)) and ctx.tool_call_id:
+            shown = ctx.session.state.setdefault(SHOWN_STATE_KEY, {})
+            shown[ctx.tool_call_id] = _digest(source)
+            for old in list(shown)[:-MAX_SHOWN]:
+                del shown[old]
+        return {**args, "script": source}
+
+    def _check_shown(self, session: Session, tool_call_id: str, script: str, source: str) -> None:
+        """Refuse to run a referenced script that differs from the one an approver saw."""
+        shown = session.state.get(SHOWN_STATE_KEY, {}).pop(tool_call_id, None)
+        referenced = script.startswith((SANDBOX_PREFIX, HF_URI_PREFIX))  # not an edited text
+        if shown is not None and referenced and shown != _digest(source):
+            raise ToolError(
+                f"{script} changed after it was shown for approval, so nothing was submitted. "
+                "Call hf_jobs again so the new version can be reviewed."
+            )
 
     def redact(self, text: str) -> str:
         """Hide every secret value the bot holds, whatever printed it."""
@@ -132,7 +156,7 @@ class JobsTool:
         if scheduled:
             options["schedule"] = text_arg(args, "schedule")
         if uv:
-            info = await self._submit_uv(args, ctx.session, options, scheduled)
+            info = await self._submit_uv(args, ctx, options, scheduled)
         else:
             info = await self._submit_command(args, options, scheduled)
         secrets = f" Secrets: {', '.join(options['secrets'])}." if options["secrets"] else ""
@@ -169,10 +193,11 @@ class JobsTool:
         return await call_hub(launch, image=image, command=command, **options)
 
     async def _submit_uv(
-        self, args: dict[str, Any], session: Session, options: dict[str, Any], scheduled: bool
+        self, args: dict[str, Any], ctx: ToolContext, options: dict[str, Any], scheduled: bool
     ) -> Any:
         script = text_arg(args, "script", strip=False)
-        source = await self.script_source(script, session)
+        source = await self.script_source(script, ctx.session)
+        self._check_shown(ctx.session, ctx.tool_call_id, script, source)
         uv_options = {
             "dependencies": list_arg(args, "dependencies"),
             "python": optional_text(args, "python"),
@@ -302,6 +327,10 @@ class JobsTool:
             script_field="script",
             preview=self.preview,
         )
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def uv_command(

@@ -26,7 +26,8 @@ from agent.tools.registry import ToolError
 T = TypeVar("T")
 
 MAX_DETAIL = 200
-BILLING_WORDS = ("credit", "billing", "payment", "quota")
+BILLING_WORDS = ("credit", "billing", "payment")
+QUOTA_WORDS = ("quota", "storage limit")
 
 
 async def call_hub(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -89,6 +90,12 @@ def _http_error_message(exc: HfHubHTTPError) -> str:
             f"{what} not found, or it is private and the token cannot see it. "
             "Check the repo id and repo_type (model, dataset or space)."
         )
+    if _mentions_quota(detail) and status in (400, 403, 413, 429):
+        return (
+            f"Quota reached ({status}): the namespace has used up its allowance for this "
+            "(storage, jobs or requests). Free some up, upgrade at "
+            f"https://huggingface.co/settings/billing, or use another namespace.{detail}"
+        )
     if status == 402 or (status in (400, 403) and _mentions_billing(detail)):
         return (
             f"Payment required ({status}): the namespace has no credits or billing for this. "
@@ -140,6 +147,10 @@ def _retry_after(exc: HfHubHTTPError) -> str:
 
 def _mentions_billing(text: str) -> bool:
     return any(word in text.lower() for word in BILLING_WORDS)
+
+
+def _mentions_quota(text: str) -> bool:
+    return any(word in text.lower() for word in QUOTA_WORDS)
 
 
 def _one_line(text: str) -> str:
