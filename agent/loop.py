@@ -32,7 +32,7 @@ from agent.llm import (
     parse_arguments,
     stream_reply,
 )
-from agent.policy import needs_approval, validate_tool_args
+from agent.policy import call_needs_approval, validate_tool_args
 from agent.prompt import SYSTEM_PROMPT
 from agent.session import PendingApproval, Session, tool_message
 from agent.tools.registry import ToolContext, ToolRegistry, ToolResult
@@ -328,7 +328,11 @@ class Agent:
         if turn.cancelled:
             return "continue"
 
-        waiting = [c for c in good if needs_approval(c.name, c.args, self.config)]
+        waiting = [
+            c
+            for c in good
+            if call_needs_approval(self.tools.approval(c.name), c.name, c.args, self.config)
+        ]
         immediate = [c for c in good if c not in waiting]
         for call in immediate:
             await turn.emit(ev.ToolCall(tool=call.name, arguments=call.args, tool_call_id=call.id))

@@ -1,10 +1,16 @@
-"""Which tool calls wait for a person: the seed's ``_needs_approval``, unchanged."""
+"""Which tool calls wait for a person: the seed's ``_needs_approval``, unchanged.
+
+Tools with their own rule (MCP tools) go through :func:`call_needs_approval` instead.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from agent.config import AgentConfig
+
+Approval = Literal["always", "never"]
+"""A tool's own approval rule. The team rules file, when it exists, adds a third kind here."""
 
 CPU_FLAVORS = frozenset({"cpu-basic", "cpu-upgrade", "cpu-performance", "cpu-xl"})
 """HF Jobs hardware flavors without an accelerator."""
@@ -60,3 +66,30 @@ def needs_approval(tool_name: str, tool_args: dict[str, Any], config: AgentConfi
     if tool_name == "hf_repo_git":
         return operation in REPO_GIT_DESTRUCTIVE
     return False
+
+
+def call_needs_approval(
+    rule: Approval | None, tool_name: str, tool_args: dict[str, Any], config: AgentConfig
+) -> bool:
+    """A tool's own rule when it has one, else the seed policy; YOLO mode skips both."""
+    if rule is None:
+        return needs_approval(tool_name, tool_args, config)
+    return rule == "always" and not config.yolo_mode
+
+
+def describe_approval(tool_name: str, rule: Approval | None, config: AgentConfig) -> str:
+    """What waits for a person, in a few words (for ``ml-intern-bot tools``)."""
+    if config.yolo_mode:
+        return "never (YOLO_MODE)"
+    if rule is not None:
+        return rule
+    gpu_only = "" if config.confirm_cpu_jobs else " on GPU flavors"
+    uploads = "" if config.auto_file_upload else ", upload_file"
+    seed = {
+        "sandbox_create": "always",
+        "hf_jobs": ", ".join(sorted(JOB_RUN_OPERATIONS)) + gpu_only,
+        "hf_private_repos": "create_repo" + uploads,
+        "hf_repo_files": ", ".join(sorted(REPO_FILES_WRITES)),
+        "hf_repo_git": ", ".join(sorted(REPO_GIT_DESTRUCTIVE)),
+    }
+    return seed.get(tool_name, "never")

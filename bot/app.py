@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from huggingface_hub import HfApi
 from redis.asyncio import Redis
 
 from agent.loop import Agent
+from agent.mcp import McpManager, load_servers
 from agent.tools import build_hf_tools
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import ToolRegistry
@@ -42,11 +44,29 @@ def build_tools(settings: Settings) -> ToolRegistry:
     return ToolRegistry([PLAN_TOOL, *hf_tools])
 
 
+def mcp_environ(settings: Settings) -> dict[str, str]:
+    """What ``${VAR}`` in the MCP_SERVERS file expands from: the environment, and HF_TOKEN."""
+    environ = dict(os.environ)
+    if token := settings.hub_token():
+        environ.setdefault("HF_TOKEN", token)
+    return environ
+
+
+def mcp_servers(settings: Settings, registry: ToolRegistry) -> McpManager:
+    """The servers of ``MCP_SERVERS``, adding their tools to ``registry`` once entered."""
+    configs = load_servers(settings.mcp_servers) if settings.mcp_servers else []
+    return McpManager(configs, registry, environ=mcp_environ(settings))
+
+
 @asynccontextmanager
 async def runtime(settings: Settings, tools: ToolRegistry | None = None) -> AsyncIterator[Runtime]:
-    async with redis_for(settings.redis_url, settings.data_dir) as redis:
+    registry = tools or build_tools(settings)
+    async with (
+        mcp_servers(settings, registry),
+        redis_for(settings.redis_url, settings.data_dir) as redis,
+    ):
         store = SessionStore(redis, ttl_seconds=settings.session_ttl_seconds)
-        agent = Agent(settings.agent_config(), tools or build_tools(settings))
+        agent = Agent(settings.agent_config(), registry)
         runner = TurnRunner(agent, store, {}, approvers=settings.approver_ids)
         try:
             yield Runtime(settings, redis, store, runner)

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, TextIO
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -113,6 +113,33 @@ def _doctor(settings: Settings) -> int:
     return asyncio.run(run_doctor(settings, sys.stdout))
 
 
+async def print_tools(settings: Settings, out: TextIO) -> int:
+    """Every tool the agent sees, built-in and MCP, with its approval rule."""
+    from agent.policy import describe_approval
+    from bot.app import build_tools, mcp_servers
+
+    registry = build_tools(settings)
+    config = settings.agent_config()
+    async with mcp_servers(settings, registry) as manager:
+        source = {name: f"mcp {s.name}" for s in manager.servers for name in s.tool_names}
+        rows = [
+            (
+                name,
+                source.get(name, "built-in"),
+                describe_approval(name, registry.approval(name), config),
+            )
+            for name in registry.names()
+        ]
+        width = max(len(name) for name, _, _ in rows)
+        out.write(f"{'tool':<{width}}  {'source':<16}  needs approval\n")
+        for name, where, rule in rows:
+            out.write(f"{name:<{width}}  {where:<16}  {rule}\n")
+        for server in manager.servers:
+            if not server.connected:
+                out.write(f"MCP server {server.name} unavailable: {server.error}\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ml-intern-bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -121,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("slack", help="start the Slack adapter")
     commands.add_parser("discord", help="start the Discord adapter")
     commands.add_parser("doctor", help="check settings, Redis, the model and the Hub")
+    commands.add_parser("tools", help="list every tool the agent sees and its approval rule")
     commands.add_parser("manifest", help="print an app manifest").add_argument(
         "platform", choices=["slack"]
     )
@@ -133,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings)
     if args.command == "doctor":
         return _doctor(settings)
+    if args.command == "tools":
+        return asyncio.run(print_tools(settings, sys.stdout))
     if args.command == "manifest":
         return _print_manifest(settings)
     if args.command == "invite":

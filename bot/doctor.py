@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TextIO
+from functools import partial
+from typing import TYPE_CHECKING, TextIO
 
 from bot.embedded_redis import redis_for
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from agent.mcp import ServerConfig
 
 Check = Callable[[Settings], Awaitable[str]]
 
@@ -50,11 +54,41 @@ async def check_hub(settings: Settings) -> str:
 CHECKS: dict[str, Check] = {"redis": check_redis, "llm": check_llm, "hub": check_hub}
 
 
+def mcp_checks(settings: Settings) -> dict[str, Check]:
+    """One check per server of ``MCP_SERVERS``: it connects and lists the tools."""
+    from agent.mcp import McpConfigError, load_servers
+
+    if settings.mcp_servers is None:
+        return {}
+    try:
+        configs = load_servers(settings.mcp_servers)
+    except McpConfigError as exc:
+        problem = exc
+
+        async def bad_file(settings: Settings) -> str:
+            raise problem
+
+        return {"mcp": bad_file}
+    return {f"mcp {c.name}": partial(check_mcp_server, config=c) for c in configs}
+
+
+async def check_mcp_server(settings: Settings, config: ServerConfig) -> str:
+    from agent.mcp import McpManager
+    from agent.tools.registry import ToolRegistry
+    from bot.app import mcp_environ
+
+    async with McpManager([config], ToolRegistry(), environ=mcp_environ(settings)) as manager:
+        (server,) = manager.servers
+        if not server.connected:
+            raise ConnectionError(server.error or "did not answer in time")
+        return f"{config.where}: {len(server.tool_names)} tools"
+
+
 async def run_doctor(
     settings: Settings, out: TextIO, checks: dict[str, Check] | None = None
 ) -> int:
     failed = 0
-    for name, check in (checks or CHECKS).items():
+    for name, check in (checks or {**CHECKS, **mcp_checks(settings)}).items():
         try:
             detail = await check(settings)
         except Exception as exc:

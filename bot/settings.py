@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     discord_api_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg/"
     discord_edit_interval_ms: int = Field(1000, ge=0)
+    discord_guild_id: int | None = Field(
+        None, description="Sync slash commands to this guild only (development); unset: globally"
+    )
+    discord_message_content: bool = Field(
+        True, description="Request the message-content intent; off: threads answer mentions only"
+    )
 
     # HTTP server
     port: int = Field(3000, ge=0, le=65535)
@@ -74,6 +80,9 @@ class Settings(BaseSettings):
     yolo_mode: bool = False
     confirm_cpu_jobs: bool = True
     auto_file_upload: bool = False
+
+    # Tool servers
+    mcp_servers: Path | None = Field(None, description="JSON/YAML file of MCP tool servers")
 
     log_level: str = "INFO"
 

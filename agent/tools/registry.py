@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.events import Event
+from agent.policy import Approval
 from agent.session import Session
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class Tool:
     """Argument holding an editable script (shown on approval cards, edited in modals)."""
     preview: Callable[[dict[str, Any], ToolContext], Awaitable[dict[str, Any]]] | None = None
     """Arguments as an approver should see them (e.g. a sandbox script path resolved)."""
+    approval: Approval | None = None
+    """Whether every call waits for a person (MCP tools); ``None``: the seed policy decides."""
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -103,6 +106,10 @@ class ToolRegistry:
     def script_field(self, name: str) -> str | None:
         tool = self._tools.get(name)
         return tool.script_field if tool else None
+
+    def approval(self, name: str) -> Approval | None:
+        tool = self._tools.get(name)
+        return tool.approval if tool else None
 
     async def preview(self, name: str, args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
         """The arguments to show on an approval card; the call's own when the tool has no preview."""

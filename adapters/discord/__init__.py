@@ -1,0 +1,1 @@
+"""The Discord front end (discord.py): slash commands, threads, streamed edits, approvals."""

@@ -1,0 +1,76 @@
+"""Persistent buttons: their state lives in the ``custom_id``, so they work after a restart.
+
+``mib:stop`` stops the turn of the channel it is clicked in;
+``mib:<verb>:<approval id>:<n>`` decides call ``n`` (or ``all``) of an approval.
+Both are :class:`discord.ui.DynamicItem` templates registered in ``setup_hook``;
+the click goes to the handlers on the client (``conversations``, ``approvals``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import discord
+
+STOP_ID = "mib:stop"
+APPROVAL_TEMPLATE = r"mib:(?P<verb>approve|reject|edit):(?P<id>[\w-]{1,64}):(?P<n>\d+|all)"
+LABELS = {"approve": "Approve", "reject": "Reject", "edit": "Edit script"}
+STYLES = {
+    "approve": discord.ButtonStyle.success,
+    "reject": discord.ButtonStyle.danger,
+    "edit": discord.ButtonStyle.secondary,
+}
+
+
+class StopButton(discord.ui.DynamicItem[discord.ui.Button], template=re.escape(STOP_ID)):
+    def __init__(self) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Stop", emoji="⏹️", style=discord.ButtonStyle.secondary, custom_id=STOP_ID
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> StopButton:
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        client: Any = interaction.client
+        await client.conversations.on_stop(interaction)
+
+
+class ApprovalButton(discord.ui.DynamicItem[discord.ui.Button], template=APPROVAL_TEMPLATE):
+    """Approve, Reject or Edit script for call ``n`` of an approval (``n`` None: every call)."""
+
+    def __init__(
+        self,
+        verb: str,
+        approval_id: str,
+        n: int | None,
+        *,
+        label: str,
+        disabled: bool = False,
+        row: int | None = None,
+    ) -> None:
+        self.verb = verb
+        self.approval_id = approval_id
+        self.n = n
+        custom_id = f"mib:{verb}:{approval_id}:{'all' if n is None else n}"
+        button = discord.ui.Button(
+            label=label, style=STYLES[verb], custom_id=custom_id, disabled=disabled, row=row
+        )
+        super().__init__(button)
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> ApprovalButton:
+        n = None if match["n"] == "all" else int(match["n"])
+        return cls(match["verb"], match["id"], n, label=item.label or match["verb"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        client: Any = interaction.client
+        await client.approvals.on_click(interaction, self.verb, self.approval_id, self.n)

@@ -1,0 +1,48 @@
+"""The slash commands: ``/ask prompt:<text>`` and the session commands, and their sync.
+
+Commands are synced to one guild when ``DISCORD_GUILD_ID`` is set (instant, for
+development) and globally otherwise (production; Discord may take a while to
+show changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import discord
+from discord import app_commands
+
+from adapters.discord.conversations import SESSION_COMMANDS, Conversations
+
+
+def _session_command(
+    talk: Conversations, name: str
+) -> Callable[[discord.Interaction], Awaitable[None]]:
+    async def callback(interaction: discord.Interaction) -> None:
+        await talk.command(interaction, name)
+
+    return callback
+
+
+def add_commands(tree: app_commands.CommandTree, talk: Conversations) -> None:
+    @tree.command(name="ask", description="Ask the ML intern; it answers in a thread")
+    @app_commands.describe(prompt="What you want done")
+    async def ask(interaction: discord.Interaction, prompt: str) -> None:
+        await talk.ask(interaction, prompt)
+
+    for name, description in SESSION_COMMANDS.items():
+        tree.add_command(
+            app_commands.Command(
+                name=name, description=description, callback=_session_command(talk, name)
+            )
+        )
+
+
+async def sync_commands(tree: app_commands.CommandTree, guild_id: int | None) -> None:
+    """Register the commands with Discord: in one guild, or globally."""
+    if guild_id is None:
+        await tree.sync()
+        return
+    guild = discord.Object(id=guild_id)
+    tree.copy_global_to(guild=guild)
+    await tree.sync(guild=guild)

@@ -1,0 +1,90 @@
+"""A Discord thread (or DM) as a :class:`bot.render.Surface`, written with the bot token.
+
+Every message call goes to the channel with the bot's own token, never an
+interaction token (those expire after 15 minutes), so long turns keep updating.
+discord.py waits out a 429 itself (its ``retry_after``); only a wait longer than
+its ``max_ratelimit_timeout`` reaches the renderer, as :class:`RateLimited`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import discord
+
+from adapters.discord import cards
+from adapters.discord.keys import parse_key
+from agent import events as ev
+from bot.render import RateGate, RateLimited
+
+MAX_CHARS = 2000
+"""Discord's message length: the renderer continues in a new message past it."""
+
+T = TypeVar("T")
+
+
+async def discord_call(call: Awaitable[T]) -> T:
+    """One REST call; a rate limit discord.py gave up waiting on becomes :class:`RateLimited`."""
+    try:
+        return await call
+    except discord.RateLimited as exc:
+        raise RateLimited(exc.retry_after) from exc
+    except discord.HTTPException as exc:
+        if exc.status == 429:
+            raise RateLimited(float(exc.response.headers.get("Retry-After", 1.0))) from exc
+        raise
+
+
+class DiscordSurface:
+    """Messages in one session's channel: answers with a Stop button until final, lines, cards."""
+
+    max_chars = MAX_CHARS
+
+    def __init__(self, client: discord.Client, key: str, gate: RateGate) -> None:
+        self.key = key
+        self.gate = gate
+        self.channel = client.get_partial_messageable(parse_key(key).channel_id)
+
+    async def _send(self, **payload: Any) -> str:
+        message = await discord_call(self.channel.send(**payload))
+        return str(message.id)
+
+    async def update(self, ref: str, **payload: Any) -> None:
+        """Edit a message of this channel (content, embeds, view)."""
+        await discord_call(self.channel.get_partial_message(int(ref)).edit(**payload))
+
+    async def post(self, text: str, *, final: bool = False) -> str:
+        return await self._send(content=text, view=None if final else cards.stop_view())
+
+    async def edit(self, ref: str, text: str, *, final: bool = False) -> None:
+        await self.update(ref, content=text, view=None if final else cards.stop_view())
+
+    async def post_line(self, ref: str | None, text: str) -> str:
+        if ref is None:
+            return await self._send(content=text)
+        await self.update(ref, content=text)
+        return ref
+
+    async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
+        card = cards.approval_card(event.approval_id, event.tools)
+        message_id = await self._send(**card)
+        return {"channel_id": str(self.channel.id), "message_id": message_id}
+
+    async def post_notice(self, text: str) -> None:
+        await self._send(content=text[:MAX_CHARS])
+
+
+class DiscordSurfaces:
+    """The runner's surface factory; one rate gate per channel, shared by its turns."""
+
+    def __init__(self, client: discord.Client, *, interval: float) -> None:
+        self.client = client
+        self.interval = interval
+        self._gates: dict[int, RateGate] = {}
+
+    def __call__(self, key: str, ref: dict[str, Any] | None = None) -> DiscordSurface:
+        channel = parse_key(key).channel_id
+        if channel not in self._gates:
+            self._gates[channel] = RateGate(self.interval)
+        return DiscordSurface(self.client, key, self._gates[channel])
