@@ -1,5 +1,8 @@
 """Splitting long answers at platform limits without breaking code blocks."""
 
+import pytest
+
+from bot.scripts import join_script, split_script
 from bot.textsplit import open_fence, split_text
 
 
@@ -40,3 +43,22 @@ def test_open_fence_tracks_nesting_of_backticks_and_tildes():
     assert open_fence("```py\nx\n```\n") is None
     assert open_fence("```py\nx\n") == "```py"
     assert open_fence("~~~\n```\n") == "~~~"
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "",
+        "short",
+        "line\n" * 2000,
+        "x" * 9001,  # one line longer than the limit: cut inside it
+        "a\n\n\nb" * 700 + "\n",
+        ("print('é')\n" * 500) + "y" * 4500,
+    ],
+)
+def test_scripts_split_for_inputs_join_back_exactly(script):
+    parts, joins = split_script(script, 3000)
+    assert all(len(p) <= 3000 for p in parts)
+    assert join_script(parts, joins) == script
+    with pytest.raises(ValueError):
+        join_script(parts, [*joins, "\n"])

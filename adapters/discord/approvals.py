@@ -16,36 +16,19 @@ import discord
 from adapters.discord import cards
 from adapters.discord.modals import RejectModal, ScriptEdit
 from adapters.discord.surface import DiscordSurface, DiscordSurfaces
-from bot.approvers import Actor, may_decide
+from bot.approvers import Actor
+from bot.decisions import ModalRequest, Refused, decide_click, modal_request
 from bot.render import call_surface
 from bot.runner import TurnRunner
 from bot.store import ApprovalRecord
 
 logger = logging.getLogger(__name__)
 
-NO_SCRIPT = "This call has no script to edit."
-EXPLAIN = {
-    "already": "That tool call was already decided.",
-    "decided": "This approval was already decided.",
-    "abandoned": "This approval is no longer pending: a newer message in the thread replaced it.",
-    "missing": "This approval no longer exists (it expired or was never stored).",
-}
-
-
-class Refused(Exception):
-    """A click that can't lead to a decision; the message says why."""
-
 
 def actor_of(user: discord.abc.User) -> Actor:
     """The person clicking, with their roles as ``role:<id>`` (ids straight from the payload)."""
     roles = getattr(user, "_roles", ())  # a Member's role ids, known even for uncached roles
     return Actor(str(user.id), frozenset(f"role:{r}" for r in roles), name=user.display_name)
-
-
-def call_id(record: ApprovalRecord | None, n: int | None) -> str | None:
-    if record is None or n is None:
-        return None
-    return record.tools[n]["tool_call_id"] if n < len(record.tools) else None
 
 
 class Approvals:
@@ -63,8 +46,9 @@ class Approvals:
             await self.decide(interaction, approval_id, n, approved=True)
             return
         actor = actor_of(interaction.user)
+        record = await self.store.approval(approval_id)
         try:
-            modal = self._modal(verb, await self.store.approval(approval_id), n, actor)
+            modal = self._modal(modal_request(verb, record, n, actor, self.runner.approvers))
         except Refused as refused:
             await interaction.response.send_message(str(refused), ephemeral=True)
             return
@@ -76,44 +60,21 @@ class Approvals:
         """Record a decision on call ``n`` (None: every call left), redraw the card, explain a refusal."""
         if not interaction.response.is_done():
             await interaction.response.defer()
-        actor = actor_of(interaction.user)
-        record = await self.store.approval(approval_id)
-        if record is None or (n is not None and call_id(record, n) is None):
-            await self._tell(interaction, EXPLAIN["missing"])
-            return
-        decided = await self.runner.decide(
-            approval_id, actor, tool_call_id=call_id(record, n), **decision
+        click = await decide_click(
+            self.runner, approval_id, n, actor_of(interaction.user), **decision
         )
-        if decided.accepted or decided.result == "abandoned":
-            await self.refresh_card(record)
-        if not decided.accepted:
-            await self._tell(interaction, self._explain(decided.result, record))
+        if click.card_changed and click.record is not None:
+            await self.refresh_card(click.record)
+        if click.refusal:
+            await self._tell(interaction, click.refusal)
 
-    def _modal(
-        self, verb: str, record: ApprovalRecord | None, n: int | None, actor: Actor
-    ) -> discord.ui.Modal:
-        """The modal a Reject or Edit script click opens; :class:`Refused` says why not."""
-        if record is None or (n is not None and call_id(record, n) is None):
-            raise Refused(EXPLAIN["missing"])
-        if not may_decide(actor, record.requester, self.runner.approvers):
-            raise Refused(self._explain("forbidden", record))
-        if record.status != "open":
-            raise Refused(EXPLAIN.get(record.status, EXPLAIN["decided"]))
-        if n is not None and call_id(record, n) in record.decisions:
-            raise Refused(EXPLAIN["already"])
-        if verb == "reject":
-            what = "every call" if n is None else record.tools[n]["tool"]
-            return RejectModal(self.decide, record.approval_id, n, what)
-        script = None if n is None else record.tools[n]["arguments"].get("script")
-        if n is None or not isinstance(script, str):
-            raise Refused(NO_SCRIPT)
-        return ScriptEdit(self.decide, record.approval_id, n, script).modal()
-
-    def _explain(self, result: str, record: ApprovalRecord) -> str:
-        if result != "forbidden":
-            return EXPLAIN.get(result, f"Not recorded ({result}).")
-        who = "the configured approvers" if self.runner.approvers else f"<@{record.requester}>"
-        return f"🔒 You can't decide this: only {who} can."
+    def _modal(self, request: ModalRequest) -> discord.ui.Modal:
+        """The Discord modal for a Reject or Edit script click."""
+        approval_id = request.record.approval_id
+        if request.script is None:
+            return RejectModal(self.decide, approval_id, request.n, request.what)
+        assert request.n is not None
+        return ScriptEdit(self.decide, approval_id, request.n, request.script).modal()
 
     async def refresh_card(self, record: ApprovalRecord) -> None:
         """Show the stored state on the card: who decided what, decided buttons disabled."""

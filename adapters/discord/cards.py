@@ -14,7 +14,7 @@ from typing import Any
 import discord
 
 from adapters.discord.buttons import LABELS, ApprovalButton, StopButton
-from adapters.slack.blocks import KEY_ARGS, has_script
+from bot.decisions import KEY_ARGS, has_script
 
 MESSAGE_CHARS = 6000
 """Discord's limit for all the embeds of a message together."""

@@ -13,7 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks, modals
 from adapters.slack.surface import SlackSurface, SlackSurfaces
-from bot.approvers import Actor, may_decide
+from bot.approvers import Actor
+from bot.decisions import ModalRequest, Refused, decide_click, modal_request
 from bot.keys import SessionKey
 from bot.render import call_surface
 from bot.runner import TurnRunner
@@ -23,17 +24,6 @@ logger = logging.getLogger(__name__)
 
 APPROVAL_ACTION = re.compile(r"^mib:(?P<verb>approve|reject|edit):(?P<id>[\w-]+):(?P<n>\d+|all)$")
 GROUP_CACHE_SECONDS = 300.0
-NO_SCRIPT = "This call has no script to edit."
-EXPLAIN = {
-    "already": "That tool call was already decided.",
-    "decided": "This approval was already decided.",
-    "abandoned": "This approval is no longer pending: a newer message in the thread replaced it.",
-    "missing": "This approval no longer exists (it expired or was never stored).",
-}
-
-
-class Refused(Exception):
-    """A click that can't lead to a decision; the message says why."""
 
 
 class GroupDirectory:
@@ -99,8 +89,9 @@ class Approvals:
         if verb == "approve":
             await self._decide(approval_id, n, actor, where, approved=True)
             return
+        record = await self.store.approval(approval_id)
         try:
-            view = self._modal(verb, await self.store.approval(approval_id), n, actor)
+            view = self._modal(modal_request(verb, record, n, actor, self.runner.approvers))
         except Refused as refused:
             await self._tell(where, actor, str(refused))
             return
@@ -133,48 +124,28 @@ class Approvals:
         self, approval_id: str, n: int | None, actor: Actor, where: str | None, **decision: Any
     ) -> None:
         """Record a decision on call ``n`` (None: every call left), update the card, explain a refusal."""
-        record = await self.store.approval(approval_id)
-        call_id = _call_id(record, n)
-        if record is None or (n is not None and call_id is None):
-            await self._tell(where, actor, EXPLAIN["missing"])
-            return
-        decided = await self.runner.decide(approval_id, actor, tool_call_id=call_id, **decision)
-        if decided.accepted or decided.result == "abandoned":
-            await self._refresh_card(record)
-        if not decided.accepted:
-            await self._tell(record.session_key, actor, self._explain(decided.result, record))
+        click = await decide_click(self.runner, approval_id, n, actor, **decision)
+        if click.card_changed and click.record is not None:
+            await self._refresh_card(click.record)
+        if click.refusal:
+            await self._tell(
+                click.record.session_key if click.record else where, actor, click.refusal
+            )
 
-    def _modal(
-        self, verb: str, record: ApprovalRecord | None, n: int | None, actor: Actor
-    ) -> dict[str, Any]:
-        """The modal a Reject or Edit script click opens; :class:`Refused` says why not."""
-        if record is None or (n is not None and _call_id(record, n) is None):
-            raise Refused(EXPLAIN["missing"])
-        if not may_decide(actor, record.requester, self.runner.approvers):
-            raise Refused(self._explain("forbidden", record))
-        if record.status != "open":
-            raise Refused(EXPLAIN.get(record.status, EXPLAIN["decided"]))
-        if n is not None and _call_id(record, n) in record.decisions:
-            raise Refused(EXPLAIN["already"])
-        if verb == "reject":
-            what = "every pending call" if n is None else f"`{record.tools[n]['tool']}`"
-            return modals.reject_modal(record.approval_id, n, what)
-        script = None if n is None else record.tools[n]["arguments"].get("script")
-        if n is None or not isinstance(script, str):
-            raise Refused(NO_SCRIPT)
+    @staticmethod
+    def _modal(request: ModalRequest) -> dict[str, Any]:
+        """The Slack modal for a Reject or Edit script click."""
+        approval_id = request.record.approval_id
+        if request.script is None:
+            what = request.what if request.n is None else f"`{request.what}`"
+            return modals.reject_modal(approval_id, request.n, what)
         try:
-            return modals.edit_modal(record.approval_id, n, record.tools[n]["tool"], script)
+            return modals.edit_modal(approval_id, request.n, request.what, request.script)
         except modals.ScriptTooLong as exc:
             raise Refused(
                 f"This script can't be edited in Slack ({exc}). Approve or reject it as it "
                 "is, or tell me in the thread what to change."
             ) from exc
-
-    def _explain(self, result: str, record: ApprovalRecord) -> str:
-        if result != "forbidden":
-            return EXPLAIN.get(result, f"Not recorded ({result}).")
-        who = "the configured approvers" if self.runner.approvers else f"<@{record.requester}>"
-        return f"🔒 You can't approve this: only {who} can decide."
 
     # ── the card and replies ─────────────────────────────────────────────
 
@@ -198,12 +169,6 @@ class Approvals:
             return
         surface = self.surfaces(key)
         await call_surface(surface, surface.post_ephemeral, actor.user_id, text)
-
-
-def _call_id(record: ApprovalRecord | None, n: int | None) -> str | None:
-    if record is None or n is None:
-        return None
-    return record.tools[n]["tool_call_id"] if n < len(record.tools) else None
 
 
 def _clicked_in(body: dict[str, Any]) -> str | None:

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from adapters.slack.mrkdwn import escape, to_mrkdwn
+from bot.decisions import KEY_ARGS, has_script
 from bot.textsplit import split_text
 
 SECTION_CHARS = 3000
@@ -14,8 +15,6 @@ SECTION_CHARS = 3000
 TEXT_CHARS = 40_000
 """Slack's limit for a message's top-level text."""
 STOP_ACTION = "mib:stop"
-KEY_ARGS = ("operation", "hardware_flavor", "flavor", "repo_id", "repo", "timeout")
-"""Arguments an approver reads first, in this order."""
 PREVIEW_LINES = 25
 OTHER_ARGS_CHARS = 400
 NOTE_CHARS = 500
@@ -70,10 +69,6 @@ def notice(markdown: str) -> dict[str, Any]:
 
 
 # ── approval cards ───────────────────────────────────────────────────────
-
-
-def has_script(tool: dict[str, Any]) -> bool:
-    return isinstance(tool["arguments"].get("script"), str)
 
 
 def _clip(text: str, limit: int) -> str:

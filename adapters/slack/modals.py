@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.slack.blocks import context, plain
+from bot.scripts import join_script, split_script
 
 INPUT_CHARS = 3000
 MAX_SCRIPT_INPUTS = 24
@@ -31,36 +32,6 @@ class ModalTarget:
     approval_id: str
     n: int | None
     joins: tuple[str, ...] = ()
-
-
-def split_script(script: str, limit: int = INPUT_CHARS) -> tuple[list[str], list[str]]:
-    """Pieces of at most ``limit`` characters, and the separators between them.
-
-    Cuts fall on the last line end that fits (the newline becomes the separator)
-    or, inside a longer line, at the limit (an empty separator), so
-    ``join_script(*split_script(s)) == s`` for every ``s``.
-    """
-    parts: list[str] = []
-    joins: list[str] = []
-    rest = script
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit + 1)
-        if cut > 0:
-            parts.append(rest[:cut])
-            joins.append("\n")
-            rest = rest[cut + 1 :]
-        else:
-            parts.append(rest[:limit])
-            joins.append("")
-            rest = rest[limit:]
-    parts.append(rest)
-    return parts, joins
-
-
-def join_script(parts: list[str], joins: list[str] | tuple[str, ...]) -> str:
-    if len(joins) != len(parts) - 1:
-        raise ValueError(f"{len(parts)} script parts but {len(joins)} separators")
-    return parts[0] + "".join(sep + part for sep, part in zip(joins, parts[1:], strict=True))
 
 
 def _metadata(target: ModalTarget) -> str:
@@ -108,7 +79,7 @@ def reject_modal(approval_id: str, n: int | None, what: str) -> dict[str, Any]:
 
 def edit_modal(approval_id: str, n: int, tool: str, script: str) -> dict[str, Any]:
     """The script in as many inputs as it needs; submitting approves the edited call."""
-    parts, joins = split_script(script)
+    parts, joins = split_script(script, INPUT_CHARS)
     if len(parts) > MAX_SCRIPT_INPUTS:
         raise ScriptTooLong(f"{len(script):,} characters")
     inputs = [
