@@ -1,10 +1,21 @@
-"""The model seam: streamed completions through LiteLLM, assembled into one reply."""
+"""The model seam: streamed completions through LiteLLM, assembled into one reply.
+
+Failed calls (429, 5xx, timeouts, dropped connections) are retried here, up to
+``llm_retries`` times with exponential backoff and full jitter, honouring a
+``Retry-After`` header; LiteLLM's and the OpenAI SDK's own retries are turned off
+so attempts never multiply. A stream that goes silent for ``llm_timeout`` seconds
+ends with a timeout.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import logging
 import os
+import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -15,6 +26,12 @@ from agent.model import resolve_model
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT_WINDOW = 128_000
+RETRY_BASE = 0.5
+RETRY_CAP = 8.0
+RETRY_AFTER_CAP = 30.0
+
+OBSERVERS: list[Callable[[str, float], None]] = []
+"""Called after each call attempt with its outcome (ok, 429, 5xx, timeout, error) and seconds."""
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm  # noqa: E402  (the environment above must be set before the import)
@@ -57,23 +74,60 @@ class LiteLLMClient:
         return {
             **self.params,
             "timeout": self.config.llm_timeout,
-            "num_retries": self.config.llm_retries,
+            "num_retries": 0,
+            "max_retries": 0,
         }
+
+    async def _call(self, **kwargs: Any) -> Any:
+        """``litellm.acompletion``, retried on transient failures with backoff and jitter."""
+        for attempt in itertools.count():
+            started = time.monotonic()
+            try:
+                result = await litellm.acompletion(**kwargs, **self._call_kwargs())
+            except Exception as exc:
+                _observe(outcome_of(exc), time.monotonic() - started)
+                if attempt >= self.config.llm_retries or not is_transient(exc):
+                    raise
+                delay = retry_delay(exc, attempt)
+                logger.warning("model call failed (%s); retry in %.1fs", outcome_of(exc), delay)
+                await asyncio.sleep(delay)
+            else:
+                _observe("ok", time.monotonic() - started)
+                return result
 
     async def stream(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
     ) -> AsyncIterator[Any]:
         extra = {"tools": tools, "tool_choice": "auto"} if tools else {}
-        return await litellm.acompletion(
-            messages=messages,
-            stream=True,
-            stream_options={"include_usage": True},
-            **extra,
-            **self._call_kwargs(),
+        stream = await self._call(
+            messages=messages, stream=True, stream_options={"include_usage": True}, **extra
         )
+        return self._bounded(stream)
+
+    async def _bounded(self, stream: Any) -> AsyncIterator[Any]:
+        """The stream's chunks; a gap longer than ``llm_timeout`` raises ``litellm.Timeout``."""
+        chunks = stream.__aiter__()
+        try:
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(anext(chunks), self.config.llm_timeout)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    _observe("timeout", self.config.llm_timeout)
+                    raise litellm.Timeout(
+                        f"no data from the model for {self.config.llm_timeout:g}s",
+                        self.params["model"],
+                        "unknown",
+                    ) from None
+                yield chunk
+        finally:
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                await close()
 
     async def complete(self, messages: list[dict[str, Any]]) -> str:
-        response = await litellm.acompletion(messages=messages, **self._call_kwargs())
+        response = await self._call(messages=messages)
         return response.choices[0].message.content or ""
 
     def count_tokens(self, messages: list[dict[str, Any]]) -> int:
@@ -144,6 +198,38 @@ def parse_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(args, dict):
         return None, f"arguments must be a JSON object, not {type(args).__name__}"
     return args, None
+
+
+def _observe(outcome: str, seconds: float) -> None:
+    for observer in OBSERVERS:
+        observer(outcome, seconds)
+
+
+def outcome_of(exc: Exception) -> str:
+    """``429``, ``5xx``, ``timeout`` or ``error``: how a model call failed."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, litellm.RateLimitError) or status == 429:
+        return "429"
+    if isinstance(exc, litellm.Timeout | asyncio.TimeoutError):
+        return "timeout"
+    if isinstance(exc, litellm.APIConnectionError) or (isinstance(status, int) and status >= 500):
+        return "5xx"
+    return "error"
+
+
+def is_transient(exc: Exception) -> bool:
+    """Worth another attempt: rate limits, server errors, timeouts, dropped connections."""
+    return outcome_of(exc) != "error"
+
+
+def retry_delay(exc: Exception, attempt: int) -> float:
+    """The provider's Retry-After when it sent one, else exponential backoff with full jitter."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    try:
+        return min(float(headers.get("retry-after", "")), RETRY_AFTER_CAP)
+    except ValueError:
+        return random.uniform(0, min(RETRY_CAP, RETRY_BASE * 2**attempt))
 
 
 def describe_llm_error(exc: Exception) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import signal
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 from huggingface_hub import HfApi
+from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from agent.loop import Agent
@@ -17,6 +20,9 @@ from agent.tools import build_hf_tools
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import ToolRegistry
 from bot.embedded_redis import redis_for
+from bot.logs import install as install_logs
+from bot.ratelimit import TurnLimits
+from bot.redact import register_secret
 from bot.runner import TurnRunner
 from bot.settings import Settings
 from bot.store import SessionStore
@@ -67,8 +73,64 @@ async def runtime(settings: Settings, tools: ToolRegistry | None = None) -> Asyn
     ):
         store = SessionStore(redis, ttl_seconds=settings.session_ttl_seconds)
         agent = Agent(settings.agent_config(), registry)
-        runner = TurnRunner(agent, store, {}, approvers=settings.approver_ids)
-        try:
-            yield Runtime(settings, redis, store, runner)
-        finally:
-            await runner.close()
+        install_logs(settings.log_format)
+        register_secret(*secret_values(settings))
+        runner = build_runner(settings, agent, store)
+        with sigterm_cancels(asyncio.current_task()) as terminated:
+            try:
+                yield Runtime(settings, redis, store, runner)
+            except asyncio.CancelledError:
+                if not terminated.is_set():
+                    raise
+                logger.info("SIGTERM: finishing or handing back running turns")
+            finally:
+                await runner.close()
+
+
+def build_runner(settings: Settings, agent: Agent, store: SessionStore) -> TurnRunner:
+    """The turn runner with the settings' roles, limits and timeouts."""
+    limits = TurnLimits(
+        store.redis, settings.user_turns_per_minute, settings.channel_turns_per_minute
+    )
+    return TurnRunner(
+        agent,
+        store,
+        {},
+        approvers=settings.approver_ids,
+        lock_ttl_ms=int(settings.turn_lease_seconds * 1000),
+        consume=settings.run_turns,
+        concurrency=settings.worker_concurrency,
+        limits=limits,
+        max_input_chars=settings.max_input_chars,
+        shutdown_grace=settings.shutdown_grace_seconds,
+    )
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every token the settings hold, to be redacted wherever it shows up."""
+    tokens = [v.get_secret_value() for v in dict(settings).values() if isinstance(v, SecretStr)]
+    return [*tokens, *settings.job_secrets().values()]
+
+
+@contextmanager
+def sigterm_cancels(task: asyncio.Task | None) -> Iterator[asyncio.Event]:
+    """On SIGTERM, cancel ``task`` (the lifespan's) and set the event it yields."""
+    terminated = asyncio.Event()
+
+    def terminate() -> None:
+        terminated.set()
+        if task is not None:
+            task.cancel()
+
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGTERM, terminate)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+        yield terminated
+        return
+    try:
+        yield terminated
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        if terminated.is_set() and task is not None:
+            task.uncancel()

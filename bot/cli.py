@@ -80,6 +80,12 @@ async def _serve(settings: Settings, names: list[str]) -> None:
             await site.cleanup()
 
 
+async def _worker(settings: Settings) -> None:
+    from bot.worker import run_worker
+
+    await run_worker(settings)
+
+
 async def _run(settings: Settings) -> None:
     names = [
         n
@@ -147,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("console", help="chat with the agent in this terminal")
     commands.add_parser("slack", help="start the Slack adapter")
     commands.add_parser("discord", help="start the Discord adapter")
+    commands.add_parser("worker", help="run turns from the queue, with no chat front end")
     commands.add_parser("doctor", help="check settings, Redis, the model and the Hub")
     commands.add_parser("tools", help="list every tool the agent sees and its approval rule")
     commands.add_parser("manifest", help="print an app manifest").add_argument(
@@ -172,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "console": lambda: _console(settings),
         "slack": lambda: _serve(settings, ["slack"]),
         "discord": lambda: _serve(settings, ["discord"]),
+        "worker": lambda: _worker(settings),
     }
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(programs[args.command]())

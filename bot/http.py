@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.metrics import QUEUE_DEPTH
+from bot.store import STREAM
+
+REDIS_TIMEOUT = 2.0
+"""A probe answers within this even while the client retries a lost Redis."""
+DOWN = (RedisError, OSError, TimeoutError)
+
 
 def build_http_app(redis: Redis) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         try:
-            await redis.ping()
-        except (RedisError, OSError) as exc:
-            return web.json_response({"ok": False, "redis": str(exc)}, status=503)
+            async with asyncio.timeout(REDIS_TIMEOUT):
+                await redis.ping()
+        except DOWN as exc:
+            return web.json_response({"ok": False, "redis": str(exc) or "timeout"}, status=503)
         return web.json_response({"ok": True})
 
     async def metrics(_: web.Request) -> web.Response:
+        with contextlib.suppress(*DOWN):  # /healthz reports Redis
+            async with asyncio.timeout(REDIS_TIMEOUT):
+                QUEUE_DEPTH.set(await redis.xlen(STREAM))
         body = generate_latest()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

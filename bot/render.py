@@ -5,21 +5,36 @@ message edited as the answer streams (at most once per rate-gate interval),
 continued in new messages at the platform's length limit, and one compact line
 per tool call updated as its state changes. A surface that can stream natively
 (:class:`NativeStream`) gets appends instead of edits.
+
+Everything it posts goes through :func:`bot.redact.clean` first: secrets are
+redacted and mass mentions defused, for every platform. Streamed text is cleaned
+a word at a time, so a token is never shown half-way before it can be recognised.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
+import random
+import re
 import time
 from typing import Any, Protocol, runtime_checkable
 
 from agent import events as ev
+from bot.metrics import PLATFORM_CALLS, RATE_LIMITED
+from bot.redact import clean
 from bot.textsplit import cut_once, open_fence
 
 logger = logging.getLogger(__name__)
 
 MAX_RATE_RETRIES = 6
+UNAVAILABLE_BACKOFF = 0.5
+"""First wait after a platform 5xx; doubled each time, with jitter."""
+MAX_WORD_CHARS = 200
+"""Streamed text waits for a word's end to be cleaned, but no longer than this."""
+_WORD_END = re.compile(r"\s")
 STATE_ICONS = {
     "running": "⏳",
     "done": "✅",
@@ -38,6 +53,10 @@ class RateLimited(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"rate limited for {retry_after:.1f}s")
         self.retry_after = retry_after
+
+
+class PlatformUnavailable(Exception):
+    """A platform answered 5xx or timed out: the call is retried with backoff."""
 
 
 class RateGate:
@@ -126,6 +145,7 @@ class StreamRenderer:
         self.surface = surface
         self._placeholder = placeholder
         self._ref: str | None = None  # the message the current answer streams into
+        self._word = ""  # streamed text not cleaned yet: the word being written
         self._text = ""  # what that message should show
         self._shown = ""  # what it shows now
         self._dirty = asyncio.Event()
@@ -140,8 +160,7 @@ class StreamRenderer:
     async def handle(self, event: ev.Event) -> None:
         match event:
             case ev.AssistantChunk(content=content):
-                self._text += content
-                self._kick()
+                self._add(content)
             case ev.AssistantStreamEnd():
                 await self._end_segment()
             case ev.ToolCall(tool=tool, tool_call_id=call_id):
@@ -152,7 +171,7 @@ class StreamRenderer:
                 await self._line(call_id, tool_line(tool, state))
             case ev.ToolOutput(tool=tool, tool_call_id=call_id, output=output, success=ok):
                 await self._line(
-                    call_id, tool_line(tool, "done" if ok else "failed", summarize(output))
+                    call_id, tool_line(tool, "done" if ok else "failed", summarize(clean(output)))
                 )
             case ev.Interrupted():
                 await self._end_segment()
@@ -168,8 +187,14 @@ class StreamRenderer:
             case ev.TurnComplete():
                 await self._end_segment()
 
+    async def notice(self, text: str) -> None:
+        """A line of its own from the runtime (a restart, a refusal)."""
+        await self._end_segment()
+        await self._notice(text)
+
     async def show_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
         await self._end_segment()
+        event = dataclasses.replace(event, tools=json.loads(clean(json.dumps(event.tools))))
         if self._placeholder:
             await self._call(
                 self.surface.edit, self._placeholder, "⏸️ Waiting for approval…", final=True
@@ -185,6 +210,16 @@ class StreamRenderer:
 
     # ── streaming text ───────────────────────────────────────────────────
 
+    def _add(self, content: str) -> None:
+        """Take streamed text; clean and show it up to the last finished word."""
+        self._word += content
+        ends = [m.end() for m in _WORD_END.finditer(self._word)]
+        cut = ends[-1] if ends else (len(self._word) if len(self._word) > MAX_WORD_CHARS else 0)
+        if cut:
+            self._text += clean(self._word[:cut])
+            self._word = self._word[cut:]
+            self._kick()
+
     def _kick(self) -> None:
         self._dirty.set()
         if self._flusher is None or self._flusher.done():
@@ -196,6 +231,9 @@ class StreamRenderer:
             await self._flush(final=False)
 
     async def _end_segment(self) -> None:
+        if self._word:
+            self._text += clean(self._word)
+            self._word = ""
         if self._flusher is not None:
             self._dirty.clear()
             await self._flusher
@@ -206,9 +244,11 @@ class StreamRenderer:
     async def _flush(self, *, final: bool) -> None:
         async with self._lock:
             while len(self._text) > self.surface.max_chars:
+                taken = self._text
                 head, rest = self._cut()
                 await self._show(head, final=True)
-                self._ref, self._text, self._shown = None, rest, ""
+                # text may have streamed in while the platform answered: keep it
+                self._ref, self._text, self._shown = None, rest + self._text[len(taken) :], ""
             if self._text and (self._text != self._shown or final):
                 await self._show(self._text, final=final)
 
@@ -253,23 +293,32 @@ class StreamRenderer:
 
     async def _line(self, key: str, text: str) -> None:
         async with self._lock:
-            self._lines[key] = await self._call(self.surface.post_line, self._lines.get(key), text)
+            self._lines[key] = await self._call(
+                self.surface.post_line, self._lines.get(key), clean(text)
+            )
 
     async def _notice(self, text: str) -> None:
         async with self._lock:
-            await self._call(self.surface.post_notice, text)
+            await self._call(self.surface.post_notice, clean(text))
 
     async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         return await call_surface(self.surface, method, *args, **kwargs)
 
 
 async def call_surface(surface: Surface, method: Any, *args: Any, **kwargs: Any) -> Any:
-    """One platform call behind the surface's rate gate, retried after a 429."""
-    for _ in range(MAX_RATE_RETRIES):
+    """One platform call behind the surface's rate gate, retried after a 429 or a 5xx."""
+    name = getattr(method, "__name__", "call")
+    for attempt in range(MAX_RATE_RETRIES):
         await surface.gate.wait()
+        PLATFORM_CALLS.labels(name).inc()
         try:
             return await method(*args, **kwargs)
         except RateLimited as limited:
+            RATE_LIMITED.labels("platform").inc()
             logger.info("rate limited: waiting %.1fs", limited.retry_after)
             surface.gate.penalize(limited.retry_after)
-    raise RuntimeError(f"still rate limited after {MAX_RATE_RETRIES} attempts")
+        except PlatformUnavailable as exc:
+            delay = UNAVAILABLE_BACKOFF * 2**attempt * random.uniform(0.5, 1.0)
+            logger.info("platform unavailable (%s): retrying in %.1fs", exc, delay)
+            surface.gate.penalize(delay)
+    raise RuntimeError(f"the platform refused {name} {MAX_RATE_RETRIES} times")

@@ -2,28 +2,56 @@
 
 Front ends call :meth:`TurnRunner.submit` (messages, undo, compact, new),
 :meth:`TurnRunner.decide` (approval clicks) and :meth:`TurnRunner.stop`, and
-return at once; the turn runs in a task the runner owns and is rendered through
-the surface the platform's factory builds for the session.
+return at once. ``submit`` puts the input in the session's inbox and an entry on
+the turn stream; whichever process consumes the stream (any runner built with
+``consume=True``: ``worker`` processes, and by default every process) takes the
+session's lock, runs its inputs in order and renders them through the surface
+the platform's factory builds. A worker that dies leaves its entry pending and
+its input in the session's ``current`` list: after the lease another worker
+claims the entry (``XAUTOCLAIM``), repairs the history and carries the turn on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from agent import events as ev
+from agent import llm
+from agent.llm import parse_arguments
 from agent.loop import Agent, Turn
 from agent.session import Session
+from bot.admission import MAX_INPUT_CHARS, Admission
 from bot.approvers import Actor, may_decide
+from bot.consumer import CONTROL, HandedBack, StreamConsumer
 from bot.keys import platform_of
-from bot.metrics import APPROVALS, OUTCOMES, RUNNING_TURNS, TOOL_CALLS, TURNS
+from bot.logs import log_context
+from bot.metrics import (
+    APPROVALS,
+    LLM_LATENCY,
+    OUTCOMES,
+    RATE_LIMITED,
+    REFUSED,
+    RUNNING_TURNS,
+    TAKEOVERS,
+    TOOL_CALLS,
+    TURNS,
+)
+from bot.once import OnceTools
+from bot.ratelimit import TurnLimits
+from bot.redact import clean
 from bot.render import StreamRenderer, Surface, call_surface
-from bot.store import ApprovalRecord, SessionStore
+from bot.store import ApprovalRecord, SessionStore, Work
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +59,23 @@ SurfaceFactory = Callable[[str, dict[str, Any]], Surface]
 """Builds the surface of a session key; the dict is the input's platform ref."""
 
 LOCK_TTL_MS = 30_000
+"""The session lock's TTL and the stream lease: a silent worker loses both after this."""
+CONCURRENCY = 8
+SHUTDOWN_GRACE = 20.0
+IDLE_POLL = 0.02
+MAX_TAKEOVERS = 2
+
 STALE_APPROVAL = "That approval is no longer pending (a newer message or decision came first)."
+RESTARTED = (
+    "Interrupted by a restart of the bot before this tool call finished; it was not retried."
+)
+TAKEN_OVER = "♻️ I was restarted in the middle of this; picking up where I left off."
+GIVEN_UP = "♻️ I was restarted several times in the middle of this and stopped. Send your message again to retry."
+HANDED_BACK = "♻️ Restarting: another worker carries on with this in a moment."
+STORE_DOWN = "⚠️ I can't reach my session store (Redis) right now. Please try again in a minute."
+STORE_LOST = (
+    "⚠️ I lost my session store (Redis) in the middle of this; I'll carry on when it is back."
+)
 
 
 @dataclass(frozen=True)
@@ -55,29 +99,63 @@ class TurnRunner:
         *,
         approvers: frozenset[str] = frozenset(),
         lock_ttl_ms: int = LOCK_TTL_MS,
+        consume: bool = True,
+        concurrency: int = CONCURRENCY,
+        limits: TurnLimits | None = None,
+        max_input_chars: int = MAX_INPUT_CHARS,
+        shutdown_grace: float = SHUTDOWN_GRACE,
     ) -> None:
-        self.agent = agent
+        self.agent = Agent(agent.config, OnceTools(agent.tools, store), agent.llm)  # type: ignore[arg-type]
         self.store = store
         self.surfaces = surfaces
         self.approvers = approvers
         self.lock_ttl_ms = lock_ttl_ms
-        self._drainers: dict[str, asyncio.Task[None]] = {}
+        self.consume = consume
+        self.admission = Admission(store, limits, max_input_chars)
+        self.shutdown_grace = shutdown_grace
+        self.queue = StreamConsumer(
+            store, self._drain, self._stop_here, concurrency=concurrency, lease_ms=lock_ttl_ms
+        )
         self._cancels: dict[str, asyncio.Event] = {}
+        self._watched: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self._submitting = asyncio.Lock()
 
     # ── front-end calls ──────────────────────────────────────────────────
 
-    async def submit(self, key: str, item: dict[str, Any]) -> None:
-        """Queue an input (``{"kind": "message"|"undo"|"compact"|"new", ...}``) for ``key``."""
-        await self.store.push_input(key, item)
-        self._kick(key)
+    async def submit(self, key: str, item: dict[str, Any]) -> bool:
+        """Queue an input (``{"kind": "message"|"undo"|"compact"|"new", ...}``) for ``key``.
+
+        Optional fields: ``user``, ``ref`` (platform ref for the surface), ``event_id``
+        (a redelivered platform event with the same id is dropped). False when the
+        input was refused (duplicate, too long, rate-limited, Redis down); the
+        person is told in the thread, except for duplicates.
+        """
+        try:
+            async with self._submitting:  # inputs of this process reach Redis in call order
+                refusal = await self.admission.refusal(key, item)
+                if refusal is None:
+                    await self.store.push_input(key, item)
+        except (RedisError, OSError):
+            logger.exception("could not queue an input for %s", key)
+            refusal = STORE_DOWN
+            REFUSED.labels("store_down").inc()
+        if refusal is not None:
+            if refusal:
+                await self._tell(key, item.get("ref", {}), refusal)
+            return False
+        self._watched.add(key)
+        self.start()
+        return True
 
     async def stop(self, key: str) -> bool:
-        """Stop the turn running for ``key`` in this process; False if none runs."""
-        cancel = self._cancels.get(key)
-        if cancel is None:
+        """Stop the turn running for ``key`` in any process; False if none runs."""
+        if self._stop_here(key):
+            return True
+        if not await self.store.locked(key):
             return False
-        cancel.set()
+        await self.store.redis.publish(CONTROL, json.dumps({"stop": key}))
         return True
 
     async def decide(
@@ -90,12 +168,17 @@ class TurnRunner:
         feedback: str | None = None,
         edited_script: str | None = None,
     ) -> Decided:
-        """Record a click. The last decision of an approval resumes its turn."""
+        """Record a click. The last decision of an approval resumes its turn.
+
+        The actor is checked against the stored approval's requester and
+        ``approvers``, never against ids carried by the click.
+        """
+        verdict = "approved" if approved else "rejected"
         record = await self.store.approval(approval_id)
         if record is None:
             return Decided("missing", None)
         if not may_decide(actor, record.requester, self.approvers):
-            APPROVALS.labels("forbidden").inc()
+            APPROVALS.labels(verdict, "forbidden").inc()
             return Decided("forbidden", record)
         decision = {
             "approved": approved,
@@ -106,7 +189,7 @@ class TurnRunner:
             "at": time.time(),
         }
         result = await self.store.decide(approval_id, tool_call_id, decision)
-        APPROVALS.labels(result).inc()
+        APPROVALS.labels(verdict, result).inc()
         record = await self.store.approval(approval_id)
         if result == "complete" and record is not None:
             decisions = [{"tool_call_id": i, **d} for i, d in record.decisions.items()]
@@ -133,79 +216,114 @@ class TurnRunner:
             "queued": await self.store.inbox_size(key),
         }
 
+    def _stop_here(self, key: str) -> bool:
+        cancel = self._cancels.get(key)
+        if cancel is not None:
+            cancel.set()
+        return cancel is not None
+
     # ── lifecycle ────────────────────────────────────────────────────────
 
+    def start(self) -> None:
+        """Start consuming the turn stream and listening for stops (once; not on front ends)."""
+        if self.consume and not self._closing:
+            self.queue.start()
+
     async def recover(self) -> None:
-        """Pick up inputs left queued by a process that stopped."""
-        for key in await self.store.inbox_keys():
-            self._kick(key)
+        """Announce inputs left in inboxes without a stream entry (e.g. by an older version)."""
+        for key in await self.store.pending_keys():
+            await self.store.announce(key)
+            self._watched.add(key)
+        self.start()
 
     async def wait_idle(self) -> None:
-        """Wait until no session has a turn running or queued in this process."""
-        while self._drainers:
-            await asyncio.gather(*list(self._drainers.values()), return_exceptions=True)
+        """Wait until nothing runs here and nothing submitted here is queued anywhere."""
+        while True:
+            if self.queue.tasks:
+                await asyncio.gather(*list(self.queue.tasks.values()), return_exceptions=True)
+                continue
+            with contextlib.suppress(RedisError, OSError):  # not idle until Redis says so
+                self._watched = {k for k in self._watched if await self.store.busy(k)}
+                if not self._watched and not self.queue.tasks:
+                    return
+            await asyncio.sleep(IDLE_POLL)
 
-    async def close(self, grace: float = 10.0) -> None:
-        """Stop running turns, wait for them to save, end background work."""
-        for cancel in self._cancels.values():
-            cancel.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wait_idle(), grace)
-        for task in [*self._drainers.values(), *self._background]:
+    async def close(self, grace: float | None = None) -> None:
+        """Stop taking work, let running turns finish for ``grace`` seconds, hand back the rest."""
+        self._closing = True
+        await self.queue.close(self.shutdown_grace if grace is None else grace)
+        for task in self._background:
             task.cancel()
-        await asyncio.gather(*self._drainers.values(), *self._background, return_exceptions=True)
+        await asyncio.gather(*self._background, return_exceptions=True)
 
-    # ── draining a session's inbox under its lock ────────────────────────
+    # ── draining a session under its lock ────────────────────────────────
 
-    def _kick(self, key: str) -> None:
-        task = self._drainers.get(key)
-        if task is None or task.done():
-            task = asyncio.create_task(self._drain(key), name=f"drain {key}")
-            self._drainers[key] = task
-            task.add_done_callback(lambda t, k=key: self._forget(k, t))
-
-    def _forget(self, key: str, task: asyncio.Task[None]) -> None:
-        if self._drainers.get(key) is task:
-            del self._drainers[key]
-        if not task.cancelled() and task.exception():
-            logger.error("drainer of %s failed", key, exc_info=task.exception())
-
-    async def _drain(self, key: str) -> None:
-        # The pusher pushes before it tries the lock, and the holder looks at the
-        # inbox again after releasing it, so no input is left behind.
+    async def _drain(self, work: Work) -> bool:
+        # The pusher pushes before it announces, and the holder looks at the inbox
+        # again after releasing the lock, so no input is left behind.
+        key, drained = work.key, False
         while True:
             token = await self.store.acquire_lock(key, self.lock_ttl_ms)
             if token is None:
-                return  # another worker holds the session; it will see our input
+                return drained  # another worker holds the session; it will see our input
             try:
-                while (item := await self.store.pop_input(key)) is not None:
-                    await self._with_lock_heartbeat(key, token, self._run_item(key, item))
+                await self._with_heartbeat(work, token, self._run_all(key))
+                drained = True
             finally:
                 await self.store.release_lock(key, token)
             if await self.store.inbox_size(key) == 0:
-                return
+                return True
 
-    async def _with_lock_heartbeat(self, key: str, token: str, work: Awaitable[None]) -> None:
+    async def _run_all(self, key: str) -> None:
+        if (left := await self.store.current_input(key)) is not None:
+            await self._run_item(key, left, taken_over=True)
+        while (item := await self.store.take_input(key)) is not None:
+            await self._run_item(key, item)
+
+    async def _with_heartbeat(self, work: Work, token: str, job: Awaitable[None]) -> None:
+        """Renew the session lock and the stream lease while ``job`` runs."""
+
         async def beat() -> None:
             while True:
                 await asyncio.sleep(self.lock_ttl_ms / 3000)
-                await self.store.extend_lock(key, token, self.lock_ttl_ms)
+                try:
+                    if not await self.store.extend_lock(work.key, token, self.lock_ttl_ms):
+                        logger.warning("lost the lock of %s (Redis restarted?)", work.key)
+                    await self.store.renew_lease(self.queue.name, work.entry_id)
+                except (RedisError, OSError) as exc:
+                    logger.warning("could not renew the lease of %s: %s", work.key, exc)
 
         heartbeat = asyncio.create_task(beat())
         try:
-            await work
+            await job
         finally:
             heartbeat.cancel()
 
-    async def _run_item(self, key: str, item: dict[str, Any]) -> None:
+    # ── one input ────────────────────────────────────────────────────────
+
+    async def _run_item(self, key: str, item: dict[str, Any], *, taken_over: bool = False) -> None:
+        item = {"kind": "message", **item}
+        turn_id = item.get("turn_id", "-")
+        with log_context(key, turn_id):
+            await self._run_turn(key, item, turn_id, taken_over)
+
+    async def _run_turn(
+        self, key: str, item: dict[str, Any], turn_id: str, taken_over: bool
+    ) -> None:
         ref = item.get("ref", {})
         surface = self.surfaces[platform_of(key)](key, ref)
         renderer = StreamRenderer(surface, ref.get("placeholder"))
         session = await self.store.load(key) or Session(key=key)
         meta = await self.store.meta(key)
         requester = item.get("user") or meta.get("requester", "")
+        takeovers = int(meta.get("takeovers", 0)) if meta.get("turn") == turn_id else 0
+        if taken_over and meta.get("turn") == turn_id:  # it had started: carry it on
+            TAKEOVERS.inc()
+            takeovers += 1
+            item = {**item, "kind": "continue" if takeovers <= MAX_TAKEOVERS else "give_up"}
         running: dict[str, str] = {}
         cancel = self._cancels[key] = asyncio.Event()
+        handed_back = False
 
         async def checkpoint() -> None:
             await self.store.save(
@@ -213,6 +331,8 @@ class TurnRunner:
                 status="running",
                 requester=requester,
                 running_tools=sorted(running.values()),
+                turn=turn_id,
+                takeovers=takeovers,
             )
 
         async def emit(event: ev.Event) -> None:
@@ -242,29 +362,67 @@ class TurnRunner:
             spawn=self._spawn,
         )
         try:
-            await self._dispatch(session, item, turn)
+            if item["kind"] in ("continue", "give_up"):
+                await self._take_over(session, item["kind"], turn, renderer)
+            else:
+                await self._dispatch(session, item, turn)
+        except asyncio.CancelledError:
+            handed_back = True
+            with contextlib.suppress(Exception):
+                await renderer.notice(HANDED_BACK)
+            raise
         except Exception as exc:
             logger.exception("turn of %s failed", key)
+            lost = isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)
             await emit(
                 ev.Error(
-                    error=f"Something went wrong on my side ({type(exc).__name__}). The conversation is saved; send your message again."
+                    error=STORE_LOST
+                    if lost
+                    else f"Something went wrong on my side ({type(exc).__name__}). The conversation is saved; send your message again."
                 )
             )
+            handed_back = lost  # the input stays current: whoever claims it carries on
         finally:
             RUNNING_TURNS.dec()
             del self._cancels[key]
             with contextlib.suppress(Exception):
                 await renderer.close()
-            status = "awaiting_approval" if session.pending else "idle"
-            try:
-                if item.get("kind") != "new":
-                    await self.store.save(
-                        session, status=status, requester=requester, running_tools=[]
+            if not handed_back:
+                status = "awaiting_approval" if session.pending else "idle"
+                try:
+                    await self.store.finish(
+                        key,
+                        None if item.get("kind") == "new" else session,
+                        status=status,
+                        requester=requester,
+                        running_tools=[],
+                        turn=turn_id,
+                        takeovers=takeovers,
                     )
-            except Exception:
-                logger.exception("could not save the session %s at the end of its turn", key)
+                except (RedisError, OSError):
+                    logger.exception("could not save the session %s at the end of its turn", key)
+                    handed_back = True
+        if handed_back:
+            raise HandedBack(key)
 
-    # ── helpers ──────────────────────────────────────────────────────────
+    async def _take_over(
+        self, session: Session, kind: str, turn: Turn, renderer: StreamRenderer
+    ) -> None:
+        """Carry on a turn a dead worker left: answer its open tool calls, say so, go on."""
+        for raw in session.close_open_tool_calls(RESTARTED):
+            await turn.emit(
+                ev.ToolStateChange(
+                    tool_call_id=raw["id"], tool=raw["function"]["name"], state="interrupted"
+                )
+            )
+        await turn.checkpoint()
+        if kind == "give_up":
+            await renderer.notice(GIVEN_UP)
+        elif session.pending:  # it stopped around posting the approval card: post it again
+            await turn.emit(approval_event(session))
+        else:
+            await renderer.notice(TAKEN_OVER)
+            await self.agent.run(session, "", turn)
 
     async def _dispatch(self, session: Session, item: dict[str, Any], turn: Turn) -> None:
         kind = item.get("kind", "message")
@@ -288,6 +446,21 @@ class TurnRunner:
         else:
             await turn.emit(ev.Error(error=f"Unknown request {kind!r}."))
 
+    # ── telling people outside a turn ────────────────────────────────────
+
+    async def _tell(self, key: str, ref: dict[str, Any], text: str) -> None:
+        factory = self.surfaces.get(platform_of(key))
+        if factory is None:
+            return
+        try:
+            surface = factory(key, ref)
+            if ref.get("placeholder"):
+                await call_surface(surface, surface.edit, ref["placeholder"], text, final=True)
+            else:
+                await call_surface(surface, surface.post_notice, text)
+        except Exception:
+            logger.exception("could not tell %s: %s", key, text)
+
     # ── work that outlives a turn ────────────────────────────────────────
 
     def _spawn(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
@@ -302,7 +475,7 @@ class TurnRunner:
             surface = self.surfaces[platform_of(key)](key, {})
             if isinstance(event, ev.JobStatus):
                 ref = await self.store.line_ref(key, event.key)
-                ref = await call_surface(surface, surface.post_line, ref, event.text)
+                ref = await call_surface(surface, surface.post_line, ref, clean(event.text))
                 await self.store.set_line_ref(key, event.key, ref)
                 return
             renderer = StreamRenderer(surface)
@@ -312,9 +485,34 @@ class TurnRunner:
             logger.exception("showing %s for %s failed", event.type, key)
 
 
+def approval_event(session: Session) -> ev.ApprovalRequired:
+    """The approval card of a session's pending calls, shown again after a takeover."""
+    assert session.pending is not None
+    tools = [
+        {
+            "tool": raw["function"]["name"],
+            "arguments": parse_arguments(raw["function"]["arguments"])[0] or {},
+            "tool_call_id": raw["id"],
+        }
+        for raw in session.pending.tool_calls
+    ]
+    return ev.ApprovalRequired(
+        tools=tools, count=len(tools), approval_id=session.pending.approval_id
+    )
+
+
 def count(event: ev.Event) -> None:
     """Metrics from the event stream."""
     if event.type in OUTCOMES:
         TURNS.labels(OUTCOMES[event.type]).inc()
     elif isinstance(event, ev.ToolOutput):
         TOOL_CALLS.labels(event.tool, "ok" if event.success else "failed").inc()
+
+
+def observe_llm(outcome: str, seconds: float) -> None:
+    LLM_LATENCY.labels(outcome).observe(seconds)
+    if outcome == "429":
+        RATE_LIMITED.labels("llm").inc()
+
+
+llm.OBSERVERS.append(observe_llm)

@@ -84,6 +84,24 @@ class Settings(BaseSettings):
     # Tool servers
     mcp_servers: Path | None = Field(None, description="JSON/YAML file of MCP tool servers")
 
+    # Reliability
+    run_turns: bool = Field(
+        True, description="This process also runs turns; 0 on front ends when workers run them"
+    )
+    worker_concurrency: int = Field(8, gt=0, description="Turns one process runs at once")
+    turn_lease_seconds: float = Field(
+        30, gt=0, description="A silent worker's turns are taken over after this"
+    )
+    shutdown_grace_seconds: float = Field(
+        20, ge=0, description="On SIGTERM, running turns may finish for this long"
+    )
+    user_turns_per_minute: int = Field(10, ge=0, description="Turn starts per user; 0: no limit")
+    channel_turns_per_minute: int = Field(
+        30, ge=0, description="Turn starts per channel; 0: no limit"
+    )
+    max_input_chars: int = Field(20_000, gt=0, description="Longer messages are refused")
+    log_format: str = Field("text", pattern="^(text|json)$", description="text or json lines")
+
     log_level: str = "INFO"
 
     @field_validator("redis_url")

@@ -1,8 +1,13 @@
-"""The Redis session store: sessions, inboxes, locks, approvals, dedupe.
+"""The Redis session store: sessions, inboxes, the turn stream, locks, approvals, dedupe.
 
 Every write of a session is one MULTI transaction, and every contested
 transition (lock release, an approval decision) one Lua script, so a crash or a
 Redis restart between steps never leaves a half-written session.
+
+Work reaches workers through one stream (:data:`STREAM`, consumer group
+:data:`GROUP`): an entry says "this session has input". The input itself waits
+in the session's inbox list, and moves to the session's ``current`` list while
+it runs, so a worker that dies mid-turn leaves it where the next one finds it.
 """
 
 from __future__ import annotations
@@ -10,14 +15,22 @@ from __future__ import annotations
 import json
 import secrets
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from agent.session import Session
 
 PREFIX = "mib"
+STREAM = f"{PREFIX}:turns"
+GROUP = "workers"
+IDEMPOTENCY_TTL = 86_400
+"""Seconds a tool call's idempotency key is kept: takeovers happen within minutes."""
+HAND_BACK_IDLE_MS = 10**9
+"""Idle time given to an entry handed back on shutdown: the next XAUTOCLAIM takes it."""
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -71,6 +84,15 @@ class ApprovalRecord:
     platform_ref: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Work:
+    """A stream entry: ``key`` has input. ``reclaimed`` if its first worker stopped answering."""
+
+    entry_id: str
+    key: str
+    reclaimed: bool = False
+
+
 def _k(*parts: str) -> str:
     return ":".join((PREFIX, *parts))
 
@@ -94,14 +116,25 @@ class SessionStore:
 
     async def save(self, session: Session, **meta: Any) -> None:
         """Write the session and its metadata in one transaction, renewing the TTL."""
-        fields = {"last_activity": time.time(), **meta}
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(_k("session", session.key), json.dumps(session.to_dict()), ex=self.ttl)
-            pipe.hset(
-                _k("meta", session.key), mapping={k: json.dumps(v) for k, v in fields.items()}
-            )
-            pipe.expire(_k("meta", session.key), self.ttl)
+            self._write(pipe, session, meta)
             await pipe.execute()
+
+    async def finish(self, key: str, session: Session | None, **meta: Any) -> None:
+        """End the running input of ``key``: save ``session`` (None deletes it) in the same step."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if session is None:
+                pipe.delete(_k("session", key), _k("meta", key), _k("lines", key))
+            else:
+                self._write(pipe, session, meta)
+            pipe.delete(_k("current", key))
+            await pipe.execute()
+
+    def _write(self, pipe: Any, session: Session, meta: dict[str, Any]) -> None:
+        fields = {"last_activity": time.time(), **meta}
+        pipe.set(_k("session", session.key), json.dumps(session.to_dict()), ex=self.ttl)
+        pipe.hset(_k("meta", session.key), mapping={k: json.dumps(v) for k, v in fields.items()})
+        pipe.expire(_k("meta", session.key), self.ttl)
 
     async def meta(self, key: str) -> dict[str, Any]:
         raw = await self.redis.hgetall(_k("meta", key))
@@ -118,22 +151,103 @@ class SessionStore:
 
     # ── inbox: inputs waiting for their turn, in order ───────────────────
 
-    async def push_input(self, key: str, item: dict[str, Any]) -> None:
+    async def push_input(self, key: str, item: dict[str, Any]) -> dict[str, Any]:
+        """Queue ``item`` (given a ``turn_id``) and announce it on the stream, in one step."""
+        item = {"turn_id": uuid.uuid4().hex[:12], **item}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(_k("inbox", key), json.dumps(item))
             pipe.expire(_k("inbox", key), self.ttl)
+            pipe.xadd(STREAM, {"key": key})
             await pipe.execute()
+        return item
 
-    async def pop_input(self, key: str) -> dict[str, Any] | None:
-        raw = await self.redis.lpop(_k("inbox", key))
+    async def take_input(self, key: str) -> dict[str, Any] | None:
+        """Move the next input to ``current``, where it stays until :meth:`finish`."""
+        raw = await self.redis.lmove(_k("inbox", key), _k("current", key), "LEFT", "RIGHT")
         return json.loads(raw) if raw else None
+
+    async def current_input(self, key: str) -> dict[str, Any] | None:
+        """An input a worker took and never finished (it died or was stopped)."""
+        raw = await self.redis.lindex(_k("current", key), 0)
+        return json.loads(raw) if raw else None
+
+    async def busy(self, key: str) -> bool:
+        """Whether ``key`` has input queued or running, or a worker holds it."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.llen(_k("inbox", key))
+            pipe.llen(_k("current", key))
+            pipe.exists(_k("lock", key))
+            return any(await pipe.execute())
 
     async def inbox_size(self, key: str) -> int:
         return await self.redis.llen(_k("inbox", key))
 
-    async def inbox_keys(self) -> list[str]:
-        prefix = _k("inbox", "")
-        return [k.decode()[len(prefix) :] async for k in self.redis.scan_iter(match=prefix + "*")]
+    async def pending_keys(self) -> set[str]:
+        """Sessions with input queued or left running."""
+        keys: set[str] = set()
+        for kind in ("inbox", "current"):
+            prefix = _k(kind, "")
+            async for k in self.redis.scan_iter(match=prefix + "*"):
+                keys.add(k.decode()[len(prefix) :])
+        return keys
+
+    async def announce(self, key: str) -> None:
+        """Put an entry for ``key`` on the stream (its inputs are already queued)."""
+        await self.redis.xadd(STREAM, {"key": key})
+
+    # ── the turn stream: which sessions have input ───────────────────────
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def next_work(self, consumer: str, count: int, block_ms: int) -> list[Work]:
+        """New entries for this consumer; waits up to ``block_ms`` for one."""
+        try:
+            reply = await self.redis.xreadgroup(
+                GROUP, consumer, {STREAM: ">"}, count=count, block=block_ms
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self.ensure_group()  # Redis lost its data (a restart without persistence)
+            return []
+        return [Work(i.decode(), f[b"key"].decode()) for _, entries in reply for i, f in entries]
+
+    async def reclaim(self, consumer: str, min_idle_ms: int, count: int) -> list[Work]:
+        """Entries whose worker has not renewed its lease for ``min_idle_ms``."""
+        try:
+            _, entries, *_ = await self.redis.xautoclaim(
+                STREAM, GROUP, consumer, min_idle_ms, "0-0", count=count
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self.ensure_group()
+            return []
+        return [Work(i.decode(), f[b"key"].decode(), True) for i, f in entries if f]
+
+    async def renew_lease(self, consumer: str, entry_id: str) -> None:
+        await self.redis.xclaim(STREAM, GROUP, consumer, 0, [entry_id], justid=True)
+
+    async def hand_back(self, consumer: str, entry_id: str) -> None:
+        """Let the next XAUTOCLAIM of any worker take ``entry_id`` at once."""
+        await self.redis.xclaim(
+            STREAM, GROUP, consumer, 0, [entry_id], idle=HAND_BACK_IDLE_MS, justid=True
+        )
+
+    async def ack(self, entry_id: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(STREAM, GROUP, entry_id)
+            pipe.xdel(STREAM, entry_id)
+            await pipe.execute()
+
+    async def queue_depth(self) -> int:
+        """Entries waiting or running across the fleet."""
+        return await self.redis.xlen(STREAM)
 
     # ── the per-session turn lock ────────────────────────────────────────
 
@@ -147,6 +261,19 @@ class SessionStore:
 
     async def release_lock(self, key: str, token: str) -> None:
         await self._release(keys=[_k("lock", key)], args=[token])
+
+    async def locked(self, key: str) -> bool:
+        return bool(await self.redis.exists(_k("lock", key)))
+
+    # ── tool calls: each runs at most once ───────────────────────────────
+
+    async def claim_tool_call(self, key: str, tool_call_id: str) -> bool:
+        """Store the idempotency key of a tool call before it runs; False if it was stored before."""
+        return bool(
+            await self.redis.set(
+                _k("ran", key, tool_call_id), time.time(), nx=True, ex=IDEMPOTENCY_TTL
+            )
+        )
 
     # ── approvals ────────────────────────────────────────────────────────
 

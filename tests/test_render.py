@@ -1,9 +1,11 @@
 """The shared stream renderer: throttled edits, splitting, tool lines, 429 back-off."""
 
 import asyncio
+import json
 
 from agent import events as ev
-from bot.render import RateLimited, StreamRenderer
+from bot.redact import register_secret
+from bot.render import PlatformUnavailable, RateLimited, StreamRenderer
 from tests.support import RecordingSurface
 
 
@@ -89,3 +91,48 @@ async def test_errors_and_stops_are_shown_and_the_placeholder_never_lingers():
     await renderer.handle(ev.Interrupted())
     assert surface.notices[-1] == "⏹️ Stopped."
     assert "partial" in surface.messages.values()
+
+
+async def test_a_5xx_and_a_429_are_retried_until_the_final_text_lands():
+    surface = RecordingSurface()
+    surface.fail_next = [PlatformUnavailable("502"), RateLimited(0.01)]
+    renderer = StreamRenderer(surface)
+
+    await stream(renderer, "Arrives despite the platform.")
+    await renderer.close()
+
+    assert surface.transcript() == "Arrives despite the platform."
+    assert not surface.fail_next
+
+
+async def test_secrets_and_mass_mentions_never_reach_the_chat():
+    register_secret("my-own-bot-password")
+    token = "hf_" + "Zq9" * 12
+    surface = RecordingSurface()
+    renderer = StreamRenderer(surface)
+
+    await stream(renderer, f"Your token is {token} and @everyone should see <!channel> now.", 5)
+    await renderer.handle(ev.ToolCall(tool="echo", arguments={}, tool_call_id="c1"))
+    await renderer.handle(
+        ev.ToolOutput(tool="echo", tool_call_id="c1", output="login my-own-bot-password ok")
+    )
+    await renderer.show_approval(
+        ev.ApprovalRequired(
+            tools=[
+                {"tool": "hf_jobs", "arguments": {"script": f"t='{token}'"}, "tool_call_id": "c2"}
+            ],
+            count=1,
+            approval_id="a1",
+        )
+    )
+    await renderer.handle(ev.Error(error=f"bad key xoxb-{'1' * 12}-abcdefghij"))
+    await renderer.close()
+
+    shown = json.dumps([surface.messages, surface.lines, surface.notices, surface.calls])
+    assert token[:12] not in shown and "my-own-bot-password" not in shown
+    assert "xoxb-1" not in shown
+    assert "@everyone" not in surface.transcript() and "<!channel>" not in surface.transcript()
+    assert surface.transcript() == (
+        "Your token is [redacted] and @\u200beveryone should see @\u200bchannel now."
+    )
+    assert surface.approvals[0].tools[0]["arguments"]["script"] == "t='[redacted]'"

@@ -1,0 +1,47 @@
+"""What may be queued: redelivered events are dropped, oversize messages and floods refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.keys import SessionKey
+from bot.metrics import REFUSED
+from bot.ratelimit import TurnLimits
+from bot.store import SessionStore
+
+MAX_INPUT_CHARS = 20_000
+TOO_LONG = "⚠️ That message is too long ({:,} characters; the limit is {:,}). Please shorten it or attach it as a file."
+SLOW_DOWN = "⏳ Too many requests: please wait {:.0f}s before starting another one."
+
+
+class Admission:
+    def __init__(
+        self,
+        store: SessionStore,
+        limits: TurnLimits | None = None,
+        max_input_chars: int = MAX_INPUT_CHARS,
+    ) -> None:
+        self.store = store
+        self.limits = limits
+        self.max_input_chars = max_input_chars
+
+    async def refusal(self, key: str, item: dict[str, Any]) -> str | None:
+        """Why ``item`` must not be queued: a reply for the person, "" to drop it silently."""
+        if (event_id := item.get("event_id")) and not await self.store.first_seen(event_id):
+            REFUSED.labels("duplicate").inc()
+            return ""
+        if item.get("kind", "message") != "message":
+            return None
+        size = len(item.get("text", ""))
+        if size > self.max_input_chars:
+            REFUSED.labels("too_long").inc()
+            return TOO_LONG.format(size, self.max_input_chars)
+        if self.limits is not None:
+            parsed = SessionKey.parse(key)
+            wait = await self.limits.take(
+                item.get("user", ""), f"{parsed.platform}:{parsed.team}:{parsed.channel}"
+            )
+            if wait:
+                REFUSED.labels("rate_limited").inc()
+                return SLOW_DOWN.format(max(wait, 1))
+        return None

@@ -1,0 +1,146 @@
+"""Real worker processes on one Redis for the fault-injection and scale-out tests.
+
+:class:`Fleet` starts ``python -m tests.fault_worker`` processes, signals them,
+and reads back what they showed (``surface.jsonl``) and ran (``tools.jsonl``).
+:func:`front_end` is the chat side in the test process: a runner that only
+queues, the way a ``web`` process with ``RUN_TURNS=0`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.loop import Agent
+from bot.approvers import Actor
+from bot.embedded_redis import connect
+from bot.keys import SessionKey
+from bot.runner import TurnRunner
+from bot.store import SessionStore
+from tests.support import RecordingSurface, agent_config, test_tools
+
+ROOT = Path(__file__).resolve().parents[1]
+ALICE = Actor("U_ALICE")
+GPU_JOB = {"operation": "run", "hardware_flavor": "a10g-small", "script": "train()"}
+
+
+def key(thread: str) -> str:
+    return SessionKey("test", "T1", "C1", thread).encode()
+
+
+async def wait_for(check: Any, within: float = 30.0) -> Any:
+    """Poll ``check()`` (sync or async) until it returns something truthy; return that."""
+    async with asyncio.timeout(within):
+        while True:
+            value = check()
+            if inspect.isawaitable(value):
+                value = await value
+            if value:
+                return value
+            await asyncio.sleep(0.02)
+
+
+class Fleet:
+    def __init__(self, directory: Path, redis_url: str, llm_url: str, **env: str) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": str(ROOT),
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "REDIS_URL": redis_url,
+            "MODEL": "openai/test-model",
+            "LLM_API_BASE": llm_url,
+            "LLM_API_KEY": "sk-test",
+            "LLM_RETRIES": "0",
+            "DATA_DIR": str(directory / "data"),
+            "FAULT_DIR": str(directory),
+            "TURN_LEASE_SECONDS": "1",
+            "SHUTDOWN_GRACE_SECONDS": "5",
+            "PORT": "0",
+            **env,
+        }
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, n: int = 1, **env: str) -> list[subprocess.Popen]:
+        started = []
+        for _ in range(n):
+            log = (self.dir / f"worker{len(self.procs)}.log").open("w")
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tests.fault_worker"],
+                env={**self.env, **env},
+                cwd=self.dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            self.procs.append(proc)
+            started.append(proc)
+        return started
+
+    def signal(self, pid: int, sig: signal.Signals) -> subprocess.Popen:
+        (proc,) = [p for p in self.procs if p.pid == pid]
+        proc.send_signal(sig)
+        return proc
+
+    async def exit_code(self, proc: subprocess.Popen) -> int:
+        await wait_for(lambda: proc.poll() is not None)
+        return proc.returncode
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+    # ── what the workers did ─────────────────────────────────────────────
+
+    def records(self, name: str) -> list[dict[str, Any]]:
+        path = self.dir / name
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+    def ran(self, session: str | None = None) -> list[dict[str, Any]]:
+        """Executions of the ``hf_jobs`` double."""
+        return [r for r in self.records("tools.jsonl") if session in (None, r["session"])]
+
+    def shown(self, session: str, call: str | None = None) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in self.records("surface.jsonl")
+            if r["key"] == session and call in (None, r["call"])
+        ]
+
+    def notices(self, session: str) -> list[str]:
+        return [r["text"] for r in self.shown(session, "notice")]
+
+    def messages(self, session: str) -> dict[str, str]:
+        """Each answer message as it finally reads."""
+        texts: dict[str, str] = {}
+        for r in self.shown(session):
+            if r["call"] in ("post", "edit"):
+                texts[r["ref"]] = r["text"]
+        return texts
+
+    def approvals(self, session: str) -> list[dict[str, Any]]:
+        return [r["event"] for r in self.shown(session, "approval")]
+
+
+def front_end(llm: Any, redis_url: str) -> tuple[TurnRunner, RecordingSurface]:
+    """A runner that queues inputs and decides approvals but runs no turn."""
+    surface = RecordingSurface()
+    store = SessionStore(connect(redis_url))
+    agent = Agent(agent_config(llm), test_tools())
+    return TurnRunner(agent, store, {"test": lambda k, r: surface}, consume=False), surface
+
+
+async def close_front_end(runner: TurnRunner) -> None:
+    await runner.close()
+    await runner.store.redis.aclose()
