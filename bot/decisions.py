@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from bot.approvers import Actor, may_decide
-from bot.runner import Decided, TurnRunner
+from bot.runner import STORE_DOWN, Decided, TurnRunner
 from bot.store import ApprovalRecord
 
 KEY_ARGS = ("operation", "hardware_flavor", "flavor", "repo_id", "repo", "timeout")
@@ -65,13 +67,21 @@ class Click:
 async def decide_click(
     runner: TurnRunner, approval_id: str, n: int | None, actor: Actor, **decision: Any
 ) -> Click:
-    """Record ``actor``'s decision on call ``n`` (None: every call left)."""
-    record = await runner.store.approval(approval_id)
-    if record is None or (n is not None and call_id(record, n) is None):
-        return Click(record, None, EXPLAIN["missing"])
-    decided = await runner.decide(approval_id, actor, tool_call_id=call_id(record, n), **decision)
+    """Record ``actor``'s decision on call ``n`` (None: every call left); redraw the card."""
+    try:
+        record = await runner.store.approval(approval_id)
+        if record is None or (n is not None and call_id(record, n) is None):
+            return Click(record, None, EXPLAIN["missing"])
+        decided = await runner.decide(
+            approval_id, actor, tool_call_id=call_id(record, n), **decision
+        )
+    except (RedisError, OSError):
+        return Click(None, None, STORE_DOWN)
     refusal = None if decided.accepted else explain(decided.result, record, runner.approvers)
-    return Click(record, decided, refusal)
+    click = Click(record, decided, refusal)
+    if click.card_changed:
+        await runner.refresh_card(approval_id)
+    return click
 
 
 @dataclass(frozen=True)
@@ -86,10 +96,15 @@ class ModalRequest:
     """The script to edit (Edit script only)."""
 
 
-def modal_request(
-    verb: str, record: ApprovalRecord | None, n: int | None, actor: Actor, approvers: frozenset[str]
+async def modal_request(
+    runner: TurnRunner, verb: str, approval_id: str, n: int | None, actor: Actor
 ) -> ModalRequest:
     """What the modal a Reject (``verb="reject"``) or Edit click opens is about; else :class:`Refused`."""
+    try:
+        record = await runner.store.approval(approval_id)
+    except (RedisError, OSError) as exc:
+        raise Refused(STORE_DOWN) from exc
+    approvers = runner.approvers
     if record is None or (n is not None and call_id(record, n) is None):
         raise Refused(EXPLAIN["missing"])
     if not may_decide(actor, record.requester, approvers):

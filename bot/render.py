@@ -25,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 from agent import events as ev
 from bot.metrics import PLATFORM_CALLS, RATE_LIMITED
 from bot.redact import clean
+from bot.store import ApprovalRecord
 from bot.textsplit import cut_once, open_fence
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,17 @@ class NativeStream(Protocol):
     async def stream_start(self, text: str) -> str: ...
     async def stream_append(self, ref: str, text: str) -> None: ...
     async def stream_stop(self, ref: str) -> None: ...
+
+
+@runtime_checkable
+class ApprovalCards(Protocol):
+    """Optional capability of a :class:`Surface`: redraw a posted approval card.
+
+    ``record`` is the approval as stored (its ``platform_ref`` is what
+    ``post_approval`` returned): decisions, who made them, and its status.
+    """
+
+    async def update_approval(self, record: ApprovalRecord) -> None: ...
 
 
 def stream_cut(text: str) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -50,7 +51,7 @@ from bot.metrics import (
 from bot.once import OnceTools
 from bot.ratelimit import TurnLimits
 from bot.redact import clean
-from bot.render import StreamRenderer, Surface, call_surface
+from bot.render import ApprovalCards, StreamRenderer, Surface, call_surface
 from bot.store import ApprovalRecord, SessionStore, Work
 
 logger = logging.getLogger(__name__)
@@ -198,6 +199,22 @@ class TurnRunner:
                 {"kind": "resume", "approval_id": approval_id, "decisions": decisions},
             )
         return Decided(result, record)
+
+    async def refresh_card(self, approval_id: str) -> None:
+        """Redraw an approval's card from the store, where the platform can (newest state wins)."""
+        try:
+            record = await self.store.approval(approval_id)
+            if record is None or not record.platform_ref:
+                return
+            factory = self.surfaces.get(platform_of(record.session_key))
+            surface = factory(record.session_key, {}) if factory else None
+            if isinstance(surface, ApprovalCards):
+                shown = dataclasses.replace(
+                    record, tools=json.loads(clean(json.dumps(record.tools)))
+                )
+                await call_surface(surface, surface.update_approval, shown)
+        except Exception:  # the decision stands; a stale card is only cosmetic
+            logger.exception("could not redraw the card of approval %s", approval_id)
 
     async def status(self, key: str) -> dict[str, Any]:
         """What ``status`` commands show: model, history size, pending approval, tools running."""
@@ -427,7 +444,9 @@ class TurnRunner:
     async def _dispatch(self, session: Session, item: dict[str, Any], turn: Turn) -> None:
         kind = item.get("kind", "message")
         if kind in ("message", "undo", "new") and session.pending:
-            await self.store.close_approval(session.pending.approval_id, "abandoned")
+            approval_id = session.pending.approval_id
+            if await self.store.close_approval(approval_id, "abandoned"):
+                await self.refresh_card(approval_id)
         if kind == "message":
             await self.agent.run(session, item.get("text", ""), turn)
         elif kind == "resume":

@@ -44,7 +44,9 @@ HANDLER_TASKS = ("CommandTree-invoker", "discord-ui-", "discord.py: ")
 class Rig:
     """One bot process: runner, store, the Discord client logged in to the stand-in."""
 
-    def __init__(self, llm, redis_url: str, api: dc.DiscordStandIn, **settings) -> None:
+    def __init__(
+        self, llm, redis_url: str, api: dc.DiscordStandIn, *, consume: bool = True, **settings
+    ) -> None:
         self.api = api
         self.settings = Settings(
             _env_file=None,
@@ -56,7 +58,9 @@ class Rig:
         self.redis = connect(redis_url)
         self.store = SessionStore(self.redis)
         agent = Agent(agent_config(llm), test_tools())
-        self.runner = TurnRunner(agent, self.store, {}, approvers=self.settings.approver_ids)
+        self.runner = TurnRunner(
+            agent, self.store, {}, approvers=self.settings.approver_ids, consume=consume
+        )
         self.adapter = DiscordAdapter(Runtime(self.settings, self.redis, self.store, self.runner))
         self.bot = self.adapter.bot
         self.text_channel = api.add_channel(dc.channel(CHANNEL, GUILD))
@@ -332,6 +336,22 @@ async def test_approve_button_runs_the_job_and_the_card_shows_who(rig, llm, api)
     assert rig.texts(thread)[-1] == "Started."
     (line,) = [t for t in rig.texts(thread) if "`hf_jobs`" in t]
     assert line.startswith("✅ `hf_jobs` done"), "one tool line, updated in place"
+
+
+async def test_a_new_message_abandons_the_approval_and_its_card_says_so(rig, llm, api):
+    thread, card = await pause_on(rig, llm)
+    approve = button(api, card, "approve")
+    llm.script(text("Fine, no job."))
+    rig.say(thread, "forget the job")
+    await rig.idle()
+
+    abandoned = api.messages[card["id"]]
+    assert api.custom_ids(abandoned) == [] and "No longer pending" in abandoned["content"]
+    stale = api.click_event(card, approve, rig.here(thread), dc.member(ALICE))
+    rig.feed(stale)
+    await rig.idle()
+    assert RAN == []
+    assert "no longer pending" in str(answers(api, stale))
 
 
 async def test_several_calls_get_a_card_each_and_reject_all(rig, llm, api):

@@ -11,6 +11,7 @@ import yaml
 
 from adapters.slack.app import SlackAdapter
 from adapters.slack.manifest import BOT_EVENTS, BOT_SCOPES, manifest_yaml
+from adapters.slack.mrkdwn import from_slack, to_mrkdwn
 from bot.app import runtime
 from bot.http import build_http_app, serve
 from bot.settings import Settings
@@ -304,10 +305,13 @@ async def test_a_click_on_an_abandoned_approval_gets_a_clear_answer(bot, llm, sl
     thread = event["ts"]
     await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
     card = bot.card(thread)
+    approve = card.button_ids()[0]
     await bot.send.mention("actually, don't", thread_ts=thread)
     await bot.settle(lambda: "Never mind then." in bot.answer(thread))
+    abandoned = bot.card(thread)
+    assert abandoned.button_ids() == [] and "No longer pending" in json.dumps(abandoned.blocks)
 
-    await bot.send.click(card, card.button_ids()[0])
+    await bot.send.click(card, approve)
     await eventually(lambda: slack.ephemeral)
     assert "no longer pending" in slack.ephemeral[0]["text"]
     assert RAN == []
@@ -430,3 +434,42 @@ async def test_the_manifest_lists_what_the_adapter_uses(llm, redis_url, slack, t
     )
     assert socket["settings"]["socket_mode_enabled"] is True
     assert "request_url" not in socket["settings"]["event_subscriptions"]
+
+
+@pytest.mark.parametrize(
+    ("markdown", "mrkdwn"),
+    [
+        ("# Title\n**bold** and *it* and ~~gone~~", "*Title*\n*bold* and _it_ and ~gone~"),
+        ("- one\n- two", "• one\n• two"),
+        ("see [the docs](https://hf.co/docs)", "see <https://hf.co/docs|the docs>"),
+        ("`a < b` & <tag>", "`a &lt; b` &amp; &lt;tag&gt;"),
+        ("```python\nif a < b: **x**\n```", "```\nif a &lt; b: **x**\n```"),
+        ("```\nstill streaming", "```\nstill streaming\n```"),
+        ("[ping](!channel) <!here> @everyone", "[ping](!channel) &lt;!here&gt; @everyone"),
+    ],
+)
+def test_markdown_becomes_slack_mrkdwn_and_can_not_ping_a_channel(markdown, mrkdwn):
+    assert to_mrkdwn(markdown) == mrkdwn
+    assert "<!" not in to_mrkdwn(markdown)
+
+
+def test_slack_text_reads_plainly_for_the_agent():
+    text = f"<@{BOT_USER}> look at <https://hf.co/x|this> and <https://a.b> &amp; more"
+    assert from_slack(text, BOT_USER) == "look at this (https://hf.co/x) and https://a.b & more"
+
+
+async def test_a_click_while_redis_is_down_gets_a_clear_answer(bot, llm, slack, redis_server):
+    llm.script(tool_calls(("hf_jobs", GPU_JOB)))
+    event = await bot.send.mention("train")
+    thread = event["ts"]
+    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
+    card = bot.card(thread)
+    redis_server.stop()
+    try:
+        status, _ = await bot.send.click(card, card.button_ids()[0])
+        assert status == 200  # acknowledged at once, answered after
+        await eventually(lambda: slack.ephemeral, within=30)
+    finally:
+        redis_server.start()
+    assert "can't reach my session store" in slack.ephemeral[0]["text"]
+    assert RAN == []

@@ -13,14 +13,11 @@ from typing import Any
 
 import discord
 
-from adapters.discord import cards
 from adapters.discord.modals import RejectModal, ScriptEdit
-from adapters.discord.surface import DiscordSurface, DiscordSurfaces
+from adapters.discord.surface import DiscordSurfaces
 from bot.approvers import Actor
 from bot.decisions import ModalRequest, Refused, decide_click, modal_request
-from bot.render import call_surface
 from bot.runner import TurnRunner
-from bot.store import ApprovalRecord
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +33,6 @@ class Approvals:
 
     def __init__(self, runner: TurnRunner, surfaces: DiscordSurfaces) -> None:
         self.runner = runner
-        self.store = runner.store
         self.surfaces = surfaces
 
     async def on_click(
@@ -46,9 +42,8 @@ class Approvals:
             await self.decide(interaction, approval_id, n, approved=True)
             return
         actor = actor_of(interaction.user)
-        record = await self.store.approval(approval_id)
         try:
-            modal = self._modal(modal_request(verb, record, n, actor, self.runner.approvers))
+            modal = self._modal(await modal_request(self.runner, verb, approval_id, n, actor))
         except Refused as refused:
             await interaction.response.send_message(str(refused), ephemeral=True)
             return
@@ -63,8 +58,6 @@ class Approvals:
         click = await decide_click(
             self.runner, approval_id, n, actor_of(interaction.user), **decision
         )
-        if click.card_changed and click.record is not None:
-            await self.refresh_card(click.record)
         if click.refusal:
             await self._tell(interaction, click.refusal)
 
@@ -75,19 +68,6 @@ class Approvals:
             return RejectModal(self.decide, approval_id, request.n, request.what)
         assert request.n is not None
         return ScriptEdit(self.decide, approval_id, request.n, request.script).modal()
-
-    async def refresh_card(self, record: ApprovalRecord) -> None:
-        """Show the stored state on the card: who decided what, decided buttons disabled."""
-        if not record.platform_ref.get("message_id"):
-            return
-        surface = self.surfaces(record.session_key)
-        await call_surface(surface, self._write_card, surface, record.approval_id)
-
-    async def _write_card(self, surface: DiscordSurface, approval_id: str) -> None:
-        record = await self.store.approval(approval_id)  # read late: the newest state wins
-        if record is not None:
-            card = cards.approval_card(approval_id, record.tools, record.decisions, record.status)
-            await surface.update(record.platform_ref["message_id"], **card)
 
     async def _tell(self, interaction: discord.Interaction, text: str) -> None:
         """A reply only the person who clicked sees."""

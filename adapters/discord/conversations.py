@@ -14,11 +14,12 @@ import re
 from typing import Any
 
 import discord
+from redis.exceptions import RedisError
 
 from adapters.discord.keys import Place, encode_key, place_of
 from adapters.discord.surface import DiscordSurfaces
 from bot.render import call_surface
-from bot.runner import TurnRunner
+from bot.runner import STORE_DOWN, TurnRunner
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,10 @@ class Conversations:
         elif name == "stop":
             reply = STOPPING if await self.runner.stop(key) else NOTHING_RUNNING
         else:
-            reply = status_text(await self.runner.status(key))
+            try:
+                reply = status_text(await self.runner.status(key))
+            except (RedisError, OSError):
+                reply = STORE_DOWN
         await interaction.edit_original_response(content=reply)
 
     async def on_stop(self, interaction: discord.Interaction) -> None:

@@ -9,14 +9,19 @@ its ``max_ratelimit_timeout`` reaches the renderer, as :class:`RateLimited`.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 
 from adapters.discord import cards
+from adapters.discord.endpoints import point_at
 from adapters.discord.keys import parse_key
 from agent import events as ev
 from bot.render import RateGate, RateLimited
+from bot.store import ApprovalRecord
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
 
 MAX_CHARS = 2000
 """Discord's message length: the renderer continues in a new message past it."""
@@ -71,6 +76,12 @@ class DiscordSurface:
         message_id = await self._send(**card)
         return {"channel_id": str(self.channel.id), "message_id": message_id}
 
+    async def update_approval(self, record: ApprovalRecord) -> None:
+        card = cards.approval_card(
+            record.approval_id, record.tools, record.decisions, record.status
+        )
+        await self.update(record.platform_ref["message_id"], **card)
+
     async def post_notice(self, text: str) -> None:
         await self._send(content=text[:MAX_CHARS])
 
@@ -88,3 +99,16 @@ class DiscordSurfaces:
         if channel not in self._gates:
             self._gates[channel] = RateGate(self.interval)
         return DiscordSurface(self.client, key, self._gates[channel])
+
+
+async def worker_surfaces(rt: Runtime) -> DiscordSurfaces | None:
+    """For ``ml-intern-bot worker``: surfaces over REST only (logged in, no gateway)."""
+    settings = rt.settings
+    if settings.discord_bot_token is None:
+        return None
+    point_at(settings)
+    client = discord.Client(
+        intents=discord.Intents.none(), allowed_mentions=discord.AllowedMentions.none()
+    )
+    await client.login(settings.discord_bot_token.get_secret_value())
+    return DiscordSurfaces(client, interval=settings.discord_edit_interval_ms / 1000)

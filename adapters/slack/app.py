@@ -16,13 +16,12 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
-from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import modals
 from adapters.slack.approvals import APPROVAL_ACTION, Approvals, GroupDirectory
 from adapters.slack.blocks import STOP_ACTION
 from adapters.slack.conversations import Conversations
-from adapters.slack.surface import SlackSurfaces
+from adapters.slack.surface import slack_surfaces
 from bot.store import SessionStore
 
 if TYPE_CHECKING:
@@ -59,18 +58,12 @@ class SlackAdapter:
         settings = rt.settings
         self.app_token = _secret(settings.slack_app_token)
         signing_secret = _secret(settings.slack_signing_secret)
-        self.client = AsyncWebClient(
-            token=_secret(settings.slack_bot_token), base_url=settings.slack_api_url
-        )
+        self.surfaces = slack_surfaces(settings)
+        self.client = self.surfaces.client
         self.app = AsyncApp(
             client=self.client,
             signing_secret=signing_secret or "",
             request_verification_enabled=signing_secret is not None,
-        )
-        self.surfaces = SlackSurfaces(
-            self.client,
-            interval=settings.slack_edit_interval_ms / 1000,
-            native_streaming=settings.slack_native_streaming,
         )
         rt.runner.surfaces["slack"] = self.surfaces
         conversations = Conversations(

@@ -11,14 +11,13 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import blocks, modals
-from adapters.slack.surface import SlackSurface, SlackSurfaces
+from adapters.slack import modals
+from adapters.slack.surface import SlackSurfaces
 from bot.approvers import Actor
 from bot.decisions import ModalRequest, Refused, decide_click, modal_request
 from bot.keys import SessionKey
 from bot.render import call_surface
 from bot.runner import TurnRunner
-from bot.store import ApprovalRecord
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +70,6 @@ class Approvals:
         directory: GroupDirectory,
     ) -> None:
         self.runner = runner
-        self.store = runner.store
         self.surfaces = surfaces
         self.directory = directory
 
@@ -89,9 +87,8 @@ class Approvals:
         if verb == "approve":
             await self._decide(approval_id, n, actor, where, approved=True)
             return
-        record = await self.store.approval(approval_id)
         try:
-            view = self._modal(modal_request(verb, record, n, actor, self.runner.approvers))
+            view = self._modal(await modal_request(self.runner, verb, approval_id, n, actor))
         except Refused as refused:
             await self._tell(where, actor, str(refused))
             return
@@ -125,8 +122,6 @@ class Approvals:
     ) -> None:
         """Record a decision on call ``n`` (None: every call left), update the card, explain a refusal."""
         click = await decide_click(self.runner, approval_id, n, actor, **decision)
-        if click.card_changed and click.record is not None:
-            await self._refresh_card(click.record)
         if click.refusal:
             await self._tell(
                 click.record.session_key if click.record else where, actor, click.refusal
@@ -148,19 +143,6 @@ class Approvals:
             ) from exc
 
     # ── the card and replies ─────────────────────────────────────────────
-
-    async def _refresh_card(self, record: ApprovalRecord) -> None:
-        """Show the stored state on the card: decisions with who and when, buttons gone."""
-        if not record.platform_ref.get("ts"):
-            return
-        surface = self.surfaces(record.session_key)
-        await call_surface(surface, self._write_card, surface, record.approval_id)
-
-    async def _write_card(self, surface: SlackSurface, approval_id: str) -> None:
-        record = await self.store.approval(approval_id)  # read late: the newest state wins
-        if record is not None:
-            card = blocks.approval_card(approval_id, record.tools, record.decisions, record.status)
-            await surface.update(record.platform_ref["ts"], card)
 
     async def _tell(self, key: str | None, actor: Actor, text: str) -> None:
         """An ephemeral reply to ``actor`` in the thread of ``key``."""

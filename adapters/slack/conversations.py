@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from redis.exceptions import RedisError
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
@@ -13,7 +14,7 @@ from adapters.slack.mrkdwn import from_slack
 from adapters.slack.surface import SlackSurfaces
 from bot.keys import SessionKey, platform_of
 from bot.render import call_surface
-from bot.runner import TurnRunner
+from bot.runner import STORE_DOWN, TurnRunner
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,10 @@ class Conversations:
         if command == "stop":
             reply = None if await self.runner.stop(key) else NOTHING_RUNNING
         elif command == "status":
-            reply = status_text(await self.runner.status(key))
+            try:
+                reply = status_text(await self.runner.status(key))
+            except (RedisError, OSError):
+                reply = STORE_DOWN
         else:
             reply = REPLIES.get(command)
         if reply:

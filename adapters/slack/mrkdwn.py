@@ -12,7 +12,8 @@ _HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
 _STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
 _EMPHASIS = re.compile(r"(?<![*\w])\*(?=\S)(.+?)(?<=\S)\*(?![*\w])")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
-_LINK = re.compile(r"!?\[([^\]\n]+)\]\((\S+?)\)")
+_LINK = re.compile(r"!?\[([^\]\n]+)\]\(((?:https?://|mailto:)[^\s|>]+?)\)")
+"""Markdown links to web or mail addresses only: ``<!channel|x>`` must never come out."""
 _BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+", re.M)
 _SLACK_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]+))?>")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -13,6 +13,11 @@ from adapters.slack import blocks
 from agent import events as ev
 from bot.keys import SessionKey
 from bot.render import RateGate, RateLimited, StreamUnavailable
+from bot.settings import Settings
+from bot.store import ApprovalRecord
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +84,12 @@ class SlackSurface:
     async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
         ts = await self._post(blocks.approval_card(event.approval_id, event.tools))
         return {"channel": self.channel, "ts": ts}
+
+    async def update_approval(self, record: ApprovalRecord) -> None:
+        card = blocks.approval_card(
+            record.approval_id, record.tools, record.decisions, record.status
+        )
+        await self.update(record.platform_ref["ts"], card)
 
     async def post_notice(self, text: str) -> None:
         await self._post(blocks.notice(text))
@@ -167,3 +178,21 @@ class SlackSurfaces:
 
     def _refused(self) -> None:
         self.native_streaming = False
+
+
+def slack_surfaces(settings: Settings) -> SlackSurfaces:
+    """The surfaces of the bot's Slack workspace, through the Web API at ``SLACK_API_URL``."""
+    token = settings.slack_bot_token
+    client = AsyncWebClient(
+        token=token.get_secret_value() if token else None, base_url=settings.slack_api_url
+    )
+    return SlackSurfaces(
+        client,
+        interval=settings.slack_edit_interval_ms / 1000,
+        native_streaming=settings.slack_native_streaming,
+    )
+
+
+async def worker_surfaces(rt: Runtime) -> SlackSurfaces | None:
+    """For ``ml-intern-bot worker``: Slack surfaces with no event listener, if Slack is set up."""
+    return slack_surfaces(rt.settings) if rt.settings.slack_bot_token else None

@@ -2,14 +2,17 @@
 
 slack_sdk talks to it for real (``AsyncWebClient(base_url=slack.base_url)``):
 form or JSON bodies in, ``{"ok": ...}`` JSON out, 429 with ``Retry-After`` when
-told to. It also signs and POSTs events and interactions to a Bolt endpoint the
-way Slack does (``X-Slack-Signature``, ``X-Slack-Request-Timestamp``).
+told to, or on its own past Slack's published rate limits once
+:meth:`SlackStandIn.enforce_rate_limits` is called (off by default). It also
+signs and POSTs events and interactions to a Bolt endpoint the way Slack does
+(``X-Slack-Signature``, ``X-Slack-Request-Timestamp``).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +24,8 @@ from slack_sdk.signature import SignatureVerifier
 TEAM = "T0TEAM"
 BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
+MESSAGE_WRITES = frozenset({"chat.postMessage", "chat.update"})
+"""Calls that write a channel's messages: Slack allows ~1 per second per channel."""
 
 
 @dataclass
@@ -46,6 +51,37 @@ class Message:
         return "\n".join(sections) if sections else self.text
 
 
+@dataclass(frozen=True)
+class RateLimits:
+    """Slack's published limits: ~1 message write per second per channel with short bursts,
+    and ``chat.update`` at Tier 3 (50+ per minute per workspace, sporadic bursts welcome)."""
+
+    channel_per_second: float = 1.0
+    channel_burst: float = 2.0
+    update_per_minute: float = 50.0
+    update_burst: float = 50.0
+
+
+class TokenBucket:
+    """``rate`` calls per second on average, at most ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = time.monotonic()
+
+    def wait(self) -> float:
+        """0 if a call may go now, else the seconds until one may."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        self.tokens -= 1
+
+
 class SlackStandIn:
     """``calls`` lists ``(method, args)``; ``messages`` maps ts to :class:`Message`."""
 
@@ -57,6 +93,9 @@ class SlackStandIn:
         self.usergroups: dict[str, list[str]] = {}
         self.fail_next: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self.streaming_enabled = False
+        self.limits: RateLimits | None = None
+        self.rate_limited: dict[str, int] = {}  # method -> 429s answered by the limits
+        self._buckets: dict[str, TokenBucket] = {}
         self.base_url = ""
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -68,6 +107,27 @@ class SlackStandIn:
         self.fail_next.setdefault(method, []).append(
             (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
         )
+
+    def enforce_rate_limits(self, limits: RateLimits | None = None) -> None:
+        """Answer 429 with ``Retry-After`` (whole seconds, as Slack does) past ``limits``."""
+        self.limits = limits or RateLimits()
+        self._buckets.clear()
+
+    def _over_limit(self, method: str, args: dict[str, Any]) -> float:
+        """Seconds to wait if ``method`` may not be called now; 0 counts the call."""
+        limits = self.limits
+        buckets: list[tuple[str, float, float]] = []
+        if method in MESSAGE_WRITES:
+            channel = f"channel:{args.get('channel')}"
+            buckets.append((channel, limits.channel_per_second, limits.channel_burst))
+        if method == "chat.update":
+            buckets.append(("chat.update", limits.update_per_minute / 60, limits.update_burst))
+        taken = [self._buckets.setdefault(n, TokenBucket(r, b)) for n, r, b in buckets]
+        wait = max((bucket.wait() for bucket in taken), default=0.0)
+        if not wait:
+            for bucket in taken:
+                bucket.take()
+        return wait
 
     def fail_method(self, method: str, error: str) -> None:
         self.fail_next.setdefault(method, []).append((200, {"ok": False, "error": error}, {}))
@@ -120,6 +180,12 @@ class SlackStandIn:
         if self.fail_next.get(method):
             status, body, headers = self.fail_next[method].pop(0)
             return web.json_response(body, status=status, headers=headers)
+        if self.limits and (wait := self._over_limit(method, args)):
+            self.rate_limited[method] = self.rate_limited.get(method, 0) + 1
+            headers = {"Retry-After": str(math.ceil(wait))}
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers=headers
+            )
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         body = handler(args) if handler else {}
         return web.json_response({"ok": "error" not in body, **body})
@@ -266,12 +332,15 @@ class SlackSender:
         self, message: Message, action_id: str, *, user: str = "U0ALICE"
     ) -> tuple[int, str]:
         """A button click on ``message``, as a ``block_actions`` payload."""
-        button = next(
-            e
-            for b in message.blocks
-            if b.get("type") == "actions"
-            for e in b["elements"]
-            if e["action_id"] == action_id
+        button = next(  # a stale click may name a button the message no longer has
+            (
+                e
+                for b in message.blocks
+                if b.get("type") == "actions"
+                for e in b["elements"]
+                if e["action_id"] == action_id
+            ),
+            {},
         )
         return await self.interaction(
             {

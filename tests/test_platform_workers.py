@@ -1,0 +1,75 @@
+"""Front ends that only queue (RUN_TURNS=0) answered by a worker rendering through the
+platform's API with ``worker_surfaces``: no gateway, no event listener in the worker."""
+
+from adapters.discord.surface import worker_surfaces as discord_worker_surfaces
+from adapters.slack.surface import worker_surfaces as slack_worker_surfaces
+from agent.loop import Agent
+from bot.app import Runtime, runtime
+from bot.embedded_redis import connect
+from bot.runner import TurnRunner
+from bot.settings import Settings
+from bot.store import SessionStore
+from bot.worker import platform_surfaces
+from tests.standins import discord as dc
+from tests.standins.llm import text
+from tests.support import agent_config, test_tools
+from tests.test_discord import Rig
+from tests.test_discord import api as api  # noqa: F401  (the Discord stand-in fixture)
+from tests.test_slack import make_bot as make_bot  # noqa: F401
+from tests.test_slack import settings_for
+from tests.test_slack import slack as slack  # noqa: F401
+
+
+async def test_a_slack_mention_on_a_queue_only_front_end_is_answered_by_a_worker(
+    make_bot, llm, redis_url, slack, tmp_path
+):
+    front = await make_bot(run_turns=False)
+    worker_settings = settings_for(llm, redis_url, slack, tmp_path)
+    async with runtime(worker_settings, tools=test_tools()) as worker:
+        surfaces = await slack_worker_surfaces(worker)
+        assert surfaces is not None
+        worker.runner.surfaces["slack"] = surfaces
+        worker.runner.start()
+        llm.script(text("Answered by the worker."))
+        event = await front.send.mention("who answers?")
+        await front.settle(lambda: "Answered by the worker." in front.answer(event["ts"]))
+        assert not front.rt.runner.queue.tasks  # the front end ran nothing itself
+
+
+async def test_no_slack_token_offers_no_worker_surfaces(llm, redis_url, slack, tmp_path):
+    settings = settings_for(llm, redis_url, slack, tmp_path, slack_bot_token=None)
+    assert await slack_worker_surfaces(Runtime(settings, None, None, None)) is None
+
+
+async def test_a_discord_ask_on_a_queue_only_front_end_is_answered_by_a_worker(
+    llm,
+    redis_url,
+    api,  # noqa: F811
+):
+    redis = connect(redis_url)
+    store = SessionStore(redis)
+    runner = TurnRunner(Agent(agent_config(llm), test_tools()), store, {})
+    settings = Settings(_env_file=None, discord_bot_token=dc.TOKEN, discord_api_url=api.base_url)
+    surfaces = await discord_worker_surfaces(Runtime(settings, redis, store, runner))
+    assert surfaces is not None
+    runner.surfaces["discord"] = surfaces
+    runner.start()
+    try:
+        async with Rig(llm, redis_url, api, consume=False) as rig:
+            llm.script(text("Streamed by a worker over REST."))
+            thread = await rig.ask("hello")
+            assert rig.texts(thread)[-1] == "Streamed by a worker over REST."
+            assert not rig.runner.queue.tasks
+    finally:
+        await runner.close()
+        await surfaces.client.close()
+        await redis.aclose()
+
+
+async def test_the_worker_command_renders_for_each_platform_with_credentials(
+    llm, redis_url, slack, tmp_path
+):
+    settings = settings_for(llm, redis_url, slack, tmp_path, discord_bot_token=None)
+    async with runtime(settings, tools=test_tools()) as rt:
+        found = await platform_surfaces(rt)
+    assert ("slack" in found) and ("discord" not in found)
