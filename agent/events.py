@@ -97,6 +97,13 @@ class Interrupted(Event):
 
 
 @dataclass(frozen=True)
+class CutOff(Event):
+    """The model stopped at its output limit: the answer shown is incomplete."""
+
+    type: ClassVar[str] = "cut_off"
+
+
+@dataclass(frozen=True)
 class Error(Event):
     type: ClassVar[str] = "error"
     error: str = ""
@@ -129,6 +136,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TurnComplete,
         UndoComplete,
         Interrupted,
+        CutOff,
         Error,
         JobStatus,
     )

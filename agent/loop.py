@@ -297,6 +297,8 @@ class Agent:
         if not tool_calls:
             if reply.content:
                 session.history.append({"role": "assistant", "content": reply.content})
+            if reply.finish_reason == "length":
+                await turn.emit(ev.CutOff())
             return "done"
 
         good: list[_Call] = []

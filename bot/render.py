@@ -4,7 +4,9 @@ It turns agent events into a few platform calls on a :class:`Surface`: one
 message edited as the answer streams (at most once per rate-gate interval),
 continued in new messages at the platform's length limit, and one compact line
 per tool call updated as its state changes. A surface that can stream natively
-(:class:`NativeStream`) gets appends instead of edits.
+(:class:`NativeStream`) gets appends instead of edits; a stream is closed before the
+platform's age limit, and one the platform ends early anyway is continued in a new
+message, so no character is lost or shown twice.
 
 Everything it posts goes through :func:`bot.redact.clean` first: secrets are
 redacted and mass mentions defused, for every platform. Streamed text is cleaned
@@ -26,7 +28,7 @@ from agent import events as ev
 from bot.metrics import PLATFORM_CALLS, RATE_LIMITED
 from bot.redact import clean
 from bot.store import ApprovalRecord
-from bot.textsplit import cut_once, open_fence
+from bot.textsplit import CLOSE_RESERVE, cut_once, open_fence
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ STATE_ICONS = {
     "interrupted": "⏹️",
 }
 SUMMARY_CHARS = 160
+CUT_OFF = "✂️ Cut off at the model's output limit — say *continue* for the rest."
 
 
 class RateLimited(Exception):
@@ -97,12 +100,23 @@ class StreamUnavailable(Exception):
     """A native stream was refused (e.g. not enabled for the app): fall back to edits."""
 
 
+class StreamClosed(Exception):
+    """The platform ended a native stream early (too old, too long): the refused text
+    was not shown, and the stream takes no more."""
+
+
 @runtime_checkable
 class NativeStream(Protocol):
     """Optional capability of a :class:`Surface`: an append-only streamed message.
 
-    ``stream_start`` raises :class:`StreamUnavailable` when the platform refuses.
+    ``stream_start`` raises :class:`StreamUnavailable` when the platform refuses;
+    ``stream_append`` and ``stream_stop`` raise :class:`StreamClosed` when the platform
+    ended the stream. A stream is closed once ``stream_max_seconds`` old (the rest goes
+    on in a new message), and no call carries more than ``stream_max_append`` characters.
     """
+
+    stream_max_seconds: float
+    stream_max_append: int
 
     async def stream_start(self, text: str) -> str: ...
     async def stream_append(self, ref: str, text: str) -> None: ...
@@ -134,7 +148,7 @@ def cut_at(text: str, at: int) -> tuple[str, str]:
     fence = open_fence(head)
     if fence:  # ``head`` only grows: a stream has shown ``text[:at]`` already
         head += ("" if head.endswith("\n") else "\n") + fence[:3]
-        rest = fence + "\n" + rest
+        rest = fence + "\n" + rest if rest else ""
     return head, rest
 
 
@@ -160,6 +174,8 @@ class StreamRenderer:
         self._word = ""  # streamed text not cleaned yet: the word being written
         self._text = ""  # what that message should show
         self._shown = ""  # what it shows now
+        self._started = 0.0  # when its native stream started (monotonic)
+        self._closed = False  # the platform ended that stream early
         self._dirty = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -186,11 +202,11 @@ class StreamRenderer:
                     call_id, tool_line(tool, "done" if ok else "failed", summarize(clean(output)))
                 )
             case ev.Interrupted():
-                await self._end_segment()
-                await self._notice("⏹️ Stopped.")
+                await self._cut_short("⏹️ Stopped.")
+            case ev.CutOff():
+                await self._cut_short(CUT_OFF)
             case ev.Error(error=error):
-                await self._end_segment()
-                await self._notice(f"⚠️ {error}")
+                await self._cut_short(f"⚠️ {error}")
             case ev.Compacted(old_tokens=old, new_tokens=new):
                 await self._notice(f"🗜️ Compacted the conversation ({old:,} → {new:,} tokens).")
             case ev.UndoComplete(removed=removed):
@@ -216,7 +232,16 @@ class StreamRenderer:
 
     async def close(self) -> None:
         await self._end_segment()
-        if self._placeholder:  # the turn ended without a word: don't leave "thinking…"
+        await self._retire_placeholder()
+
+    async def _cut_short(self, notice: str) -> None:
+        """The answer ends early: show all of it, then say so in the last message."""
+        await self._end_segment()
+        await self._retire_placeholder()
+        await self._notice(notice)
+
+    async def _retire_placeholder(self) -> None:
+        if self._placeholder:  # no answer took it: don't leave "thinking…" and its Stop button
             await self._call(self.surface.edit, self._placeholder, "✔️ Done.", final=True)
             self._placeholder = None
 
@@ -251,18 +276,41 @@ class StreamRenderer:
             await self._flusher
             self._flusher = None
         await self._flush(final=True)
-        self._ref, self._text, self._shown = None, "", ""
+        self._ref, self._text, self._shown, self._closed = None, "", "", False
 
     async def _flush(self, *, final: bool) -> None:
         async with self._lock:
-            while len(self._text) > self.surface.max_chars:
-                taken = self._text
-                head, rest = self._cut()
-                await self._show(head, final=True)
-                # text may have streamed in while the platform answered: keep it
-                self._ref, self._text, self._shown = None, rest + self._text[len(taken) :], ""
-            if self._text and (self._text != self._shown or final):
+            while True:
+                while self._must_cut():
+                    await self._next_message()
+                if not self._text or (self._text == self._shown and not final):
+                    return
                 await self._show(self._text, final=final)
+                if not self._closed:
+                    return
+
+    def _must_cut(self) -> bool:
+        """The message is full, or its native stream ended or is too old to take more."""
+        if len(self._text) > self.surface.max_chars or self._closed:
+            return True
+        surface: Any = self.surface
+        return (
+            self._native
+            and self._ref is not None
+            and len(self._text) > len(self._shown)
+            and time.monotonic() - self._started >= surface.stream_max_seconds
+        )
+
+    async def _next_message(self) -> None:
+        """End this message at a cut, closing an open code fence; the rest starts the next."""
+        taken = self._text
+        head, rest = self._cut()
+        await self._show(head, final=True)
+        if self._closed and head != self._shown:  # the stream ended before the fence closed
+            await self._call(self.surface.edit, self._ref, head, final=True)
+        # text may have streamed in while the platform answered: keep it
+        self._ref, self._text, self._shown = None, rest + self._text[len(taken) :], ""
+        self._closed = False
 
     def _cut(self) -> tuple[str, str]:
         """A first message at the limit; a native stream can't take back what it showed."""
@@ -278,7 +326,8 @@ class StreamRenderer:
             except StreamUnavailable:
                 logger.info("native streaming refused: falling back to edits")
                 self._native = False
-        if self._ref is None and self._placeholder:
+        if self._ref is None and self._placeholder and not self._started:
+            # the placeholder comes first: it takes the answer unless a stream went before
             self._ref, self._placeholder = self._placeholder, None
         if self._ref is None:
             self._ref = await self._call(self.surface.post, text, final=final)
@@ -287,19 +336,34 @@ class StreamRenderer:
         self._shown = text
 
     async def _stream(self, text: str, *, final: bool) -> None:
-        """Append what is new (whole words or lines until ``final``); stop the stream at the end."""
+        """Append what is new (whole words or lines until ``final``); stop the stream at the end.
+
+        Until ``final`` it leaves room to close a code fence. If the platform ends the
+        stream, ``_closed`` is set and ``_shown`` is what the message kept.
+        """
         surface: Any = self.surface
-        upto = len(text) if final else stream_cut(text)
-        delta = text[len(self._shown) : upto]
-        if self._ref is None:
-            if not delta:
-                return
-            self._ref = await self._call(surface.stream_start, delta)
-        elif delta:
-            await self._call(surface.stream_append, self._ref, delta)
-        self._shown = text[:upto]
-        if final:
-            await self._call(surface.stream_stop, self._ref)
+        upto = len(text) if final else stream_cut(text[: surface.max_chars - CLOSE_RESERVE])
+        try:
+            if not self._closed:
+                await self._append(text[len(self._shown) : upto])
+            if final and self._ref is not None:
+                await self._call(surface.stream_stop, self._ref)
+        except StreamClosed as exc:
+            logger.info("the platform ended the stream (%s): continuing in a new message", exc)
+            self._closed = True
+
+    async def _append(self, delta: str) -> None:
+        """Start or extend the stream with ``delta``, in calls the platform accepts."""
+        surface: Any = self.surface
+        step = surface.stream_max_append
+        for at in range(0, len(delta), step):
+            piece = delta[at : at + step]
+            if self._ref is None:
+                self._ref = await self._call(surface.stream_start, piece)
+                self._started = time.monotonic()
+            else:
+                await self._call(surface.stream_append, self._ref, piece)
+            self._shown += piece
 
     # ── lines and notices ────────────────────────────────────────────────
 

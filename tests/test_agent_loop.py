@@ -318,6 +318,27 @@ async def test_length_cut_drops_partial_tool_calls_and_tells_the_model(llm):
     assert rec.text() == "Smaller now."
 
 
+async def test_an_answer_cut_at_the_output_limit_is_flagged_after_its_text(llm):
+    llm.script(truncated("The first half of a long"), text("Done."))
+    agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
+
+    await agent.run(session, "write a lot", rec.turn)
+
+    assert rec.types()[-4:] == [
+        "assistant_chunk",
+        "assistant_stream_end",
+        "cut_off",
+        "turn_complete",
+    ]
+    assert session.history[-1] == {"role": "assistant", "content": "The first half of a long"}
+    assert len(llm.requests) == 1  # the user decides whether to continue
+    assert ev.event_from_dict(ev.CutOff().to_dict()) == ev.CutOff()  # crosses processes
+
+    rec2 = Recorder()
+    await agent.run(session, "continue", rec2.turn)
+    assert rec2.of(ev.CutOff) == []  # a reply that ended by itself is not flagged
+
+
 async def test_rate_limit_ends_the_turn_readably_and_the_session_stays_usable(llm):
     llm.script(error(429, "slow down", headers={"Retry-After": "0"}))
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")

@@ -3,10 +3,53 @@
 import asyncio
 import json
 
+import pytest
+
 from agent import events as ev
 from bot.redact import register_secret
-from bot.render import PlatformUnavailable, RateLimited, StreamRenderer
+from bot.render import (
+    CUT_OFF,
+    PlatformUnavailable,
+    RateLimited,
+    StreamClosed,
+    StreamRenderer,
+)
 from tests.support import RecordingSurface
+
+
+class StreamingSurface(RecordingSurface):
+    """A thread whose answers stream natively; the platform ends a stream at append
+    number ``end_at`` (counting from 1), the way Slack ends an expired one."""
+
+    def __init__(self, *, max_seconds: float = 60.0, max_append: int = 12_000) -> None:
+        super().__init__()
+        self.stream_max_seconds = max_seconds
+        self.stream_max_append = max_append
+        self.live: set[str] = set()
+        self.appends = 0
+        self.end_at = 0
+
+    async def stream_start(self, text: str) -> str:
+        ref = f"s{len(self.messages) + 1}"
+        self.calls.append(("start", text))
+        self.messages[ref] = text
+        self.live.add(ref)
+        return ref
+
+    async def stream_append(self, ref: str, text: str) -> None:
+        self.appends += 1
+        if self.appends == self.end_at:
+            self.live.discard(ref)
+        if ref not in self.live:
+            raise StreamClosed("message_not_in_streaming_state")
+        self.calls.append(("append", text))
+        self.messages[ref] += text
+
+    async def stream_stop(self, ref: str) -> None:
+        if ref not in self.live:
+            raise StreamClosed("message_not_in_streaming_state")
+        self.live.discard(ref)
+        self.final.add(ref)
 
 
 async def stream(renderer: StreamRenderer, text: str, chunk: int = 7, pause: float = 0.0):
@@ -136,3 +179,69 @@ async def test_secrets_and_mass_mentions_never_reach_the_chat():
         "Your token is [redacted] and @\u200beveryone should see @\u200bchannel now."
     )
     assert surface.approvals[0].tools[0]["arguments"]["script"] == "t='[redacted]'"
+
+
+async def test_a_native_stream_is_closed_before_its_age_limit_and_goes_on_in_a_new_one():
+    surface = StreamingSurface(max_seconds=0.05)
+    renderer = StreamRenderer(surface)
+    text = " ".join(f"w{n}" for n in range(300))
+
+    await stream(renderer, text, chunk=20, pause=0.01)  # 0.6 s at least: 12 ages at most
+    await renderer.close()
+
+    assert len(surface.messages) >= 4
+    assert surface.transcript() == text  # not a character lost or shown twice
+    assert surface.final == set(surface.messages) and not surface.live  # every stream stopped
+
+
+async def test_a_stream_the_platform_ends_early_goes_on_in_a_new_message():
+    surface = StreamingSurface()
+    surface.end_at = 3
+    renderer = StreamRenderer(surface)
+    code = "\n".join(f"print({n})" for n in range(40))
+    text = "Here it is:\n\n```python\n" + code + "\n```\nThat is all."
+
+    await stream(renderer, text, chunk=30, pause=0.005)
+    await renderer.close()
+
+    first, *others = surface.messages.values()
+    assert others, "the rest went on in a new message"
+    assert all(m.count("```") % 2 == 0 for m in surface.messages.values())
+    assert ("edit", first) in surface.calls  # the ended stream's code block was closed
+    # the only characters added are the fence closed at the cut and reopened after it
+    assert surface.transcript().replace("```" + "```python\n", "") == text
+
+
+async def test_no_stream_call_carries_more_than_the_platform_takes():
+    surface = StreamingSurface(max_append=50)
+    renderer = StreamRenderer(surface)
+    text = " ".join(f"word{n}" for n in range(200))
+
+    await stream(renderer, text, chunk=300)
+    await renderer.close()
+
+    sent = [t for kind, t in surface.calls if kind in ("start", "append")]
+    assert len(sent) > len(text) // 50 and max(map(len, sent)) <= 50
+    assert list(surface.messages.values()) == [text]
+
+
+@pytest.mark.parametrize(
+    ("ending", "notice"),
+    [
+        (ev.Interrupted(), "⏹️ Stopped."),
+        (ev.Error(error="The model provider failed."), "⚠️ The model provider failed."),
+        (ev.CutOff(), CUT_OFF),
+    ],
+)
+async def test_an_answer_cut_short_ends_with_a_notice_saying_so(ending, notice):
+    for surface in (RecordingSurface(max_chars=300), StreamingSurface(max_seconds=0.02)):
+        renderer = StreamRenderer(surface, placeholder="ph")
+        for n in range(100):
+            await renderer.handle(ev.AssistantChunk(content=f"part{n} "))
+        await renderer.handle(ending)
+        await renderer.handle(ev.TurnComplete())
+        await renderer.close()
+
+        assert surface.calls[-1] == ("notice", notice)
+        assert surface.notices == [notice]
+        assert "part99" in surface.transcript()

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import blocks
 from agent import events as ev
 from bot.keys import SessionKey
-from bot.render import RateGate, RateLimited, StreamUnavailable
+from bot.render import RateGate, RateLimited, StreamClosed, StreamUnavailable
 from bot.settings import Settings
 from bot.store import ApprovalRecord
 
@@ -28,6 +28,8 @@ REFUSALS = frozenset(
     {"unknown_method", "not_allowed", "not_allowed_token_type", "missing_scope", "not_enabled"}
 )
 """chat.startStream errors that mean the workspace or app can't stream at all."""
+STREAM_ENDED = frozenset({"message_not_in_streaming_state", "msg_too_long"})
+"""chat.appendStream / stopStream errors: the stream is over (or the text too long for it)."""
 
 
 async def slack_call(method: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
@@ -112,6 +114,11 @@ class StreamingSlackSurface(SlackSurface):
     turns use edits straight away.
     """
 
+    stream_max_seconds = 180.0
+    """Slack ends a stream about 5 minutes after it starts (sooner when idle): close it at 3."""
+    stream_max_append = 12_000
+    """``markdown_text`` characters one call takes; Slack answers ``msg_too_long`` past it."""
+
     def __init__(
         self,
         client: AsyncWebClient,
@@ -144,12 +151,20 @@ class StreamingSlackSurface(SlackSurface):
         return response["ts"]
 
     async def stream_append(self, ref: str, text: str) -> None:
-        await slack_call(
-            self.client.chat_appendStream, channel=self.channel, ts=ref, markdown_text=text
-        )
+        await self._in_stream(self.client.chat_appendStream, ts=ref, markdown_text=text)
 
     async def stream_stop(self, ref: str) -> None:
-        await slack_call(self.client.chat_stopStream, channel=self.channel, ts=ref)
+        await self._in_stream(self.client.chat_stopStream, ts=ref)
+
+    async def _in_stream(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> None:
+        """A call on an open stream; Slack saying the stream is over raises StreamClosed."""
+        try:
+            await slack_call(method, channel=self.channel, **kwargs)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            if error in STREAM_ENDED:
+                raise StreamClosed(error) from exc
+            raise
 
 
 class SlackSurfaces:

@@ -6,6 +6,11 @@ told to, or on its own past Slack's published rate limits once
 :meth:`SlackStandIn.enforce_rate_limits` is called (off by default). It also
 signs and POSTs events and interactions to a Bolt endpoint the way Slack does
 (``X-Slack-Signature``, ``X-Slack-Request-Timestamp``).
+
+Native streams keep Slack's limits: a call's ``markdown_text`` over ``max_append``
+characters gets ``msg_too_long``; a stream older than ``stream_seconds`` (unset: never)
+is over, and appending to or stopping it gets ``message_not_in_streaming_state``;
+``chat.update`` of a message still streaming gets ``streaming_state_conflict``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from slack_sdk.signature import SignatureVerifier
 TEAM = "T0TEAM"
 BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
+MAX_APPEND = 12_000
+"""Slack's limit for ``markdown_text`` in one chat.startStream / appendStream call."""
 MESSAGE_WRITES = frozenset({"chat.postMessage", "chat.update"})
 """Calls that write a channel's messages: Slack allows ~1 per second per channel."""
 
@@ -36,6 +43,7 @@ class Message:
     blocks: list[dict[str, Any]] = field(default_factory=list)
     thread_ts: str | None = None
     streaming: bool = False
+    started: float = 0.0  # when its stream started (monotonic)
 
     def button_ids(self) -> list[str]:
         return [
@@ -93,6 +101,9 @@ class SlackStandIn:
         self.usergroups: dict[str, list[str]] = {}
         self.fail_next: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self.streaming_enabled = False
+        self.stream_seconds: float | None = None
+        self.max_append = MAX_APPEND
+        self.refused: list[tuple[str, str]] = []  # (method, error) of each refused call
         self.limits: RateLimits | None = None
         self.rate_limited: dict[str, int] = {}  # method -> 429s answered by the limits
         self._buckets: dict[str, TokenBucket] = {}
@@ -179,6 +190,7 @@ class SlackStandIn:
         self.calls.append((method, args))
         if self.fail_next.get(method):
             status, body, headers = self.fail_next[method].pop(0)
+            self.refused.append((method, body["error"]))
             return web.json_response(body, status=status, headers=headers)
         if self.limits and (wait := self._over_limit(method, args)):
             self.rate_limited[method] = self.rate_limited.get(method, 0) + 1
@@ -188,6 +200,8 @@ class SlackStandIn:
             )
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         body = handler(args) if handler else {}
+        if "error" in body:
+            self.refused.append((method, body["error"]))
         return web.json_response({"ok": "error" not in body, **body})
 
     def _new_ts(self) -> str:
@@ -207,10 +221,19 @@ class SlackStandIn:
         )
         return {"ts": ts, "channel": args["channel"]}
 
+    def _live(self, message: Message) -> bool:
+        """Whether ``message`` is a stream that still takes appends (it ends at its age limit)."""
+        age = time.monotonic() - message.started
+        if message.streaming and self.stream_seconds is not None and age >= self.stream_seconds:
+            message.streaming = False
+        return message.streaming
+
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self.messages.get(args["ts"])
         if message is None:
             return {"error": "message_not_found"}
+        if self._live(message):
+            return {"error": "streaming_state_conflict"}
         message.text = args.get("text", message.text)
         message.blocks = args.get("blocks") or []
         return {"ts": args["ts"], "channel": args["channel"]}
@@ -222,21 +245,29 @@ class SlackStandIn:
     def _chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
         if not self.streaming_enabled:
             return {"error": "not_allowed"}
+        text = args.get("markdown_text", "")
+        if len(text) > self.max_append:
+            return {"error": "msg_too_long"}
         ts = self._new_ts()
         self.messages[ts] = Message(
-            args["channel"], ts, args.get("markdown_text", ""), [], args.get("thread_ts"), True
+            args["channel"], ts, text, [], args.get("thread_ts"), True, time.monotonic()
         )
         return {"ts": ts, "channel": args["channel"]}
 
     def _chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self.messages[args["ts"]]
-        if not message.streaming:
+        if not self._live(message):
             return {"error": "message_not_in_streaming_state"}
-        message.text += args.get("markdown_text", "")
+        text = args.get("markdown_text", "")
+        if len(text) > self.max_append:
+            return {"error": "msg_too_long"}
+        message.text += text
         return {"ts": args["ts"]}
 
     def _chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self.messages[args["ts"]]
+        if not self._live(message):
+            return {"error": "message_not_in_streaming_state"}
         message.text += args.get("markdown_text", "")
         message.streaming = False
         return {"ts": args["ts"]}
