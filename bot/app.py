@@ -19,6 +19,7 @@ from agent.mcp import McpManager, load_servers
 from agent.tools import build_hf_tools
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import ToolRegistry
+from bot.controls import TeamControls
 from bot.embedded_redis import redis_for
 from bot.logs import install as install_logs
 from bot.ratelimit import TurnLimits
@@ -26,6 +27,7 @@ from bot.redact import register_secret
 from bot.runner import TurnRunner
 from bot.settings import Settings
 from bot.store import SessionStore
+from bot.traces import Tracer, tracer_for
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +40,14 @@ class Runtime:
     runner: TurnRunner
 
 
+def hub_api(settings: Settings) -> HfApi:
+    """The Hub client of the bot's own token (``HF_TOKEN``) at ``HF_ENDPOINT``."""
+    return HfApi(endpoint=settings.hf_endpoint, token=settings.hub_token())
+
+
 def build_tools(settings: Settings) -> ToolRegistry:
     """Every built-in tool, acting on the Hub with the bot's own token."""
-    api = HfApi(endpoint=settings.hf_endpoint, token=settings.hub_token())
+    api = hub_api(settings)
     hf_tools = build_hf_tools(
         api,
         sandbox_root=settings.data_dir / "sandboxes",
@@ -75,7 +82,13 @@ async def runtime(settings: Settings, tools: ToolRegistry | None = None) -> Asyn
         agent = Agent(settings.agent_config(), registry)
         install_logs(settings.log_format)
         register_secret(*secret_values(settings))
-        runner = build_runner(settings, agent, store)
+        tracer = tracer_for(settings, hub_api(settings))
+        runner = build_runner(settings, agent, store, tracer)
+        if tracer is not None:
+            tracer.start()
+        prices = None
+        if settings.hf_token:  # the Hub's job prices, fetched in the background
+            prices = asyncio.create_task(runner.controls.load_hub_prices(hub_api(settings)))
         with sigterm_cancels(asyncio.current_task()) as terminated:
             try:
                 yield Runtime(settings, redis, store, runner)
@@ -84,10 +97,18 @@ async def runtime(settings: Settings, tools: ToolRegistry | None = None) -> Asyn
                     raise
                 logger.info("SIGTERM: finishing or handing back running turns")
             finally:
-                await runner.close()
+                if prices is not None:
+                    prices.cancel()
+                try:
+                    await runner.close()
+                finally:
+                    if tracer is not None:
+                        await tracer.close()
 
 
-def build_runner(settings: Settings, agent: Agent, store: SessionStore) -> TurnRunner:
+def build_runner(
+    settings: Settings, agent: Agent, store: SessionStore, tracer: Tracer | None = None
+) -> TurnRunner:
     """The turn runner with the settings' roles, limits and timeouts."""
     limits = TurnLimits(
         store.redis, settings.user_turns_per_minute, settings.channel_turns_per_minute
@@ -103,6 +124,13 @@ def build_runner(settings: Settings, agent: Agent, store: SessionStore) -> TurnR
         limits=limits,
         max_input_chars=settings.max_input_chars,
         shutdown_grace=settings.shutdown_grace_seconds,
+        controls=TeamControls.build(
+            store.redis,
+            approvers=settings.approver_ids,
+            rules_file=settings.approval_rules,
+            ttl_seconds=settings.session_ttl_seconds,
+        ),
+        tracer=tracer,
     )
 
 

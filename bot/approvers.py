@@ -1,4 +1,4 @@
-"""Who may decide an approval."""
+"""The person clicking an approval button, as the adapters resolve them."""
 
 from __future__ import annotations
 
@@ -16,10 +16,3 @@ class Actor:
     user_id: str
     groups: frozenset[str] = field(default_factory=frozenset)
     name: str = ""
-
-
-def may_decide(actor: Actor, requester: str, approvers: frozenset[str]) -> bool:
-    """``APPROVERS`` lists ids and groups; when it is empty only the requester decides."""
-    if not approvers:
-        return actor.user_id == requester
-    return actor.user_id in approvers or bool(actor.groups & approvers)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
@@ -56,6 +58,8 @@ class AuditEntry:
     script_diff: str = ""
     feedback: str = ""
     cost_usd: float = 0.0
+    approvers: list[str] = field(default_factory=list)
+    """Everyone whose approval counted, for calls that needed several."""
     id: str = ""
     """The stream entry id, filled in when read back."""
 
@@ -71,6 +75,7 @@ class AuditEntry:
         tool: dict[str, Any],
         decision: dict[str, Any],
         cost_usd: float = 0.0,
+        approvers: list[str] | None = None,
     ) -> AuditEntry:
         """An entry for ``decision`` (the runner's dict) on ``tool`` (``{tool, arguments, tool_call_id}``)."""
         args = tool["arguments"]
@@ -95,6 +100,7 @@ class AuditEntry:
             script_diff=script_diff(original, edited) if edited else "",
             feedback=decision.get("feedback") or "",
             cost_usd=cost_usd,
+            approvers=list(approvers or []),
         )
 
 
@@ -110,17 +116,42 @@ class AuditLog:
         return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
 
     async def read(
-        self, *, thread: str | None = None, since: float | None = None, limit: int = 10_000
+        self,
+        *,
+        thread: str | None = None,
+        since: float | None = None,
+        approval: str | None = None,
+        limit: int = 10_000,
     ) -> list[AuditEntry]:
-        """Entries oldest first, from ``since`` (epoch seconds), of one session key if given."""
+        """Entries oldest first, from ``since`` (epoch seconds), of one session key or approval."""
         start = f"{int(since * 1000)}-0" if since else "-"
         entries = []
         for entry_id, fields in await self.redis.xrange(self.stream, min=start, count=limit):
             data = {k.decode(): json.loads(v) for k, v in fields.items()}
             entry = AuditEntry(**data, id=entry_id.decode())
-            if thread is None or entry.session_key == thread:
-                entries.append(entry)
+            if thread not in (None, entry.session_key) or approval not in (None, entry.approval_id):
+                continue
+            entries.append(entry)
         return entries
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """``--since``: epoch seconds, an ISO date/time (UTC unless it says), or an age: 30m, 2h, 7d."""
+    now = time.time() if now is None else now
+    text = text.strip()
+    if match := re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text):
+        return now - float(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"--since {text!r}: give 2h, 7d, 2026-11-25, 2026-11-25T09:00 or epoch seconds"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def format_table(entries: list[AuditEntry]) -> str:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+MAX_CAP_USD = 10_000.0
+
 # KEYS: budget hash. ARGV: cost. Returns 1 when spent, 0 when over the cap or no budget.
 _SPEND = """
 local cap = tonumber(redis.call('HGET', KEYS[1], 'cap') or '-1')
@@ -82,3 +84,30 @@ class Budgets:
         """Count ``cost`` a person approved beyond auto-approve (only when a budget exists)."""
         if await self.get(session_key) is not None:
             await self.redis.hincrbyfloat(self._key(session_key), "spent", cost)
+
+
+def parse_cap(text: str) -> float | None:
+    """A budget as people type it: ``$20``, ``20``, ``12.5 usd``; ``off``/``0`` is None."""
+    value = text.strip().lower().removeprefix("$").removesuffix("usd").strip().rstrip("$")
+    if value in ("off", "none", "stop", ""):
+        return None
+    try:
+        cap = float(value.replace(",", ""))
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not an amount: try `auto-approve $20`.") from None
+    if cap == 0:
+        return None
+    if not 0 < cap <= MAX_CAP_USD:
+        raise ValueError(f"A budget is between $0 and ${MAX_CAP_USD:,.0f}.")
+    return cap
+
+
+def budget_reply(budget: Budget | None) -> str:
+    """What the thread is told after a budget change."""
+    if budget is None:
+        return "🤖 Auto-approve is off: every costly call waits for a click."
+    return (
+        f"🤖 Auto-approve on: calls run at once while this thread's estimated spend stays "
+        f"under ${budget.cap:.2f} (${budget.spent:.2f} spent). Scheduled jobs and calls the "
+        "team rules reserve still wait for a person."
+    )

@@ -146,6 +146,23 @@ async def print_tools(settings: Settings, out: TextIO) -> int:
     return 0
 
 
+async def print_audit(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """The approval decisions recorded in Redis, as a table or JSON lines."""
+    from bot.audit import AuditLog, format_json_lines, format_table, parse_since
+    from bot.embedded_redis import redis_for
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        sys.exit(str(exc))
+    async with redis_for(settings.redis_url, settings.data_dir) as redis:
+        entries = await AuditLog(redis).read(
+            thread=args.thread, since=since, approval=args.approval
+        )
+    out.write((format_json_lines(entries) if args.json else format_table(entries)) + "\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ml-intern-bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -156,6 +173,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("worker", help="run turns from the queue, with no chat front end")
     commands.add_parser("doctor", help="check settings, Redis, the model and the Hub")
     commands.add_parser("tools", help="list every tool the agent sees and its approval rule")
+    audit = commands.add_parser("audit", help="print the approval decisions on record")
+    audit.add_argument(
+        "--thread", help="only this session key (<platform>:<team>:<channel>:<thread>)"
+    )
+    audit.add_argument("--approval", help="only this approval id (shown on its card)")
+    audit.add_argument("--since", help="from this time: 2h, 7d, 2026-11-25T09:00 or epoch seconds")
+    audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     commands.add_parser("manifest", help="print an app manifest").add_argument(
         "platform", choices=["slack"]
     )
@@ -168,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings)
     if args.command == "doctor":
         return _doctor(settings)
+    if args.command == "audit":
+        return asyncio.run(print_audit(settings, args, sys.stdout))
     if args.command == "tools":
         return asyncio.run(print_tools(settings, sys.stdout))
     if args.command == "manifest":

@@ -11,7 +11,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from bot.approvers import Actor, may_decide
+from bot.approvers import Actor
+from bot.budget import budget_reply, parse_cap
 from bot.runner import STORE_DOWN, Decided, TurnRunner
 from bot.store import ApprovalRecord
 
@@ -23,6 +24,15 @@ EXPLAIN = {
     "decided": "This approval was already decided.",
     "abandoned": "This approval is no longer pending: a newer message in the thread replaced it.",
     "missing": "This approval no longer exists (it expired or was never stored).",
+    "voted": "You already approved this call; it needs another approver too.",
+}
+
+
+VERB_LABELS = {
+    "approve": "Approve",
+    "reject": "Reject",
+    "edit": "Edit script",
+    "extend": "Extend budget & approve",
 }
 
 
@@ -34,6 +44,37 @@ def has_script(tool: dict[str, Any]) -> bool:
     return isinstance(tool["arguments"].get("script"), str)
 
 
+def call_verbs(tool: dict[str, Any]) -> list[str]:
+    """The buttons an undecided call gets."""
+    verbs = ["approve", "reject"]
+    if has_script(tool):
+        verbs.append("edit")
+    if tool.get("approval", {}).get("over_budget"):
+        verbs.append("extend")
+    return verbs
+
+
+def approval_note(tool: dict[str, Any], votes: list[str] | None = None) -> str:
+    """What the team's rules say about an undecided call, in one line (markdown)."""
+    note = tool.get("approval", {})
+    parts = [f"Decides: {note['who']}"] if note.get("who") else []
+    required = note.get("required", 1)
+    if required > 1:
+        so_far = ", ".join(f"<@{v}>" for v in votes or [])
+        parts.append(
+            f"{len(votes or [])} of {required} approvals" + (f" ({so_far})" if so_far else "")
+        )
+    if note.get("cost_usd"):
+        parts.append(f"est. up to ${note['cost_usd']:.2f}")
+    if note.get("over_budget"):
+        parts.append("over this thread's auto-approve budget")
+    return " · ".join(parts)
+
+
+def audit_hint(approval_id: str) -> str:
+    return f"Audit: `ml-intern-bot audit --approval {approval_id}`"
+
+
 def call_id(record: ApprovalRecord | None, n: int | None) -> str | None:
     """The id of call ``n`` of an approval (None for all, or when there is no such call)."""
     if record is None or n is None:
@@ -41,12 +82,13 @@ def call_id(record: ApprovalRecord | None, n: int | None) -> str | None:
     return record.tools[n]["tool_call_id"] if n < len(record.tools) else None
 
 
-def explain(result: str, record: ApprovalRecord, approvers: frozenset[str]) -> str:
-    """Why a click was not recorded, for the person who clicked."""
+def explain(result: str, record: ApprovalRecord, n: int | None) -> str:
+    """Why a click on call ``n`` (None: all) was not recorded, for the person who clicked."""
     if result != "forbidden":
         return EXPLAIN.get(result, f"Not recorded ({result}).")
-    who = "the configured approvers" if approvers else f"<@{record.requester}>"
-    return f"🔒 You can't approve this: only {who} can decide."
+    tools = record.tools if n is None else record.tools[n : n + 1]
+    rules = {t.get("approval", {}).get("who") or f"<@{record.requester}>" for t in tools}
+    return f"🔒 You can't approve this: only {' / '.join(sorted(rules))} can decide."
 
 
 @dataclass(frozen=True)
@@ -65,19 +107,30 @@ class Click:
 
 
 async def decide_click(
-    runner: TurnRunner, approval_id: str, n: int | None, actor: Actor, **decision: Any
+    runner: TurnRunner,
+    approval_id: str,
+    n: int | None,
+    actor: Actor,
+    *,
+    extend: bool = False,
+    **decision: Any,
 ) -> Click:
-    """Record ``actor``'s decision on call ``n`` (None: every call left); redraw the card."""
+    """Record ``actor``'s decision on call ``n`` (None: every call left); redraw the card.
+
+    ``extend`` (the Extend budget & approve button) first raises the thread's
+    auto-approve cap just enough for the call.
+    """
     try:
         record = await runner.store.approval(approval_id)
         if record is None or (n is not None and call_id(record, n) is None):
             return Click(record, None, EXPLAIN["missing"])
-        decided = await runner.decide(
-            approval_id, actor, tool_call_id=call_id(record, n), **decision
-        )
+        cid = call_id(record, n)
+        if extend and cid and runner.controls.may_decide(actor, record, [cid]):
+            await runner.controls.extend_for(record, cid)
+        decided = await runner.decide(approval_id, actor, tool_call_id=cid, **decision)
     except (RedisError, OSError):
         return Click(None, None, STORE_DOWN)
-    refusal = None if decided.accepted else explain(decided.result, record, runner.approvers)
+    refusal = None if decided.accepted else explain(decided.result, record, n)
     click = Click(record, decided, refusal)
     if click.card_changed:
         await runner.refresh_card(approval_id)
@@ -104,11 +157,12 @@ async def modal_request(
         record = await runner.store.approval(approval_id)
     except (RedisError, OSError) as exc:
         raise Refused(STORE_DOWN) from exc
-    approvers = runner.approvers
     if record is None or (n is not None and call_id(record, n) is None):
         raise Refused(EXPLAIN["missing"])
-    if not may_decide(actor, record.requester, approvers):
-        raise Refused(explain("forbidden", record, approvers))
+    if not runner.controls.may_decide(
+        actor, record, record.undecided() if n is None else [record.tools[n]["tool_call_id"]]
+    ):
+        raise Refused(explain("forbidden", record, n))
     if record.status != "open":
         raise Refused(EXPLAIN.get(record.status, EXPLAIN["decided"]))
     if n is not None and call_id(record, n) in record.decisions:
@@ -119,3 +173,14 @@ async def modal_request(
     if n is None or not has_script(record.tools[n]):
         raise Refused(NO_SCRIPT)
     return ModalRequest(record, n, what, record.tools[n]["arguments"]["script"])
+
+
+async def budget_command(runner: TurnRunner, key: str, actor: Actor, amount: str) -> str:
+    """``auto-approve <amount>|off`` in a thread: set its budget; the reply says what happened."""
+    try:
+        budget = await runner.set_budget(key, actor, parse_cap(amount))
+    except (ValueError, PermissionError) as refused:
+        return str(refused)
+    except (RedisError, OSError):
+        return STORE_DOWN
+    return budget_reply(budget)

@@ -103,6 +103,13 @@ class ApprovalRules:
         rules = [_parse_rule(raw, f"{path}: rule {n}") for n, raw in enumerate(data["rules"], 1)]
         return cls.with_default(approvers, rules)
 
+    def named(self) -> frozenset[str]:
+        """Every id, group and role any rule names (adapters resolve group membership for these)."""
+        sets = [
+            r.approvers for r in (*self.rules, self.default) if isinstance(r.approvers, frozenset)
+        ]
+        return frozenset().union(*sets)
+
     def rule_for(self, tool: str, args: dict[str, Any]) -> Rule:
         return next((r for r in self.rules if r.matches(tool, args)), self.default)
 

@@ -33,8 +33,10 @@ from agent.llm import parse_arguments
 from agent.loop import Agent, Turn
 from agent.session import Session
 from bot.admission import MAX_INPUT_CHARS, Admission
-from bot.approvers import Actor, may_decide
+from bot.approvers import Actor
+from bot.budget import Budget
 from bot.consumer import CONTROL, HandedBack, StreamConsumer
+from bot.controls import TeamControls, decision_summary
 from bot.keys import platform_of
 from bot.logs import log_context
 from bot.metrics import (
@@ -53,6 +55,7 @@ from bot.ratelimit import TurnLimits
 from bot.redact import clean
 from bot.render import ApprovalCards, StreamRenderer, Surface, call_surface
 from bot.store import ApprovalRecord, SessionStore, Work
+from bot.traces import Tracer
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +91,7 @@ class Decided:
 
     @property
     def accepted(self) -> bool:
-        return self.result in ("recorded", "complete")
+        return self.result in ("recorded", "complete", "vote")
 
 
 class TurnRunner:
@@ -105,11 +108,15 @@ class TurnRunner:
         limits: TurnLimits | None = None,
         max_input_chars: int = MAX_INPUT_CHARS,
         shutdown_grace: float = SHUTDOWN_GRACE,
+        controls: TeamControls | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.agent = Agent(agent.config, OnceTools(agent.tools, store), agent.llm)  # type: ignore[arg-type]
         self.store = store
         self.surfaces = surfaces
         self.approvers = approvers
+        self.controls = controls or TeamControls.build(store.redis, approvers=approvers)
+        self.tracer = tracer
         self.lock_ttl_ms = lock_ttl_ms
         self.consume = consume
         self.admission = Admission(store, limits, max_input_chars)
@@ -178,7 +185,9 @@ class TurnRunner:
         record = await self.store.approval(approval_id)
         if record is None:
             return Decided("missing", None)
-        if not may_decide(actor, record.requester, self.approvers):
+        if not self.controls.may_decide(
+            actor, record, [tool_call_id] if tool_call_id else record.undecided()
+        ):
             APPROVALS.labels(verdict, "forbidden").inc()
             return Decided("forbidden", record)
         decision = {
@@ -191,14 +200,37 @@ class TurnRunner:
         }
         result = await self.store.decide(approval_id, tool_call_id, decision)
         APPROVALS.labels(verdict, result).inc()
+        return Decided(result, await self._recorded(approval_id, decision, result))
+
+    async def _recorded(
+        self, approval_id: str, decision: dict[str, Any], result: str
+    ) -> ApprovalRecord | None:
+        """After a decision: audit it, and resume the turn when it was the last one."""
         record = await self.store.approval(approval_id)
-        if result == "complete" and record is not None:
+        if record is None or result not in ("recorded", "complete"):
+            return record
+        await self.controls.record(record, decision)
+        if result == "complete":
             decisions = [{"tool_call_id": i, **d} for i, d in record.decisions.items()]
             await self.submit(
                 record.session_key,
                 {"kind": "resume", "approval_id": approval_id, "decisions": decisions},
             )
-        return Decided(result, record)
+        return record
+
+    async def set_budget(self, key: str, actor: Actor, cap: float | None) -> Budget | None:
+        """Auto-approve ``key``'s calls within ``cap`` USD (None: off).
+
+        Only someone who may approve there may set it (a budget stands in for their
+        clicks); :class:`PermissionError` otherwise.
+        """
+        requester = (await self.store.meta(key)).get("requester", actor.user_id)
+        if not self.controls.rules.default.allows(actor, requester):
+            raise PermissionError("🔒 Only someone who may approve here can set a budget.")
+        if cap is None:
+            await self.controls.budgets.turn_off(key)
+            return None
+        return await self.controls.budgets.set_cap(key, cap)
 
     async def refresh_card(self, approval_id: str) -> None:
         """Redraw an approval's card from the store, where the platform can (newest state wins)."""
@@ -231,6 +263,9 @@ class TurnRunner:
             "running_tools": meta.get("running_tools", []),
             "status": meta.get("status", "idle"),
             "queued": await self.store.inbox_size(key),
+            "budget": budget.describe()
+            if (budget := await self.controls.budgets.get(key))
+            else None,
         }
 
     def _stop_here(self, key: str) -> bool:
@@ -354,11 +389,11 @@ class TurnRunner:
 
         async def emit(event: ev.Event) -> None:
             count(event)
+            if self.tracer is not None:
+                self.tracer.record(key, turn_id, event)
             try:
                 if isinstance(event, ev.ApprovalRequired):
-                    await self.store.open_approval(key, event.approval_id, event.tools, requester)
-                    posted = await renderer.show_approval(event)
-                    await self.store.set_approval_ref(event.approval_id, posted)
+                    await self._pause_for_approval(key, event, requester, renderer)
                     return
                 if isinstance(event, ev.ToolCall) or (
                     isinstance(event, ev.ToolStateChange) and event.state == "running"
@@ -419,8 +454,35 @@ class TurnRunner:
                 except (RedisError, OSError):
                     logger.exception("could not save the session %s at the end of its turn", key)
                     handed_back = True
+            if self.tracer is not None:
+                self.tracer.turn_done(key, turn_id, session.history)
         if handed_back:
             raise HandedBack(key)
+
+    async def _pause_for_approval(
+        self, key: str, event: ev.ApprovalRequired, requester: str, renderer: StreamRenderer
+    ) -> None:
+        """Store the approval, take the decisions rules and budget allow, show a card for the rest."""
+        tools, decided = await self.controls.prepare(key, event.tools, requester)
+        event = dataclasses.replace(event, tools=tools)
+        await self.store.open_approval(
+            key, event.approval_id, tools, requester, TeamControls.required(tools)
+        )
+        for call_id, decision in decided.items():
+            result = await self.store.decide(event.approval_id, call_id, decision)
+            await self._recorded(event.approval_id, decision, result)
+        if len(decided) == len(tools):
+            lines = [
+                f"{decision_summary(decided[t['tool_call_id']])}: `{t['tool']}`" for t in tools
+            ]
+            if budget := await self.controls.budgets.get(key):
+                lines.append(f"({budget.describe()})")
+            await renderer.notice("\n".join(lines))
+            return
+        posted = await renderer.show_approval(event)
+        await self.store.set_approval_ref(event.approval_id, posted)
+        if decided:
+            await self.refresh_card(event.approval_id)
 
     async def _take_over(
         self, session: Session, kind: str, turn: Turn, renderer: StreamRenderer

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     yolo_mode: bool = False
     confirm_cpu_jobs: bool = True
     auto_file_upload: bool = False
+    approval_rules: Path | None = Field(
+        None, description="YAML rules: who may approve which tool call (see the README)"
+    )
 
     # Tool servers
     mcp_servers: Path | None = Field(None, description="JSON/YAML file of MCP tool servers")
@@ -102,7 +105,26 @@ class Settings(BaseSettings):
     max_input_chars: int = Field(20_000, gt=0, description="Longer messages are refused")
     log_format: str = Field("text", pattern="^(text|json)$", description="text or json lines")
 
+    # Traces
+    session_traces_repo: str | None = Field(
+        None, description="Private Hub dataset that session traces are uploaded to; unset: off"
+    )
+    session_traces_interval_seconds: float = Field(
+        60, gt=0, description="Upload waiting session traces this often"
+    )
+    session_traces_batch_size: int = Field(
+        20, gt=0, description="Upload at once when this many finished turns wait"
+    )
+
     log_level: str = "INFO"
+
+    @field_validator("approval_rules")
+    @classmethod
+    def _rules_load(cls, value: Path | None) -> Path | None:
+        from bot.rules import ApprovalRules
+
+        ApprovalRules.load(value, frozenset())  # a RulesError (a ValueError) names the problem
+        return value
 
     @field_validator("redis_url")
     @classmethod

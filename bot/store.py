@@ -16,7 +16,7 @@ import json
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from redis.asyncio import Redis
@@ -40,27 +40,51 @@ _EXTEND = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
-# KEYS: approval hash, decisions hash. ARGV: tool call id or '*', decision JSON.
+# KEYS: approval hash, decisions hash, votes hash.
+# ARGV: tool call id or '*', decision JSON, '1' when approving, the voter's id.
+# A call whose approval hash lists it in 'required' with n > 1 is approved only by
+# the n-th distinct approver; earlier approvals are votes. A rejection decides at once.
 _DECIDE = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
 if status ~= 'open' then return status end
 local ids = cjson.decode(redis.call('HGET', KEYS[1], 'ids'))
+local required = cjson.decode(redis.call('HGET', KEYS[1], 'required') or '{}')
+local approving = ARGV[3] == '1'
+
+local function decide(id)
+  if redis.call('HEXISTS', KEYS[2], id) == 1 then return 'already' end
+  local need = tonumber(required[id] or 1)
+  if approving and need > 1 then
+    local voters = cjson.decode(redis.call('HGET', KEYS[3], id) or '[]')
+    for _, v in ipairs(voters) do if v == ARGV[4] then return 'voted' end end
+    table.insert(voters, ARGV[4])
+    redis.call('HSET', KEYS[3], id, cjson.encode(voters))
+    redis.call('EXPIRE', KEYS[3], redis.call('TTL', KEYS[1]))
+    if #voters < need then return 'vote' end
+  end
+  redis.call('HSET', KEYS[2], id, ARGV[2])
+  return 'recorded'
+end
+
+local outcome = 'already'
 if ARGV[1] == '*' then
-  local n = 0
-  for _, id in ipairs(ids) do n = n + redis.call('HSETNX', KEYS[2], id, ARGV[2]) end
-  if n == 0 then return 'already' end
+  local rank = {already = 0, voted = 1, vote = 2, recorded = 3}
+  for _, id in ipairs(ids) do
+    local one = decide(id)
+    if rank[one] > rank[outcome] then outcome = one end
+  end
 else
   local known = false
   for _, id in ipairs(ids) do if id == ARGV[1] then known = true end end
   if not known then return 'missing' end
-  if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 'already' end
+  outcome = decide(ARGV[1])
 end
-if redis.call('HLEN', KEYS[2]) >= #ids then
+if outcome == 'recorded' and redis.call('HLEN', KEYS[2]) >= #ids then
   redis.call('HSET', KEYS[1], 'status', 'decided')
   return 'complete'
 end
-return 'recorded'
+return outcome
 """
 _CLOSE = """
 if redis.call('HGET', KEYS[1], 'status') == 'open' then
@@ -70,7 +94,11 @@ end
 return 0
 """
 
-DecideResult = Literal["recorded", "complete", "already", "missing", "decided", "abandoned"]
+DecideResult = Literal[
+    "recorded", "complete", "vote", "voted", "already", "missing", "decided", "abandoned"
+]
+"""``vote``: an approval counted toward a call that needs several; ``voted``: that person
+had already approved it."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +110,12 @@ class ApprovalRecord:
     tools: list[dict[str, Any]]
     decisions: dict[str, dict[str, Any]]
     platform_ref: dict[str, Any]
+    votes: dict[str, list[str]] = field(default_factory=dict)
+    """Approvers so far of calls that need several, by tool call id."""
+
+    def undecided(self) -> list[str]:
+        """Ids of the calls nobody has decided yet."""
+        return [t["tool_call_id"] for t in self.tools if t["tool_call_id"] not in self.decisions]
 
 
 @dataclass(frozen=True)
@@ -283,7 +317,9 @@ class SessionStore:
         approval_id: str,
         tools: list[dict[str, Any]],
         requester: str,
+        required: dict[str, int] | None = None,
     ) -> None:
+        """Store an open approval; ``required`` is how many approvers a call needs, when > 1."""
         ids = [t["tool_call_id"] for t in tools]
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(
@@ -294,6 +330,7 @@ class SessionStore:
                     "status": "open",
                     "ids": json.dumps(ids),
                     "tools": json.dumps(tools),
+                    "required": json.dumps(required or {}),
                     "platform_ref": "{}",
                 },
             )
@@ -310,6 +347,7 @@ class SessionStore:
             return None
         fields = {k.decode(): v.decode() for k, v in raw.items()}
         decisions = await self.redis.hgetall(_k("decisions", approval_id))
+        votes = await self.redis.hgetall(_k("votes", approval_id))
         return ApprovalRecord(
             approval_id=approval_id,
             session_key=fields["session_key"],
@@ -318,6 +356,7 @@ class SessionStore:
             tools=json.loads(fields["tools"]),
             decisions={k.decode(): json.loads(v) for k, v in decisions.items()},
             platform_ref=json.loads(fields.get("platform_ref", "{}")),
+            votes={k.decode(): json.loads(v) for k, v in votes.items()},
         )
 
     async def decide(
@@ -326,11 +365,21 @@ class SessionStore:
         """Record one decision (or the same for all calls when ``tool_call_id`` is None).
 
         Atomic: of concurrent clicks exactly one records each call, and exactly
-        one caller sees ``complete`` when the last call is decided.
+        one caller sees ``complete`` when the last call is decided. ``decision["by"]``
+        is the voter for calls that need several approvers.
         """
         result = await self._decide(
-            keys=[_k("approval", approval_id), _k("decisions", approval_id)],
-            args=[tool_call_id or "*", json.dumps(decision)],
+            keys=[
+                _k("approval", approval_id),
+                _k("decisions", approval_id),
+                _k("votes", approval_id),
+            ],
+            args=[
+                tool_call_id or "*",
+                json.dumps(decision),
+                "1" if decision.get("approved") else "0",
+                decision.get("by", ""),
+            ],
         )
         return result.decode() if isinstance(result, bytes) else result
 

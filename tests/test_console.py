@@ -106,3 +106,21 @@ async def test_ctrl_c_stops_the_turn_not_the_program(console, llm):
     await asyncio.wait_for(run, 10)
 
     assert "still here" in out.getvalue()
+
+
+async def test_autoapprove_runs_a_job_within_the_budget_without_asking(console, llm):
+    app, keyboard, out = console
+    small = {**GPU_JOB, "timeout": "30m"}  # a10g-small: ~$0.50
+    llm.script(tool_calls(("hf_jobs", small)), text("Ran without asking."))
+    for line in ("/autoapprove $1", "train", "/status", "/autoapprove off", None):
+        keyboard.type(line)
+
+    await app.run()
+
+    output = out.getvalue()
+    assert "Auto-approve on" in output and "under $1.00" in output
+    assert "need your approval" not in output
+    assert [name for name, _ in RAN] == ["hf_jobs"] and RAN[0][1] == small
+    assert "budget: auto-approve budget $0.50 of $1.00 spent" in output
+    assert "Auto-approve is off" in output
+    assert not any("approve?" in p for p in keyboard.prompts)

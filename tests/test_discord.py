@@ -88,7 +88,7 @@ class Rig:
         return dc.Place(GUILD, channel or self.text_channel)
 
     def slash(
-        self, name: str, channel: dict | None = None, who: str = ALICE, **options: str
+        self, name: str, channel: dict | None = None, who: str = ALICE, **options: str | float
     ) -> dict:
         return self.feed(self.api.slash_event(name, self.here(channel), dc.member(who), **options))
 
@@ -354,6 +354,33 @@ async def test_a_new_message_abandons_the_approval_and_its_card_says_so(rig, llm
     assert "no longer pending" in str(answers(api, stale))
 
 
+async def test_autoapprove_runs_jobs_within_the_budget_and_extend_approves_past_it(rig, llm, api):
+    small = {**GPU_JOB, "timeout": "1h"}  # a10g-small: ~$1.00
+    big = {**GPU_JOB, "hardware_flavor": "a100-large", "timeout": "4h"}  # ~$10.00
+    llm.script(text("Hello."))
+    thread = await rig.ask("hi")
+    rig.slash("autoapprove", thread, budget=2.0)
+    await rig.idle()
+    assert "Auto-approve on" in str(api.calls[-1].json)
+
+    llm.script(tool_calls(("hf_jobs", small)), text("Small one ran."))
+    rig.say(thread, "train the small one")
+    await rig.idle()
+    assert [("hf_jobs", small)] == RAN and rig.texts(thread)[-1] == "Small one ran."
+    assert any("Auto-approved within this thread's budget" in t for t in rig.texts(thread))
+
+    llm.script(tool_calls(("hf_jobs", big)), text("Big one ran."))
+    rig.say(thread, "now the big one")
+    await rig.idle()
+    (card,) = [m for m in api.in_channel(thread["id"]) if m["embeds"]]
+    assert "over this thread's auto-approve budget" in str(card["embeds"])
+    await click(rig, thread, card, "extend")
+    assert RAN[-1] == ("hf_jobs", big) and rig.texts(thread)[-1] == "Big one ran."
+    rig.slash("status", thread)
+    await rig.idle()
+    assert "$11.00 of $11.00 spent" in str(api.calls[-1].json)
+
+
 async def test_several_calls_get_a_card_each_and_reject_all(rig, llm, api):
     long_script = "".join(f"print({i})  # {'x' * 60}\n" for i in range(300))
     jobs = [{**GPU_JOB, "script": long_script}, {**GPU_JOB, "hardware_flavor": "h100"}]
@@ -534,6 +561,14 @@ async def test_login_syncs_the_commands_globally_or_to_the_dev_guild(llm, redis_
         (_, to_guild) = api.of("PUT", r"/commands$")
 
     assert re.fullmatch(rf"/applications/{dc.APP_ID}/commands", synced.path)
-    assert {c["name"] for c in synced.json} == {"ask", "new", "undo", "compact", "stop", "status"}
+    assert {c["name"] for c in synced.json} == {
+        "ask",
+        "new",
+        "undo",
+        "compact",
+        "stop",
+        "status",
+        "autoapprove",
+    }
     assert to_guild.path == f"/applications/{dc.APP_ID}/guilds/{GUILD}/commands"
     assert {c["name"] for c in to_guild.json} == {c["name"] for c in synced.json}

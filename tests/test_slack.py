@@ -473,3 +473,63 @@ async def test_a_click_while_redis_is_down_gets_a_clear_answer(bot, llm, slack, 
         redis_server.start()
     assert "can't reach my session store" in slack.ephemeral[0]["text"]
     assert RAN == []
+
+
+async def test_auto_approve_runs_jobs_within_the_budget_and_extend_approves_past_it(
+    bot, llm, slack
+):
+    small = {**GPU_JOB, "timeout": "1h"}  # a10g-small: ~$1.00
+    big = {**GPU_JOB, "hardware_flavor": "a100-large", "timeout": "4h"}  # ~$10.00
+    llm.script(text("Hello."), tool_calls(("hf_jobs", small)), text("Small one ran."))
+    event = await bot.send.mention("hi")
+    thread = event["ts"]
+    await bot.settle(lambda: "Hello." in bot.answer(thread))
+    await bot.send.mention("auto-approve $2", thread_ts=thread)
+    await bot.settle(lambda: any("Auto-approve on" in m.text for m in bot.thread(thread)))
+
+    await bot.send.mention("train the small one", thread_ts=thread)
+    await bot.settle(lambda: "Small one ran." in bot.answer(thread))
+    assert [("hf_jobs", small)] == RAN
+    assert not any(m.text.startswith("Approval needed") for m in bot.thread(thread))
+    assert any("Auto-approved within this thread's budget" in m.text for m in bot.thread(thread))
+
+    llm.script(tool_calls(("hf_jobs", big)), text("Big one ran."))
+    await bot.send.mention("now the big one", thread_ts=thread)
+    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
+    card = bot.card(thread)
+    extend = next(a for a in card.button_ids() if a.startswith("mib:extend:"))
+    assert "over this thread's auto-approve budget" in json.dumps(card.blocks)
+    await bot.send.click(card, extend)
+    await bot.settle(lambda: "Big one ran." in bot.answer(thread))
+    assert RAN[-1] == ("hf_jobs", big)
+    assert "ml-intern-bot audit --approval" in json.dumps(bot.card(thread).blocks)
+
+    await bot.send.mention("status", thread_ts=thread)
+    await bot.settle(lambda: any("$11.00 of $11.00 spent" in m.text for m in bot.thread(thread)))
+
+
+async def test_a_rule_needing_two_approvers_shows_the_count_on_the_card(
+    make_bot, llm, slack, tmp_path
+):
+    rules = tmp_path / "approvals.yaml"
+    rules.write_text(
+        "rules:\n  - match: hf_jobs:run\n    approvers: [U0ALICE, U0BOB]\n    required: 2\n"
+    )
+    bot = await make_bot(approval_rules=rules)
+    llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("Both said yes."))
+    event = await bot.send.mention("train")
+    thread = event["ts"]
+    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
+    card = bot.card(thread)
+    approve = card.button_ids()[0]
+    assert "2 approvals from U0ALICE, U0BOB" in json.dumps(card.blocks)
+
+    await bot.send.click(card, approve, user="U0ALICE")
+    await eventually(lambda: "1 of 2 approvals (<@U0ALICE>)" in json.dumps(bot.card(thread).blocks))
+    assert RAN == []
+    await bot.send.click(card, approve, user="U0ALICE")  # the same person again
+    await eventually(lambda: slack.ephemeral)
+    assert "needs another approver" in slack.ephemeral[0]["text"]
+    await bot.send.click(card, approve, user="U0BOB")
+    await bot.settle(lambda: "Both said yes." in bot.answer(thread))
+    assert RAN == [("hf_jobs", GPU_JOB)]

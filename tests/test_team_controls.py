@@ -1,15 +1,33 @@
 """Approval rules, cost estimates, auto-approve budgets and the audit trail."""
 
 import asyncio
+import json
 import time
+from datetime import UTC, datetime
 
 import pytest
 
+from agent.loop import Agent
 from bot.approvers import Actor
-from bot.audit import AuditEntry, AuditLog, args_digest, format_json_lines, format_table
-from bot.budget import Budgets
-from bot.costs import DEFAULT_JOB_TIMEOUT_S, CostEstimator, timeout_seconds
+from bot.audit import (
+    AuditEntry,
+    AuditLog,
+    args_digest,
+    format_json_lines,
+    format_table,
+    parse_since,
+)
+from bot.budget import Budgets, parse_cap
+from bot.cli import main
+from bot.controls import TeamControls
+from bot.costs import DEFAULT_JOB_TIMEOUT_S, CostEstimator, hub_prices, timeout_seconds
+from bot.decisions import approval_note, budget_command, call_verbs, decide_click
 from bot.rules import ApprovalRules, Rule, RulesError
+from bot.runner import TurnRunner
+from bot.store import SessionStore
+from tests.standins.hub import hub  # noqa: F401
+from tests.standins.llm import text, tool_calls
+from tests.support import RAN, RecordingSurface, agent_config, test_tools
 
 RULES = """
 rules:
@@ -166,3 +184,178 @@ async def test_audit_entries_are_appended_and_read_back_by_thread_and_time(redis
     table = format_table(everything)
     assert "approved_edited" in table and "hf_jobs:run" in table and "~$3.00" in table
     assert len(format_json_lines(everything).splitlines()) == 3
+
+
+# ── the runner with team controls, end to end on the loopback LLM ──────────
+
+KEY = "test:T1:C1:1700000000.000100"
+LEAD_RULES = """
+rules:
+  - match: hf_jobs:run
+    hardware: gpu
+    approvers: [U0LEAD, U0SECOND]
+    required: 2
+  - match: hf_repo_git:delete_branch
+    approvers: nobody
+"""
+JOB = {"operation": "run", "hardware_flavor": "a10g-small", "timeout": "1h", "script": "print(1)"}
+
+
+class TeamBot:
+    """A runner whose approvals follow a rules file; clicks go straight to ``decide``."""
+
+    def __init__(self, llm, redis_client, rules_file=None):
+        self.surface = RecordingSurface()
+        self.controls = TeamControls.build(redis_client, rules_file=rules_file)
+        self.runner = TurnRunner(
+            Agent(agent_config(llm), test_tools()),
+            SessionStore(redis_client),
+            {"test": lambda key, ref: self.surface},
+            controls=self.controls,
+        )
+
+    async def ask(self, llm, *calls, then="Done."):
+        llm.script(tool_calls(*calls), text(then))
+        await self.runner.submit(KEY, {"kind": "message", "text": "go", "user": "U0ALICE"})
+        await self.runner.wait_idle()
+
+    async def say(self, llm, words="hello"):
+        """A plain turn by U0ALICE: she becomes the thread's requester."""
+        llm.script(text("Hi."))
+        await self.runner.submit(KEY, {"kind": "message", "text": words, "user": "U0ALICE"})
+        await self.runner.wait_idle()
+
+
+@pytest.fixture
+async def team(llm, redis, tmp_path):
+    rules = tmp_path / "approvals.yaml"
+    rules.write_text(LEAD_RULES)
+    bot = TeamBot(llm, redis, rules)
+    yield bot
+    await bot.runner.close()
+
+
+async def test_two_approvers_are_needed_and_the_same_person_counts_once(team, llm):
+    await team.ask(llm, ("hf_jobs", JOB))
+    card = team.surface.approvals[-1]
+    note = card.tools[0]["approval"]
+    assert note["required"] == 2 and note["who"] == "2 approvals from U0LEAD, U0SECOND"
+    assert approval_note(card.tools[0], []).startswith("Decides: 2 approvals")
+    assert (await team.runner.decide(card.approval_id, ALICE, approved=True)).result == "forbidden"
+
+    first = await team.runner.decide(card.approval_id, LEAD, approved=True)
+    assert first.result == "vote" and first.accepted and RAN == []
+    assert "1 of 2 approvals (<@U0LEAD>)" in approval_note(
+        card.tools[0], first.record.votes[card.tools[0]["tool_call_id"]]
+    )
+    again = await team.runner.decide(card.approval_id, LEAD, approved=True)
+    assert again.result == "voted" and not again.accepted
+    second = await team.runner.decide(card.approval_id, Actor("U0SECOND"), approved=True)
+    assert second.result == "complete"
+    await team.runner.wait_idle()
+    assert RAN == [("hf_jobs", JOB)]
+    (entry,) = await team.controls.audit.read(approval=card.approval_id)
+    assert entry.outcome == "approved" and entry.approvers == ["U0LEAD", "U0SECOND"]
+
+
+async def test_what_nobody_may_approve_is_refused_without_asking_anyone(team, llm):
+    await team.ask(
+        llm, ("hf_repo_git", {"operation": "delete_branch", "branch": "main"}), then="OK."
+    )
+    assert team.surface.approvals == []  # no card: there is nobody to ask
+    assert any("Refused by the team's approval rules" in n for n in team.surface.notices)
+    tool_result = llm.requests[-1]["messages"][-1]
+    assert "let nobody approve hf_repo_git:delete_branch" in tool_result["content"]
+    (entry,) = await team.controls.audit.read(thread=KEY)
+    assert entry.outcome == "rejected" and entry.decided_by == "team-rules"
+
+
+async def test_a_budget_auto_approves_until_it_runs_out_then_extend_approves(llm, redis):
+    bot = TeamBot(llm, redis)
+    try:
+        await bot.say(llm)
+        with pytest.raises(PermissionError):
+            await bot.runner.set_budget(KEY, MEMBER, 5)  # U0BOB did not ask: may not approve
+        await bot.runner.set_budget(KEY, ALICE, 5)
+        await bot.ask(llm, ("hf_jobs", JOB), then="Ran on the budget.")
+        assert RAN == [("hf_jobs", JOB)] and bot.surface.approvals == []
+        (notice,) = [n for n in bot.surface.notices if "Auto-approved" in n]
+        assert "budget: `hf_jobs`" in notice and "$1.00 of $5.00 spent" in notice
+        assert (await bot.runner.status(KEY))[
+            "budget"
+        ] == "auto-approve budget $1.00 of $5.00 spent"
+
+        big = {**JOB, "hardware_flavor": "a100-large", "timeout": "4h", "script": "print(2)"}
+        await bot.ask(llm, ("hf_jobs", big), then="Ran after the extension.")
+        card = bot.surface.approvals[-1]
+        assert card.tools[0]["approval"]["over_budget"] and "extend" in call_verbs(card.tools[0])
+        click = await decide_click(
+            bot.runner, card.approval_id, 0, ALICE, extend=True, approved=True
+        )
+        assert click.decided.result == "complete"
+        await bot.runner.wait_idle()
+        assert RAN[-1] == ("hf_jobs", big)
+        budget = await bot.controls.budgets.get(KEY)
+        assert budget.cap == pytest.approx(11.0) and budget.spent == pytest.approx(11.0)
+
+        scheduled = {**JOB, "operation": "scheduled run", "schedule": "@daily"}
+        await bot.runner.set_budget(KEY, ALICE, 1000)
+        await bot.ask(llm, ("hf_jobs", scheduled))
+        assert (
+            bot.surface.approvals[-1].tools[0]["approval"].get("auto") is None
+        )  # a person decides
+
+        outcomes = [e.outcome for e in await bot.controls.audit.read(thread=KEY)]
+        assert outcomes == ["auto_approved", "approved"]
+    finally:
+        await bot.runner.close()
+
+
+async def test_budget_commands_parse_and_explain(llm, redis):
+    bot = TeamBot(llm, redis)
+    try:
+        await bot.say(llm)
+        assert "under $20.00" in await budget_command(bot.runner, KEY, ALICE, " $20 ")
+        assert "not an amount" in await budget_command(bot.runner, KEY, ALICE, "lots")
+        assert "between $0" in await budget_command(bot.runner, KEY, ALICE, "99999")
+        assert "Only someone who may approve" in await budget_command(bot.runner, KEY, MEMBER, "5")
+        assert "is off" in await budget_command(bot.runner, KEY, ALICE, "off")
+        assert await bot.controls.budgets.get(KEY) is None
+        assert parse_cap("0.0") is None and parse_cap("12.5 usd") == 12.5
+    finally:
+        await bot.runner.close()
+
+
+def test_since_takes_ages_dates_and_epochs():
+    now = 1_800_000_000.0
+    assert parse_since("2h", now) == now - 7200
+    assert parse_since("1700000000", now) == 1_700_000_000
+    assert parse_since("2026-11-25T09:00", now) == datetime(2026, 11, 25, 9, tzinfo=UTC).timestamp()
+    with pytest.raises(ValueError, match="--since"):
+        parse_since("last tuesday", now)
+
+
+async def test_the_audit_command_prints_decisions(team, llm, redis_url, monkeypatch, capsys):
+    await team.ask(llm, ("hf_jobs", JOB), then="OK.")
+    card = team.surface.approvals[-1]
+    await team.runner.decide(card.approval_id, LEAD, approved=False, feedback="too big")
+    await team.runner.wait_idle()
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    argv = ["audit", "--approval", card.approval_id, "--since", "1h", "--json"]
+    assert await asyncio.to_thread(main, argv) == 0
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    entry = json.loads(line)
+    assert entry["outcome"] == "rejected" and entry["feedback"] == "too big"
+    assert entry["tool"] == "hf_jobs" and entry["decided_by"] == "U0LEAD"
+    assert await asyncio.to_thread(main, ["audit", "--thread", "slack:T:C:none"]) == 0
+    assert "no audit entries" in capsys.readouterr().out
+
+
+async def test_job_prices_come_from_the_hub_when_it_lists_them(hub, redis):  # noqa: F811
+    controls = TeamControls.build(redis)
+    await controls.load_hub_prices(hub.api())
+    per_minute = 16_667 / 1e6
+    assert controls.costs.hourly("a10g-small") == pytest.approx(per_minute * 60)
+    assert controls.costs.hourly("a100-large") == 2.50  # not listed there: the list price
+    hub.fail(r"/api/jobs/hardware", 403)
+    assert await asyncio.to_thread(hub_prices, hub.api()) == {}  # a failing Hub: no prices

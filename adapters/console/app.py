@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from adapters.console.surface import ConsoleSurface
 from bot.approvers import Actor
+from bot.decisions import budget_command
 from bot.keys import SessionKey
 from bot.runner import TurnRunner
 
@@ -23,6 +24,8 @@ HELP = """\
 Type a message to talk to the agent. Commands:
   /undo     undo the last turn        /compact  summarise older history
   /new      start a new session       /status   show the session's state
+  /autoapprove 20   run costly calls without asking while the estimated spend
+                    stays under $20 (/autoapprove off ends it)
   /help     this help                 /quit     leave (Ctrl-D works too)
 Ctrl-C stops a running turn.
 When a tool call needs approval, answer y (approve), n [reason] (reject),
@@ -57,7 +60,7 @@ class ConsoleApp:
         self.key = SessionKey("console", "local", "terminal", thread).encode()
         self.surface = ConsoleSurface(out)
         # The person at the terminal runs the bot: they hold every approver right.
-        self.actor = Actor(USER, groups=runner.approvers, name="you")
+        self.actor = Actor(USER, groups=runner.controls.rules.named(), name="you")
         runner.surfaces["console"] = lambda key, ref: self.surface
 
     def interrupt(self) -> None:
@@ -90,6 +93,9 @@ class ConsoleApp:
         elif line == "/status":
             status = await self.runner.status(self.key)
             self.out.write("".join(f"  {k}: {v}\n" for k, v in status.items()))
+        elif line.startswith("/autoapprove"):
+            amount = line.removeprefix("/autoapprove")
+            self.out.write(await budget_command(self.runner, self.key, self.actor, amount) + "\n")
         elif line in COMMANDS:
             await self._submit({"kind": COMMANDS[line]})
             if line == "/new":

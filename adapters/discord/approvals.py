@@ -38,8 +38,8 @@ class Approvals:
     async def on_click(
         self, interaction: discord.Interaction, verb: str, approval_id: str, n: int | None
     ) -> None:
-        if verb == "approve":
-            await self.decide(interaction, approval_id, n, approved=True)
+        if verb in ("approve", "extend"):
+            await self.decide(interaction, approval_id, n, approved=True, extend=verb == "extend")
             return
         actor = actor_of(interaction.user)
         try:

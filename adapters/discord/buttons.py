@@ -14,12 +14,12 @@ from typing import Any
 import discord
 
 STOP_ID = "mib:stop"
-APPROVAL_TEMPLATE = r"mib:(?P<verb>approve|reject|edit):(?P<id>[\w-]{1,64}):(?P<n>\d+|all)"
-LABELS = {"approve": "Approve", "reject": "Reject", "edit": "Edit script"}
+APPROVAL_TEMPLATE = r"mib:(?P<verb>approve|reject|edit|extend):(?P<id>[\w-]{1,64}):(?P<n>\d+|all)"
 STYLES = {
     "approve": discord.ButtonStyle.success,
     "reject": discord.ButtonStyle.danger,
     "edit": discord.ButtonStyle.secondary,
+    "extend": discord.ButtonStyle.primary,
 }
 
 

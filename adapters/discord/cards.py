@@ -13,8 +13,16 @@ from typing import Any
 
 import discord
 
-from adapters.discord.buttons import LABELS, ApprovalButton, StopButton
-from bot.decisions import KEY_ARGS, has_script
+from adapters.discord.buttons import ApprovalButton, StopButton
+from bot.controls import decision_summary
+from bot.decisions import (
+    KEY_ARGS,
+    VERB_LABELS,
+    approval_note,
+    audit_hint,
+    call_verbs,
+    has_script,
+)
 
 MESSAGE_CHARS = 6000
 """Discord's limit for all the embeds of a message together."""
@@ -62,13 +70,7 @@ def script_preview(script: str, budget: int) -> str:
 
 def decision_line(decision: dict[str, Any]) -> str:
     """Who decided what, and when (Discord shows the time in each reader's zone)."""
-    if not decision.get("approved"):
-        verb = "🚫 Rejected"
-    elif decision.get("edited_script"):
-        verb = "✏️ Approved with an edited script"
-    else:
-        verb = "✅ Approved"
-    text = f"{verb} by <@{decision['by']}>"
+    text = decision_summary(decision)
     if decision.get("at"):
         text += f" · <t:{int(decision['at'])}:R>"
     if decision.get("feedback"):
@@ -83,7 +85,11 @@ def _colour(decision: dict[str, Any] | None, status: str) -> discord.Colour:
 
 
 def call_embed(
-    n: int, tool: dict[str, Any], decision: dict[str, Any] | None, status: str
+    n: int,
+    tool: dict[str, Any],
+    decision: dict[str, Any] | None,
+    status: str,
+    votes: list[str] | None = None,
 ) -> discord.Embed:
     """The embed of one call, without its script preview (added when the budget is known)."""
     args = dict(tool["arguments"])
@@ -99,15 +105,21 @@ def call_embed(
         embed.description = f"`{_clip(other, OTHER_ARGS_CHARS)}`"
     if decision:
         embed.add_field(name="Decision", value=decision_line(decision), inline=False)
+    elif status == "open" and (note := approval_note(tool, votes)):
+        embed.add_field(name="Approval", value=_clip(note, 1024), inline=False)
     return embed
 
 
 def _embeds(
-    tools: list[dict[str, Any]], decisions: dict[str, dict[str, Any]], status: str
+    tools: list[dict[str, Any]],
+    decisions: dict[str, dict[str, Any]],
+    status: str,
+    votes: dict[str, list[str]],
 ) -> list[discord.Embed]:
     shown = tools if len(tools) <= MAX_EMBEDS else tools[: MAX_EMBEDS - 1]
     embeds = [
-        call_embed(n, t, decisions.get(t["tool_call_id"]), status) for n, t in enumerate(shown)
+        call_embed(n, t, decisions.get(t["tool_call_id"]), status, votes.get(t["tool_call_id"]))
+        for n, t in enumerate(shown)
     ]
     if len(shown) < len(tools):
         rest = ", ".join(t["tool"] for t in tools[len(shown) :])
@@ -144,18 +156,18 @@ def _view(
 
     left = MAX_BUTTONS - (2 if several else 0)
     for n, tool in enumerate(tools):
-        verbs = ["approve", "reject", *(["edit"] if has_script(tool) else [])]
+        verbs = call_verbs(tool)
         if len(verbs) > left:
             break  # the rest are decided with Approve all / Reject all
         left -= len(verbs)
         closed = status != "open" or tool["tool_call_id"] in decisions
         for verb in verbs:
-            label = f"{LABELS[verb]} #{n + 1}" if several else LABELS[verb]
+            label = f"{VERB_LABELS[verb]} #{n + 1}" if several else VERB_LABELS[verb]
             add(verb, n, label, closed, n if one_row_each else None)
     if several:
         closed = status != "open" or len(decisions) >= len(tools)
         for verb in ("approve", "reject"):
-            add(verb, None, f"{LABELS[verb]} all", closed, ROWS - 1 if one_row_each else None)
+            add(verb, None, f"{VERB_LABELS[verb]} all", closed, ROWS - 1 if one_row_each else None)
     return view
 
 
@@ -164,6 +176,7 @@ def approval_card(
     tools: list[dict[str, Any]],
     decisions: dict[str, dict[str, Any]] | None = None,
     status: str = "open",
+    votes: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """``channel.send`` / ``message.edit`` keyword arguments for an approval's message."""
     decisions = decisions or {}
@@ -173,8 +186,10 @@ def approval_card(
         content += "\n⏭️ No longer pending: a newer message in the thread came first."
     elif status != "open":
         content = f"☑️ **Decided**: {count} tool call{'s' if count > 1 else ''}"
+    if decisions:
+        content += "\n" + audit_hint(approval_id)
     return {
         "content": content,
-        "embeds": _embeds(tools, decisions, status),
+        "embeds": _embeds(tools, decisions, status, votes or {}),
         "view": _view(approval_id, tools, decisions, status),
     }

@@ -30,6 +30,18 @@ def add_commands(tree: app_commands.CommandTree, talk: Conversations) -> None:
     async def ask(interaction: discord.Interaction, prompt: str) -> None:
         await talk.ask(interaction, prompt)
 
+    @tree.command(
+        name="autoapprove",
+        description="Run costly calls in this thread without a click, up to a budget",
+    )
+    @app_commands.describe(
+        budget="USD this thread may spend on auto-approved calls; 0 turns it off"
+    )
+    async def autoapprove(
+        interaction: discord.Interaction, budget: app_commands.Range[float, 0, 10_000]
+    ) -> None:
+        await talk.autoapprove(interaction, budget)
+
     for name, description in SESSION_COMMANDS.items():
         tree.add_command(
             app_commands.Command(

@@ -16,8 +16,10 @@ from typing import Any
 import discord
 from redis.exceptions import RedisError
 
+from adapters.discord.approvals import actor_of
 from adapters.discord.keys import Place, encode_key, place_of
 from adapters.discord.surface import DiscordSurfaces
+from bot.decisions import budget_command
 from bot.render import call_surface
 from bot.runner import STORE_DOWN, TurnRunner
 
@@ -53,6 +55,8 @@ def status_text(status: dict[str, Any]) -> str:
     ]
     if status["queued"]:
         lines.append(f"**Queued:** {status['queued']}")
+    if status.get("budget"):
+        lines.append(f"**Budget:** {status['budget']}")
     return "\n".join(lines)
 
 
@@ -101,14 +105,28 @@ class Conversations:
             place = Place(interaction.guild_id, original.channel.id, thread.id)
         await self.start_turn(encode_key(place), prompt, interaction.user)
 
-    async def command(self, interaction: discord.Interaction, name: str) -> None:
-        """``/new``, ``/undo``, ``/compact``, ``/stop``, ``/status`` on this thread's session."""
+    async def _session_of(self, interaction: discord.Interaction) -> str | None:
+        """The session key of the thread a command is used in (deferred); None: told to use one."""
         place = place_of(interaction.channel)
         if place is None:
             await interaction.response.send_message(USE_IN_THREAD, ephemeral=True)
-            return
+            return None
         await interaction.response.defer(thinking=True)
-        key = encode_key(place)
+        return encode_key(place)
+
+    async def autoapprove(self, interaction: discord.Interaction, budget: float) -> None:
+        """``/autoapprove budget:<usd>``: run costly calls without a click up to ``budget`` (0: off)."""
+        key = await self._session_of(interaction)
+        if key is not None:
+            actor = actor_of(interaction.user)
+            reply = await budget_command(self.runner, key, actor, str(budget))
+            await interaction.edit_original_response(content=reply)
+
+    async def command(self, interaction: discord.Interaction, name: str) -> None:
+        """``/new``, ``/undo``, ``/compact``, ``/stop``, ``/status`` on this thread's session."""
+        key = await self._session_of(interaction)
+        if key is None:
+            return
         if name in TURN_COMMANDS:
             await self.runner.submit(key, {"kind": name, "user": str(interaction.user.id)})
             reply = TURN_COMMANDS[name]

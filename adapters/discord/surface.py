@@ -78,7 +78,7 @@ class DiscordSurface:
 
     async def update_approval(self, record: ApprovalRecord) -> None:
         card = cards.approval_card(
-            record.approval_id, record.tools, record.decisions, record.status
+            record.approval_id, record.tools, record.decisions, record.status, record.votes
         )
         await self.update(record.platform_ref["message_id"], **card)
 

@@ -66,14 +66,14 @@ class SlackAdapter:
             request_verification_enabled=signing_secret is not None,
         )
         rt.runner.surfaces["slack"] = self.surfaces
+        directory = GroupDirectory(self.client, rt.runner.controls.rules.named())
         conversations = Conversations(
             rt.runner,
             self.surfaces,
+            directory,
             replies_without_mention=settings.slack_thread_replies_without_mention,
         )
-        approvals = Approvals(
-            rt.runner, self.surfaces, GroupDirectory(self.client, rt.runner.approvers)
-        )
+        approvals = Approvals(rt.runner, self.surfaces, directory)
         app = self.app
         app.use(dedupe(rt.store))
         app.event("app_mention")(conversations.on_mention)

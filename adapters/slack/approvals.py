@@ -21,7 +21,9 @@ from bot.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
 
-APPROVAL_ACTION = re.compile(r"^mib:(?P<verb>approve|reject|edit):(?P<id>[\w-]+):(?P<n>\d+|all)$")
+APPROVAL_ACTION = re.compile(
+    r"^mib:(?P<verb>approve|reject|edit|extend):(?P<id>[\w-]+):(?P<n>\d+|all)$"
+)
 GROUP_CACHE_SECONDS = 300.0
 
 
@@ -84,8 +86,8 @@ class Approvals:
         n = None if match["n"] == "all" else int(match["n"])
         actor = await self.directory.actor(body["user"])
         where = _clicked_in(body)
-        if verb == "approve":
-            await self._decide(approval_id, n, actor, where, approved=True)
+        if verb in ("approve", "extend"):
+            await self._decide(approval_id, n, actor, where, approved=True, extend=verb == "extend")
             return
         try:
             view = self._modal(await modal_request(self.runner, verb, approval_id, n, actor))

@@ -7,7 +7,14 @@ import time
 from typing import Any
 
 from adapters.slack.mrkdwn import escape, to_mrkdwn
-from bot.decisions import KEY_ARGS, has_script
+from bot.controls import decision_summary
+from bot.decisions import (
+    KEY_ARGS,
+    VERB_LABELS,
+    approval_note,
+    audit_hint,
+    call_verbs,
+)
 from bot.textsplit import split_text
 
 SECTION_CHARS = 3000
@@ -113,27 +120,24 @@ def _when(at: float) -> str:
 
 def decision_line(decision: dict[str, Any]) -> str:
     """Who decided what, and when."""
-    who = f"<@{decision['by']}>"
-    if decision.get("approved"):
-        verb = (
-            "✏️ Approved with an edited script" if decision.get("edited_script") else "✅ Approved"
-        )
-    else:
-        verb = "🚫 Rejected"
-    text = f"{verb} by {who} · {_when(decision.get('at', time.time()))}"
+    text = f"{decision_summary(decision)} · {_when(decision.get('at', time.time()))}"
     if decision.get("feedback"):
         text += f"\n> {escape(_clip(decision['feedback'], NOTE_CHARS))}"
     return text
 
 
+BUTTON_STYLES = {"approve": "primary", "reject": "danger", "extend": "primary"}
+
+
 def _call_buttons(approval_id: str, n: int, tool: dict[str, Any]) -> dict[str, Any]:
-    elements = [
-        button("Approve", action_id("approve", approval_id, n), style="primary"),
-        button("Reject", action_id("reject", approval_id, n), style="danger"),
-    ]
-    if has_script(tool):
-        elements.append(button("Edit script", action_id("edit", approval_id, n)))
-    return actions(*elements)
+    return actions(
+        *(
+            button(
+                VERB_LABELS[verb], action_id(verb, approval_id, n), style=BUTTON_STYLES.get(verb)
+            )
+            for verb in call_verbs(tool)
+        )
+    )
 
 
 def approval_card(
@@ -141,9 +145,11 @@ def approval_card(
     tools: list[dict[str, Any]],
     decisions: dict[str, dict[str, Any]] | None = None,
     status: str = "open",
+    votes: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """One message for an approval: a section per call, its buttons until it is decided."""
     decisions = decisions or {}
+    votes = votes or {}
     count = len(tools)
     title = f"⏸️ *Approval needed* for {count} tool call{'s' if count > 1 else ''}"
     blocks = [section(title)]
@@ -153,6 +159,8 @@ def approval_card(
         if decision:
             blocks.append(context(decision_line(decision)))
         elif status == "open":
+            if note := approval_note(tool, votes.get(tool["tool_call_id"])):
+                blocks.append(context(note))
             blocks.append(_call_buttons(approval_id, n, tool))
     if status == "open" and count - len(decisions) > 1:
         blocks.append(
@@ -163,5 +171,7 @@ def approval_card(
         )
     if status == "abandoned":
         blocks.append(context("⏭️ No longer pending: a newer message in the thread came first."))
+    if decisions:
+        blocks.append(context(audit_hint(approval_id)))
     names = ", ".join(t["tool"] for t in tools)
     return {"text": f"Approval needed: {names}", "blocks": blocks}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -10,8 +11,10 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
+from adapters.slack.approvals import GroupDirectory
 from adapters.slack.mrkdwn import from_slack
 from adapters.slack.surface import SlackSurfaces
+from bot.decisions import budget_command
 from bot.keys import SessionKey, platform_of
 from bot.render import call_surface
 from bot.runner import STORE_DOWN, TurnRunner
@@ -27,8 +30,11 @@ HELP = """\
 • `stop`: stop what I'm doing  • `undo`: forget the last turn
 • `compact`: summarise the older history  • `new`: start over in this thread
 • `status`: what this thread's session holds  • `help`: this message
+• `auto-approve $20`: run costly calls without a click while this thread's estimated
+  spend stays under $20 (`auto-approve off` ends it)
 Costly actions (GPU jobs, repo writes) wait for an approval click."""
 NOTHING_RUNNING = "Nothing is running here now."
+AUTO_APPROVE = re.compile(r"^auto-?approve\s*(?P<amount>.*)$")
 REPLIES = {"help": HELP, "new": "🆕 Starting over: this thread's history is forgotten."}
 
 
@@ -60,6 +66,8 @@ def status_text(status: dict[str, Any]) -> str:
         parts.append("running: " + ", ".join(f"`{t}`" for t in status["running_tools"]))
     if status["queued"]:
         parts.append(f"{status['queued']} queued")
+    if status.get("budget"):
+        parts.append(status["budget"])
     return " · ".join(parts)
 
 
@@ -70,12 +78,14 @@ class Conversations:
         self,
         runner: TurnRunner,
         surfaces: SlackSurfaces,
+        directory: GroupDirectory,
         *,
         replies_without_mention: bool,
     ) -> None:
         self.runner = runner
         self.store = runner.store
         self.surfaces = surfaces
+        self.directory = directory
         self.replies_without_mention = replies_without_mention
 
     # ── listeners ────────────────────────────────────────────────────────
@@ -123,6 +133,9 @@ class Conversations:
         command = text.lower().rstrip(".!")
         if command in ("", "help", "stop", "status", *TURN_COMMANDS):
             await self._command(command or "help", key)
+        elif match := AUTO_APPROVE.match(command):
+            actor = await self.directory.actor({"id": event["user"]})
+            await self._reply(key, await budget_command(self.runner, key, actor, match["amount"]))
         else:
             await self._start_turn(key, event, text)
 
@@ -154,8 +167,11 @@ class Conversations:
         else:
             reply = REPLIES.get(command)
         if reply:
-            surface = self.surfaces(key)
-            await call_surface(surface, surface.post_notice, reply)
+            await self._reply(key, reply)
+
+    async def _reply(self, key: str, text: str) -> None:
+        surface = self.surfaces(key)
+        await call_surface(surface, surface.post_notice, text)
 
     async def _react(self, event: dict) -> None:
         try:

@@ -89,7 +89,7 @@ class SlackSurface:
 
     async def update_approval(self, record: ApprovalRecord) -> None:
         card = blocks.approval_card(
-            record.approval_id, record.tools, record.decisions, record.status
+            record.approval_id, record.tools, record.decisions, record.status, record.votes
         )
         await self.update(record.platform_ref["ts"], card)
 

@@ -354,14 +354,17 @@ class DiscordStandIn:
         return payload
 
     def slash_event(
-        self, name: str, place: Place, who: dict[str, Any], **options: str
+        self, name: str, place: Place, who: dict[str, Any], **options: str | float
     ) -> dict[str, Any]:
-        """An ``INTERACTION_CREATE`` for ``/name option:value``."""
+        """An ``INTERACTION_CREATE`` for ``/name option:value`` (string or number options)."""
         data = {
             "id": snowflake(),
             "name": name,
             "type": 1,
-            "options": [{"name": k, "type": 3, "value": v} for k, v in options.items()],
+            "options": [
+                {"name": k, "type": 3 if isinstance(v, str) else 10, "value": v}
+                for k, v in options.items()
+            ],
         }
         if place.guild_id:
             data["guild_id"] = place.guild_id

@@ -7,6 +7,7 @@ SCHEDULING -> RUNNING -> COMPLETED by elapsed time while their logs grow),
 scheduled jobs, and a dataset viewer under ``/datasets-server``.
 
 ``hub.fail(path_regex, status)`` makes the next matching request(s) fail;
+``hub.stall(path_regex)`` holds matching requests until the event it returns is set;
 ``hub.requests`` records every request. Use the ``hub`` fixture::
 
     from tests.standins.hub import hub  # noqa: F401
@@ -14,6 +15,7 @@ scheduled jobs, and a dataset viewer under ``/datasets-server``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import itertools
@@ -175,18 +177,20 @@ class HubStandIn:
         self.papers: list[dict[str, Any]] = []
         self.requests: list[Recorded] = []
         self.failures: list[Failure] = []
+        self.stalls: list[tuple[re.Pattern[str], asyncio.Event]] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._routes = self._route_table()
 
     # ── lifecycle and test API ───────────────────────────────────────────
 
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
+        """Serve on ``port`` (0: a free one); after :meth:`close`, start again on ``self.port``."""
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 2**20)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
 
@@ -249,6 +253,16 @@ class HubStandIn:
             )
         )
 
+    def stall(self, path_regex: str) -> asyncio.Event:
+        """Hold every request whose path matches until the returned event is set."""
+        release = asyncio.Event()
+        self.stalls.append((re.compile(path_regex), release))
+        return release
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
     def calls(self, method: str, path_regex: str) -> list[Recorded]:
         """Recorded requests with this method whose path matches."""
         return [r for r in self.requests if r.method == method and re.search(path_regex, r.path)]
@@ -259,6 +273,9 @@ class HubStandIn:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.read()
         self.requests.append(Recorded(request.method, request.path, dict(request.query), body))
+        for pattern, release in self.stalls:
+            if pattern.search(request.path):
+                await release.wait()
         for failure in self.failures:
             if (
                 failure.times > 0
@@ -311,6 +328,7 @@ class HubStandIn:
                 r"/resolve/(?P<revision>[^/]+)/(?P<path>.+)",
                 self._resolve,
             ),
+            ("GET", r"/api/jobs/hardware", self._hardware),
             ("GET POST", r"/api/jobs/(?P<namespace>[^/]+)", self._jobs),
             ("GET", job, self._job),
             ("GET", job + r"/logs", self._job_logs),
@@ -699,6 +717,34 @@ class HubStandIn:
         return web.json_response({})
 
     # ── jobs ─────────────────────────────────────────────────────────────
+
+    async def _hardware(self, request: web.Request) -> web.Response:
+        """Two flavors with per-minute prices, as the Hub lists them."""
+        flavors = [("cpu-basic", None, 167), ("a10g-small", "A10G", 16_667)]
+        return web.json_response(
+            [
+                {
+                    "name": name,
+                    "prettyName": name,
+                    "cpu": "4 vCPU",
+                    "ram": "15 GB",
+                    "ephemeralStorage": "50 GB",
+                    "accelerator": {
+                        "type": "gpu",
+                        "model": gpu,
+                        "quantity": 1,
+                        "vram": "24 GB",
+                        "manufacturer": "Nvidia",
+                    }
+                    if gpu
+                    else None,
+                    "unitCostMicroUSD": micro,
+                    "unitCostUSD": micro / 1e6,
+                    "unitLabel": "minute",
+                }
+                for name, gpu, micro in flavors
+            ]
+        )
 
     def _progress(self, job: Job) -> tuple[str, int]:
         """The job's stage and how many of its log lines exist by now."""
