@@ -39,5 +39,15 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Benchmarks on loopback (~10 min on 2 cores): bench/results/latest.{json,md,png}.
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(call ensure_redis,— the benchmarks need it.,exit 1;)
+	$(PY) -m bench
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

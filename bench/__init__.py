@@ -1,0 +1,1 @@
+"""Benchmarks of the bot on loopback: ``python -m bench`` (``make bench``); see bench/README.md."""

@@ -1,0 +1,139 @@
+"""``python -m bench``: every figure, in order, then bench/results/latest.{json,md,png}.
+
+``--scale smoke`` runs each figure at tiny parameters (what the smoke test uses);
+``--only`` picks figures by key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import subprocess
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from bench import (  # noqa: E402
+    fig_ack,
+    fig_approval,
+    fig_cadence,
+    fig_concurrency,
+    fig_memory,
+    fig_overhead,
+)
+from bench.figure import Figure  # noqa: E402
+from bench.proc import machine  # noqa: E402
+from bench.report import write  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Scale:
+    ack_rates: tuple[int, ...] = (50, 200, 500)
+    ack_seconds: float = 3.0
+    drain_timeout: float = 45.0
+    stream_chunks: int = 120
+    stream_rate: float = 20.0
+    threads: tuple[int, ...] = (1, 50, 200, 500)
+    thread_chunks: int = 100
+    thread_rate: float = 10.0
+    workers: tuple[int, ...] = (1, 2, 4)
+    worker_turns: int = 200
+    overhead_turns: int = 30
+    overhead_chunks: tuple[int, int] = (20, 200)
+    idle_sessions: int = 10_000
+    history_messages: int = 50
+    approvals: int = 10
+
+
+SCALES = {
+    "full": Scale(),
+    "smoke": Scale(
+        ack_rates=(20,),
+        ack_seconds=0.5,
+        drain_timeout=20,
+        stream_chunks=12,
+        stream_rate=20,
+        threads=(1, 3),
+        thread_chunks=6,
+        thread_rate=20,
+        workers=(1,),
+        worker_turns=3,
+        overhead_turns=2,
+        overhead_chunks=(4, 12),
+        idle_sessions=20,
+        history_messages=50,
+        approvals=1,
+    ),
+}
+
+
+def code_version() -> str:
+    """The commit measured (``BENCH_CODE`` overrides), marked dirty when the tree has changes."""
+    if given := os.environ.get("BENCH_CODE"):
+        return given
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True)
+        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True).stdout
+    except OSError:
+        return "unknown"
+    return head.stdout.decode().strip() + (" + uncommitted changes" if dirty.strip() else "")
+
+
+def figures(s: Scale) -> dict[str, Callable[[], Awaitable[Figure]]]:
+    return {
+        "slack_http": lambda: fig_ack.run(s.ack_rates, s.ack_seconds, s.drain_timeout),
+        "edit_cadence": lambda: fig_cadence.run(s.stream_chunks, s.stream_rate),
+        "concurrency": lambda: fig_concurrency.run(
+            s.threads, s.thread_chunks, s.thread_rate, s.workers, s.worker_turns
+        ),
+        "overhead": lambda: fig_overhead.run(s.overhead_turns, s.overhead_chunks),
+        "memory": lambda: fig_memory.run(s.idle_sessions, s.history_messages),
+        "approval": lambda: fig_approval.run(s.approvals),
+    }
+
+
+async def run_all(scale: str, only: Sequence[str], out: Path) -> list[Figure]:
+    started, clock = datetime.now(UTC).isoformat(timespec="seconds"), time.monotonic()
+    info = machine()
+    done = []
+    for key, make in figures(SCALES[scale]).items():
+        if only and key not in only:
+            continue
+        print(f"── {key} …", flush=True)
+        begin = time.monotonic()
+        figure = await make()
+        figure.seconds = round(time.monotonic() - begin, 1)
+        print(f"   {figure.status} in {figure.seconds:.0f} s: {figure.targets}", flush=True)
+        done.append(figure)
+    run = {
+        "started": started,
+        "scale": scale,
+        "code": code_version(),
+        "params": SCALES[scale].__dict__,
+        "seconds": round(time.monotonic() - clock, 1),
+        "machine": info,
+        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+    }
+    write(done, run, out)
+    return done
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="full")
+    parser.add_argument("--only", nargs="*", default=[], help="figure keys to run")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(run_all(args.scale, args.only, args.out))
+    print((args.out / "latest.md").read_text())
+    return 0

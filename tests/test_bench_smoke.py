@@ -1,0 +1,70 @@
+"""The benchmark code works: tiny runs of the in-process figures, the Discord-limited
+renderer, the Slack stand-in's rate limits and the report. Structure and sanity only,
+never timings (the child-process figures run in `python -m bench --scale smoke`)."""
+
+import json
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bench import fig_overhead
+from bench.discord_surface import EDITS_PER_WINDOW, DiscordChannel, SlidingWindow, discord_stream
+from bench.report import write
+from bench.rig import last_marker, words
+from bench.stats import percentile, summary
+from tests.standins.slack import RateLimits, SlackStandIn
+
+
+def test_percentiles_and_markers():
+    assert percentile([3, 1, 2], 50) == 2 and percentile([1, 2, 3], 99) == 3
+    assert summary([])["n"] == 0 and summary([1.0, 2.0])["max"] == 2.0
+    assert last_marker(words(12)) == 12 and last_marker("thinking…") == 0
+
+
+def test_the_discord_window_refuses_the_sixth_edit_in_five_seconds():
+    window = SlidingWindow(EDITS_PER_WINDOW, 5.0)
+    assert [window.wait() for _ in range(EDITS_PER_WINDOW)] == [0.0] * EDITS_PER_WINDOW
+    assert 0 < window.wait() <= 5.0
+
+
+async def test_the_renderer_streams_a_discord_thread_within_its_limit():
+    run = await discord_stream(chunks=10, rate=100, interval=0.05)
+    assert len(run.chunk_ms) == 10 and run.refused == 0
+    assert run.edits and run.edits == sorted(run.edits)
+    assert DiscordChannel(0.0, limited=False).window.limit > EDITS_PER_WINDOW
+
+
+async def test_the_slack_stand_in_answers_429_past_the_channel_limit_only_when_asked():
+    async with SlackStandIn() as slack:
+        client = AsyncWebClient(token="xoxb-t", base_url=slack.base_url)
+        for _ in range(3):
+            await client.chat_postMessage(channel="C1", text="free")
+        slack.enforce_rate_limits(RateLimits(channel_per_second=1, channel_burst=1))
+        await client.chat_postMessage(channel="C1", text="first")
+        await client.chat_postMessage(channel="C2", text="another channel")
+        try:
+            await client.chat_postMessage(channel="C1", text="too soon")
+            raise AssertionError("expected a 429")
+        except Exception as exc:
+            assert exc.response.status_code == 429
+            assert int(exc.response.headers["Retry-After"]) >= 1
+        assert slack.rate_limited == {"chat.postMessage": 1}
+
+
+async def test_the_overhead_figure_and_the_report(tmp_path):
+    fig = await fig_overhead.run(turns=1, chunks=(3, 9))
+    results = fig.results
+    assert results["turn_ms"]["n"] == 1 and results["llm_only_ms"]["n"] == 1
+    assert set(results["redis_round_trips_per_turn"]) == {"3 chunks", "9 chunks"}
+    assert all(t.met in (True, False) for t in fig.targets)
+    run = {
+        "started": "now",
+        "code": "test",
+        "scale": "test",
+        "seconds": 1.0,
+        "machine": {"cpus": 2, "cpu_model": "cpu", "mem_total_mb": 1, "load_avg": [0, 0, 0]},
+        "load_avg_after": [0, 0, 0],
+    }
+    write([fig], run, tmp_path)
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert data["figures"][0]["key"] == "overhead"
+    assert "| 1 |" in (tmp_path / "latest.md").read_text()
