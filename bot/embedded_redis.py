@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -18,16 +18,26 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT = 10.0
+MAX_CONNECTIONS = 200
+POOL_WAIT = 10.0
+"""Seconds a command waits for a free connection before it fails."""
 
 
-def connect(url: str) -> Redis:
-    """A client that retries with backoff across a Redis restart."""
-    return Redis.from_url(
+def connect(url: str, max_connections: int = MAX_CONNECTIONS) -> Redis:
+    """A client that retries with backoff across a Redis restart.
+
+    Its pool blocks (up to :data:`POOL_WAIT` seconds) when every connection is in
+    use, rather than failing at once: a burst of events waits its turn.
+    """
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=POOL_WAIT,
         retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=8),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         health_check_interval=30,
     )
+    return Redis.from_pool(pool)
 
 
 async def _answers(url: str) -> bool:

@@ -78,6 +78,12 @@ class RateGate:
                 await asyncio.sleep(delay)
             self._next = time.monotonic() + self.interval
 
+    async def ready(self) -> None:
+        """Wait until a call could go, without taking its turn."""
+        delay = self._next - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
     def penalize(self, seconds: float) -> None:
         self._next = max(self._next, time.monotonic() + seconds)
 
@@ -264,6 +270,7 @@ class StreamRenderer:
 
     async def _flush_loop(self) -> None:
         while self._dirty.is_set():
+            await self.surface.gate.ready()  # then show the newest text, not what came first
             self._dirty.clear()
             await self._flush(final=False)
 

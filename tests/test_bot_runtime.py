@@ -1,5 +1,6 @@
 """Settings, the embedded store, the HTTP endpoints, the CLI and doctor."""
 
+import asyncio
 import io
 import os
 import subprocess
@@ -12,7 +13,7 @@ from aiohttp import ClientSession
 from agent.session import Session
 from bot.app import build_tools
 from bot.doctor import run_doctor
-from bot.embedded_redis import redis_for
+from bot.embedded_redis import connect, redis_for
 from bot.http import build_http_app, serve
 from bot.settings import Settings
 from bot.store import SessionStore
@@ -141,3 +142,12 @@ def test_cli_help(argv):
         [sys.executable, "-m", "bot", *argv], capture_output=True, text=True, cwd=ROOT
     )
     assert result.returncode == 0 and "ml-intern-bot" in result.stdout
+
+
+async def test_a_burst_beyond_the_pool_waits_for_a_connection_instead_of_failing(redis_url):
+    client = connect(redis_url, max_connections=2)
+    try:
+        results = await asyncio.gather(*(client.blpop([f"mib:test:{n}"], 0.05) for n in range(12)))
+        assert results == [None] * 12  # each waited its turn on two connections
+    finally:
+        await client.aclose()

@@ -245,3 +245,17 @@ async def test_an_answer_cut_short_ends_with_a_notice_saying_so(ending, notice):
         assert surface.calls[-1] == ("notice", notice)
         assert surface.notices == [notice]
         assert "part99" in surface.transcript()
+
+
+async def test_each_edit_shows_the_newest_text_once_the_gate_opens():
+    surface = RecordingSurface(interval=0.3)
+    renderer = StreamRenderer(surface)
+    await renderer.handle(ev.AssistantChunk(content="one "))
+    await asyncio.sleep(0.05)  # the first message goes out at once
+    for word in ("two ", "three ", "four "):
+        await renderer.handle(ev.AssistantChunk(content=word))
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.4)  # the gate opens once while these wait
+    shown = [text for kind, text in surface.calls if kind in ("post", "edit")]
+    assert shown[:2] == ["one ", "one two three four "]  # not "one two ": that was stale
+    await renderer.close()
