@@ -48,6 +48,8 @@ STATE_ICONS = {
     "interrupted": "⏹️",
 }
 SUMMARY_CHARS = 160
+ATTACH_OVER_CHARS = 1000
+"""Tool outputs longer than this are attached in full where the platform can."""
 CUT_OFF = "✂️ Cut off at the model's output limit — say *continue* for the rest."
 
 
@@ -130,6 +132,13 @@ class NativeStream(Protocol):
 
 
 @runtime_checkable
+class ToolOutputs(Protocol):
+    """Optional capability of a :class:`Surface`: a long tool output in full, as a file."""
+
+    async def attach_output(self, tool: str, output: str) -> None: ...
+
+
+@runtime_checkable
 class ApprovalCards(Protocol):
     """Optional capability of a :class:`Surface`: redraw a posted approval card.
 
@@ -204,9 +213,12 @@ class StreamRenderer:
                 self._tools[call_id] = tool
                 await self._line(call_id, tool_line(tool, state))
             case ev.ToolOutput(tool=tool, tool_call_id=call_id, output=output, success=ok):
+                output = clean(output)
                 await self._line(
-                    call_id, tool_line(tool, "done" if ok else "failed", summarize(clean(output)))
+                    call_id, tool_line(tool, "done" if ok else "failed", summarize(output))
                 )
+                if len(output) > ATTACH_OVER_CHARS and isinstance(self.surface, ToolOutputs):
+                    await self._call(self.surface.attach_output, tool, output)
             case ev.Interrupted():
                 await self._cut_short("⏹️ Stopped.")
             case ev.CutOff():

@@ -533,3 +533,26 @@ async def test_a_rule_needing_two_approvers_shows_the_count_on_the_card(
     await bot.send.click(card, approve, user="U0BOB")
     await bot.settle(lambda: "Both said yes." in bot.answer(thread))
     assert RAN == [("hf_jobs", GPU_JOB)]
+
+
+async def test_a_long_tool_output_is_a_short_line_with_the_full_text_attached(bot, llm, slack):
+    words = " ".join(f"row{i}" for i in range(600))
+    llm.script(tool_calls(("echo", {"text": words})), text("Summarised."))
+    event = await bot.send.mention("dump it")
+    thread = event["ts"]
+    await bot.settle(lambda: "Summarised." in bot.answer(thread))
+    (line,) = [m for m in bot.thread(thread) if "`echo`" in m.text]
+    assert len(line.text) < 300 and line.text.startswith("✅ `echo` done")
+    (upload,) = slack.uploads.values()
+    assert upload["content"].decode() == f"echo: {words}"
+    assert upload["filename"] == "echo-output.txt" and upload["thread_ts"] == thread
+
+
+async def test_a_malformed_payload_is_refused_and_the_bot_carries_on(bot, llm):
+    status, _ = await bot.send.post("payload=%7Bnot-json", "application/x-www-form-urlencoded")
+    assert 400 <= status < 500
+    status, _ = await bot.send.post("{not json", "application/json")
+    assert 400 <= status < 500
+    llm.script(text("Still fine."))
+    event = await bot.send.mention("are you ok?")
+    await bot.settle(lambda: "Still fine." in bot.answer(event["ts"]))

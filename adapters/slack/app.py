@@ -89,8 +89,12 @@ class SlackAdapter:
 
     async def handle(self, request: web.Request) -> web.Response:
         """One HTTP request from Slack through Bolt (signature checked there)."""
-        response = await self.app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
+        try:
+            bolt_request = await to_bolt_request(request)
+        except ValueError:  # Bolt parses the body first: JSON that isn't, a payload that isn't
+            logger.warning("refused a malformed request to %s", EVENTS_PATH)
+            return web.Response(status=400, text="malformed request body")
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
     async def run(self) -> None:
         """Socket Mode when ``SLACK_APP_TOKEN`` is set; else HTTP, served by the bot's server."""

@@ -17,6 +17,7 @@ BOT_SCOPES = [
     "mpim:history",  # group DMs (message.mpim)
     "chat:write",  # answers, edits, streams, approval cards, ephemeral replies
     "reactions:write",  # the :eyes: on a message the bot picked up
+    "files:write",  # long tool outputs attached in full
     "usergroups:read",  # APPROVERS given as user groups
 ]
 BOT_EVENTS = ["app_mention", "message.channels", "message.groups", "message.im", "message.mpim"]

@@ -87,6 +87,17 @@ class SlackSurface:
         ts = await self._post(blocks.approval_card(event.approval_id, event.tools))
         return {"channel": self.channel, "ts": ts}
 
+    async def attach_output(self, tool: str, output: str) -> None:
+        """A long tool output in full, as a text file in the thread."""
+        await slack_call(
+            self.client.files_upload_v2,
+            channel=self.channel,
+            thread_ts=self.session.thread,
+            content=output,
+            filename=f"{tool}-output.txt",
+            title=f"{tool} output",
+        )
+
     async def update_approval(self, record: ApprovalRecord) -> None:
         card = blocks.approval_card(
             record.approval_id, record.tools, record.decisions, record.status, record.votes

@@ -98,6 +98,7 @@ class SlackStandIn:
         self.messages: dict[str, Message] = {}
         self.ephemeral: list[dict[str, Any]] = []
         self.views: list[dict[str, Any]] = []
+        self.uploads: dict[str, dict[str, Any]] = {}  # file id -> filename, content, where
         self.usergroups: dict[str, list[str]] = {}
         self.fail_next: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self.streaming_enabled = False
@@ -159,6 +160,7 @@ class SlackStandIn:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -282,8 +284,29 @@ class SlackStandIn:
     def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"users": self.usergroups.get(args["usergroup"], [])}
 
-    def _files_uploadV2(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {}
+    def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{len(self.uploads) + 1:06d}"
+        self.uploads[file_id] = {"filename": args.get("filename"), "content": None}
+        return {
+            "file_id": file_id,
+            "upload_url": self.base_url.replace("/api/", f"/upload/{file_id}"),
+        }
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL files.getUploadURLExternal handed out: it takes the file's bytes."""
+        self.uploads[request.match_info["file_id"]]["content"] = await request.read()
+        return web.Response(text="OK")
+
+    def _files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = json.loads(args["files"]) if isinstance(args["files"], str) else args["files"]
+        for shared in files:
+            upload = self.uploads[shared["id"]]
+            upload.update(
+                title=shared.get("title"),
+                channel=args.get("channel_id"),
+                thread_ts=args.get("thread_ts"),
+            )
+        return {"files": [{"id": f["id"]} for f in files]}
 
 
 class SlackSender:
