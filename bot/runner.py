@@ -157,6 +157,14 @@ class TurnRunner:
         self.start()
         return True
 
+    async def ask(self, key: str, text: str, user: str, *, thinking: str) -> bool:
+        """A person's message: post the ``thinking`` placeholder the answer will stream into,
+        then queue the message (see :meth:`submit`)."""
+        surface = self.surfaces[platform_of(key)](key, {})
+        placeholder = await call_surface(surface, surface.post, thinking)
+        ref = {"placeholder": placeholder, "user": user}
+        return await self.submit(key, {"kind": "message", "text": text, "user": user, "ref": ref})
+
     async def stop(self, key: str) -> bool:
         """Stop the turn running for ``key`` in any process; False if none runs."""
         if self._stop_here(key):

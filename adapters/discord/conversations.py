@@ -20,7 +20,6 @@ from adapters.discord.approvals import actor_of
 from adapters.discord.keys import Place, encode_key, place_of
 from adapters.discord.surface import DiscordSurfaces
 from bot.decisions import budget_command
-from bot.render import call_surface
 from bot.runner import STORE_DOWN, TurnRunner
 
 logger = logging.getLogger(__name__)
@@ -179,15 +178,4 @@ class Conversations:
 
     async def start_turn(self, key: str, text: str, user: discord.abc.User) -> None:
         """Post the message the answer streams into, then queue the input."""
-        surface = self.surfaces(key)
-        placeholder = await call_surface(surface, surface.post, THINKING)
-        uid = str(user.id)
-        await self.runner.submit(
-            key,
-            {
-                "kind": "message",
-                "text": text,
-                "user": uid,
-                "ref": {"placeholder": placeholder, "user": uid},
-            },
-        )
+        await self.runner.ask(key, text, str(user.id), thinking=THINKING)

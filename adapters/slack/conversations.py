@@ -140,19 +140,8 @@ class Conversations:
             await self._start_turn(key, event, text)
 
     async def _start_turn(self, key: str, event: dict, text: str) -> None:
-        surface = self.surfaces(key)
         await self._react(event)
-        placeholder = await call_surface(surface, surface.post, THINKING)
-        user = event["user"]
-        await self.runner.submit(
-            key,
-            {
-                "kind": "message",
-                "text": text,
-                "user": user,
-                "ref": {"placeholder": placeholder, "user": user},
-            },
-        )
+        await self.runner.ask(key, text, event["user"], thinking=THINKING)
 
     async def _command(self, command: str, key: str) -> None:
         if command in TURN_COMMANDS:
