@@ -556,3 +556,25 @@ async def test_a_malformed_payload_is_refused_and_the_bot_carries_on(bot, llm):
     llm.script(text("Still fine."))
     event = await bot.send.mention("are you ok?")
     await bot.settle(lambda: "Still fine." in bot.answer(event["ts"]))
+
+
+async def test_socket_mode_receives_events_over_the_websocket_and_acks_them(make_bot, llm, slack):
+    bot = await make_bot(slack_app_token="xapp-1-test", slack_signing_secret=None)
+    running = asyncio.create_task(SlackAdapter(bot.rt).run())
+    try:
+        await eventually(lambda: slack.socket is not None)
+        llm.script(text("Over the socket."))
+        event = {
+            "type": "app_mention",
+            "user": "U0ALICE",
+            "text": f"<@{BOT_USER}> hello",
+            "ts": "1700002000.000100",
+            "channel": CHANNEL,
+        }
+        envelope = await slack.deliver("events_api", json.loads(bot.send.event_body(event)))
+        await bot.settle(lambda: "Over the socket." in bot.answer(event["ts"]))
+        assert envelope in slack.acks
+        assert slack.called("apps.connections.open")
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession, WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
 TEAM = "T0TEAM"
@@ -98,7 +98,11 @@ class SlackStandIn:
         self.messages: dict[str, Message] = {}
         self.ephemeral: list[dict[str, Any]] = []
         self.views: list[dict[str, Any]] = []
-        self.uploads: dict[str, dict[str, Any]] = {}  # file id -> filename, content, where
+        self.uploads: dict[str, dict[str, Any]] = {}
+        self.socket: web.WebSocketResponse | None = None
+        self.acks: dict[
+            str, dict[str, Any]
+        ] = {}  # envelope id -> the client's ack  # file id -> filename, content, where
         self.usergroups: dict[str, list[str]] = {}
         self.fail_next: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self.streaming_enabled = False
@@ -161,6 +165,7 @@ class SlackStandIn:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/link", self._link)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -283,6 +288,39 @@ class SlackStandIn:
 
     def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"users": self.usergroups.get(args["usergroup"], [])}
+
+    # ── Socket Mode: apps.connections.open hands out a websocket ─────────
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self.base_url.replace("http://", "ws://").replace("/api/", "/link")}
+
+    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+        """The Socket Mode websocket: says hello, sends envelopes, takes their acks."""
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self.socket = socket
+        await socket.send_json({"type": "hello", "num_connections": 1})
+        async for message in socket:
+            if message.type == WSMsgType.TEXT:
+                ack = json.loads(message.data)
+                self.acks[ack.get("envelope_id", "")] = ack
+        return socket
+
+    async def deliver(self, kind: str, payload: dict[str, Any]) -> str:
+        """Send an ``events_api`` / ``interactive`` envelope over the socket; returns its id."""
+        assert self.socket is not None, "no Socket Mode connection yet"
+        envelope_id = f"env-{next(self._ts)}"
+        await self.socket.send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": False,
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return envelope_id
 
     def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{len(self.uploads) + 1:06d}"
