@@ -47,11 +47,15 @@ class ToolCall(Event):
 
 @dataclass(frozen=True)
 class ToolOutput(Event):
+    """``attachments``: files the tool produced for people (``{filename, mime_type, data}``,
+    data in base64), shown where the platform can; the model reads ``output`` only."""
+
     type: ClassVar[str] = "tool_output"
     tool: str = ""
     tool_call_id: str = ""
     output: str = ""
     success: bool = True
+    attachments: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

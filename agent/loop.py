@@ -378,7 +378,11 @@ class Agent:
             session.history.append(tool_message(call.raw, output))
             await turn.emit(
                 ev.ToolOutput(
-                    tool=call.name, tool_call_id=call.id, output=output, success=result.success
+                    tool=call.name,
+                    tool_call_id=call.id,
+                    output=output,
+                    success=result.success,
+                    attachments=list(result.attachments),
                 )
             )
         await turn.checkpoint()

@@ -16,6 +16,7 @@ a word at a time, so a token is never shown half-way before it can be recognised
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 import logging
@@ -132,10 +133,11 @@ class NativeStream(Protocol):
 
 
 @runtime_checkable
-class ToolOutputs(Protocol):
-    """Optional capability of a :class:`Surface`: a long tool output in full, as a file."""
+class Attachments(Protocol):
+    """Optional capability of a :class:`Surface`: a file in the thread (a long tool
+    output in full, an image a tool made)."""
 
-    async def attach_output(self, tool: str, output: str) -> None: ...
+    async def attach_file(self, filename: str, content: bytes, title: str) -> None: ...
 
 
 @runtime_checkable
@@ -217,8 +219,7 @@ class StreamRenderer:
                 await self._line(
                     call_id, tool_line(tool, "done" if ok else "failed", summarize(output))
                 )
-                if len(output) > ATTACH_OVER_CHARS and isinstance(self.surface, ToolOutputs):
-                    await self._call(self.surface.attach_output, tool, output)
+                await self._attach(event, output)
             case ev.Interrupted():
                 await self._cut_short("⏹️ Stopped.")
             case ev.CutOff():
@@ -383,6 +384,19 @@ class StreamRenderer:
             else:
                 await self._call(surface.stream_append, self._ref, piece)
             self._shown += piece
+
+    async def _attach(self, event: ev.ToolOutput, output: str) -> None:
+        """A long output in full, and the files the tool made, where the surface can."""
+        if not isinstance(self.surface, Attachments):
+            return
+        files = [
+            (a["filename"], base64.b64decode(a["data"]), f"{event.tool}: {a['filename']}")
+            for a in event.attachments
+        ]
+        if len(output) > ATTACH_OVER_CHARS:
+            files.insert(0, (f"{event.tool}-output.txt", output.encode(), f"{event.tool} output"))
+        for filename, content, title in files:
+            await self._call(self.surface.attach_file, filename, content, title)
 
     # ── lines and notices ────────────────────────────────────────────────
 

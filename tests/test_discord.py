@@ -381,6 +381,18 @@ async def test_autoapprove_runs_jobs_within_the_budget_and_extend_approves_past_
     assert "$11.00 of $11.00 spent" in str(api.calls[-1].json)
 
 
+async def test_a_long_tool_output_is_attached_as_a_file(rig, llm, api):
+    words = " ".join(f"row{i}" for i in range(600))
+    llm.script(tool_calls(("echo", {"text": words})), text("Summarised."))
+    thread = await rig.ask("dump it")
+    (upload,) = api.files
+    assert upload["filename"] == "echo-output.txt"
+    assert upload["content"].decode() == f"echo: {words}"
+    (message,) = [m for m in api.in_channel(thread["id"]) if m.get("attachments")]
+    assert message["content"] == "echo output"
+    assert "Summarised." in rig.texts(thread)
+
+
 async def test_several_calls_get_a_card_each_and_reject_all(rig, llm, api):
     long_script = "".join(f"print({i})  # {'x' * 60}\n" for i in range(300))
     jobs = [{**GPU_JOB, "script": long_script}, {**GPU_JOB, "hardware_flavor": "h100"}]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -226,7 +227,11 @@ async def test_results_images_errors_and_size_bound(llm, local):
 
     picture, broken, big, invalid = rec.of(ev.ToolOutput)
     assert picture.success and picture.output.startswith("a red dot\n[image image/png, ")
-    assert picture.output.endswith("bytes: not shown]")
+    assert picture.output.endswith("bytes: attached for people]")
+    (image,) = picture.attachments  # the PNG itself goes to the chat, not to the model
+    assert image["filename"] == "image-1.png" and image["mime_type"] == "image/png"
+    assert base64.b64decode(image["data"]).startswith(b"\x89PNG")
+    assert "iVBOR" not in str(llm.requests[-1]["messages"])
     assert not broken.success and broken.output.startswith("ERROR: ")
     assert "characters omitted" in big.output and len(big.output) < MAX_OUTPUT_CHARS + 100
     assert not invalid.success and "query" in invalid.output

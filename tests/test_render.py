@@ -1,6 +1,7 @@
 """The shared stream renderer: throttled edits, splitting, tool lines, 429 back-off."""
 
 import asyncio
+import base64
 import json
 
 import pytest
@@ -259,3 +260,32 @@ async def test_each_edit_shows_the_newest_text_once_the_gate_opens():
     shown = [text for kind, text in surface.calls if kind in ("post", "edit")]
     assert shown[:2] == ["one ", "one two three four "]  # not "one two ": that was stale
     await renderer.close()
+
+
+class FileSurface(RecordingSurface):
+    """A thread that takes files."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: list[tuple[str, bytes, str]] = []
+
+    async def attach_file(self, filename: str, content: bytes, title: str) -> None:
+        self.files.append((filename, content, title))
+
+
+async def test_long_outputs_and_tool_images_are_attached_where_the_surface_can():
+    surface = FileSurface()
+    renderer = StreamRenderer(surface)
+    png = base64.b64encode(b"\x89PNG-bytes").decode()
+    image = {"filename": "image-1.png", "mime_type": "image/png", "data": png}
+    await renderer.handle(
+        ev.ToolOutput(tool="draw", tool_call_id="c1", output="ok", attachments=[image])
+    )
+    await renderer.handle(ev.ToolOutput(tool="dump", tool_call_id="c2", output="x " * 800))
+    await renderer.handle(ev.ToolOutput(tool="short", tool_call_id="c3", output="fine"))
+    await renderer.close()
+    assert surface.files == [
+        ("image-1.png", b"\x89PNG-bytes", "draw: image-1.png"),
+        ("dump-output.txt", ("x " * 800).encode(), "dump output"),
+    ]
+    assert all(len(line) < 200 for line in surface.lines.values())

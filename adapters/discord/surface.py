@@ -8,6 +8,7 @@ its ``max_ratelimit_timeout`` reaches the renderer, as :class:`RateLimited`.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -81,6 +82,11 @@ class DiscordSurface:
             record.approval_id, record.tools, record.decisions, record.status, record.votes
         )
         await self.update(record.platform_ref["message_id"], **card)
+
+    async def attach_file(self, filename: str, content: bytes, title: str) -> None:
+        """A file in the thread (a long tool output, an image)."""
+        upload = discord.File(io.BytesIO(content), filename)
+        await discord_call(self.channel.send(content=title[:MAX_CHARS], file=upload))
 
     async def post_notice(self, text: str) -> None:
         await self._send(content=text[:MAX_CHARS])

@@ -87,15 +87,15 @@ class SlackSurface:
         ts = await self._post(blocks.approval_card(event.approval_id, event.tools))
         return {"channel": self.channel, "ts": ts}
 
-    async def attach_output(self, tool: str, output: str) -> None:
-        """A long tool output in full, as a text file in the thread."""
+    async def attach_file(self, filename: str, content: bytes, title: str) -> None:
+        """A file in the thread (a long tool output, an image)."""
         await slack_call(
             self.client.files_upload_v2,
             channel=self.channel,
             thread_ts=self.session.thread,
-            content=output,
-            filename=f"{tool}-output.txt",
-            title=f"{tool} output",
+            file=content,
+            filename=filename,
+            title=title,
         )
 
     async def update_approval(self, record: ApprovalRecord) -> None:

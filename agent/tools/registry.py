@@ -21,6 +21,8 @@ MAX_OUTPUT_CHARS = 20_000
 class ToolResult:
     output: str
     success: bool = True
+    attachments: tuple[dict[str, str], ...] = ()
+    """Files for people, not the model: ``{filename, mime_type, data}`` (base64)."""
 
 
 class ToolError(Exception):
@@ -139,4 +141,4 @@ class ToolRegistry:
             return ToolResult(f"ERROR: {name} failed: {type(exc).__name__}: {exc}", False)
         if isinstance(result, str):
             result = ToolResult(result)
-        return ToolResult(truncate(result.output), result.success)
+        return ToolResult(truncate(result.output), result.success, result.attachments)

@@ -126,6 +126,7 @@ class DiscordStandIn:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.messages: dict[str, dict[str, Any]] = {}
+        self.files: list[dict[str, Any]] = []  # uploaded attachments: filename, content
         self.channels: dict[str, dict[str, Any]] = {}
         self.interactions: dict[str, dict[str, Any]] = {}  # token -> interaction payload
         self.originals: dict[str, str] = {}  # token -> original response message id
@@ -192,7 +193,7 @@ class DiscordStandIn:
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        body = await request.json() if request.can_read_body else None
+        body = request["body"] = await self._body(request)
         path = request.path.removeprefix("/api/v10")
         call = Call(request.method, path, body)
         self.calls.append(call)
@@ -219,6 +220,25 @@ class DiscordStandIn:
             return self._json({"message": f"Invalid Form Body: {problem}", "code": 50035}, 400)
         return await handler(request)
 
+    async def _body(self, request: web.Request) -> Any:
+        """JSON, or discord.py's multipart upload: ``payload_json`` and ``files[n]`` parts."""
+        if not request.can_read_body:
+            return None
+        if request.content_type != "multipart/form-data":
+            return await request.json()
+        body: dict[str, Any] = {}
+        files = []
+        async for part in await request.multipart():
+            if part.name == "payload_json":
+                body.update(json.loads(await part.text()))
+            else:
+                files.append({"filename": part.filename, "content": bytes(await part.read())})
+        self.files.extend(files)
+        body["attachments"] = [
+            {"filename": f["filename"], "size": len(f["content"])} for f in files
+        ]
+        return body
+
     @staticmethod
     def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
         # discord.py parses JSON only for this exact Content-Type
@@ -244,7 +264,7 @@ class DiscordStandIn:
         )
 
     async def _commands(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = request["body"]
         return self._json([{**c, "id": snowflake(), "application_id": APP_ID} for c in body])
 
     def _message(self, channel_id: str, body: dict[str, Any], author: dict[str, Any]) -> dict:
@@ -255,12 +275,12 @@ class DiscordStandIn:
 
     @staticmethod
     def _apply(message: dict[str, Any], body: dict[str, Any]) -> None:
-        for key in ("content", "embeds", "components", "flags"):
+        for key in ("content", "embeds", "components", "flags", "attachments"):
             if key in body and body[key] is not None:
                 message[key] = body[key]
 
     async def _callback(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = request["body"]
         interaction = self.interactions[request.match_info["token"]]
         token = interaction["token"]
         data = body.get("data") or {}
@@ -285,12 +305,12 @@ class DiscordStandIn:
 
     async def _edit_original(self, request: web.Request) -> web.Response:
         message = self.messages[self.originals[request.match_info["token"]]]
-        self._apply(message, await request.json())
+        self._apply(message, request["body"])
         return self._json(message)
 
     async def _followup(self, request: web.Request) -> web.Response:
         interaction = self.interactions[request.match_info["token"]]
-        body = await request.json()
+        body = request["body"]
         return self._json(self._message(interaction["channel_id"], body, user(APP_ID, bot=True)))
 
     async def _get_channel(self, request: web.Request) -> web.Response:
@@ -300,19 +320,19 @@ class DiscordStandIn:
         return self._json(found)
 
     async def _post_message(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = request["body"]
         return self._json(self._message(request.match_info["channel"], body, BOT_USER))
 
     async def _edit_message(self, request: web.Request) -> web.Response:
         message = self.messages.get(request.match_info["message"])
         if message is None:
             return self._json({"message": "Unknown Message", "code": 10008}, status=404)
-        self._apply(message, await request.json())
+        self._apply(message, request["body"])
         message["edited_timestamp"] = "2026-01-01T00:00:01+00:00"
         return self._json(message)
 
     async def _thread(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = request["body"]
         parent = request.match_info["channel"]
         message_id = request.match_info["message"]
         guild = self.channels.get(parent, {}).get("guild_id")
