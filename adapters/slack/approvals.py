@@ -101,21 +101,18 @@ class Approvals:
 
     async def on_reject_submitted(self, ack: AsyncAck, body: dict, view: dict) -> None:
         await ack()
-        target = modals.target_of(view)
-        actor = await self.directory.actor(body["user"])
-        reason = modals.submitted_reason(view)
-        await self._decide(
-            target.approval_id, target.n, actor, None, approved=False, feedback=reason
-        )
+        await self._submitted(body, view, approved=False, feedback=modals.submitted_reason(view))
 
     async def on_edit_submitted(self, ack: AsyncAck, body: dict, view: dict) -> None:
         await ack()
+        script = modals.submitted_script(view)
+        await self._submitted(body, view, approved=True, edited_script=script)
+
+    async def _submitted(self, body: dict, view: dict, **decision: Any) -> None:
+        """A modal's decision on the call (or calls) it was opened for."""
         target = modals.target_of(view)
         actor = await self.directory.actor(body["user"])
-        script = modals.submitted_script(view)
-        await self._decide(
-            target.approval_id, target.n, actor, None, approved=True, edited_script=script
-        )
+        await self._decide(target.approval_id, target.n, actor, None, **decision)
 
     # ── deciding ─────────────────────────────────────────────────────────
 
