@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, TextIO
@@ -52,6 +53,18 @@ async def check_hub(settings: Settings) -> str:
 
 
 CHECKS: dict[str, Check] = {"redis": check_redis, "llm": check_llm, "hub": check_hub}
+PLATFORMS = ("slack", "discord")
+
+
+def platform_checks(settings: Settings) -> dict[str, Check]:
+    """The auth check of each platform with credentials: ``check_auth`` in
+    ``adapters/<platform>/surface.py`` (imported only when that platform is set up)."""
+    enabled = {"slack": settings.slack_enabled, "discord": settings.discord_enabled}
+    return {
+        platform: importlib.import_module(f"adapters.{platform}.surface").check_auth
+        for platform in PLATFORMS
+        if enabled[platform]
+    }
 
 
 def mcp_checks(settings: Settings) -> dict[str, Check]:
@@ -88,7 +101,8 @@ async def run_doctor(
     settings: Settings, out: TextIO, checks: dict[str, Check] | None = None
 ) -> int:
     failed = 0
-    for name, check in (checks or {**CHECKS, **mcp_checks(settings)}).items():
+    every = {**CHECKS, **platform_checks(settings), **mcp_checks(settings)}
+    for name, check in (checks or every).items():
         try:
             detail = await check(settings)
         except Exception as exc:

@@ -1,10 +1,14 @@
-"""Front ends that only queue (RUN_TURNS=0) answered by a worker rendering through the
-platform's API with ``worker_surfaces``: no gateway, no event listener in the worker."""
+"""What runs on a platform without its front end: a worker rendering through the
+platform's API with ``worker_surfaces`` (no gateway, no event listener), and doctor's
+auth check of each platform."""
+
+import io
 
 from adapters.discord.surface import worker_surfaces as discord_worker_surfaces
 from adapters.slack.surface import worker_surfaces as slack_worker_surfaces
 from agent.loop import Agent
 from bot.app import Runtime, runtime
+from bot.doctor import platform_checks, run_doctor
 from bot.embedded_redis import connect
 from bot.runner import TurnRunner
 from bot.settings import Settings
@@ -73,3 +77,31 @@ async def test_the_worker_command_renders_for_each_platform_with_credentials(
     async with runtime(settings, tools=test_tools()) as rt:
         found = await platform_surfaces(rt)
     assert ("slack" in found) and ("discord" not in found)
+
+
+async def test_doctor_checks_each_configured_platform_s_credentials(
+    llm,
+    redis_url,
+    slack,
+    tmp_path,
+    api,  # noqa: F811
+):
+    settings = settings_for(
+        llm, redis_url, slack, tmp_path, discord_bot_token=dc.TOKEN, discord_api_url=api.base_url
+    )
+    checks = platform_checks(settings)
+    assert set(checks) == {"slack", "discord"}
+    out = io.StringIO()
+    assert await run_doctor(settings, out, checks) == 0
+    assert out.getvalue().splitlines() == [
+        "ok   slack: workspace Test Team as @ml-intern",
+        f"ok   discord: logged in as {dc.BOT_USER['username']}",
+    ]
+    slack.fail_method("auth.test", "invalid_auth")
+    out = io.StringIO()
+    assert await run_doctor(settings, out, {"slack": checks["slack"]}) == 1
+    refused = "FAIL slack: PermissionError: Slack refused SLACK_BOT_TOKEN: invalid_auth\n"
+    assert out.getvalue() == refused
+    assert (
+        platform_checks(settings_for(llm, redis_url, slack, tmp_path, slack_bot_token=None)) == {}
+    )

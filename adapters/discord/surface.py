@@ -19,6 +19,7 @@ from adapters.discord.endpoints import point_at
 from adapters.discord.keys import parse_key
 from agent import events as ev
 from bot.render import RateGate, RateLimited
+from bot.settings import Settings
 from bot.store import ApprovalRecord
 
 if TYPE_CHECKING:
@@ -107,14 +108,30 @@ class DiscordSurfaces:
         return DiscordSurface(self.client, key, self._gates[channel])
 
 
-async def worker_surfaces(rt: Runtime) -> DiscordSurfaces | None:
-    """For ``ml-intern-bot worker``: surfaces over REST only (logged in, no gateway)."""
-    settings = rt.settings
-    if settings.discord_bot_token is None:
-        return None
+async def rest_client(settings: Settings) -> discord.Client:
+    """A client logged in over REST only (no gateway), at ``DISCORD_API_URL``."""
+    assert settings.discord_bot_token is not None
     point_at(settings)
     client = discord.Client(
         intents=discord.Intents.none(), allowed_mentions=discord.AllowedMentions.none()
     )
     await client.login(settings.discord_bot_token.get_secret_value())
+    return client
+
+
+async def worker_surfaces(rt: Runtime) -> DiscordSurfaces | None:
+    """For ``ml-intern-bot worker``: surfaces over REST only (logged in, no gateway)."""
+    settings = rt.settings
+    if settings.discord_bot_token is None:
+        return None
+    client = await rest_client(settings)
     return DiscordSurfaces(client, interval=settings.discord_edit_interval_ms / 1000)
+
+
+async def check_auth(settings: Settings) -> str:
+    """``doctor``: the bot token logs in."""
+    client = await rest_client(settings)
+    try:
+        return f"logged in as {client.user}"
+    finally:
+        await client.close()

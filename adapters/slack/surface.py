@@ -222,3 +222,14 @@ def slack_surfaces(settings: Settings) -> SlackSurfaces:
 async def worker_surfaces(rt: Runtime) -> SlackSurfaces | None:
     """For ``ml-intern-bot worker``: Slack surfaces with no event listener, if Slack is set up."""
     return slack_surfaces(rt.settings) if rt.settings.slack_bot_token else None
+
+
+async def check_auth(settings: Settings) -> str:
+    """``doctor``: the bot token works (auth.test)."""
+    try:
+        answer = await slack_surfaces(settings).client.auth_test()
+    except SlackApiError as exc:
+        raise PermissionError(
+            f"Slack refused SLACK_BOT_TOKEN: {exc.response.get('error')}"
+        ) from exc
+    return f"workspace {answer.get('team', answer.get('team_id'))} as @{answer.get('user')}"

@@ -215,7 +215,13 @@ class SlackStandIn:
         return f"{int(time.time())}.{next(self._ts):06d}"
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "ml-intern"}
+        return {
+            "user_id": BOT_USER,
+            "bot_id": BOT_ID,
+            "team_id": TEAM,
+            "team": "Test Team",
+            "user": "ml-intern",
+        }
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = self._new_ts()
