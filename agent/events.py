@@ -124,6 +124,9 @@ class JobStatus(Event):
     key: str = ""
     text: str = ""
     final: bool = False
+    resume: dict[str, Any] = field(default_factory=dict)
+    """What restarts the watch after the bot restarts: ``{"tool": name, ...}`` handed
+    back to that tool's ``resume`` hook (empty: nothing to resume)."""
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -32,6 +33,7 @@ from agent import llm
 from agent.llm import parse_arguments
 from agent.loop import Agent, Turn
 from agent.session import Session
+from agent.tools.registry import ToolContext
 from bot.admission import MAX_INPUT_CHARS, Admission
 from bot.approvers import Actor
 from bot.budget import Budget
@@ -68,6 +70,8 @@ CONCURRENCY = 8
 SHUTDOWN_GRACE = 20.0
 IDLE_POLL = 0.02
 MAX_TAKEOVERS = 2
+RESUME_CLAIM_SECONDS = 60
+"""Processes starting within this long of each other resume a job watch once."""
 
 STALE_APPROVAL = "That approval is no longer pending (a newer message or decision came first)."
 RESTARTED = (
@@ -290,10 +294,17 @@ class TurnRunner:
             self.queue.start()
 
     async def recover(self) -> None:
-        """Announce inputs left in inboxes without a stream entry (e.g. by an older version)."""
+        """Announce inputs left in inboxes without a stream entry (e.g. by an older version),
+        and resume the background work (job watches) processes left when they stopped."""
         for key in await self.store.pending_keys():
             await self.store.announce(key)
             self._watched.add(key)
+        for key, line, work in await self.store.background():
+            if await self.store.claim_background(key, line, RESUME_CLAIM_SECONDS):
+                session = await self.store.load(key) or Session(key=key)
+                notify = functools.partial(self._notify, key)
+                ctx = ToolContext(session=session, notify=notify, spawn=self._spawn)
+                await self.agent.tools.resume(work, ctx)
         self.start()
 
     async def wait_idle(self) -> None:
@@ -566,6 +577,10 @@ class TurnRunner:
                 ref = await self.store.line_ref(key, event.key)
                 ref = await call_surface(surface, surface.post_line, ref, clean(event.text))
                 await self.store.set_line_ref(key, event.key, ref)
+                if event.resume:
+                    await self.store.keep_background(key, event.key, event.resume)
+                else:
+                    await self.store.end_background(key, event.key)
                 return
             renderer = StreamRenderer(surface)
             await renderer.handle(event)

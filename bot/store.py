@@ -389,6 +389,22 @@ class SessionStore:
 
     # ── status lines that outlive a turn (job progress) ──────────────────
 
+    async def keep_background(self, key: str, line: str, work: dict[str, Any]) -> None:
+        """Remember background work (a job watch) to resume after a restart."""
+        await self.redis.hset(_k("background"), f"{key}\x1f{line}", json.dumps(work))
+
+    async def end_background(self, key: str, line: str) -> None:
+        await self.redis.hdel(_k("background"), f"{key}\x1f{line}")
+
+    async def background(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every background work remembered: ``(session key, line key, work)``."""
+        raw = await self.redis.hgetall(_k("background"))
+        return [(*k.decode().split("\x1f", 1), json.loads(v)) for k, v in raw.items()]
+
+    async def claim_background(self, key: str, line: str, seconds: int) -> bool:
+        """One process resumes a piece of work per ``seconds`` (processes start together)."""
+        return bool(await self.redis.set(_k("resumed", key, line), 1, nx=True, ex=seconds))
+
     async def line_ref(self, key: str, line: str) -> str | None:
         raw = await self.redis.hget(_k("lines", key), line)
         return raw.decode() if raw else None

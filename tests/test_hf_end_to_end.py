@@ -31,6 +31,7 @@ from bot.keys import SessionKey
 from bot.runner import TurnRunner
 from bot.settings import Settings
 from bot.store import SessionStore
+from tests.fleet import wait_for
 from tests.standins.hub import TOKEN, USER, HubStandIn, hub  # noqa: F401
 from tests.standins.llm import text, tool_calls
 from tests.support import Recorder, RecordingSurface, agent_config, assert_history_valid, eventually
@@ -373,3 +374,34 @@ async def test_build_tools_uses_the_settings_token_and_data_dir_sandboxes(hub, t
     )
     assert run.success and TOKEN not in run.output
     assert hub.calls("POST", rf"^/api/jobs/{USER}$")[0].json()["secrets"] == {"HF_TOKEN": TOKEN}
+
+
+async def test_a_restarted_bot_resumes_the_status_line_of_a_running_job(
+    thread, llm, redis_url, hub, tmp_path
+):
+    hub.job_stage_seconds = 1.0
+    llm.script(tool_calls(("hf_jobs", {"operation": "run", "command": ["true"], **GPU})))
+    await thread.say("run it")
+    llm.script(text("Started."))
+    await thread.approve(thread.surface.approvals[-1])
+    await eventually(lambda: thread.status_lines(), 10)
+    await thread.runner.close()  # the process stops: its watcher is gone
+    seen = len(thread.status_lines())
+    assert await thread.store.background()  # but the watch is remembered
+
+    restarted = Thread(llm, redis_url, hf_tools(hub, tmp_path / ".data" / "sandboxes"))
+    restarted.surface = thread.surface  # the same chat thread
+    restarted.runner.surfaces["test"] = lambda key, ref: thread.surface
+    try:
+        await restarted.runner.recover()
+        await eventually(lambda: any("completed" in line for line in thread.status_lines()), 10)
+        assert len(thread.status_lines()) > seen
+        (final,) = thread.job_lines().values()  # still one status message, now final
+        assert final.startswith("✅ Job") and "completed" in final
+
+        async def forgotten() -> bool:
+            return not await restarted.store.background()
+
+        assert await wait_for(forgotten, 5)  # a finished watch is forgotten
+    finally:
+        await restarted.close()

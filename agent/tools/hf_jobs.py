@@ -162,16 +162,7 @@ class JobsTool:
         secrets = f" Secrets: {', '.join(options['secrets'])}." if options["secrets"] else ""
         if scheduled:
             return f"Scheduled job created.{secrets}\n{describe_scheduled(info)}"
-        ctx.spawn(
-            watch_job(
-                self.api,
-                info.id,
-                options["namespace"],
-                ctx.notify,
-                interval=self.poll_interval,
-                redact=self.redact,
-            )
-        )
+        self._watch(info.id, options["namespace"], ctx)
         return (
             f"Job {info.id} submitted on {info.flavor} (stage {stage_of(info)}).{secrets}\n"
             f"Page: {info.url}\n"
@@ -308,6 +299,17 @@ class JobsTool:
 
     # ── the tool ─────────────────────────────────────────────────────────
 
+    def _watch(self, job_id: str, namespace: str, ctx: ToolContext) -> None:
+        """Keep the job's status line updated until it ends, in the background."""
+        watch = watch_job(
+            self.api, job_id, namespace, ctx.notify, interval=self.poll_interval, redact=self.redact
+        )
+        ctx.spawn(watch)
+
+    async def _resume(self, work: dict[str, Any], ctx: ToolContext) -> None:
+        """After a restart: watch a job the bot was watching before."""
+        self._watch(work["job_id"], work["namespace"], ctx)
+
     def tool(self) -> Tool:
         inner = dispatch("hf_jobs", self.operations)
 
@@ -326,6 +328,7 @@ class JobsTool:
             handler=handle,
             script_field="script",
             preview=self.preview,
+            resume=self._resume,
         )
 
 

@@ -111,7 +111,10 @@ async def _poll_until_final(
             continue
         failures = 0
         final = stage in TERMINAL_STAGES
-        await notify(JobStatus(key=key, text=redact(status_line(job, tail)), final=final))
+        resume = {} if final else {"tool": "hf_jobs", "job_id": job_id, "namespace": namespace}
+        await notify(
+            JobStatus(key=key, text=redact(status_line(job, tail)), final=final, resume=resume)
+        )
         if final:
             return
         await asyncio.sleep(interval)

@@ -61,6 +61,8 @@ class Tool:
     """Argument holding an editable script (shown on approval cards, edited in modals)."""
     preview: Callable[[dict[str, Any], ToolContext], Awaitable[dict[str, Any]]] | None = None
     """Arguments as an approver should see them (e.g. a sandbox script path resolved)."""
+    resume: Callable[[dict[str, Any], ToolContext], Awaitable[None]] | None = None
+    """Restarts background work the tool left (a job watch) after the bot restarted."""
     approval: Approval | None = None
     """Whether every call waits for a person (MCP tools); ``None``: the seed policy decides."""
 
@@ -108,6 +110,14 @@ class ToolRegistry:
     def script_field(self, name: str) -> str | None:
         tool = self._tools.get(name)
         return tool.script_field if tool else None
+
+    async def resume(self, work: dict[str, Any], ctx: ToolContext) -> None:
+        """Hand ``work`` (a ``JobStatus.resume``) back to the tool that started it."""
+        tool = self._tools.get(work.get("tool", ""))
+        if tool is None or tool.resume is None:
+            logger.warning("nothing resumes background work of %r", work.get("tool"))
+            return
+        await tool.resume(work, ctx)
 
     def approval(self, name: str) -> Approval | None:
         tool = self._tools.get(name)
