@@ -36,6 +36,10 @@ EPHEMERAL = 64
 _ids = itertools.count(1_000_000_000_000_000_000)
 
 
+BODY = web.RequestKey("body", object)
+"""The parsed request body (JSON or multipart), kept for the handlers."""
+
+
 def snowflake() -> str:
     return str(next(_ids))
 
@@ -193,7 +197,7 @@ class DiscordStandIn:
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        body = request["body"] = await self._body(request)
+        body = request[BODY] = await self._body(request)
         path = request.path.removeprefix("/api/v10")
         call = Call(request.method, path, body)
         self.calls.append(call)
@@ -264,7 +268,7 @@ class DiscordStandIn:
         )
 
     async def _commands(self, request: web.Request) -> web.Response:
-        body = request["body"]
+        body = request[BODY]
         return self._json([{**c, "id": snowflake(), "application_id": APP_ID} for c in body])
 
     def _message(self, channel_id: str, body: dict[str, Any], author: dict[str, Any]) -> dict:
@@ -280,7 +284,7 @@ class DiscordStandIn:
                 message[key] = body[key]
 
     async def _callback(self, request: web.Request) -> web.Response:
-        body = request["body"]
+        body = request[BODY]
         interaction = self.interactions[request.match_info["token"]]
         token = interaction["token"]
         data = body.get("data") or {}
@@ -305,12 +309,12 @@ class DiscordStandIn:
 
     async def _edit_original(self, request: web.Request) -> web.Response:
         message = self.messages[self.originals[request.match_info["token"]]]
-        self._apply(message, request["body"])
+        self._apply(message, request[BODY])
         return self._json(message)
 
     async def _followup(self, request: web.Request) -> web.Response:
         interaction = self.interactions[request.match_info["token"]]
-        body = request["body"]
+        body = request[BODY]
         return self._json(self._message(interaction["channel_id"], body, user(APP_ID, bot=True)))
 
     async def _get_channel(self, request: web.Request) -> web.Response:
@@ -320,19 +324,19 @@ class DiscordStandIn:
         return self._json(found)
 
     async def _post_message(self, request: web.Request) -> web.Response:
-        body = request["body"]
+        body = request[BODY]
         return self._json(self._message(request.match_info["channel"], body, BOT_USER))
 
     async def _edit_message(self, request: web.Request) -> web.Response:
         message = self.messages.get(request.match_info["message"])
         if message is None:
             return self._json({"message": "Unknown Message", "code": 10008}, status=404)
-        self._apply(message, request["body"])
+        self._apply(message, request[BODY])
         message["edited_timestamp"] = "2026-01-01T00:00:01+00:00"
         return self._json(message)
 
     async def _thread(self, request: web.Request) -> web.Response:
-        body = request["body"]
+        body = request[BODY]
         parent = request.match_info["channel"]
         message_id = request.match_info["message"]
         guild = self.channels.get(parent, {}).get("guild_id")
