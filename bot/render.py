@@ -211,6 +211,8 @@ class StreamRenderer:
             case ev.ToolCall(tool=tool, tool_call_id=call_id):
                 self._tools[call_id] = tool
                 await self._line(call_id, tool_line(tool, "running"))
+            case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state="approved"):
+                self._tools[call_id] = tool  # the card says it; "running" follows at once
             case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state=state):
                 self._tools[call_id] = tool
                 await self._line(call_id, tool_line(tool, state))

@@ -289,3 +289,12 @@ async def test_long_outputs_and_tool_images_are_attached_where_the_surface_can()
         ("dump-output.txt", ("x " * 800).encode(), "dump output"),
     ]
     assert all(len(line) < 200 for line in surface.lines.values())
+
+
+async def test_an_approved_call_goes_straight_to_running_without_a_line_of_its_own():
+    surface = RecordingSurface(interval=0.0)
+    renderer = StreamRenderer(surface)
+    await renderer.handle(ev.ToolStateChange(tool_call_id="c1", tool="hf_jobs", state="approved"))
+    await renderer.handle(ev.ToolStateChange(tool_call_id="c1", tool="hf_jobs", state="running"))
+    await renderer.close()
+    assert [text for kind, text in surface.calls if kind == "line"] == ["⏳ `hf_jobs` running"]
