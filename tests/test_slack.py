@@ -48,6 +48,15 @@ class SlackBot:
         assert cards, "no approval card was posted"
         return cards[-1]
 
+    async def pause_on(self, words: str, thread_ts: str | None = None):
+        """Mention the bot and wait until its turn waits for approval: the thread and card."""
+        event = await self.send.mention(words, thread_ts=thread_ts)
+        thread = thread_ts or event["ts"]
+        await self.settle(
+            lambda: any(m.text.startswith("Approval needed") for m in self.thread(thread))
+        )
+        return thread, self.card(thread)
+
     async def settle(self, predicate=lambda: True) -> None:
         await eventually(predicate)
         await self.rt.runner.wait_idle()
@@ -177,10 +186,7 @@ async def test_a_long_reply_arrives_whole_across_messages_with_code_blocks_intac
 
 async def test_approve_runs_the_job_once_and_the_card_shows_who_decided(bot, llm):
     llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("The job is running."))
-    event = await bot.send.mention("train it on a GPU")
-    thread = event["ts"]
-    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
-    card = bot.card(thread)
+    thread, card = await bot.pause_on("train it on a GPU")
     approve, reject, edit = card.button_ids()
     assert (
         approve.startswith("mib:approve:")
@@ -200,10 +206,7 @@ async def test_approve_runs_the_job_once_and_the_card_shows_who_decided(bot, llm
 
 async def test_reject_asks_a_reason_in_a_modal_and_the_agent_reads_it(bot, llm):
     llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("OK, I won't."))
-    event = await bot.send.mention("train it")
-    thread = event["ts"]
-    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
-    card = bot.card(thread)
+    thread, card = await bot.pause_on("train it")
     await bot.send.click(card, card.button_ids()[1])
     await eventually(lambda: bot.slack.views)
     modal = bot.slack.views[0]
@@ -227,10 +230,7 @@ async def test_a_script_over_3000_characters_is_edited_in_parts_and_runs_byte_fo
     llm.script(
         tool_calls(("hf_jobs", {**GPU_JOB, "script": long_script})), text("Ran your version.")
     )
-    event = await bot.send.mention("run my script")
-    thread = event["ts"]
-    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
-    card = bot.card(thread)
+    thread, card = await bot.pause_on("run my script")
     await bot.send.click(card, card.button_ids()[2])
     await eventually(lambda: bot.slack.views)
     modal = bot.slack.views[0]
@@ -250,10 +250,7 @@ async def test_a_script_over_3000_characters_is_edited_in_parts_and_runs_byte_fo
 async def test_approve_all_decides_every_pending_call(bot, llm):
     second = {**GPU_JOB, "script": "print(2)"}
     llm.script(tool_calls(("hf_jobs", GPU_JOB), ("hf_jobs", second)), text("Both started."))
-    event = await bot.send.mention("two jobs please")
-    thread = event["ts"]
-    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
-    card = bot.card(thread)
+    thread, card = await bot.pause_on("two jobs please")
     approve_all = next(
         a for a in card.button_ids() if a.startswith("mib:approve:") and a.endswith(":all")
     )
@@ -266,10 +263,7 @@ async def test_only_approvers_may_decide_and_user_groups_count(make_bot, llm, sl
     slack.usergroups["S0ML"] = ["U0CAROL"]
     bot = await make_bot(approvers="U0BOB,S0ML")
     llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("Started."))
-    event = await bot.send.mention("train")
-    thread = event["ts"]
-    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
-    card = bot.card(thread)
+    thread, card = await bot.pause_on("train")
 
     await bot.send.click(card, card.button_ids()[0], user="U0ALICE")  # asked, but not an approver
     await eventually(lambda: slack.ephemeral)
@@ -285,10 +279,7 @@ async def test_only_approvers_may_decide_and_user_groups_count(make_bot, llm, sl
 
 async def test_double_and_concurrent_clicks_run_the_tool_once(bot, llm, slack):
     llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("Started once."))
-    event = await bot.send.mention("train")
-    thread = event["ts"]
-    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
-    card = bot.card(thread)
+    thread, card = await bot.pause_on("train")
     approve = card.button_ids()[0]
     results = await asyncio.gather(*(bot.send.click(card, approve) for _ in range(4)))
     assert all(status == 200 for status, _ in results)
@@ -301,10 +292,7 @@ async def test_double_and_concurrent_clicks_run_the_tool_once(bot, llm, slack):
 
 async def test_a_click_on_an_abandoned_approval_gets_a_clear_answer(bot, llm, slack):
     llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("Never mind then."))
-    event = await bot.send.mention("train")
-    thread = event["ts"]
-    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
-    card = bot.card(thread)
+    thread, card = await bot.pause_on("train")
     approve = card.button_ids()[0]
     await bot.send.mention("actually, don't", thread_ts=thread)
     await bot.settle(lambda: "Never mind then." in bot.answer(thread))
@@ -460,10 +448,7 @@ def test_slack_text_reads_plainly_for_the_agent():
 
 async def test_a_click_while_redis_is_down_gets_a_clear_answer(bot, llm, slack, redis_server):
     llm.script(tool_calls(("hf_jobs", GPU_JOB)))
-    event = await bot.send.mention("train")
-    thread = event["ts"]
-    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
-    card = bot.card(thread)
+    thread, card = await bot.pause_on("train")
     redis_server.stop()
     try:
         status, _ = await bot.send.click(card, card.button_ids()[0])
@@ -494,9 +479,7 @@ async def test_auto_approve_runs_jobs_within_the_budget_and_extend_approves_past
     assert any("Auto-approved within this thread's budget" in m.text for m in bot.thread(thread))
 
     llm.script(tool_calls(("hf_jobs", big)), text("Big one ran."))
-    await bot.send.mention("now the big one", thread_ts=thread)
-    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
-    card = bot.card(thread)
+    _, card = await bot.pause_on("now the big one", thread_ts=thread)
     extend = next(a for a in card.button_ids() if a.startswith("mib:extend:"))
     assert "over this thread's auto-approve budget" in json.dumps(card.blocks)
     await bot.send.click(card, extend)
@@ -517,10 +500,7 @@ async def test_a_rule_needing_two_approvers_shows_the_count_on_the_card(
     )
     bot = await make_bot(approval_rules=rules)
     llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("Both said yes."))
-    event = await bot.send.mention("train")
-    thread = event["ts"]
-    await bot.settle(lambda: any(m.text.startswith("Approval needed") for m in bot.thread(thread)))
-    card = bot.card(thread)
+    thread, card = await bot.pause_on("train")
     approve = card.button_ids()[0]
     assert "2 approvals from U0ALICE, U0BOB" in json.dumps(card.blocks)
 
