@@ -174,12 +174,6 @@ class SessionStore:
         raw = await self.redis.hgetall(_k("meta", key))
         return {k.decode(): json.loads(v) for k, v in raw.items()}
 
-    async def set_meta(self, key: str, **meta: Any) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(_k("meta", key), mapping={k: json.dumps(v) for k, v in meta.items()})
-            pipe.expire(_k("meta", key), self.ttl)
-            await pipe.execute()
-
     async def delete(self, key: str) -> None:
         await self.redis.delete(_k("session", key), _k("meta", key), _k("lines", key))
 
@@ -278,10 +272,6 @@ class SessionStore:
             pipe.xack(STREAM, GROUP, entry_id)
             pipe.xdel(STREAM, entry_id)
             await pipe.execute()
-
-    async def queue_depth(self) -> int:
-        """Entries waiting or running across the fleet."""
-        return await self.redis.xlen(STREAM)
 
     # ── the per-session turn lock ────────────────────────────────────────
 
