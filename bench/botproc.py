@@ -3,7 +3,7 @@
 Settings come from the environment (as ``ml-intern-bot slack``); the tools are
 :func:`bench.tools.bench_tools`. ``BENCH_ROLE=bare`` makes it a bare aiohttp
 handler answering 200 at once (the baseline for acknowledgement latency);
-``BENCH_ROLE=worker`` a turn worker (``bot.worker.run_worker``) rendering into
+``BENCH_ROLE=worker`` a turn worker (``bot.ops.worker.run_worker``) rendering into
 Slack, with no front end. Prints ``READY <port>`` when it serves; stops on SIGTERM. ``GET /bench/probe``
 returns (and clears) what it saw from the inside: how long each ``/slack/events``
 request took in the server, and how late a 10 ms timer fired (event-loop lag).
@@ -21,7 +21,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from aiohttp import web  # noqa: E402
 
-from bot.http import serve  # noqa: E402
+from bot.ops.http import serve  # noqa: E402
 
 LAG_TICK = 0.01
 
@@ -94,8 +94,8 @@ async def worker() -> None:
 
     from adapters.slack.surface import SlackSurfaces
     from bench.tools import bench_tools
+    from bot.ops.worker import run_worker
     from bot.settings import Settings
-    from bot.worker import run_worker
 
     settings = Settings(_env_file=None)
     client = AsyncWebClient(
@@ -109,10 +109,10 @@ async def worker() -> None:
 
 
 async def slack_bot() -> None:
-    from adapters.slack.app import SlackAdapter
+    from adapters.slack.frontend import SlackAdapter
     from bench.tools import bench_tools
-    from bot.app import runtime
-    from bot.http import build_http_app
+    from bot.ops.http import build_http_app
+    from bot.runtime import runtime
     from bot.settings import Settings
 
     async with runtime(Settings(_env_file=None), tools=bench_tools()) as rt:

@@ -1,6 +1,6 @@
 """A Discord channel for the shared renderer: 5 message edits per 5 s, else 429.
 
-It measures :class:`bot.render.StreamRenderer` against Discord's limit at the
+It measures :class:`bot.output.render.StreamRenderer` against Discord's limit at the
 Discord edit interval, not the discord.py client (see bench/README.md).
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from agent import events as ev
 from bench.rig import WORD, last_marker
 from bench.streams import ThreadRun, thread_run
-from bot.render import RateGate, RateLimited, StreamRenderer
+from bot.output.render import RateGate, RateLimited, StreamRenderer
 
 EDITS_PER_WINDOW = 5
 WINDOW_SECONDS = 5.0
@@ -41,7 +41,7 @@ class SlidingWindow:
 
 
 class DiscordChannel:
-    """A :class:`bot.render.Surface` keeping when each message write showed which chunk;
+    """A :class:`bot.output.render.Surface` keeping when each message write showed which chunk;
     ``limited=False`` drops Discord's limit (a free in-memory chat for the overhead figure)."""
 
     max_chars = MAX_CHARS

@@ -15,7 +15,7 @@ from bench.figure import Figure, finished, until
 from bench.proc import rss_mb
 from bench.rig import SECRET, BotProcess, bot_env, redis_server, standins, streamed
 from bench.slackload import mentions, post_all
-from bot.store import SessionStore
+from bot.store.sessions import SessionStore
 from tests.standins.slack import SlackSender
 
 BATCH = 50

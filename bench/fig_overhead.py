@@ -22,7 +22,7 @@ from bench.redis_proxy import CountingProxy
 from bench.rig import bot_env, bot_settings, redis_server, standins, streamed
 from bench.stats import ms, ratio, summary
 from bench.tools import bench_tools
-from bot.app import runtime
+from bot.runtime import runtime
 from tests.standins.llm import tool_calls
 
 TURN_BUDGET_MS = 2000

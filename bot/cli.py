@@ -44,17 +44,17 @@ def setup_logging(settings: Settings) -> None:
 
 def _adapter(name: str, rt) -> Adapter:
     if name == "slack":
-        from adapters.slack.app import SlackAdapter
+        from adapters.slack.frontend import SlackAdapter
 
         return SlackAdapter(rt)
-    from adapters.discord.app import DiscordAdapter
+    from adapters.discord.frontend import DiscordAdapter
 
     return DiscordAdapter(rt)
 
 
 async def _console(settings: Settings) -> None:
-    from adapters.console.app import ConsoleApp
-    from bot.app import runtime
+    from adapters.console.frontend import ConsoleApp
+    from bot.runtime import runtime
 
     async with runtime(settings) as rt:
         await rt.runner.recover()
@@ -63,8 +63,8 @@ async def _console(settings: Settings) -> None:
 
 async def _serve(settings: Settings, names: list[str]) -> None:
     """Run chat adapters beside the HTTP server (health, metrics, Slack events)."""
-    from bot.app import runtime
-    from bot.http import build_http_app, serve
+    from bot.ops.http import build_http_app, serve
+    from bot.runtime import runtime
 
     async with runtime(settings) as rt:
         http = build_http_app(rt.redis)
@@ -81,7 +81,7 @@ async def _serve(settings: Settings, names: list[str]) -> None:
 
 
 async def _worker(settings: Settings) -> None:
-    from bot.worker import run_worker
+    from bot.ops.worker import run_worker
 
     await run_worker(settings)
 
@@ -100,21 +100,21 @@ async def _run(settings: Settings) -> None:
 
 
 def _print_manifest(settings: Settings) -> int:
-    from adapters.slack.manifest import manifest_yaml
+    from adapters.slack.install import manifest_yaml
 
     print(manifest_yaml(settings))
     return 0
 
 
 def _print_invite(settings: Settings) -> int:
-    from adapters.discord.invite import invite_url
+    from adapters.discord.install import invite_url
 
     print(invite_url(settings))
     return 0
 
 
 def _doctor(settings: Settings) -> int:
-    from bot.doctor import run_doctor
+    from bot.ops.doctor import run_doctor
 
     return asyncio.run(run_doctor(settings, sys.stdout))
 
@@ -122,7 +122,7 @@ def _doctor(settings: Settings) -> int:
 async def print_tools(settings: Settings, out: TextIO) -> int:
     """Every tool the agent sees, built-in and MCP, with its approval rule."""
     from agent.policy import describe_approval
-    from bot.app import build_tools, mcp_servers
+    from bot.runtime import build_tools, mcp_servers
 
     registry = build_tools(settings)
     config = settings.agent_config()
@@ -148,8 +148,8 @@ async def print_tools(settings: Settings, out: TextIO) -> int:
 
 async def print_audit(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     """The approval decisions recorded in Redis, as a table or JSON lines."""
-    from bot.audit import AuditLog, format_json_lines, format_table, parse_since
-    from bot.embedded_redis import redis_for
+    from bot.approvals.audit import AuditLog, format_json_lines, format_table, parse_since
+    from bot.store.embedded import redis_for
 
     try:
         since = parse_since(args.since) if args.since else None

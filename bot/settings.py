@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     @field_validator("approval_rules")
     @classmethod
     def _rules_load(cls, value: Path | None) -> Path | None:
-        from bot.rules import ApprovalRules
+        from bot.approvals.rules import ApprovalRules
 
         ApprovalRules.load(value, frozenset())  # a RulesError (a ValueError) names the problem
         return value

@@ -1,6 +1,6 @@
 """A real worker process for the fault-injection tests: ``python -m tests.fault_worker``.
 
-It is ``ml-intern-bot worker`` (:func:`bot.worker.run_worker`, settings from the
+It is ``ml-intern-bot worker`` (:func:`bot.ops.worker.run_worker`, settings from the
 environment) with two test doubles the tests read back from ``FAULT_DIR``:
 a ``test`` platform whose surface appends every call to ``surface.jsonl``, and
 an ``hf_jobs`` tool that appends each execution to ``tools.jsonl`` and then
@@ -23,8 +23,8 @@ from agent import events as ev
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import Tool, ToolContext, ToolRegistry
 from bot.cli import load_settings, setup_logging
-from bot.render import PlatformUnavailable, RateGate, RateLimited
-from bot.worker import run_worker
+from bot.ops.worker import run_worker
+from bot.output.render import PlatformUnavailable, RateGate, RateLimited
 
 DIR = Path(os.environ["FAULT_DIR"])
 PID = os.getpid()

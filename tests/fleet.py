@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from agent.loop import Agent
-from bot.approvers import Actor
-from bot.embedded_redis import connect
-from bot.keys import SessionKey
-from bot.runner import TurnRunner
-from bot.store import SessionStore
+from bot.approvals.actor import Actor
+from bot.session_key import SessionKey
+from bot.store.embedded import connect
+from bot.store.sessions import SessionStore
+from bot.turns.runner import TurnRunner
 from tests.support import RecordingSurface, agent_config, test_tools
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,12 +11,12 @@ import pytest
 from aiohttp import ClientSession
 
 from agent.session import Session
-from bot.app import build_tools
-from bot.doctor import run_doctor
-from bot.embedded_redis import connect, redis_for
-from bot.http import build_http_app, serve
+from bot.ops.doctor import run_doctor
+from bot.ops.http import build_http_app, serve
+from bot.runtime import build_tools
 from bot.settings import Settings
-from bot.store import SessionStore
+from bot.store.embedded import connect, redis_for
+from bot.store.sessions import SessionStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,7 +82,7 @@ async def test_embedded_redis_persists_sessions_across_restarts(tmp_path):
 async def test_healthz_reports_redis_and_metrics_are_served(
     redis_url, redis_server, unused_tcp_port
 ):
-    from bot.embedded_redis import connect
+    from bot.store.embedded import connect
 
     redis = connect(redis_url)
     runner = await serve(build_http_app(redis), unused_tcp_port, host="127.0.0.1")
@@ -123,7 +123,7 @@ async def test_doctor_prints_one_line_per_check_and_fails_on_any(redis_url):
 
 
 async def test_doctor_checks_a_real_redis_and_model(redis_url, llm):
-    from bot.doctor import check_llm, check_redis
+    from bot.ops.doctor import check_llm, check_redis
     from tests.standins.llm import text
 
     llm.script(text("p"))

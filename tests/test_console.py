@@ -5,11 +5,11 @@ import io
 
 import pytest
 
-from adapters.console.app import ConsoleApp
+from adapters.console.frontend import ConsoleApp
 from agent.loop import Agent
-from bot.embedded_redis import connect
-from bot.runner import TurnRunner
-from bot.store import SessionStore
+from bot.store.embedded import connect
+from bot.store.sessions import SessionStore
+from bot.turns.runner import TurnRunner
 from tests.standins.llm import hang, text, tool_calls
 from tests.support import RAN, agent_config, eventually, test_tools
 

@@ -18,15 +18,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.discord.app import DiscordAdapter
 from adapters.discord.conversations import NOTHING_RUNNING, THINKING, USE_IN_THREAD
-from adapters.discord.invite import invite_url
+from adapters.discord.frontend import DiscordAdapter
+from adapters.discord.install import invite_url
 from agent.loop import Agent
-from bot.app import Runtime
-from bot.embedded_redis import connect
-from bot.runner import TurnRunner
+from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.store import SessionStore
+from bot.store.embedded import connect
+from bot.store.sessions import SessionStore
+from bot.turns.runner import TurnRunner
 from tests.standins import discord as dc
 from tests.standins.llm import hang, text, tool_calls
 from tests.support import RAN, agent_config, eventually, test_tools

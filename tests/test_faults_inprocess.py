@@ -14,14 +14,14 @@ from redis.asyncio import Redis
 from agent.loop import Agent
 from agent.session import PendingApproval, Session
 from agent.tools.registry import ToolContext
-from bot.approvers import Actor
-from bot.embedded_redis import connect
-from bot.http import build_http_app, serve
-from bot.logs import ContextFormatter, log_context
-from bot.once import ALREADY_STARTED, OnceTools
-from bot.ratelimit import TurnLimits
-from bot.runner import RESTARTED, STORE_DOWN, STORE_LOST, TAKEN_OVER, TurnRunner
-from bot.store import SessionStore
+from bot.approvals.actor import Actor
+from bot.ops.http import build_http_app, serve
+from bot.ops.logs import ContextFormatter, log_context
+from bot.store.embedded import connect
+from bot.store.sessions import SessionStore
+from bot.turns.limits import TurnLimits
+from bot.turns.once import ALREADY_STARTED, OnceTools
+from bot.turns.runner import RESTARTED, STORE_DOWN, STORE_LOST, TAKEN_OVER, TurnRunner
 from tests.fleet import key, wait_for
 from tests.standins.llm import error, hang, text, tool_calls
 from tests.support import RAN, RecordingSurface, agent_config, assert_history_valid, test_tools

@@ -24,13 +24,13 @@ from agent.session import Session
 from agent.tools import build_hf_tools
 from agent.tools.registry import ToolContext, ToolRegistry
 from agent.tools.sandbox import session_dirname
-from bot.app import build_tools
-from bot.approvers import Actor
-from bot.embedded_redis import connect
-from bot.keys import SessionKey
-from bot.runner import TurnRunner
+from bot.approvals.actor import Actor
+from bot.runtime import build_tools
+from bot.session_key import SessionKey
 from bot.settings import Settings
-from bot.store import SessionStore
+from bot.store.embedded import connect
+from bot.store.sessions import SessionStore
+from bot.turns.runner import TurnRunner
 from tests.fleet import wait_for
 from tests.standins.hub import TOKEN, USER, HubStandIn, hub  # noqa: F401
 from tests.standins.llm import text, tool_calls

@@ -29,7 +29,7 @@ from agent.mcp import (
 from agent.session import Session
 from agent.tools.registry import MAX_OUTPUT_CHARS
 from bot.cli import main
-from bot.doctor import mcp_checks, run_doctor
+from bot.ops.doctor import mcp_checks, run_doctor
 from bot.settings import Settings
 from tests.conftest import free_port
 from tests.standins.llm import text, tool_calls

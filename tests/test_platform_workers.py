@@ -7,13 +7,13 @@ import io
 from adapters.discord.surface import worker_surfaces as discord_worker_surfaces
 from adapters.slack.surface import worker_surfaces as slack_worker_surfaces
 from agent.loop import Agent
-from bot.app import Runtime, runtime
-from bot.doctor import platform_checks, run_doctor
-from bot.embedded_redis import connect
-from bot.runner import TurnRunner
+from bot.ops.doctor import platform_checks, run_doctor
+from bot.ops.worker import platform_surfaces
+from bot.runtime import Runtime, runtime
 from bot.settings import Settings
-from bot.store import SessionStore
-from bot.worker import platform_surfaces
+from bot.store.embedded import connect
+from bot.store.sessions import SessionStore
+from bot.turns.runner import TurnRunner
 from tests.standins import discord as dc
 from tests.standins.llm import text
 from tests.support import agent_config, test_tools

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from agent import events as ev
-from bot.redact import register_secret
-from bot.render import (
+from bot.output.redact import register_secret
+from bot.output.render import (
     CUT_OFF,
     PlatformUnavailable,
     RateLimited,

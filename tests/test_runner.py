@@ -7,11 +7,11 @@ import pytest
 from agent import events as ev
 from agent.loop import Agent
 from agent.session import Session
-from bot.approvers import Actor
-from bot.embedded_redis import connect
-from bot.keys import SessionKey
-from bot.runner import TurnRunner
-from bot.store import SessionStore
+from bot.approvals.actor import Actor
+from bot.session_key import SessionKey
+from bot.store.embedded import connect
+from bot.store.sessions import SessionStore
+from bot.turns.runner import TurnRunner
 from tests.standins.llm import hang, text, tool_calls
 from tests.support import (
     RAN,

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 import pytest_asyncio
 
-from bot.approvers import Actor
+from bot.approvals.actor import Actor
 from tests.fleet import ALICE, GPU_JOB, Fleet, close_front_end, front_end, key, wait_for
 from tests.standins.llm import LLMStandIn, hang, text, tool_calls
 from tests.support import assert_history_valid

@@ -8,9 +8,9 @@ import pytest
 import redis as redis_sync
 
 from agent.loop import Agent
-from bot.embedded_redis import connect
-from bot.runner import TurnRunner
-from bot.store import SessionStore
+from bot.store.embedded import connect
+from bot.store.sessions import SessionStore
+from bot.turns.runner import TurnRunner
 from tests.conftest import TLSFiles
 from tests.fleet import key
 from tests.standins.llm import text

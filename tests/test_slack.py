@@ -9,11 +9,11 @@ import time
 import pytest
 import yaml
 
-from adapters.slack.app import SlackAdapter
-from adapters.slack.manifest import BOT_EVENTS, BOT_SCOPES, manifest_yaml
+from adapters.slack.frontend import SlackAdapter
+from adapters.slack.install import BOT_EVENTS, BOT_SCOPES, manifest_yaml
 from adapters.slack.mrkdwn import from_slack, to_mrkdwn
-from bot.app import runtime
-from bot.http import build_http_app, serve
+from bot.ops.http import build_http_app, serve
+from bot.runtime import runtime
 from bot.settings import Settings
 from tests.standins.llm import hang, text, tool_calls
 from tests.standins.slack import BOT_USER, SlackSender, SlackStandIn

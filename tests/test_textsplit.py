@@ -2,8 +2,8 @@
 
 import pytest
 
-from bot.scripts import join_script, split_script
-from bot.textsplit import open_fence, split_text
+from bot.approvals.scripts import join_script, split_script
+from bot.output.textsplit import open_fence, split_text
 
 
 def test_short_text_is_one_piece():

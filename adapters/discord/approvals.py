@@ -15,9 +15,9 @@ import discord
 
 from adapters.discord.modals import RejectModal, ScriptEdit
 from adapters.discord.surface import DiscordSurfaces
-from bot.approvers import Actor
-from bot.decisions import ModalRequest, Refused, decide_click, modal_request
-from bot.runner import TurnRunner
+from bot.approvals.actor import Actor
+from bot.approvals.clicks import ModalRequest, Refused, decide_click, modal_request
+from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
 

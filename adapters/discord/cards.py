@@ -14,8 +14,7 @@ from typing import Any
 import discord
 
 from adapters.discord.buttons import ApprovalButton, StopButton
-from bot.controls import decision_summary
-from bot.decisions import (
+from bot.approvals.clicks import (
     KEY_ARGS,
     VERB_LABELS,
     approval_note,
@@ -23,6 +22,7 @@ from bot.decisions import (
     call_verbs,
     has_script,
 )
+from bot.approvals.controls import decision_summary
 
 MESSAGE_CHARS = 6000
 """Discord's limit for all the embeds of a message together."""

@@ -14,8 +14,8 @@ from adapters.discord.buttons import ApprovalButton, StopButton
 from adapters.discord.commands import add_commands, sync_commands
 from adapters.discord.conversations import Conversations
 from adapters.discord.surface import DiscordSurfaces
-from bot.runner import TurnRunner
 from bot.settings import Settings
+from bot.turns.runner import TurnRunner
 
 
 def intents(message_content: bool) -> discord.Intents:

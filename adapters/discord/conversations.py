@@ -19,8 +19,8 @@ from redis.exceptions import RedisError
 from adapters.discord.approvals import actor_of
 from adapters.discord.keys import Place, encode_key, place_of
 from adapters.discord.surface import DiscordSurfaces
-from bot.decisions import budget_command
-from bot.runner import STORE_DOWN, TurnRunner
+from bot.approvals.clicks import budget_command
+from bot.turns.runner import STORE_DOWN, TurnRunner
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import discord
 
-from bot.keys import SessionKey
+from bot.session_key import SessionKey
 
 PLATFORM = "discord"
 DM = "dm"

@@ -13,7 +13,7 @@ from typing import Any
 
 import discord
 
-from bot.scripts import join_script, split_script
+from bot.approvals.scripts import join_script, split_script
 
 INPUT_CHARS = 4000
 INPUTS_PER_MODAL = 5

@@ -1,4 +1,4 @@
-"""A Discord thread (or DM) as a :class:`bot.render.Surface`, written with the bot token.
+"""A Discord thread (or DM) as a :class:`bot.output.render.Surface`, written with the bot token.
 
 Every message call goes to the channel with the bot's own token, never an
 interaction token (those expire after 15 minutes), so long turns keep updating.
@@ -18,12 +18,12 @@ from adapters.discord import cards
 from adapters.discord.endpoints import point_at
 from adapters.discord.keys import parse_key
 from agent import events as ev
-from bot.render import RateGate, RateLimited
+from bot.output.render import RateGate, RateLimited
 from bot.settings import Settings
-from bot.store import ApprovalRecord
+from bot.store.sessions import ApprovalRecord
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 MAX_CHARS = 2000
 """Discord's message length: the renderer continues in a new message past it."""

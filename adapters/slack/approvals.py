@@ -13,11 +13,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import modals
 from adapters.slack.surface import SlackSurfaces
-from bot.approvers import Actor
-from bot.decisions import ModalRequest, Refused, decide_click, modal_request
-from bot.keys import SessionKey
-from bot.render import call_surface
-from bot.runner import TurnRunner
+from bot.approvals.actor import Actor
+from bot.approvals.clicks import ModalRequest, Refused, decide_click, modal_request
+from bot.output.render import call_surface
+from bot.session_key import SessionKey
+from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack.approvals import GroupDirectory
 from adapters.slack.mrkdwn import from_slack
 from adapters.slack.surface import SlackSurfaces
-from bot.decisions import budget_command
-from bot.keys import SessionKey, platform_of
-from bot.render import call_surface
-from bot.runner import STORE_DOWN, TurnRunner
+from bot.approvals.clicks import budget_command
+from bot.output.render import call_surface
+from bot.session_key import SessionKey, platform_of
+from bot.turns.runner import STORE_DOWN, TurnRunner
 
 logger = logging.getLogger(__name__)
 

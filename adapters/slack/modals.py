@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.slack.blocks import context, plain
-from bot.scripts import join_script, split_script
+from adapters.slack.cards import context, plain
+from bot.approvals.scripts import join_script, split_script
 
 INPUT_CHARS = 3000
 MAX_SCRIPT_INPUTS = 24

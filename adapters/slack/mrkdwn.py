@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.textsplit import FENCE
+from bot.output.textsplit import FENCE
 
 BOLD = "\x00"  # stands for "*" until single-star italics are converted
 _INLINE_CODE = re.compile(r"(`[^`\n]+`)")

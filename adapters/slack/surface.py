@@ -1,4 +1,4 @@
-"""A Slack thread as a :class:`bot.render.Surface`, natively streamed where Slack allows it."""
+"""A Slack thread as a :class:`bot.output.render.Surface`, natively streamed where Slack allows it."""
 
 from __future__ import annotations
 
@@ -9,19 +9,19 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import blocks
+from adapters.slack import cards
 from agent import events as ev
-from bot.keys import SessionKey
-from bot.render import RateGate, RateLimited, StreamClosed, StreamUnavailable
+from bot.output.render import RateGate, RateLimited, StreamClosed, StreamUnavailable
+from bot.session_key import SessionKey
 from bot.settings import Settings
-from bot.store import ApprovalRecord
+from bot.store.sessions import ApprovalRecord
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-MAX_CHARS = blocks.SECTION_CHARS
+MAX_CHARS = cards.SECTION_CHARS
 """One answer message is one section block: the renderer continues in a new message past it."""
 DEFAULT_RETRY_AFTER = 1.0
 REFUSALS = frozenset(
@@ -68,23 +68,23 @@ class SlackSurface:
         return response["ts"]
 
     async def update(self, ts: str, payload: dict[str, Any]) -> None:
-        """Replace a message of this thread with a payload from :mod:`adapters.slack.blocks`."""
+        """Replace a message of this thread with a payload from :mod:`adapters.slack.cards`."""
         await slack_call(self.client.chat_update, channel=self.channel, ts=ts, **payload)
 
     async def post(self, text: str, *, final: bool = False) -> str:
-        return await self._post(blocks.answer(text, None if final else self.key))
+        return await self._post(cards.answer(text, None if final else self.key))
 
     async def edit(self, ref: str, text: str, *, final: bool = False) -> None:
-        await self.update(ref, blocks.answer(text, None if final else self.key))
+        await self.update(ref, cards.answer(text, None if final else self.key))
 
     async def post_line(self, ref: str | None, text: str) -> str:
         if ref is None:
-            return await self._post(blocks.line(text))
-        await self.update(ref, blocks.line(text))
+            return await self._post(cards.line(text))
+        await self.update(ref, cards.line(text))
         return ref
 
     async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
-        ts = await self._post(blocks.approval_card(event.approval_id, event.tools))
+        ts = await self._post(cards.approval_card(event.approval_id, event.tools))
         return {"channel": self.channel, "ts": ts}
 
     async def attach_file(self, filename: str, content: bytes, title: str) -> None:
@@ -99,13 +99,13 @@ class SlackSurface:
         )
 
     async def update_approval(self, record: ApprovalRecord) -> None:
-        card = blocks.approval_card(
+        card = cards.approval_card(
             record.approval_id, record.tools, record.decisions, record.status, record.votes
         )
         await self.update(record.platform_ref["ts"], card)
 
     async def post_notice(self, text: str) -> None:
-        await self._post(blocks.notice(text))
+        await self._post(cards.notice(text))
 
     async def post_ephemeral(self, user: str, text: str) -> None:
         """A reply in the thread only ``user`` sees."""
@@ -114,7 +114,7 @@ class SlackSurface:
             channel=self.channel,
             thread_ts=self.session.thread,
             user=user,
-            **blocks.notice(text),
+            **cards.notice(text),
         )
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.keys import SessionKey
-from bot.metrics import REFUSED
-from bot.ratelimit import TurnLimits
-from bot.store import SessionStore
+from bot.ops.metrics import REFUSED
+from bot.session_key import SessionKey
+from bot.store.sessions import SessionStore
+from bot.turns.limits import TurnLimits
 
 MAX_INPUT_CHARS = 20_000
 TOO_LONG = "⚠️ That message is too long ({:,} characters; the limit is {:,}). Please shorten it or attach it as a file."

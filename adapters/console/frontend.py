@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adapters.console.surface import ConsoleSurface
-from bot.approvers import Actor
-from bot.decisions import budget_command
-from bot.keys import SessionKey
-from bot.runner import TurnRunner
+from bot.approvals.actor import Actor
+from bot.approvals.clicks import budget_command
+from bot.session_key import SessionKey
+from bot.turns.runner import TurnRunner
 
 ReadLine = Callable[[str], Awaitable[str | None]]
 

@@ -9,8 +9,8 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from agent.tools.registry import ToolContext, ToolRegistry, ToolResult
-from bot.logs import TURN
-from bot.store import SessionStore
+from bot.ops.logs import TURN
+from bot.store.sessions import SessionStore
 
 ALREADY_STARTED = (
     "ERROR: this tool call was already started once, before a restart of the bot; it was "

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from adapters.discord.client import DiscordBot
 from adapters.discord.endpoints import point_at
-from bot.app import Runtime
+from bot.runtime import Runtime
 
 
 class DiscordAdapter:

@@ -17,12 +17,12 @@ from typing import Any
 from huggingface_hub import HfApi
 from redis.asyncio import Redis
 
-from bot.approvers import Actor
-from bot.audit import AuditEntry, AuditLog
-from bot.budget import Budget, Budgets
-from bot.costs import CostEstimator, hub_prices
-from bot.rules import ApprovalRules, Rule
-from bot.store import ApprovalRecord
+from bot.approvals.actor import Actor
+from bot.approvals.audit import AuditEntry, AuditLog
+from bot.approvals.budget import Budget, Budgets
+from bot.approvals.costs import CostEstimator, hub_prices
+from bot.approvals.rules import ApprovalRules, Rule
+from bot.store.sessions import ApprovalRecord
 
 AUTO_APPROVER = "auto-approve"
 TEAM_RULES = "team-rules"

@@ -20,11 +20,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from agent.tools.registry import ToolRegistry
-from bot.app import Runtime, runtime
-from bot.consumer import redis_backoff
-from bot.http import build_http_app, serve
-from bot.runner import SurfaceFactory
+from bot.ops.http import build_http_app, serve
+from bot.runtime import Runtime, runtime
 from bot.settings import Settings
+from bot.turns.queue import redis_backoff
+from bot.turns.runner import SurfaceFactory
 
 logger = logging.getLogger(__name__)
 

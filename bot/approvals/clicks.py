@@ -11,10 +11,10 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from bot.approvers import Actor
-from bot.budget import budget_reply, parse_cap
-from bot.runner import STORE_DOWN, Decided, TurnRunner
-from bot.store import ApprovalRecord
+from bot.approvals.actor import Actor
+from bot.approvals.budget import budget_reply, parse_cap
+from bot.store.sessions import ApprovalRecord
+from bot.turns.runner import STORE_DOWN, Decided, TurnRunner
 
 KEY_ARGS = ("operation", "hardware_flavor", "flavor", "repo_id", "repo", "timeout")
 """Arguments an approver reads first, in this order."""

@@ -7,7 +7,7 @@ per commit (``traces/<yyyy-mm-dd>/<uuid>.jsonl``), every ``interval`` seconds
 or as soon as ``batch_size`` of them wait. A failed upload is logged and retried
 later with backoff, under the same path (so a retry never duplicates a batch);
 past ``max_pending`` waiting turns the oldest are dropped with a warning.
-Every string written goes through :func:`bot.redact.redact`.
+Every string written goes through :func:`bot.output.redact.redact`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from typing import Any
 from huggingface_hub import CommitOperationAdd, HfApi
 
 from agent.events import AssistantChunk, Event
-from bot.keys import platform_of
-from bot.redact import redact
+from bot.output.redact import redact
+from bot.session_key import platform_of
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from agent.policy import CPU_FLAVORS, job_flavor
-from bot.approvers import Actor
+from bot.approvals.actor import Actor
 
 Keyword = Literal["requester", "any_channel_member", "nobody"]
 KEYWORDS: frozenset[str] = frozenset({"requester", "any_channel_member", "nobody"})

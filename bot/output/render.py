@@ -8,7 +8,7 @@ per tool call updated as its state changes. A surface that can stream natively
 platform's age limit, and one the platform ends early anyway is continued in a new
 message, so no character is lost or shown twice.
 
-Everything it posts goes through :func:`bot.redact.clean` first: secrets are
+Everything it posts goes through :func:`bot.output.redact.clean` first: secrets are
 redacted and mass mentions defused, for every platform. Streamed text is cleaned
 a word at a time, so a token is never shown half-way before it can be recognised.
 """
@@ -26,10 +26,10 @@ import time
 from typing import Any, Protocol, runtime_checkable
 
 from agent import events as ev
-from bot.metrics import PLATFORM_CALLS, RATE_LIMITED
-from bot.redact import clean
-from bot.store import ApprovalRecord
-from bot.textsplit import CLOSE_RESERVE, cut_once, open_fence
+from bot.ops.metrics import PLATFORM_CALLS, RATE_LIMITED
+from bot.output.redact import clean
+from bot.output.textsplit import CLOSE_RESERVE, cut_once, open_fence
+from bot.store.sessions import ApprovalRecord
 
 logger = logging.getLogger(__name__)
 

@@ -34,14 +34,11 @@ from agent.llm import parse_arguments
 from agent.loop import Agent, Turn
 from agent.session import Session
 from agent.tools.registry import ToolContext
-from bot.admission import MAX_INPUT_CHARS, Admission
-from bot.approvers import Actor
-from bot.budget import Budget
-from bot.consumer import CONTROL, HandedBack, StreamConsumer
-from bot.controls import TeamControls, decision_summary
-from bot.keys import platform_of
-from bot.logs import log_context
-from bot.metrics import (
+from bot.approvals.actor import Actor
+from bot.approvals.budget import Budget
+from bot.approvals.controls import TeamControls, decision_summary
+from bot.ops.logs import log_context
+from bot.ops.metrics import (
     APPROVALS,
     LLM_LATENCY,
     OUTCOMES,
@@ -52,12 +49,15 @@ from bot.metrics import (
     TOOL_CALLS,
     TURNS,
 )
-from bot.once import OnceTools
-from bot.ratelimit import TurnLimits
-from bot.redact import clean
-from bot.render import ApprovalCards, StreamRenderer, Surface, call_surface
-from bot.store import ApprovalRecord, SessionStore, Work
-from bot.traces import Tracer
+from bot.ops.traces import Tracer
+from bot.output.redact import clean
+from bot.output.render import ApprovalCards, StreamRenderer, Surface, call_surface
+from bot.session_key import platform_of
+from bot.store.sessions import ApprovalRecord, SessionStore, Work
+from bot.turns.admission import MAX_INPUT_CHARS, Admission
+from bot.turns.limits import TurnLimits
+from bot.turns.once import OnceTools
+from bot.turns.queue import CONTROL, HandedBack, StreamConsumer
 
 logger = logging.getLogger(__name__)
 

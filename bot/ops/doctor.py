@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
-from bot.embedded_redis import redis_for
 from bot.settings import Settings
+from bot.store.embedded import redis_for
 
 if TYPE_CHECKING:
     from agent.mcp import ServerConfig
@@ -88,7 +88,7 @@ def mcp_checks(settings: Settings) -> dict[str, Check]:
 async def check_mcp_server(settings: Settings, config: ServerConfig) -> str:
     from agent.mcp import McpManager
     from agent.tools.registry import ToolRegistry
-    from bot.app import mcp_environ
+    from bot.runtime import mcp_environ
 
     async with McpManager([config], ToolRegistry(), environ=mcp_environ(settings)) as manager:
         (server,) = manager.servers

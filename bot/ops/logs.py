@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from bot.redact import redact
+from bot.output.redact import redact
 
 SESSION: ContextVar[str] = ContextVar("session", default="-")
 TURN: ContextVar[str] = ContextVar("turn", default="-")

@@ -7,15 +7,15 @@ import time
 from typing import Any
 
 from adapters.slack.mrkdwn import escape, to_mrkdwn
-from bot.controls import decision_summary
-from bot.decisions import (
+from bot.approvals.clicks import (
     KEY_ARGS,
     VERB_LABELS,
     approval_note,
     audit_hint,
     call_verbs,
 )
-from bot.textsplit import split_text
+from bot.approvals.controls import decision_summary
+from bot.output.textsplit import split_text
 
 SECTION_CHARS = 3000
 """Slack's limit for a section block's text (and a context element's)."""

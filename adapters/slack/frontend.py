@@ -19,13 +19,13 @@ from slack_bolt.response import BoltResponse
 
 from adapters.slack import modals
 from adapters.slack.approvals import APPROVAL_ACTION, Approvals, GroupDirectory
-from adapters.slack.blocks import STOP_ACTION
+from adapters.slack.cards import STOP_ACTION
 from adapters.slack.conversations import Conversations
 from adapters.slack.surface import slack_surfaces
-from bot.store import SessionStore
+from bot.store.sessions import SessionStore
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 

@@ -19,15 +19,15 @@ from agent.mcp import McpManager, load_servers
 from agent.tools import build_hf_tools
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import ToolRegistry
-from bot.controls import TeamControls
-from bot.embedded_redis import redis_for
-from bot.logs import install as install_logs
-from bot.ratelimit import TurnLimits
-from bot.redact import register_secret
-from bot.runner import TurnRunner
+from bot.approvals.controls import TeamControls
+from bot.ops.logs import install as install_logs
+from bot.ops.traces import Tracer, tracer_for
+from bot.output.redact import register_secret
 from bot.settings import Settings
-from bot.store import SessionStore
-from bot.traces import Tracer, tracer_for
+from bot.store.embedded import redis_for
+from bot.store.sessions import SessionStore
+from bot.turns.limits import TurnLimits
+from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from adapters.slack.app import EVENTS_PATH
+from adapters.slack.frontend import EVENTS_PATH
 from bot.settings import Settings
 
 BOT_SCOPES = [

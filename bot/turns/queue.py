@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
 
-from bot.store import SessionStore, Work
+from bot.store.sessions import SessionStore, Work
 
 logger = logging.getLogger(__name__)
 

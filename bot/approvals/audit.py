@@ -18,7 +18,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.keys import SessionKey
+from bot.session_key import SessionKey
 
 AUDIT_STREAM = "mib:audit"
 MAX_ENTRIES = 1_000_000
