@@ -44,7 +44,9 @@ DEFAULT_LOGS = [
     "Installing dependencies",
     "Installed 3 packages in 12ms",
     "step 1/3 loss=2.10",
+    '{"step": 1, "learning_rate": 2e-05, "grad_norm": 1.8}',
     "step 2/3 loss=1.40",
+    '{"step": 2, "learning_rate": 1e-05, "grad_norm": 1.1}',
     "step 3/3 loss=0.90",
     "Training done, pushed to the Hub",
 ]
