@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import JobInfo
 
-from bot.costs import LIST_PRICES_USD_PER_HOUR, UNKNOWN_FLAVOR_USD_PER_HOUR, CostEstimator
+from bot.approvals.costs import LIST_PRICES_USD_PER_HOUR, UNKNOWN_FLAVOR_USD_PER_HOUR, CostEstimator
 from bot.jobs.card import (
     JobCard,
     card_from_job,

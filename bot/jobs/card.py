@@ -5,7 +5,7 @@ see :data:`agent.tools.job_watch.STAGES`), hardware, price, times, last log
 lines and the repos it wrote. The functions here turn it into the lines Slack
 and Discord both show: plain text, bare URLs and one fenced code block, the
 common ground of both markdowns. Nothing is redacted here: the caller sends
-the text through :func:`bot.redact.clean` as it does everything it posts.
+the text through :func:`bot.output.redact.clean` as it does everything it posts.
 
 Every function that needs the time takes a ``clock`` (default: the real UTC
 clock), so tests can pass a fake one.
@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from huggingface_hub import JobInfo
 
 from agent.tools.job_watch import MAX_LOG_LINE, STAGES, TERMINAL_STAGES, stage_of
-from bot.costs import CostEstimator
+from bot.approvals.costs import CostEstimator
 
 Clock = Callable[[], datetime]
 
@@ -87,7 +87,7 @@ def card_from_job(
 ) -> JobCard:
     """The card of ``job`` as :meth:`HfApi.inspect_job` returned it.
 
-    The price is :meth:`bot.costs.CostEstimator.hourly` for its flavor. When the
+    The price is :meth:`bot.approvals.costs.CostEstimator.hourly` for its flavor. When the
     Hub gives no start time, a job past its queue counts from its creation; when
     it gives no end time, a finished job ends after ``durations.total_secs`` or,
     without those, now: the cost shown errs on the high side.
