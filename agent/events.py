@@ -1,6 +1,6 @@
 """Typed events the agent emits while it works.
 
-Each event has a ``type`` string (the names front ends and the seed agree on)
+Each event has a ``type`` string (the names upstream ml-intern's front ends use too)
 and serialises to a plain dict, so events can cross process boundaries.
 """
 

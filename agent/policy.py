@@ -1,4 +1,4 @@
-"""Which tool calls wait for a person: the seed's ``_needs_approval``, unchanged.
+"""Which tool calls wait for a person: upstream ml-intern's ``_needs_approval``, unchanged.
 
 Tools with their own rule (MCP tools) go through :func:`call_needs_approval` instead.
 """
@@ -71,7 +71,7 @@ def needs_approval(tool_name: str, tool_args: dict[str, Any], config: AgentConfi
 def call_needs_approval(
     rule: Approval | None, tool_name: str, tool_args: dict[str, Any], config: AgentConfig
 ) -> bool:
-    """A tool's own rule when it has one, else the seed policy; YOLO mode skips both."""
+    """A tool's own rule when it has one, else the built-in policy; YOLO mode skips both."""
     if rule is None:
         return needs_approval(tool_name, tool_args, config)
     return rule == "always" and not config.yolo_mode
@@ -85,11 +85,11 @@ def describe_approval(tool_name: str, rule: Approval | None, config: AgentConfig
         return rule
     gpu_only = "" if config.confirm_cpu_jobs else " on GPU flavors"
     uploads = "" if config.auto_file_upload else ", upload_file"
-    seed = {
+    built_in = {
         "sandbox_create": "always",
         "hf_jobs": ", ".join(sorted(JOB_RUN_OPERATIONS)) + gpu_only,
         "hf_private_repos": "create_repo" + uploads,
         "hf_repo_files": ", ".join(sorted(REPO_FILES_WRITES)),
         "hf_repo_git": ", ".join(sorted(REPO_GIT_DESTRUCTIVE)),
     }
-    return seed.get(tool_name, "never")
+    return built_in.get(tool_name, "never")

@@ -109,7 +109,7 @@ async def worker() -> None:
 
 
 async def slack_bot() -> None:
-    from adapters.slack.frontend import SlackAdapter
+    from adapters.slack.frontend import SlackFrontEnd
     from bench.tools import bench_tools
     from bot.ops.http import build_http_app
     from bot.runtime import runtime
@@ -117,7 +117,7 @@ async def slack_bot() -> None:
 
     async with runtime(Settings(_env_file=None), tools=bench_tools()) as rt:
         http = build_http_app(rt.redis)
-        SlackAdapter(rt).mount(http)
+        SlackFrontEnd(rt).mount(http)
         await rt.runner.recover()
         await _serve_probed(http)
 

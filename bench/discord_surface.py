@@ -14,7 +14,8 @@ from typing import Any
 from agent import events as ev
 from bench.rig import WORD, last_marker
 from bench.streams import ThreadRun, thread_run
-from bot.output.render import RateGate, RateLimited, StreamRenderer
+from bot.output.render import StreamRenderer
+from bot.platform import RateGate, RateLimited
 
 EDITS_PER_WINDOW = 5
 WINDOW_SECONDS = 5.0
@@ -41,7 +42,7 @@ class SlidingWindow:
 
 
 class DiscordChannel:
-    """A :class:`bot.output.render.Surface` keeping when each message write showed which chunk;
+    """A :class:`bot.platform.Surface` keeping when each message write showed which chunk;
     ``limited=False`` drops Discord's limit (a free in-memory chat for the overhead figure)."""
 
     max_chars = MAX_CHARS

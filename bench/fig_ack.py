@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.figure import Figure, below, finished, until
+from bench.figure import Figure, below, finished, step, until
 from bench.proc import Usage
 from bench.rig import SECRET, BotProcess, bot_env, redis_server, standins, streamed
 from bench.slackload import Sent, mentions, post_all
@@ -46,6 +46,7 @@ async def run(rates: tuple[int, ...], seconds: float, drain_timeout: float) -> F
             baseline = {}
             async with BotProcess(env, role="bare") as bare:
                 for rate in rates:
+                    step(f"baseline (no bot work) at {rate} events/s")
                     batch = mentions(sender, max(1, int(rate * seconds)), f"CB{rate}X")
                     sent = await post_all(bare.events_url, batch, rate)
                     baseline[rate] = summary([ms(s.latency) for s in sent])
@@ -54,6 +55,7 @@ async def run(rates: tuple[int, ...], seconds: float, drain_timeout: float) -> F
                 await post_all(bot.events_url, warm)
                 await until(lambda: len(finished(slack, [m.channel for m in warm], 3)) == 3, 30)
                 for rate in rates:
+                    step(f"the bot at {rate} events/s")
                     fig.results[f"{rate}/s"] = await _at_rate(
                         bot, slack, sender, rate, seconds, drain_timeout, baseline[rate]
                     )

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.figure import Figure, below, finished, until
+from bench.figure import Figure, below, finished, step, until
 from bench.rig import SECRET, BotProcess, bot_env, fleet, redis_server, standins, streamed
 from bench.slackload import mentions, post_all
 from bench.stats import ratio
@@ -48,6 +48,7 @@ async def run(
     sender = SlackSender("", SECRET)
     plots: dict[str, list[list[float]]] = {}
     for n in threads:
+        step(f"{n} threads streaming at once ({chunks} chunks at {rate:g}/s each)")
         with redis_server() as redis, tempfile.TemporaryDirectory() as data:
             async with standins() as (llm, slack):
                 env = bot_env(redis.url, llm, slack, Path(data), worker_concurrency=n)
@@ -82,6 +83,7 @@ async def _scale_out(workers: tuple[int, ...], turns: int) -> dict[str, Any]:
     sender = SlackSender("", SECRET)
     out: dict[str, Any] = {}
     for k in workers:
+        step(f"{turns} turns over {k} worker process(es)")
         with redis_server() as redis, tempfile.TemporaryDirectory() as data:
             async with standins() as (llm, slack):
                 llm.default = streamed(ANSWER_CHUNKS, 0)

@@ -36,6 +36,11 @@ class Figure:
         self.targets.append(Target(what, goal, value, met))
 
 
+def step(what: str) -> None:
+    """A progress line inside a figure (``make bench`` shows how far it is)."""
+    print(f"   · {what}", flush=True)
+
+
 def below(value: float | None, limit: float) -> bool | None:
     return None if value is None else value < limit
 

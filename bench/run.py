@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import subprocess
@@ -101,18 +102,45 @@ def figures(s: Scale) -> dict[str, Callable[[], Awaitable[Figure]]]:
     }
 
 
+def last_durations(out: Path, scale: str) -> dict[str, float]:
+    """Each figure's seconds in the last run at this scale, to estimate the time left."""
+    try:
+        last = json.loads((out / "latest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if last.get("run", {}).get("scale") != scale:
+        return {}
+    return {f["key"]: f.get("seconds") or 0.0 for f in last.get("figures", [])}
+
+
+def progress(n: int, total: int, key: str, elapsed: float, left: float | None) -> str:
+    """``[2/6] edit_cadence · 2 min 35 s so far · about 5 min left``."""
+    eta = f" · about {clock_time(left)} left" if left else ""
+    return f"── [{n}/{total}] {key} · {clock_time(elapsed)} so far{eta}"
+
+
+def clock_time(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
 async def run_all(scale: str, only: Sequence[str], out: Path) -> list[Figure]:
     started, clock = datetime.now(UTC).isoformat(timespec="seconds"), time.monotonic()
     info = machine()
+    todo = {k: make for k, make in figures(SCALES[scale]).items() if not only or k in only}
+    estimate = last_durations(out, scale)
     done = []
-    for key, make in figures(SCALES[scale]).items():
-        if only and key not in only:
-            continue
-        print(f"── {key} …", flush=True)
+    for n, (key, make) in enumerate(todo.items(), 1):
+        remaining = [estimate.get(k) for k in list(todo)[n - 1 :]]
+        left = sum(remaining) if all(remaining) else None  # type: ignore[arg-type]
+        print(progress(n, len(todo), key, time.monotonic() - clock, left), flush=True)
         begin = time.monotonic()
         figure = await make()
         figure.seconds = round(time.monotonic() - begin, 1)
-        print(f"   {figure.status} in {figure.seconds:.0f} s: {figure.targets}", flush=True)
+        print(f"   {figure.status} in {clock_time(figure.seconds)}:", flush=True)
+        for target in figure.targets:
+            verdict = {True: "met", False: "MISSED", None: "not measured"}[target.met]
+            print(f"     {verdict:>12}  {target.what}: {target.value} (goal {target.goal})")
         done.append(figure)
     run = {
         "started": started,

@@ -5,24 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Protocol, TextIO
+from typing import TextIO
 
-from aiohttp import web
 from pydantic import ValidationError
 
+from bot.platform import configured_platforms, platforms
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-
-class Adapter(Protocol):
-    """A chat front end: adds its HTTP routes, then runs until cancelled."""
-
-    def mount(self, http: web.Application) -> None: ...
-    async def run(self) -> None: ...
 
 
 def load_settings() -> Settings:
@@ -42,23 +36,13 @@ def setup_logging(settings: Settings) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _adapter(name: str, rt) -> Adapter:
-    if name == "slack":
-        from adapters.slack.frontend import SlackAdapter
-
-        return SlackAdapter(rt)
-    from adapters.discord.frontend import DiscordAdapter
-
-    return DiscordAdapter(rt)
-
-
 async def _console(settings: Settings) -> None:
-    from adapters.console.frontend import ConsoleApp
     from bot.runtime import runtime
 
     async with runtime(settings) as rt:
+        console = platforms()["console"].front_end(rt)
         await rt.runner.recover()
-        await ConsoleApp(rt.runner, out=sys.stdout).run()
+        await console.run()
 
 
 async def _serve(settings: Settings, names: list[str]) -> None:
@@ -68,14 +52,14 @@ async def _serve(settings: Settings, names: list[str]) -> None:
 
     async with runtime(settings) as rt:
         http = build_http_app(rt.redis)
-        adapters = [_adapter(name, rt) for name in names]
-        for adapter in adapters:
-            adapter.mount(http)
+        front_ends = [platforms()[name].front_end(rt) for name in names]
+        for front_end in front_ends:
+            front_end.mount(http)
         site = await serve(http, settings.port)
         logger.info("serving %s; HTTP on port %d", ", ".join(names), settings.port)
         await rt.runner.recover()
         try:
-            await asyncio.gather(*(adapter.run() for adapter in adapters))
+            await asyncio.gather(*(front_end.run() for front_end in front_ends))
         finally:
             await site.cleanup()
 
@@ -87,11 +71,7 @@ async def _worker(settings: Settings) -> None:
 
 
 async def _run(settings: Settings) -> None:
-    names = [
-        n
-        for n, on in (("slack", settings.slack_enabled), ("discord", settings.discord_enabled))
-        if on
-    ]
+    names = [platform.name for platform in configured_platforms(settings)]
     if not names:
         logger.info("no chat credentials set: starting the console")
         await _console(settings)
@@ -99,17 +79,9 @@ async def _run(settings: Settings) -> None:
     await _serve(settings, names)
 
 
-def _print_manifest(settings: Settings) -> int:
-    from adapters.slack.install import manifest_yaml
-
-    print(manifest_yaml(settings))
-    return 0
-
-
-def _print_invite(settings: Settings) -> int:
-    from adapters.discord.install import invite_url
-
-    print(invite_url(settings))
+def _print_install(settings: Settings, platform: str) -> int:
+    """``manifest slack`` / ``invite discord``: the platform's install helper."""
+    print(platforms()[platform].install_text(settings))
     return 0
 
 
@@ -163,13 +135,22 @@ async def print_audit(settings: Settings, args: argparse.Namespace, out: TextIO)
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+INSTALLERS = {"manifest": "print an app manifest", "invite": "print an install URL"}
+
+
+def chat_platforms() -> list[str]:
+    """The platforms with a command of their own (the console has ``console``)."""
+    return [name for name in platforms() if name != "console"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The commands; one per chat platform and install helper of the registry."""
     parser = argparse.ArgumentParser(prog="ml-intern-bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start every adapter whose credentials are set")
     commands.add_parser("console", help="chat with the agent in this terminal")
-    commands.add_parser("slack", help="start the Slack adapter")
-    commands.add_parser("discord", help="start the Discord adapter")
+    for name in chat_platforms():
+        commands.add_parser(name, help=f"start the {name.title()} adapter")
     commands.add_parser("worker", help="run turns from the queue, with no chat front end")
     commands.add_parser("doctor", help="check settings, Redis, the model and the Hub")
     commands.add_parser("tools", help="list every tool the agent sees and its approval rule")
@@ -180,13 +161,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit.add_argument("--approval", help="only this approval id (shown on its card)")
     audit.add_argument("--since", help="from this time: 2h, 7d, 2026-11-25T09:00 or epoch seconds")
     audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
-    commands.add_parser("manifest", help="print an app manifest").add_argument(
-        "platform", choices=["slack"]
-    )
-    commands.add_parser("invite", help="print an install URL").add_argument(
-        "platform", choices=["discord"]
-    )
-    args = parser.parse_args(argv)
+    for verb, help_text in INSTALLERS.items():
+        names = [p.name for p in platforms().values() if p.install_command == verb]
+        commands.add_parser(verb, help=help_text).add_argument("platform", choices=names)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     settings = load_settings()
     setup_logging(settings)
@@ -196,17 +178,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(print_audit(settings, args, sys.stdout))
     if args.command == "tools":
         return asyncio.run(print_tools(settings, sys.stdout))
-    if args.command == "manifest":
-        return _print_manifest(settings)
-    if args.command == "invite":
-        return _print_invite(settings)
+    if args.command in INSTALLERS:
+        return _print_install(settings, args.platform)
     programs = {
         "run": lambda: _run(settings),
         "console": lambda: _console(settings),
-        "slack": lambda: _serve(settings, ["slack"]),
-        "discord": lambda: _serve(settings, ["discord"]),
         "worker": lambda: _worker(settings),
     }
+    programs.update(
+        {name: functools.partial(_serve, settings, [name]) for name in chat_platforms()}
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(programs[args.command]())
     return 0

@@ -1,4 +1,4 @@
-"""Settings from the environment (names fixed by CONTRACT.md), validated at start."""
+"""Settings from the environment (the names README.md documents), validated at start."""
 
 from __future__ import annotations
 

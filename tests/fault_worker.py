@@ -24,7 +24,7 @@ from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import Tool, ToolContext, ToolRegistry
 from bot.cli import load_settings, setup_logging
 from bot.ops.worker import run_worker
-from bot.output.render import PlatformUnavailable, RateGate, RateLimited
+from bot.platform import PlatformUnavailable, RateGate, RateLimited
 
 DIR = Path(os.environ["FAULT_DIR"])
 PID = os.getpid()

@@ -138,7 +138,7 @@ class RecordingSurface:
     """A chat thread in memory: what a platform would show, and every call made to it."""
 
     def __init__(self, max_chars: int = 4000, interval: float = 0.0) -> None:
-        from bot.output.render import RateGate
+        from bot.platform import RateGate
 
         self.max_chars = max_chars
         self.gate = RateGate(interval)

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from adapters.console.frontend import ConsoleApp
+from adapters.console.frontend import ConsoleFrontEnd
 from agent.loop import Agent
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
@@ -42,7 +42,7 @@ async def console(llm, redis_url, tmp_path):
     editor.chmod(0o755)
     out = io.StringIO()
     keyboard = Keyboard()
-    app = ConsoleApp(runner, out=out, read_line=keyboard, editor=str(editor))
+    app = ConsoleFrontEnd(runner, out=out, read_line=keyboard, editor=str(editor))
     yield app, keyboard, out
     await runner.close()
     await redis.aclose()

@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.discord.conversations import NOTHING_RUNNING, THINKING, USE_IN_THREAD
-from adapters.discord.frontend import DiscordAdapter
+from adapters.discord.frontend import DiscordFrontEnd
 from adapters.discord.install import invite_url
 from agent.loop import Agent
 from bot.runtime import Runtime
@@ -61,7 +61,7 @@ class Rig:
         self.runner = TurnRunner(
             agent, self.store, {}, approvers=self.settings.approver_ids, consume=consume
         )
-        self.adapter = DiscordAdapter(Runtime(self.settings, self.redis, self.store, self.runner))
+        self.adapter = DiscordFrontEnd(Runtime(self.settings, self.redis, self.store, self.runner))
         self.bot = self.adapter.bot
         self.text_channel = api.add_channel(dc.channel(CHANNEL, GUILD))
 

@@ -164,9 +164,7 @@ async def test_a_worker_dead_around_an_approval_card_gets_the_card_posted_again(
     await bot.runner.wait_idle()
     (card,) = bot.surface.approvals
     llm.script(text("Submitted."))
-    assert (
-        await bot.runner.decide(card.approval_id, Actor("U_ALICE"), approved=True)
-    ).accepted
+    assert (await bot.runner.decide(card.approval_id, Actor("U_ALICE"), approved=True)).accepted
     await bot.runner.wait_idle()
 
     assert card.approval_id == "appr1" and card.tools[0]["tool_call_id"] == "call_9"

@@ -148,7 +148,7 @@ def assert_ran(recorder: Recorder, hub: HubStandIn, tool: str) -> None:
     assert recorder.types()[-1] == "turn_complete"
 
 
-# ── the seed's policy, row by row, through the real loop ─────────────────
+# ── the built-in policy, row by row, through the real loop ─────────────────
 
 
 def test_every_operation_has_arguments_here():

@@ -143,7 +143,7 @@ async def test_tools_are_namespaced_with_schemas_unchanged(llm, local):
     assert registry.approval("local__lookup") == "never"
     assert registry.approval("local__wipe") == "always"
     assert registry.approval("local__touch") == "always"  # unannotated: maybe destructive
-    assert registry.approval("plan") is None  # built-ins keep the seed policy
+    assert registry.approval("plan") is None  # built-ins keep the built-in policy
 
 
 def test_approval_rule_prefers_the_file_over_annotations():

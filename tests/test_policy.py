@@ -1,4 +1,4 @@
-"""The approval policy, row by row against the seed's ``_needs_approval``."""
+"""The approval policy, row by row against upstream ml-intern's ``_needs_approval``."""
 
 import pytest
 

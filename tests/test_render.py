@@ -8,13 +8,8 @@ import pytest
 
 from agent import events as ev
 from bot.output.redact import register_secret
-from bot.output.render import (
-    CUT_OFF,
-    PlatformUnavailable,
-    RateLimited,
-    StreamClosed,
-    StreamRenderer,
-)
+from bot.output.render import CUT_OFF, StreamRenderer
+from bot.platform import PlatformUnavailable, RateLimited, StreamClosed
 from tests.support import RecordingSurface
 
 

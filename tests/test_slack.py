@@ -9,7 +9,7 @@ import time
 import pytest
 import yaml
 
-from adapters.slack.frontend import SlackAdapter
+from adapters.slack.frontend import SlackFrontEnd
 from adapters.slack.install import BOT_EVENTS, BOT_SCOPES, manifest_yaml
 from adapters.slack.mrkdwn import from_slack, to_mrkdwn
 from bot.ops.http import build_http_app, serve
@@ -94,7 +94,7 @@ async def make_bot(llm, redis_url, slack, tmp_path):
         settings = settings_for(llm, redis_url, slack, tmp_path, **overrides)
         lifespan = runtime(settings, tools=test_tools())
         rt = await lifespan.__aenter__()
-        adapter = SlackAdapter(rt)
+        adapter = SlackFrontEnd(rt)
         http = build_http_app(rt.redis)
         adapter.mount(http)
         site = await serve(http, 0, host="127.0.0.1")
@@ -540,7 +540,7 @@ async def test_a_malformed_payload_is_refused_and_the_bot_carries_on(bot, llm):
 
 async def test_socket_mode_receives_events_over_the_websocket_and_acks_them(make_bot, llm, slack):
     bot = await make_bot(slack_app_token="xapp-1-test", slack_signing_secret=None)
-    running = asyncio.create_task(SlackAdapter(bot.rt).run())
+    running = asyncio.create_task(SlackFrontEnd(bot.rt).run())
     try:
         await eventually(lambda: slack.socket is not None)
         llm.script(text("Over the socket."))

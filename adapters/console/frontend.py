@@ -43,7 +43,7 @@ async def read_stdin(prompt: str) -> str | None:
         return None
 
 
-class ConsoleApp:
+class ConsoleFrontEnd:
     def __init__(
         self,
         runner: TurnRunner,
@@ -62,6 +62,9 @@ class ConsoleApp:
         # The person at the terminal runs the bot: they hold every approver right.
         self.actor = Actor(USER, groups=runner.controls.rules.named(), name="you")
         runner.surfaces["console"] = lambda key, ref: self.surface
+
+    def mount(self, http: object) -> None:
+        """The terminal serves no HTTP routes."""
 
     def interrupt(self) -> None:
         """Ctrl-C: stop the running turn, not the program."""

@@ -7,7 +7,7 @@ import json
 from typing import Any, TextIO
 
 from agent import events as ev
-from bot.output.render import RateGate
+from bot.platform import RateGate
 
 SCRIPT_PREVIEW_LINES = 30
 

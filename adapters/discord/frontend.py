@@ -9,7 +9,7 @@ from adapters.discord.endpoints import point_at
 from bot.runtime import Runtime
 
 
-class DiscordAdapter:
+class DiscordFrontEnd:
     def __init__(self, rt: Runtime) -> None:
         point_at(rt.settings)
         self.settings = rt.settings

@@ -1,4 +1,4 @@
-"""A Discord thread (or DM) as a :class:`bot.output.render.Surface`, written with the bot token.
+"""A Discord thread (or DM) as a :class:`bot.platform.Surface`, written with the bot token.
 
 Every message call goes to the channel with the bot's own token, never an
 interaction token (those expire after 15 minutes), so long turns keep updating.
@@ -18,12 +18,12 @@ from adapters.discord import cards
 from adapters.discord.endpoints import point_at
 from adapters.discord.keys import parse_key
 from agent import events as ev
-from bot.output.render import RateGate, RateLimited
+from bot.platform import RateGate, RateLimited
 from bot.settings import Settings
 from bot.store.sessions import ApprovalRecord
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    pass
 
 MAX_CHARS = 2000
 """Discord's message length: the renderer continues in a new message past it."""
@@ -117,21 +117,3 @@ async def rest_client(settings: Settings) -> discord.Client:
     )
     await client.login(settings.discord_bot_token.get_secret_value())
     return client
-
-
-async def worker_surfaces(rt: Runtime) -> DiscordSurfaces | None:
-    """For ``ml-intern-bot worker``: surfaces over REST only (logged in, no gateway)."""
-    settings = rt.settings
-    if settings.discord_bot_token is None:
-        return None
-    client = await rest_client(settings)
-    return DiscordSurfaces(client, interval=settings.discord_edit_interval_ms / 1000)
-
-
-async def check_auth(settings: Settings) -> str:
-    """``doctor``: the bot token logs in."""
-    client = await rest_client(settings)
-    try:
-        return f"logged in as {client.user}"
-    finally:
-        await client.close()

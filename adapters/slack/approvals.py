@@ -15,7 +15,7 @@ from adapters.slack import modals
 from adapters.slack.surface import SlackSurfaces
 from bot.approvals.actor import Actor
 from bot.approvals.clicks import ModalRequest, Refused, decide_click, modal_request
-from bot.output.render import call_surface
+from bot.platform import call_surface
 from bot.session_key import SessionKey
 from bot.turns.runner import TurnRunner
 

@@ -15,7 +15,7 @@ from adapters.slack.approvals import GroupDirectory
 from adapters.slack.mrkdwn import from_slack
 from adapters.slack.surface import SlackSurfaces
 from bot.approvals.clicks import budget_command
-from bot.output.render import call_surface
+from bot.platform import call_surface
 from bot.session_key import SessionKey, platform_of
 from bot.turns.runner import STORE_DOWN, TurnRunner
 

@@ -51,7 +51,7 @@ def dedupe(store: SessionStore):
     return middleware
 
 
-class SlackAdapter:
+class SlackFrontEnd:
     """Builds the Bolt app on a runtime; ``mount`` adds its HTTP route, ``run`` its connection."""
 
     def __init__(self, rt: Runtime) -> None:

@@ -1,4 +1,4 @@
-"""A Slack thread as a :class:`bot.output.render.Surface`, natively streamed where Slack allows it."""
+"""A Slack thread as a :class:`bot.platform.Surface`, natively streamed where Slack allows it."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import cards
 from agent import events as ev
-from bot.output.render import RateGate, RateLimited, StreamClosed, StreamUnavailable
+from bot.platform import RateGate, RateLimited, StreamClosed, StreamUnavailable
 from bot.session_key import SessionKey
 from bot.settings import Settings
 from bot.store.sessions import ApprovalRecord
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -217,19 +217,3 @@ def slack_surfaces(settings: Settings) -> SlackSurfaces:
         interval=settings.slack_edit_interval_ms / 1000,
         native_streaming=settings.slack_native_streaming,
     )
-
-
-async def worker_surfaces(rt: Runtime) -> SlackSurfaces | None:
-    """For ``ml-intern-bot worker``: Slack surfaces with no event listener, if Slack is set up."""
-    return slack_surfaces(rt.settings) if rt.settings.slack_bot_token else None
-
-
-async def check_auth(settings: Settings) -> str:
-    """``doctor``: the bot token works (auth.test)."""
-    try:
-        answer = await slack_surfaces(settings).client.auth_test()
-    except SlackApiError as exc:
-        raise PermissionError(
-            f"Slack refused SLACK_BOT_TOKEN: {exc.response.get('error')}"
-        ) from exc
-    return f"workspace {answer.get('team', answer.get('team_id'))} as @{answer.get('user')}"

@@ -64,7 +64,7 @@ class Tool:
     resume: Callable[[dict[str, Any], ToolContext], Awaitable[None]] | None = None
     """Restarts background work the tool left (a job watch) after the bot restarted."""
     approval: Approval | None = None
-    """Whether every call waits for a person (MCP tools); ``None``: the seed policy decides."""
+    """Whether every call waits for a person (MCP tools); ``None``: the built-in policy decides."""
 
     def spec(self) -> dict[str, Any]:
         return {

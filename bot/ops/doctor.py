@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
+from bot.platform import configured_platforms
 from bot.settings import Settings
 from bot.store.embedded import redis_for
 
@@ -53,18 +53,11 @@ async def check_hub(settings: Settings) -> str:
 
 
 CHECKS: dict[str, Check] = {"redis": check_redis, "llm": check_llm, "hub": check_hub}
-PLATFORMS = ("slack", "discord")
 
 
 def platform_checks(settings: Settings) -> dict[str, Check]:
-    """The auth check of each platform with credentials: ``check_auth`` in
-    ``adapters/<platform>/surface.py`` (imported only when that platform is set up)."""
-    enabled = {"slack": settings.slack_enabled, "discord": settings.discord_enabled}
-    return {
-        platform: importlib.import_module(f"adapters.{platform}.surface").check_auth
-        for platform in PLATFORMS
-        if enabled[platform]
-    }
+    """The auth check of each platform whose credentials are set."""
+    return {p.name: p.check_auth for p in configured_platforms(settings)}
 
 
 def mcp_checks(settings: Settings) -> dict[str, Check]:

@@ -2,16 +2,15 @@
 
 It serves ``/healthz`` and ``/metrics`` on ``PORT`` when the port is free.
 
-It renders through the same surfaces as the front ends. A platform offers them
-to workers with an async ``worker_surfaces(rt)`` in ``adapters/<platform>/surface.py``
-that returns its surface factory ``(key, ref) -> Surface`` (or None when its
-credentials are missing), without connecting a gateway or serving events.
+It renders through the same surfaces as the front ends: each platform of the
+registry (:func:`bot.platform.platforms`) offers them with ``worker_surfaces(rt)``,
+a surface factory ``(key, ref) -> Surface`` (or None when its credentials are
+missing), without connecting a gateway or serving events.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import itertools
 import logging
 
@@ -21,30 +20,23 @@ from redis.exceptions import RedisError
 
 from agent.tools.registry import ToolRegistry
 from bot.ops.http import build_http_app, serve
+from bot.platform import SurfaceFactory, platforms
 from bot.runtime import Runtime, runtime
 from bot.settings import Settings
 from bot.turns.queue import redis_backoff
-from bot.turns.runner import SurfaceFactory
 
 logger = logging.getLogger(__name__)
 
-PLATFORMS = ("slack", "discord")
 REDIS_START_TIMEOUT = 60.0
 
 
 async def platform_surfaces(rt: Runtime) -> dict[str, SurfaceFactory]:
     """The surface factory of every platform that offers one and has credentials."""
     factories: dict[str, SurfaceFactory] = {}
-    for platform in PLATFORMS:
-        try:
-            module = importlib.import_module(f"adapters.{platform}.surface")
-            offer = module.worker_surfaces
-        except (ImportError, AttributeError):
-            logger.warning("adapters.%s.surface has no worker_surfaces(rt): skipped", platform)
-            continue
-        factory = await offer(rt)
+    for name, platform in platforms().items():
+        factory = await platform.worker_surfaces(rt)
         if factory is not None:
-            factories[platform] = factory
+            factories[name] = factory
     return factories
 
 

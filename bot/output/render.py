@@ -20,22 +20,24 @@ import base64
 import dataclasses
 import json
 import logging
-import random
 import re
 import time
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from agent import events as ev
-from bot.ops.metrics import PLATFORM_CALLS, RATE_LIMITED
 from bot.output.redact import clean
 from bot.output.textsplit import CLOSE_RESERVE, cut_once, open_fence
-from bot.store.sessions import ApprovalRecord
+from bot.platform import (
+    Attachments,
+    NativeStream,
+    StreamClosed,
+    StreamUnavailable,
+    Surface,
+    call_surface,
+)
 
 logger = logging.getLogger(__name__)
 
-MAX_RATE_RETRIES = 6
-UNAVAILABLE_BACKOFF = 0.5
-"""First wait after a platform 5xx; doubled each time, with jitter."""
 MAX_WORD_CHARS = 200
 """Streamed text waits for a word's end to be cleaned, but no longer than this."""
 _WORD_END = re.compile(r"\s")
@@ -52,103 +54,6 @@ SUMMARY_CHARS = 160
 ATTACH_OVER_CHARS = 1000
 """Tool outputs longer than this are attached in full where the platform can."""
 CUT_OFF = "✂️ Cut off at the model's output limit — say *continue* for the rest."
-
-
-class RateLimited(Exception):
-    """A platform said 429; wait ``retry_after`` seconds before the next call."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"rate limited for {retry_after:.1f}s")
-        self.retry_after = retry_after
-
-
-class PlatformUnavailable(Exception):
-    """A platform answered 5xx or timed out: the call is retried with backoff."""
-
-
-class RateGate:
-    """Spaces a channel's calls at least ``interval`` seconds apart, longer after a 429."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        async with self._lock:
-            delay = self._next - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._next = time.monotonic() + self.interval
-
-    async def ready(self) -> None:
-        """Wait until a call could go, without taking its turn."""
-        delay = self._next - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-
-    def penalize(self, seconds: float) -> None:
-        self._next = max(self._next, time.monotonic() + seconds)
-
-
-@runtime_checkable
-class Surface(Protocol):
-    """The few platform calls a thread needs. Raise :class:`RateLimited` on a 429."""
-
-    max_chars: int
-    gate: RateGate
-
-    async def post(self, text: str, *, final: bool = False) -> str: ...
-    async def edit(self, ref: str, text: str, *, final: bool = False) -> None: ...
-    async def post_line(self, ref: str | None, text: str) -> str: ...
-    async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]: ...
-    async def post_notice(self, text: str) -> None: ...
-
-
-class StreamUnavailable(Exception):
-    """A native stream was refused (e.g. not enabled for the app): fall back to edits."""
-
-
-class StreamClosed(Exception):
-    """The platform ended a native stream early (too old, too long): the refused text
-    was not shown, and the stream takes no more."""
-
-
-@runtime_checkable
-class NativeStream(Protocol):
-    """Optional capability of a :class:`Surface`: an append-only streamed message.
-
-    ``stream_start`` raises :class:`StreamUnavailable` when the platform refuses;
-    ``stream_append`` and ``stream_stop`` raise :class:`StreamClosed` when the platform
-    ended the stream. A stream is closed once ``stream_max_seconds`` old (the rest goes
-    on in a new message), and no call carries more than ``stream_max_append`` characters.
-    """
-
-    stream_max_seconds: float
-    stream_max_append: int
-
-    async def stream_start(self, text: str) -> str: ...
-    async def stream_append(self, ref: str, text: str) -> None: ...
-    async def stream_stop(self, ref: str) -> None: ...
-
-
-@runtime_checkable
-class Attachments(Protocol):
-    """Optional capability of a :class:`Surface`: a file in the thread (a long tool
-    output in full, an image a tool made)."""
-
-    async def attach_file(self, filename: str, content: bytes, title: str) -> None: ...
-
-
-@runtime_checkable
-class ApprovalCards(Protocol):
-    """Optional capability of a :class:`Surface`: redraw a posted approval card.
-
-    ``record`` is the approval as stored (its ``platform_ref`` is what
-    ``post_approval`` returned): decisions, who made them, and its status.
-    """
-
-    async def update_approval(self, record: ApprovalRecord) -> None: ...
 
 
 def stream_cut(text: str) -> int:
@@ -414,22 +319,3 @@ class StreamRenderer:
 
     async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         return await call_surface(self.surface, method, *args, **kwargs)
-
-
-async def call_surface(surface: Surface, method: Any, *args: Any, **kwargs: Any) -> Any:
-    """One platform call behind the surface's rate gate, retried after a 429 or a 5xx."""
-    name = getattr(method, "__name__", "call")
-    for attempt in range(MAX_RATE_RETRIES):
-        await surface.gate.wait()
-        PLATFORM_CALLS.labels(name).inc()
-        try:
-            return await method(*args, **kwargs)
-        except RateLimited as limited:
-            RATE_LIMITED.labels("platform").inc()
-            logger.info("rate limited: waiting %.1fs", limited.retry_after)
-            surface.gate.penalize(limited.retry_after)
-        except PlatformUnavailable as exc:
-            delay = UNAVAILABLE_BACKOFF * 2**attempt * random.uniform(0.5, 1.0)
-            logger.info("platform unavailable (%s): retrying in %.1fs", exc, delay)
-            surface.gate.penalize(delay)
-    raise RuntimeError(f"the platform refused {name} {MAX_RATE_RETRIES} times")

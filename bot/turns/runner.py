@@ -51,7 +51,8 @@ from bot.ops.metrics import (
 )
 from bot.ops.traces import Tracer
 from bot.output.redact import clean
-from bot.output.render import ApprovalCards, StreamRenderer, Surface, call_surface
+from bot.output.render import StreamRenderer
+from bot.platform import ApprovalCards, Surface, call_surface
 from bot.session_key import platform_of
 from bot.store.sessions import ApprovalRecord, SessionStore, Work
 from bot.turns.admission import MAX_INPUT_CHARS, Admission

@@ -1,0 +1,225 @@
+"""The platform contract: what the runtime needs from a chat platform, in one place.
+
+Two seams meet here.
+
+* **Output** — a :class:`Surface` is one chat thread as the renderer writes to it:
+  post, edit, a compact line per tool call, an approval card, a notice. Optional
+  capabilities (:class:`NativeStream`, :class:`Attachments`, :class:`ApprovalCards`)
+  are detected with ``isinstance``, never assumed. Every call goes through
+  :func:`call_surface`, behind the surface's :class:`RateGate`, retried after a 429
+  (:class:`RateLimited`) or a 5xx (:class:`PlatformUnavailable`).
+* **Wiring** — a :class:`Platform` is one adapter package as the command line,
+  ``worker`` and ``doctor`` see it: is it configured, its front end, the surfaces a
+  worker renders with, an auth check, an install helper. :func:`platforms` finds every
+  installed platform through the ``ml_intern_bot.platforms`` entry-point group
+  (``pyproject.toml``), so ``bot/`` never imports an adapter by name.
+
+Adding a platform is one package implementing :class:`Platform` (and a
+:class:`Surface`) plus one entry-point line; ARCHITECTURE.md lists the steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from agent import events as ev
+from bot.ops.metrics import PLATFORM_CALLS, RATE_LIMITED
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.runtime import Runtime
+    from bot.settings import Settings
+    from bot.store.sessions import ApprovalRecord
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINTS = "ml_intern_bot.platforms"
+MAX_RATE_RETRIES = 6
+UNAVAILABLE_BACKOFF = 0.5
+"""First wait after a platform 5xx; doubled each time, with jitter."""
+
+
+class RateLimited(Exception):
+    """A platform said 429; wait ``retry_after`` seconds before the next call."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after:.1f}s")
+        self.retry_after = retry_after
+
+
+class PlatformUnavailable(Exception):
+    """A platform answered 5xx or timed out: the call is retried with backoff."""
+
+
+class RateGate:
+    """Spaces a channel's calls at least ``interval`` seconds apart, longer after a 429."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            delay = self._next - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next = time.monotonic() + self.interval
+
+    async def ready(self) -> None:
+        """Wait until a call could go, without taking its turn."""
+        delay = self._next - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def penalize(self, seconds: float) -> None:
+        self._next = max(self._next, time.monotonic() + seconds)
+
+
+@runtime_checkable
+class Surface(Protocol):
+    """The few platform calls a thread needs. Raise :class:`RateLimited` on a 429."""
+
+    max_chars: int
+    gate: RateGate
+
+    async def post(self, text: str, *, final: bool = False) -> str: ...
+    async def edit(self, ref: str, text: str, *, final: bool = False) -> None: ...
+    async def post_line(self, ref: str | None, text: str) -> str: ...
+    async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]: ...
+    async def post_notice(self, text: str) -> None: ...
+
+
+class StreamUnavailable(Exception):
+    """A native stream was refused (e.g. not enabled for the app): fall back to edits."""
+
+
+class StreamClosed(Exception):
+    """The platform ended a native stream early (too old, too long): the refused text
+    was not shown, and the stream takes no more."""
+
+
+@runtime_checkable
+class NativeStream(Protocol):
+    """Optional capability of a :class:`Surface`: an append-only streamed message.
+
+    ``stream_start`` raises :class:`StreamUnavailable` when the platform refuses;
+    ``stream_append`` and ``stream_stop`` raise :class:`StreamClosed` when the platform
+    ended the stream. A stream is closed once ``stream_max_seconds`` old (the rest goes
+    on in a new message), and no call carries more than ``stream_max_append`` characters.
+    """
+
+    stream_max_seconds: float
+    stream_max_append: int
+
+    async def stream_start(self, text: str) -> str: ...
+    async def stream_append(self, ref: str, text: str) -> None: ...
+    async def stream_stop(self, ref: str) -> None: ...
+
+
+@runtime_checkable
+class Attachments(Protocol):
+    """Optional capability of a :class:`Surface`: a file in the thread (a long tool
+    output in full, an image a tool made)."""
+
+    async def attach_file(self, filename: str, content: bytes, title: str) -> None: ...
+
+
+@runtime_checkable
+class ApprovalCards(Protocol):
+    """Optional capability of a :class:`Surface`: redraw a posted approval card.
+
+    ``record`` is the approval as stored (its ``platform_ref`` is what
+    ``post_approval`` returned): decisions, who made them, and its status.
+    """
+
+    async def update_approval(self, record: ApprovalRecord) -> None: ...
+
+
+async def call_surface(surface: Surface, method: Any, *args: Any, **kwargs: Any) -> Any:
+    """One platform call behind the surface's rate gate, retried after a 429 or a 5xx."""
+    name = getattr(method, "__name__", "call")
+    for attempt in range(MAX_RATE_RETRIES):
+        await surface.gate.wait()
+        PLATFORM_CALLS.labels(name).inc()
+        try:
+            return await method(*args, **kwargs)
+        except RateLimited as limited:
+            RATE_LIMITED.labels("platform").inc()
+            logger.info("rate limited: waiting %.1fs", limited.retry_after)
+            surface.gate.penalize(limited.retry_after)
+        except PlatformUnavailable as exc:
+            delay = UNAVAILABLE_BACKOFF * 2**attempt * random.uniform(0.5, 1.0)
+            logger.info("platform unavailable (%s): retrying in %.1fs", exc, delay)
+            surface.gate.penalize(delay)
+    raise RuntimeError(f"the platform refused {name} {MAX_RATE_RETRIES} times")
+
+
+SurfaceFactory = Callable[[str, dict[str, Any]], Surface]
+"""Builds the surface of a session key; the dict is the input's platform ref."""
+
+
+@runtime_checkable
+class FrontEnd(Protocol):
+    """A running chat front end: adds its HTTP routes, then runs until cancelled."""
+
+    def mount(self, http: web.Application) -> None: ...
+    async def run(self) -> None: ...
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """One chat platform, as ``run``, ``worker``, ``doctor``, ``manifest`` and ``invite`` use it.
+
+    ``name`` is the first part of its session keys. ``install_command`` is the
+    command-line verb that prints its install helper (``manifest`` for Slack's app
+    manifest, ``invite`` for Discord's install URL), or None.
+    """
+
+    name: str
+    install_command: str | None
+
+    def configured(self, settings: Settings) -> bool:
+        """Its credentials are set: ``run`` starts it."""
+        ...
+
+    def front_end(self, rt: Runtime) -> FrontEnd:
+        """The front end that takes the platform's events (and registers its surfaces)."""
+        ...
+
+    async def worker_surfaces(self, rt: Runtime) -> SurfaceFactory | None:
+        """For ``worker``: surfaces without an event listener; None when not configured."""
+        ...
+
+    async def check_auth(self, settings: Settings) -> str:
+        """For ``doctor``: who the credentials log in as; raises when they are refused."""
+        ...
+
+    def install_text(self, settings: Settings) -> str:
+        """What ``ml-intern-bot <install_command> <name>`` prints."""
+        ...
+
+
+@functools.cache
+def platforms() -> dict[str, Platform]:
+    """Every installed platform by name, from the ``ml_intern_bot.platforms`` entry points."""
+    found: dict[str, Platform] = {}
+    for entry in entry_points(group=ENTRY_POINTS):
+        platform = entry.load()
+        if not isinstance(platform, Platform):
+            raise TypeError(f"entry point {entry.value} is not a Platform")
+        found[platform.name] = platform
+    return dict(sorted(found.items()))
+
+
+def configured_platforms(settings: Settings) -> list[Platform]:
+    """The platforms whose credentials are set (the console never is: it is the fallback)."""
+    return [p for p in platforms().values() if p.configured(settings)]
