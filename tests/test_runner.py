@@ -137,9 +137,7 @@ async def test_double_and_concurrent_clicks_execute_once(bot, llm):
 
     results = await asyncio.gather(
         *[
-            bot.runner.decide(
-                approval.approval_id, ALICE, tool_call_id=call_id, approved=True
-            )
+            bot.runner.decide(approval.approval_id, ALICE, tool_call_id=call_id, approved=True)
             for _ in range(5)
         ]
     )
@@ -172,9 +170,7 @@ async def test_approvers_list_admits_members_and_groups(llm, redis_url):
         ).result == "forbidden"
         llm.script(text("ok"))
         via_role = Actor("U_CAROL", groups=frozenset({"role:42"}))
-        assert (
-            await bot.runner.decide(approval.approval_id, via_role, approved=True)
-        ).accepted
+        assert (await bot.runner.decide(approval.approval_id, via_role, approved=True)).accepted
         await bot.runner.wait_idle()
         assert RAN == [("hf_jobs", GPU_JOB)]
     finally:
@@ -201,9 +197,7 @@ async def test_per_call_decisions_resume_only_when_all_are_in(bot, llm):
     (approval,) = bot.surface.approvals
     job_id, sandbox_id = (t["tool_call_id"] for t in approval.tools)
 
-    first = await bot.runner.decide(
-        approval.approval_id, ALICE, tool_call_id=job_id, approved=True
-    )
+    first = await bot.runner.decide(approval.approval_id, ALICE, tool_call_id=job_id, approved=True)
     assert first.result == "recorded" and RAN == []
     llm.script(text("Done."))
     second = await bot.runner.decide(
@@ -271,9 +265,7 @@ async def test_redis_restart_mid_turn_leaves_a_consistent_session(bot, llm, redi
 async def test_queued_inputs_left_by_a_dead_process_are_recovered(llm, redis_url):
     bot = Bot(llm, redis_url)
     try:
-        await bot.store.push_input(
-            KEY, {"kind": "message", "text": "left behind", "user": "U1"}
-        )
+        await bot.store.push_input(KEY, {"kind": "message", "text": "left behind", "user": "U1"})
         llm.script(text("Picked up."))
         await bot.runner.recover()
         await bot.runner.wait_idle()

@@ -318,9 +318,7 @@ async def test_budget_commands_parse_and_explain(llm, redis):
         assert "under $20.00" in await budget_command(bot.runner, KEY, ALICE, " $20 ")
         assert "not an amount" in await budget_command(bot.runner, KEY, ALICE, "lots")
         assert "between $0" in await budget_command(bot.runner, KEY, ALICE, "99999")
-        assert "Only someone who may approve" in await budget_command(
-            bot.runner, KEY, MEMBER, "5"
-        )
+        assert "Only someone who may approve" in await budget_command(bot.runner, KEY, MEMBER, "5")
         assert "is off" in await budget_command(bot.runner, KEY, ALICE, "off")
         assert await bot.controls.budgets.get(KEY) is None
         assert parse_cap("0.0") is None and parse_cap("12.5 usd") == 12.5
