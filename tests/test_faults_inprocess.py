@@ -17,11 +17,12 @@ from agent.tools.registry import ToolContext
 from bot.approvals.actor import Actor
 from bot.ops.http import build_http_app, serve
 from bot.ops.logs import ContextFormatter, log_context
+from bot.output.messages import ALREADY_STARTED, RESTARTED, STORE_DOWN, STORE_LOST, TAKEN_OVER
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
 from bot.turns.limits import TurnLimits
-from bot.turns.once import ALREADY_STARTED, OnceTools
-from bot.turns.runner import RESTARTED, STORE_DOWN, STORE_LOST, TAKEN_OVER, TurnRunner
+from bot.turns.once import OnceTools
+from bot.turns.runner import TurnRunner
 from tests.fleet import key, wait_for
 from tests.standins.llm import error, hang, text, tool_calls
 from tests.support import RAN, RecordingSurface, agent_config, assert_history_valid, test_tools
@@ -164,9 +165,7 @@ async def test_a_worker_dead_around_an_approval_card_gets_the_card_posted_again(
     await bot.runner.wait_idle()
     (card,) = bot.surface.approvals
     llm.script(text("Submitted."))
-    assert (
-        await bot.runner.decide(card.approval_id, Actor("U_ALICE"), approved=True)
-    ).accepted
+    assert (await bot.runner.decide(card.approval_id, Actor("U_ALICE"), approved=True)).accepted
     await bot.runner.wait_idle()
 
     assert card.approval_id == "appr1" and card.tools[0]["tool_call_id"] == "call_9"

@@ -50,6 +50,19 @@ from bot.ops.metrics import (
     TURNS,
 )
 from bot.ops.traces import Tracer
+from bot.output.messages import (
+    BUDGET_FORBIDDEN,
+    GIVEN_UP,
+    HANDED_BACK,
+    RESTARTED,
+    STALE_APPROVAL,
+    STORE_DOWN,
+    STORE_LOST,
+    TAKEN_OVER,
+    auto_decided,
+    unknown_request,
+    went_wrong,
+)
 from bot.output.redact import clean
 from bot.output.render import ApprovalCards, StreamRenderer, Surface, call_surface
 from bot.session_key import platform_of
@@ -72,18 +85,6 @@ IDLE_POLL = 0.02
 MAX_TAKEOVERS = 2
 RESUME_CLAIM_SECONDS = 60
 """Processes starting within this long of each other resume a job watch once."""
-
-STALE_APPROVAL = "That approval is no longer pending (a newer message or decision came first)."
-RESTARTED = (
-    "Interrupted by a restart of the bot before this tool call finished; it was not retried."
-)
-TAKEN_OVER = "♻️ I was restarted in the middle of this; picking up where I left off."
-GIVEN_UP = "♻️ I was restarted several times in the middle of this and stopped. Send your message again to retry."
-HANDED_BACK = "♻️ Restarting: another worker carries on with this in a moment."
-STORE_DOWN = "⚠️ I can't reach my session store (Redis) right now. Please try again in a minute."
-STORE_LOST = (
-    "⚠️ I lost my session store (Redis) in the middle of this; I'll carry on when it is back."
-)
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,7 @@ class TurnRunner:
         """
         requester = (await self.store.meta(key)).get("requester", actor.user_id)
         if not self.controls.rules.default.allows(actor, requester):
-            raise PermissionError("🔒 Only someone who may approve here can set a budget.")
+            raise PermissionError(BUDGET_FORBIDDEN)
         if cap is None:
             await self.controls.budgets.turn_off(key)
             return None
@@ -445,13 +446,7 @@ class TurnRunner:
         except Exception as exc:
             logger.exception("turn of %s failed", key)
             lost = isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)
-            await emit(
-                ev.Error(
-                    error=STORE_LOST
-                    if lost
-                    else f"Something went wrong on my side ({type(exc).__name__}). The conversation is saved; send your message again."
-                )
-            )
+            await emit(ev.Error(error=STORE_LOST if lost else went_wrong(exc)))
             handed_back = lost  # the input stays current: whoever claims it carries on
         finally:
             RUNNING_TURNS.dec()
@@ -492,7 +487,7 @@ class TurnRunner:
             await self._recorded(event.approval_id, decision, result)
         if len(decided) == len(tools):
             lines = [
-                f"{decision_summary(decided[t['tool_call_id']])}: `{t['tool']}`" for t in tools
+                auto_decided(decision_summary(decided[t["tool_call_id"]]), t["tool"]) for t in tools
             ]
             if budget := await self.controls.budgets.get(key):
                 lines.append(f"({budget.describe()})")
@@ -544,7 +539,7 @@ class TurnRunner:
             session.history.clear()
             session.pending = None
         else:
-            await turn.emit(ev.Error(error=f"Unknown request {kind!r}."))
+            await turn.emit(ev.Error(error=unknown_request(kind)))
 
     # ── telling people outside a turn ────────────────────────────────────
 
