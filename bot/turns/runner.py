@@ -29,7 +29,6 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agent import events as ev
-from agent import llm
 from agent.llm import parse_arguments
 from agent.loop import Agent, Turn
 from agent.session import Session
@@ -38,17 +37,7 @@ from bot.approvals.actor import Actor
 from bot.approvals.budget import Budget
 from bot.approvals.controls import TeamControls, decision_summary
 from bot.ops.logs import log_context
-from bot.ops.metrics import (
-    APPROVALS,
-    LLM_LATENCY,
-    OUTCOMES,
-    RATE_LIMITED,
-    REFUSED,
-    RUNNING_TURNS,
-    TAKEOVERS,
-    TOOL_CALLS,
-    TURNS,
-)
+from bot.ops.metrics import APPROVALS, REFUSED, RUNNING_TURNS, TAKEOVERS, count
 from bot.ops.traces import Tracer
 from bot.output.messages import (
     BUDGET_FORBIDDEN,
@@ -598,20 +587,3 @@ def approval_event(session: Session) -> ev.ApprovalRequired:
     return ev.ApprovalRequired(
         tools=tools, count=len(tools), approval_id=session.pending.approval_id
     )
-
-
-def count(event: ev.Event) -> None:
-    """Metrics from the event stream."""
-    if event.type in OUTCOMES:
-        TURNS.labels(OUTCOMES[event.type]).inc()
-    elif isinstance(event, ev.ToolOutput):
-        TOOL_CALLS.labels(event.tool, "ok" if event.success else "failed").inc()
-
-
-def observe_llm(outcome: str, seconds: float) -> None:
-    LLM_LATENCY.labels(outcome).observe(seconds)
-    if outcome == "429":
-        RATE_LIMITED.labels("llm").inc()
-
-
-llm.OBSERVERS.append(observe_llm)
