@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import json
 import logging
 import time
@@ -32,7 +31,6 @@ from agent import events as ev
 from agent.llm import parse_arguments
 from agent.loop import Agent, Turn
 from agent.session import Session
-from agent.tools.registry import ToolContext
 from bot.approvals.actor import Actor
 from bot.approvals.budget import Budget
 from bot.approvals.controls import TeamControls, decision_summary
@@ -57,6 +55,7 @@ from bot.output.render import ApprovalCards, StreamRenderer, Surface, call_surfa
 from bot.session_key import platform_of
 from bot.store.sessions import ApprovalRecord, SessionStore, Work
 from bot.turns.admission import MAX_INPUT_CHARS, Admission
+from bot.turns.background import Background
 from bot.turns.limits import TurnLimits
 from bot.turns.once import OnceTools
 from bot.turns.queue import CONTROL, HandedBack, StreamConsumer
@@ -72,8 +71,6 @@ CONCURRENCY = 8
 SHUTDOWN_GRACE = 20.0
 IDLE_POLL = 0.02
 MAX_TAKEOVERS = 2
-RESUME_CLAIM_SECONDS = 60
-"""Processes starting within this long of each other resume a job watch once."""
 
 
 @dataclass(frozen=True)
@@ -118,9 +115,9 @@ class TurnRunner:
         self.queue = StreamConsumer(
             store, self._drain, self._stop_here, concurrency=concurrency, lease_ms=lock_ttl_ms
         )
+        self.background = Background(store, surfaces)
         self._cancels: dict[str, asyncio.Event] = {}
         self._watched: set[str] = set()
-        self._background: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._submitting = asyncio.Lock()
 
@@ -289,12 +286,7 @@ class TurnRunner:
         for key in await self.store.pending_keys():
             await self.store.announce(key)
             self._watched.add(key)
-        for key, line, work in await self.store.background():
-            if await self.store.claim_background(key, line, RESUME_CLAIM_SECONDS):
-                session = await self.store.load(key) or Session(key=key)
-                notify = functools.partial(self._notify, key)
-                ctx = ToolContext(session=session, notify=notify, spawn=self._spawn)
-                await self.agent.tools.resume(work, ctx)
+        await self.background.resume(self.agent.tools)
         self.start()
 
     async def wait_idle(self) -> None:
@@ -313,9 +305,7 @@ class TurnRunner:
         """Stop taking work, let running turns finish for ``grace`` seconds, hand back the rest."""
         self._closing = True
         await self.queue.close(self.shutdown_grace if grace is None else grace)
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.background.close()
 
     # ── draining a session under its lock ────────────────────────────────
 
@@ -419,8 +409,8 @@ class TurnRunner:
             emit=emit,
             cancel=cancel,
             checkpoint=checkpoint,
-            notify=lambda event: self._notify(key, event),
-            spawn=self._spawn,
+            notify=lambda event: self.background.notify(key, event),
+            spawn=self.background.spawn,
         )
         try:
             if item["kind"] in ("continue", "give_up"):
@@ -547,30 +537,8 @@ class TurnRunner:
 
     # ── work that outlives a turn ────────────────────────────────────────
 
-    def _spawn(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
-
     async def _notify(self, key: str, event: ev.Event) -> None:
-        """Show an event outside any turn: job status lines keep one message each."""
-        try:
-            surface = self.surfaces[platform_of(key)](key, {})
-            if isinstance(event, ev.JobStatus):
-                ref = await self.store.line_ref(key, event.key)
-                ref = await call_surface(surface, surface.post_line, ref, clean(event.text))
-                await self.store.set_line_ref(key, event.key, ref)
-                if event.resume:
-                    await self.store.keep_background(key, event.key, event.resume)
-                else:
-                    await self.store.end_background(key, event.key)
-                return
-            renderer = StreamRenderer(surface)
-            await renderer.handle(event)
-            await renderer.close()
-        except Exception:
-            logger.exception("showing %s for %s failed", event.type, key)
+        await self.background.notify(key, event)
 
 
 def approval_event(session: Session) -> ev.ApprovalRequired:
