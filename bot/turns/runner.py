@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -33,12 +30,12 @@ from agent.loop import Agent, Turn
 from agent.session import Session
 from bot.approvals.actor import Actor
 from bot.approvals.budget import Budget
-from bot.approvals.controls import TeamControls, decision_summary
+from bot.approvals.controls import TeamControls
+from bot.approvals.flow import ApprovalFlow, Decided
 from bot.ops.logs import log_context
-from bot.ops.metrics import APPROVALS, REFUSED, RUNNING_TURNS, TAKEOVERS, count
+from bot.ops.metrics import REFUSED, RUNNING_TURNS, TAKEOVERS, count
 from bot.ops.traces import Tracer
 from bot.output.messages import (
-    BUDGET_FORBIDDEN,
     GIVEN_UP,
     HANDED_BACK,
     RESTARTED,
@@ -46,14 +43,12 @@ from bot.output.messages import (
     STORE_DOWN,
     STORE_LOST,
     TAKEN_OVER,
-    auto_decided,
     unknown_request,
     went_wrong,
 )
-from bot.output.redact import clean
-from bot.output.render import ApprovalCards, StreamRenderer, Surface, call_surface
+from bot.output.render import StreamRenderer, Surface, call_surface
 from bot.session_key import platform_of
-from bot.store.sessions import ApprovalRecord, SessionStore, Work
+from bot.store.sessions import SessionStore, Work
 from bot.turns.admission import MAX_INPUT_CHARS, Admission
 from bot.turns.background import Background
 from bot.turns.limits import TurnLimits
@@ -71,18 +66,6 @@ CONCURRENCY = 8
 SHUTDOWN_GRACE = 20.0
 IDLE_POLL = 0.02
 MAX_TAKEOVERS = 2
-
-
-@dataclass(frozen=True)
-class Decided:
-    """The outcome of a click: ``result`` is the store's, or ``forbidden``."""
-
-    result: str
-    record: ApprovalRecord | None
-
-    @property
-    def accepted(self) -> bool:
-        return self.result in ("recorded", "complete", "vote")
 
 
 class TurnRunner:
@@ -115,6 +98,7 @@ class TurnRunner:
         self.queue = StreamConsumer(
             store, self._drain, self._stop_here, concurrency=concurrency, lease_ms=lock_ttl_ms
         )
+        self.approvals = ApprovalFlow(store, self.controls, surfaces, self.submit)
         self.background = Background(store, surfaces)
         self._cancels: dict[str, asyncio.Event] = {}
         self._watched: set[str] = set()
@@ -175,77 +159,24 @@ class TurnRunner:
         feedback: str | None = None,
         edited_script: str | None = None,
     ) -> Decided:
-        """Record a click. The last decision of an approval resumes its turn.
-
-        The actor is checked against the stored approval's requester and
-        ``approvers``, never against ids carried by the click.
-        """
-        verdict = "approved" if approved else "rejected"
-        record = await self.store.approval(approval_id)
-        if record is None:
-            return Decided("missing", None)
-        if not self.controls.may_decide(
-            actor, record, [tool_call_id] if tool_call_id else record.undecided()
-        ):
-            APPROVALS.labels(verdict, "forbidden").inc()
-            return Decided("forbidden", record)
-        decision = {
-            "approved": approved,
-            "feedback": feedback,
-            "edited_script": edited_script,
-            "by": actor.user_id,
-            "by_name": actor.name or actor.user_id,
-            "at": time.time(),
-        }
-        result = await self.store.decide(approval_id, tool_call_id, decision)
-        APPROVALS.labels(verdict, result).inc()
-        return Decided(result, await self._recorded(approval_id, decision, result))
-
-    async def _recorded(
-        self, approval_id: str, decision: dict[str, Any], result: str
-    ) -> ApprovalRecord | None:
-        """After a decision: audit it, and resume the turn when it was the last one."""
-        record = await self.store.approval(approval_id)
-        if record is None or result not in ("recorded", "complete"):
-            return record
-        await self.controls.record(record, decision)
-        if result == "complete":
-            decisions = [{"tool_call_id": i, **d} for i, d in record.decisions.items()]
-            await self.submit(
-                record.session_key,
-                {"kind": "resume", "approval_id": approval_id, "decisions": decisions},
-            )
-        return record
+        """Record a click; the last decision of an approval resumes its turn (see
+        :meth:`ApprovalFlow.decide`)."""
+        return await self.approvals.decide(
+            approval_id,
+            actor,
+            approved=approved,
+            tool_call_id=tool_call_id,
+            feedback=feedback,
+            edited_script=edited_script,
+        )
 
     async def set_budget(self, key: str, actor: Actor, cap: float | None) -> Budget | None:
-        """Auto-approve ``key``'s calls within ``cap`` USD (None: off).
-
-        Only someone who may approve there may set it (a budget stands in for their
-        clicks); :class:`PermissionError` otherwise.
-        """
-        requester = (await self.store.meta(key)).get("requester", actor.user_id)
-        if not self.controls.rules.default.allows(actor, requester):
-            raise PermissionError(BUDGET_FORBIDDEN)
-        if cap is None:
-            await self.controls.budgets.turn_off(key)
-            return None
-        return await self.controls.budgets.set_cap(key, cap)
+        """Auto-approve ``key``'s calls within ``cap`` USD (None: off); see :class:`ApprovalFlow`."""
+        return await self.approvals.set_budget(key, actor, cap)
 
     async def refresh_card(self, approval_id: str) -> None:
-        """Redraw an approval's card from the store, where the platform can (newest state wins)."""
-        try:
-            record = await self.store.approval(approval_id)
-            if record is None or not record.platform_ref:
-                return
-            factory = self.surfaces.get(platform_of(record.session_key))
-            surface = factory(record.session_key, {}) if factory else None
-            if isinstance(surface, ApprovalCards):
-                shown = dataclasses.replace(
-                    record, tools=json.loads(clean(json.dumps(record.tools)))
-                )
-                await call_surface(surface, surface.update_approval, shown)
-        except Exception:  # the decision stands; a stale card is only cosmetic
-            logger.exception("could not redraw the card of approval %s", approval_id)
+        """Redraw an approval's card from the store, where the platform can."""
+        await self.approvals.refresh_card(approval_id)
 
     async def status(self, key: str) -> dict[str, Any]:
         """What ``status`` commands show: model, history size, pending approval, tools running."""
@@ -392,7 +323,7 @@ class TurnRunner:
                 self.tracer.record(key, turn_id, event)
             try:
                 if isinstance(event, ev.ApprovalRequired):
-                    await self._pause_for_approval(key, event, requester, renderer)
+                    await self.approvals.pause(key, event, requester, renderer)
                     return
                 if isinstance(event, ev.ToolCall) or (
                     isinstance(event, ev.ToolStateChange) and event.state == "running"
@@ -452,31 +383,6 @@ class TurnRunner:
         if handed_back:
             raise HandedBack(key)
 
-    async def _pause_for_approval(
-        self, key: str, event: ev.ApprovalRequired, requester: str, renderer: StreamRenderer
-    ) -> None:
-        """Store the approval, take the decisions rules and budget allow, show a card for the rest."""
-        tools, decided = await self.controls.prepare(key, event.tools, requester)
-        event = dataclasses.replace(event, tools=tools)
-        await self.store.open_approval(
-            key, event.approval_id, tools, requester, TeamControls.required(tools)
-        )
-        for call_id, decision in decided.items():
-            result = await self.store.decide(event.approval_id, call_id, decision)
-            await self._recorded(event.approval_id, decision, result)
-        if len(decided) == len(tools):
-            lines = [
-                auto_decided(decision_summary(decided[t["tool_call_id"]]), t["tool"]) for t in tools
-            ]
-            if budget := await self.controls.budgets.get(key):
-                lines.append(f"({budget.describe()})")
-            await renderer.notice("\n".join(lines))
-            return
-        posted = await renderer.show_approval(event)
-        await self.store.set_approval_ref(event.approval_id, posted)
-        if decided:
-            await self.refresh_card(event.approval_id)
-
     async def _take_over(
         self, session: Session, kind: str, turn: Turn, renderer: StreamRenderer
     ) -> None:
@@ -499,9 +405,7 @@ class TurnRunner:
     async def _dispatch(self, session: Session, item: dict[str, Any], turn: Turn) -> None:
         kind = item.get("kind", "message")
         if kind in ("message", "undo", "new") and session.pending:
-            approval_id = session.pending.approval_id
-            if await self.store.close_approval(approval_id, "abandoned"):
-                await self.refresh_card(approval_id)
+            await self.approvals.abandon(session.pending.approval_id)
         if kind == "message":
             await self.agent.run(session, item.get("text", ""), turn)
         elif kind == "resume":
