@@ -1,14 +1,20 @@
-"""The turn runner: inputs queue per session in Redis and run one at a time, in order.
+"""The turn runner: the calls front ends make, and draining a session under its lock.
 
-Front ends call :meth:`TurnRunner.submit` (messages, undo, compact, new),
-:meth:`TurnRunner.decide` (approval clicks) and :meth:`TurnRunner.stop`, and
-return at once. ``submit`` puts the input in the session's inbox and an entry on
-the turn stream; whichever process consumes the stream (any runner built with
-``consume=True``: ``worker`` processes, and by default every process) takes the
-session's lock, runs its inputs in order and renders them through the surface
-the platform's factory builds. A worker that dies leaves its entry pending and
-its input in the session's ``current`` list: after the lease another worker
-claims the entry (``XAUTOCLAIM``), repairs the history and carries the turn on.
+Front ends call :meth:`TurnRunner.submit` (messages, undo, compact, new) or
+:meth:`TurnRunner.ask`, :meth:`TurnRunner.decide` (approval clicks) and
+:meth:`TurnRunner.stop`, and return at once. ``submit`` puts the input in the
+session's inbox and an entry on the turn stream; whichever process consumes the
+stream (any runner built with ``consume=True``: ``worker`` processes, and by
+default every process) takes the session's lock and runs its inputs in order
+(:mod:`bot.turns.turn`), rendered through the surface the platform's factory
+builds. A worker that dies leaves its entry pending and its input in the
+session's ``current`` list: after the lease another worker claims the entry
+(``XAUTOCLAIM``), repairs the history and carries the turn on
+(:mod:`bot.turns.takeover`).
+
+The other jobs live with their own modules: approvals in
+:mod:`bot.approvals.flow`, work that outlives a turn in :mod:`bot.turns.background`,
+and what the bot says in :mod:`bot.output.messages`.
 """
 
 from __future__ import annotations
@@ -20,40 +26,26 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agent import events as ev
-from agent.llm import parse_arguments
-from agent.loop import Agent, Turn
-from agent.session import Session
+from agent.loop import Agent
 from bot.approvals.actor import Actor
 from bot.approvals.budget import Budget
 from bot.approvals.controls import TeamControls
 from bot.approvals.flow import ApprovalFlow, Decided
-from bot.ops.logs import log_context
-from bot.ops.metrics import REFUSED, RUNNING_TURNS, TAKEOVERS, count
+from bot.ops.metrics import REFUSED
 from bot.ops.traces import Tracer
-from bot.output.messages import (
-    GIVEN_UP,
-    HANDED_BACK,
-    RESTARTED,
-    STALE_APPROVAL,
-    STORE_DOWN,
-    STORE_LOST,
-    TAKEN_OVER,
-    unknown_request,
-    went_wrong,
-)
-from bot.output.render import StreamRenderer, Surface, call_surface
+from bot.output.messages import STORE_DOWN
+from bot.output.render import Surface, call_surface
 from bot.session_key import platform_of
 from bot.store.sessions import SessionStore, Work
 from bot.turns.admission import MAX_INPUT_CHARS, Admission
 from bot.turns.background import Background
 from bot.turns.limits import TurnLimits
 from bot.turns.once import OnceTools
-from bot.turns.queue import CONTROL, HandedBack, StreamConsumer
+from bot.turns.queue import CONTROL, StreamConsumer
+from bot.turns.turn import InputRunner
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +57,15 @@ LOCK_TTL_MS = 30_000
 CONCURRENCY = 8
 SHUTDOWN_GRACE = 20.0
 IDLE_POLL = 0.02
-MAX_TAKEOVERS = 2
 
 
 class TurnRunner:
+    """One process's runner: front-end calls in, the turn stream consumed (when ``consume``).
+
+    ``surfaces`` maps a platform to its surface factory; front ends add theirs to
+    this same dict after the runner is built.
+    """
+
     def __init__(
         self,
         agent: Agent,
@@ -100,7 +97,9 @@ class TurnRunner:
         )
         self.approvals = ApprovalFlow(store, self.controls, surfaces, self.submit)
         self.background = Background(store, surfaces)
-        self._cancels: dict[str, asyncio.Event] = {}
+        self.inputs = InputRunner(
+            self.agent, store, surfaces, self.approvals, self.background, tracer
+        )
         self._watched: set[str] = set()
         self._closing = False
         self._submitting = asyncio.Lock()
@@ -199,10 +198,8 @@ class TurnRunner:
         }
 
     def _stop_here(self, key: str) -> bool:
-        cancel = self._cancels.get(key)
-        if cancel is not None:
-            cancel.set()
-        return cancel is not None
+        """Stop the turn of ``key`` if it runs in this process (stops published reach here too)."""
+        return self.inputs.stop(key)
 
     # ── lifecycle ────────────────────────────────────────────────────────
 
@@ -258,9 +255,9 @@ class TurnRunner:
 
     async def _run_all(self, key: str) -> None:
         if (left := await self.store.current_input(key)) is not None:
-            await self._run_item(key, left, taken_over=True)
+            await self.inputs.run(key, left, taken_over=True)
         while (item := await self.store.take_input(key)) is not None:
-            await self._run_item(key, item)
+            await self.inputs.run(key, item)
 
     async def _with_heartbeat(self, work: Work, token: str, job: Awaitable[None]) -> None:
         """Renew the session lock and the stream lease while ``job`` runs."""
@@ -281,152 +278,10 @@ class TurnRunner:
         finally:
             heartbeat.cancel()
 
-    # ── one input ────────────────────────────────────────────────────────
-
-    async def _run_item(self, key: str, item: dict[str, Any], *, taken_over: bool = False) -> None:
-        item = {"kind": "message", **item}
-        turn_id = item.get("turn_id", "-")
-        with log_context(key, turn_id):
-            await self._run_turn(key, item, turn_id, taken_over)
-
-    async def _run_turn(
-        self, key: str, item: dict[str, Any], turn_id: str, taken_over: bool
-    ) -> None:
-        ref = item.get("ref", {})
-        surface = self.surfaces[platform_of(key)](key, ref)
-        renderer = StreamRenderer(surface, ref.get("placeholder"))
-        session = await self.store.load(key) or Session(key=key)
-        meta = await self.store.meta(key)
-        requester = item.get("user") or meta.get("requester", "")
-        takeovers = int(meta.get("takeovers", 0)) if meta.get("turn") == turn_id else 0
-        if taken_over and meta.get("turn") == turn_id:  # it had started: carry it on
-            TAKEOVERS.inc()
-            takeovers += 1
-            item = {**item, "kind": "continue" if takeovers <= MAX_TAKEOVERS else "give_up"}
-        running: dict[str, str] = {}
-        cancel = self._cancels[key] = asyncio.Event()
-        handed_back = False
-
-        async def checkpoint() -> None:
-            await self.store.save(
-                session,
-                status="running",
-                requester=requester,
-                running_tools=sorted(running.values()),
-                turn=turn_id,
-                takeovers=takeovers,
-            )
-
-        async def emit(event: ev.Event) -> None:
-            count(event)
-            if self.tracer is not None:
-                self.tracer.record(key, turn_id, event)
-            try:
-                if isinstance(event, ev.ApprovalRequired):
-                    await self.approvals.pause(key, event, requester, renderer)
-                    return
-                if isinstance(event, ev.ToolCall) or (
-                    isinstance(event, ev.ToolStateChange) and event.state == "running"
-                ):
-                    running[event.tool_call_id] = event.tool
-                elif isinstance(event, ev.ToolOutput):
-                    running.pop(event.tool_call_id, None)
-                await renderer.handle(event)
-            except Exception:  # a platform hiccup must not end the turn
-                logger.exception("rendering %s for %s failed", event.type, key)
-
-        RUNNING_TURNS.inc()
-        turn = Turn(
-            emit=emit,
-            cancel=cancel,
-            checkpoint=checkpoint,
-            notify=lambda event: self.background.notify(key, event),
-            spawn=self.background.spawn,
-        )
-        try:
-            if item["kind"] in ("continue", "give_up"):
-                await self._take_over(session, item["kind"], turn, renderer)
-            else:
-                await self._dispatch(session, item, turn)
-        except asyncio.CancelledError:
-            handed_back = True
-            with contextlib.suppress(Exception):
-                await renderer.notice(HANDED_BACK)
-            raise
-        except Exception as exc:
-            logger.exception("turn of %s failed", key)
-            lost = isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)
-            await emit(ev.Error(error=STORE_LOST if lost else went_wrong(exc)))
-            handed_back = lost  # the input stays current: whoever claims it carries on
-        finally:
-            RUNNING_TURNS.dec()
-            del self._cancels[key]
-            with contextlib.suppress(Exception):
-                await renderer.close()
-            if not handed_back:
-                status = "awaiting_approval" if session.pending else "idle"
-                try:
-                    await self.store.finish(
-                        key,
-                        None if item.get("kind") == "new" else session,
-                        status=status,
-                        requester=requester,
-                        running_tools=[],
-                        turn=turn_id,
-                        takeovers=takeovers,
-                    )
-                except (RedisError, OSError):
-                    logger.exception("could not save the session %s at the end of its turn", key)
-                    handed_back = True
-            if self.tracer is not None:
-                self.tracer.turn_done(key, turn_id, session.history)
-        if handed_back:
-            raise HandedBack(key)
-
-    async def _take_over(
-        self, session: Session, kind: str, turn: Turn, renderer: StreamRenderer
-    ) -> None:
-        """Carry on a turn a dead worker left: answer its open tool calls, say so, go on."""
-        for raw in session.close_open_tool_calls(RESTARTED):
-            await turn.emit(
-                ev.ToolStateChange(
-                    tool_call_id=raw["id"], tool=raw["function"]["name"], state="interrupted"
-                )
-            )
-        await turn.checkpoint()
-        if kind == "give_up":
-            await renderer.notice(GIVEN_UP)
-        elif session.pending:  # it stopped around posting the approval card: post it again
-            await turn.emit(approval_event(session))
-        else:
-            await renderer.notice(TAKEN_OVER)
-            await self.agent.run(session, "", turn)
-
-    async def _dispatch(self, session: Session, item: dict[str, Any], turn: Turn) -> None:
-        kind = item.get("kind", "message")
-        if kind in ("message", "undo", "new") and session.pending:
-            await self.approvals.abandon(session.pending.approval_id)
-        if kind == "message":
-            await self.agent.run(session, item.get("text", ""), turn)
-        elif kind == "resume":
-            if session.pending and session.pending.approval_id == item["approval_id"]:
-                await self.agent.resume(session, item["decisions"], turn)
-            else:
-                await turn.emit(ev.Error(error=STALE_APPROVAL))
-        elif kind == "undo":
-            await self.agent.undo(session, turn)
-        elif kind == "compact":
-            await self.agent.compact(session, turn, force=True)
-        elif kind == "new":
-            await self.store.delete(session.key)
-            session.history.clear()
-            session.pending = None
-        else:
-            await turn.emit(ev.Error(error=unknown_request(kind)))
-
     # ── telling people outside a turn ────────────────────────────────────
 
     async def _tell(self, key: str, ref: dict[str, Any], text: str) -> None:
+        """Say ``text`` in the thread (in the placeholder, if the input brought one)."""
         factory = self.surfaces.get(platform_of(key))
         if factory is None:
             return
@@ -442,20 +297,5 @@ class TurnRunner:
     # ── work that outlives a turn ────────────────────────────────────────
 
     async def _notify(self, key: str, event: ev.Event) -> None:
+        """Show an event outside any turn (see :meth:`Background.notify`)."""
         await self.background.notify(key, event)
-
-
-def approval_event(session: Session) -> ev.ApprovalRequired:
-    """The approval card of a session's pending calls, shown again after a takeover."""
-    assert session.pending is not None
-    tools = [
-        {
-            "tool": raw["function"]["name"],
-            "arguments": parse_arguments(raw["function"]["arguments"])[0] or {},
-            "tool_call_id": raw["id"],
-        }
-        for raw in session.pending.tool_calls
-    ]
-    return ev.ApprovalRequired(
-        tools=tools, count=len(tools), approval_id=session.pending.approval_id
-    )
