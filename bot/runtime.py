@@ -1,4 +1,5 @@
-"""Assembly: one async lifespan opens Redis, builds the agent and the runner, closes them."""
+"""Assembly: one async lifespan opens Redis, builds the agent and the runner, feeds model
+calls to the metrics while it runs, and closes them."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import ToolRegistry
 from bot.approvals.controls import TeamControls
 from bot.ops.logs import install as install_logs
+from bot.ops.metrics import observing_llm
 from bot.ops.traces import Tracer, tracer_for
 from bot.output.redact import register_secret
 from bot.settings import Settings
@@ -89,7 +91,7 @@ async def runtime(settings: Settings, tools: ToolRegistry | None = None) -> Asyn
         prices = None
         if settings.hf_token:  # the Hub's job prices, fetched in the background
             prices = asyncio.create_task(runner.controls.load_hub_prices(hub_api(settings)))
-        with sigterm_cancels(asyncio.current_task()) as terminated:
+        with observing_llm(), sigterm_cancels(asyncio.current_task()) as terminated:
             try:
                 yield Runtime(settings, redis, store, runner)
             except asyncio.CancelledError:

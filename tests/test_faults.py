@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from bot.turns.runner import HANDED_BACK, RESTARTED, TAKEN_OVER
+from bot.output.messages import HANDED_BACK, RESTARTED, TAKEN_OVER
 from tests.fleet import ALICE, GPU_JOB, Fleet, close_front_end, front_end, key, wait_for
 from tests.standins.llm import text, tool_calls
 from tests.support import assert_history_valid

@@ -11,17 +11,20 @@ from aiohttp import ClientSession
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
+from agent import llm as agent_llm
 from agent.loop import Agent
 from agent.session import PendingApproval, Session
 from agent.tools.registry import ToolContext
 from bot.approvals.actor import Actor
 from bot.ops.http import build_http_app, serve
 from bot.ops.logs import ContextFormatter, log_context
+from bot.ops.metrics import observe_llm, observing_llm
+from bot.output.messages import ALREADY_STARTED, RESTARTED, STORE_DOWN, STORE_LOST, TAKEN_OVER
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
 from bot.turns.limits import TurnLimits
-from bot.turns.once import ALREADY_STARTED, OnceTools
-from bot.turns.runner import RESTARTED, STORE_DOWN, STORE_LOST, TAKEN_OVER, TurnRunner
+from bot.turns.once import OnceTools
+from bot.turns.runner import TurnRunner
 from tests.fleet import key, wait_for
 from tests.standins.llm import error, hang, text, tool_calls
 from tests.support import RAN, RecordingSurface, agent_config, assert_history_valid, test_tools
@@ -58,10 +61,11 @@ async def make_bot(llm, redis_url):
         made.append(Bot(llm, connect(redis_url), **options))
         return made[-1]
 
-    yield make
-    for bot in made:
-        await bot.runner.close()
-        await bot.redis.aclose()
+    with observing_llm():  # what the runtime's lifespan does: model calls feed the metrics
+        yield make
+        for bot in made:
+            await bot.runner.close()
+            await bot.redis.aclose()
 
 
 def metric(name: str, **labels: str) -> float:
@@ -246,3 +250,14 @@ async def test_metrics_show_the_queue_and_platform_calls(make_bot, llm, redis, u
     for name in ("mib_llm_call_seconds_bucket", "mib_platform_calls_total", "mib_approvals_total"):
         assert name in body
     assert 'mib_platform_calls_total{method="post"}' in body
+
+
+def test_model_calls_feed_the_metrics_once_while_any_runtime_runs():
+    first, second = observing_llm(), observing_llm()  # two lifespans in one process
+    first.__enter__()
+    second.__enter__()
+    assert agent_llm.OBSERVERS.count(observe_llm) == 1
+    first.__exit__(None, None, None)
+    assert agent_llm.OBSERVERS.count(observe_llm) == 1
+    second.__exit__(None, None, None)
+    assert observe_llm not in agent_llm.OBSERVERS

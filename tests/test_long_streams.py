@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pytest
 
 from adapters.slack.surface import StreamingSlackSurface
-from bot.output.render import CUT_OFF
+from bot.output.messages import CUT_OFF
 from tests.standins.llm import error, text, tool_calls, truncated
 from tests.support import eventually
 from tests.test_discord import Rig

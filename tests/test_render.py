@@ -7,8 +7,9 @@ import json
 import pytest
 
 from agent import events as ev
+from bot.output.messages import CUT_OFF
 from bot.output.redact import register_secret
-from bot.output.render import CUT_OFF, StreamRenderer
+from bot.output.render import StreamRenderer
 from bot.platform import PlatformUnavailable, RateLimited, StreamClosed
 from tests.support import RecordingSurface
 

@@ -20,7 +20,8 @@ from adapters.discord.approvals import actor_of
 from adapters.discord.keys import Place, encode_key, place_of
 from adapters.discord.surface import DiscordSurfaces
 from bot.approvals.clicks import budget_command
-from bot.turns.runner import STORE_DOWN, TurnRunner
+from bot.output.messages import STORE_DOWN
+from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
 

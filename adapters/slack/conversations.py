@@ -15,9 +15,10 @@ from adapters.slack.approvals import GroupDirectory
 from adapters.slack.mrkdwn import from_slack
 from adapters.slack.surface import SlackSurfaces
 from bot.approvals.clicks import budget_command
+from bot.output.messages import STORE_DOWN
 from bot.platform import call_surface
 from bot.session_key import SessionKey, platform_of
-from bot.turns.runner import STORE_DOWN, TurnRunner
+from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,10 @@ from redis.exceptions import RedisError
 
 from bot.approvals.actor import Actor
 from bot.approvals.budget import budget_reply, parse_cap
+from bot.approvals.flow import Decided
+from bot.output.messages import STORE_DOWN
 from bot.store.sessions import ApprovalRecord
-from bot.turns.runner import STORE_DOWN, Decided, TurnRunner
+from bot.turns.runner import TurnRunner
 
 KEY_ARGS = ("operation", "hardware_flavor", "flavor", "repo_id", "repo", "timeout")
 """Arguments an approver reads first, in this order."""

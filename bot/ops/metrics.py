@@ -1,6 +1,15 @@
-"""Prometheus metrics, served at ``GET /metrics``."""
+"""Prometheus metrics, served at ``GET /metrics``, and the hooks that feed them from
+the agent's events and model calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from prometheus_client import Counter, Gauge, Histogram
+
+from agent import events as ev
+from agent import llm
 
 TURNS = Counter("mib_turns_total", "Turn steps, by how they ended", ["outcome"])
 TOOL_CALLS = Counter("mib_tool_calls_total", "Tool calls, by tool and outcome", ["tool", "outcome"])
@@ -28,3 +37,36 @@ OUTCOMES = {
     "error": "error",
     "approval_required": "paused",
 }
+
+
+def count(event: ev.Event) -> None:
+    """Metrics from a turn's event stream: how its steps ended, how its tool calls went."""
+    if event.type in OUTCOMES:
+        TURNS.labels(OUTCOMES[event.type]).inc()
+    elif isinstance(event, ev.ToolOutput):
+        TOOL_CALLS.labels(event.tool, "ok" if event.success else "failed").inc()
+
+
+def observe_llm(outcome: str, seconds: float) -> None:
+    """Metrics from one model call attempt (an observer of :data:`agent.llm.OBSERVERS`)."""
+    LLM_LATENCY.labels(outcome).observe(seconds)
+    if outcome == "429":
+        RATE_LIMITED.labels("llm").inc()
+
+
+_llm_holders = 0
+
+
+@contextmanager
+def observing_llm() -> Iterator[None]:
+    """Feed model calls to the metrics while inside (nested or overlapping uses add it once)."""
+    global _llm_holders
+    if _llm_holders == 0:
+        llm.OBSERVERS.append(observe_llm)
+    _llm_holders += 1
+    try:
+        yield
+    finally:
+        _llm_holders -= 1
+        if _llm_holders == 0:
+            llm.OBSERVERS.remove(observe_llm)

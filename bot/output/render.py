@@ -25,6 +25,16 @@ import time
 from typing import Any
 
 from agent import events as ev
+from bot.output.messages import (
+    CUT_OFF,
+    DONE,
+    STATE_ICONS,
+    STOPPED,
+    WAITING_FOR_APPROVAL,
+    compacted,
+    error_notice,
+    undid,
+)
 from bot.output.redact import clean
 from bot.output.textsplit import CLOSE_RESERVE, cut_once, open_fence
 from bot.platform import (
@@ -41,19 +51,9 @@ logger = logging.getLogger(__name__)
 MAX_WORD_CHARS = 200
 """Streamed text waits for a word's end to be cleaned, but no longer than this."""
 _WORD_END = re.compile(r"\s")
-STATE_ICONS = {
-    "running": "⏳",
-    "done": "✅",
-    "failed": "❌",
-    "approved": "👍",
-    "rejected": "🚫",
-    "abandoned": "⏭️",
-    "interrupted": "⏹️",
-}
 SUMMARY_CHARS = 160
 ATTACH_OVER_CHARS = 1000
 """Tool outputs longer than this are attached in full where the platform can."""
-CUT_OFF = "✂️ Cut off at the model's output limit — say *continue* for the rest."
 
 
 def stream_cut(text: str) -> int:
@@ -128,16 +128,15 @@ class StreamRenderer:
                 )
                 await self._attach(event, output)
             case ev.Interrupted():
-                await self._cut_short("⏹️ Stopped.")
+                await self._cut_short(STOPPED)
             case ev.CutOff():
                 await self._cut_short(CUT_OFF)
             case ev.Error(error=error):
-                await self._cut_short(f"⚠️ {error}")
+                await self._cut_short(error_notice(error))
             case ev.Compacted(old_tokens=old, new_tokens=new):
-                await self._notice(f"🗜️ Compacted the conversation ({old:,} → {new:,} tokens).")
+                await self._notice(compacted(old, new))
             case ev.UndoComplete(removed=removed):
-                what = f"{removed} message(s)" if removed else "nothing to undo"
-                await self._notice(f"↩️ Undid the last turn ({what}).")
+                await self._notice(undid(removed))
             case ev.TurnComplete():
                 await self._end_segment()
 
@@ -150,9 +149,7 @@ class StreamRenderer:
         await self._end_segment()
         event = dataclasses.replace(event, tools=json.loads(clean(json.dumps(event.tools))))
         if self._placeholder:
-            await self._call(
-                self.surface.edit, self._placeholder, "⏸️ Waiting for approval…", final=True
-            )
+            await self._call(self.surface.edit, self._placeholder, WAITING_FOR_APPROVAL, final=True)
             self._placeholder = None
         return await self._call(self.surface.post_approval, event)
 
@@ -168,7 +165,7 @@ class StreamRenderer:
 
     async def _retire_placeholder(self) -> None:
         if self._placeholder:  # no answer took it: don't leave "thinking…" and its Stop button
-            await self._call(self.surface.edit, self._placeholder, "✔️ Done.", final=True)
+            await self._call(self.surface.edit, self._placeholder, DONE, final=True)
             self._placeholder = None
 
     # ── streaming text ───────────────────────────────────────────────────

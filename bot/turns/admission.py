@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from bot.ops.metrics import REFUSED
+from bot.output.messages import slow_down, too_long
 from bot.session_key import SessionKey
 from bot.store.sessions import SessionStore
 from bot.turns.limits import TurnLimits
 
 MAX_INPUT_CHARS = 20_000
-TOO_LONG = "⚠️ That message is too long ({:,} characters; the limit is {:,}). Please shorten it or attach it as a file."
-SLOW_DOWN = "⏳ Too many requests: please wait {:.0f}s before starting another one."
 
 
 class Admission:
@@ -35,7 +34,7 @@ class Admission:
         size = len(item.get("text", ""))
         if size > self.max_input_chars:
             REFUSED.labels("too_long").inc()
-            return TOO_LONG.format(size, self.max_input_chars)
+            return too_long(size, self.max_input_chars)
         if self.limits is not None:
             parsed = SessionKey.parse(key)
             wait = await self.limits.take(
@@ -43,5 +42,5 @@ class Admission:
             )
             if wait:
                 REFUSED.labels("rate_limited").inc()
-                return SLOW_DOWN.format(max(wait, 1))
+                return slow_down(max(wait, 1))
         return None

@@ -10,13 +10,8 @@ from redis.exceptions import RedisError
 
 from agent.tools.registry import ToolContext, ToolRegistry, ToolResult
 from bot.ops.logs import TURN
+from bot.output.messages import ALREADY_STARTED, NOT_RUN_STORE_DOWN
 from bot.store.sessions import SessionStore
-
-ALREADY_STARTED = (
-    "ERROR: this tool call was already started once, before a restart of the bot; it was "
-    "NOT run again. Check its effect (e.g. list jobs or repo files) before retrying."
-)
-STORE_DOWN = "ERROR: not run: the bot's session store (Redis) is unreachable. Try again later."
 
 
 class OnceTools:
@@ -37,7 +32,7 @@ class OnceTools:
         try:
             first = await self.store.claim_tool_call(ctx.session.key, self._key(args, ctx))
         except (RedisError, OSError):
-            return ToolResult(STORE_DOWN, False)
+            return ToolResult(NOT_RUN_STORE_DOWN, False)
         if not first:
             return ToolResult(ALREADY_STARTED, False)
         return await self.tools.call(name, args, ctx)

@@ -1,105 +1,69 @@
-"""The turn runner: inputs queue per session in Redis and run one at a time, in order.
+"""The turn runner: the calls front ends make, and draining a session under its lock.
 
-Front ends call :meth:`TurnRunner.submit` (messages, undo, compact, new),
-:meth:`TurnRunner.decide` (approval clicks) and :meth:`TurnRunner.stop`, and
-return at once. ``submit`` puts the input in the session's inbox and an entry on
-the turn stream; whichever process consumes the stream (any runner built with
-``consume=True``: ``worker`` processes, and by default every process) takes the
-session's lock, runs its inputs in order and renders them through the surface
-the platform's factory builds. A worker that dies leaves its entry pending and
-its input in the session's ``current`` list: after the lease another worker
-claims the entry (``XAUTOCLAIM``), repairs the history and carries the turn on.
+Front ends call :meth:`TurnRunner.submit` (messages, undo, compact, new) or
+:meth:`TurnRunner.ask`, :meth:`TurnRunner.decide` (approval clicks) and
+:meth:`TurnRunner.stop`, and return at once. ``submit`` puts the input in the
+session's inbox and an entry on the turn stream; whichever process consumes the
+stream (any runner built with ``consume=True``: ``worker`` processes, and by
+default every process) takes the session's lock and runs its inputs in order
+(:mod:`bot.turns.turn`), rendered through the surface the platform's factory
+builds. A worker that dies leaves its entry pending and its input in the
+session's ``current`` list: after the lease another worker claims the entry
+(``XAUTOCLAIM``), repairs the history and carries the turn on
+(:mod:`bot.turns.takeover`).
+
+The other jobs live with their own modules: approvals in
+:mod:`bot.approvals.flow`, work that outlives a turn in :mod:`bot.turns.background`,
+and what the bot says in :mod:`bot.output.messages`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import functools
 import json
 import logging
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agent import events as ev
-from agent import llm
-from agent.llm import parse_arguments
-from agent.loop import Agent, Turn
-from agent.session import Session
-from agent.tools.registry import ToolContext
+from agent.loop import Agent
 from bot.approvals.actor import Actor
 from bot.approvals.budget import Budget
-from bot.approvals.controls import TeamControls, decision_summary
-from bot.ops.logs import log_context
-from bot.ops.metrics import (
-    APPROVALS,
-    LLM_LATENCY,
-    OUTCOMES,
-    RATE_LIMITED,
-    REFUSED,
-    RUNNING_TURNS,
-    TAKEOVERS,
-    TOOL_CALLS,
-    TURNS,
-)
+from bot.approvals.controls import TeamControls
+from bot.approvals.flow import ApprovalFlow, Decided
+from bot.ops.metrics import REFUSED
 from bot.ops.traces import Tracer
-from bot.output.redact import clean
-from bot.output.render import StreamRenderer
-from bot.platform import ApprovalCards, Surface, call_surface
+from bot.output.messages import STORE_DOWN
+from bot.platform import SurfaceFactory, call_surface
 from bot.session_key import platform_of
-from bot.store.sessions import ApprovalRecord, SessionStore, Work
+from bot.store.sessions import SessionStore, Work
 from bot.turns.admission import MAX_INPUT_CHARS, Admission
+from bot.turns.background import Background
 from bot.turns.limits import TurnLimits
 from bot.turns.once import OnceTools
-from bot.turns.queue import CONTROL, HandedBack, StreamConsumer
+from bot.turns.queue import CONTROL, StreamConsumer
+from bot.turns.turn import InputRunner
 
 logger = logging.getLogger(__name__)
 
-SurfaceFactory = Callable[[str, dict[str, Any]], Surface]
-"""Builds the surface of a session key; the dict is the input's platform ref."""
 
 LOCK_TTL_MS = 30_000
 """The session lock's TTL and the stream lease: a silent worker loses both after this."""
 CONCURRENCY = 8
 SHUTDOWN_GRACE = 20.0
 IDLE_POLL = 0.02
-MAX_TAKEOVERS = 2
-RESUME_CLAIM_SECONDS = 60
-"""Processes starting within this long of each other resume a job watch once."""
-
-STALE_APPROVAL = "That approval is no longer pending (a newer message or decision came first)."
-RESTARTED = (
-    "Interrupted by a restart of the bot before this tool call finished; it was not retried."
-)
-TAKEN_OVER = "♻️ I was restarted in the middle of this; picking up where I left off."
-GIVEN_UP = "♻️ I was restarted several times in the middle of this and stopped. Send your message again to retry."
-HANDED_BACK = "♻️ Restarting: another worker carries on with this in a moment."
-STORE_DOWN = "⚠️ I can't reach my session store (Redis) right now. Please try again in a minute."
-STORE_LOST = (
-    "⚠️ I lost my session store (Redis) in the middle of this; I'll carry on when it is back."
-)
-
-
-@dataclass(frozen=True)
-class Decided:
-    """The outcome of a click: ``result`` is the store's, or ``forbidden``."""
-
-    result: str
-    record: ApprovalRecord | None
-
-    @property
-    def accepted(self) -> bool:
-        return self.result in ("recorded", "complete", "vote")
 
 
 class TurnRunner:
+    """One process's runner: front-end calls in, the turn stream consumed (when ``consume``).
+
+    ``surfaces`` maps a platform to its surface factory; front ends add theirs to
+    this same dict after the runner is built.
+    """
+
     def __init__(
         self,
         agent: Agent,
@@ -129,9 +93,12 @@ class TurnRunner:
         self.queue = StreamConsumer(
             store, self._drain, self._stop_here, concurrency=concurrency, lease_ms=lock_ttl_ms
         )
-        self._cancels: dict[str, asyncio.Event] = {}
+        self.approvals = ApprovalFlow(store, self.controls, surfaces, self.submit)
+        self.background = Background(store, surfaces)
+        self.inputs = InputRunner(
+            self.agent, store, surfaces, self.approvals, self.background, tracer
+        )
         self._watched: set[str] = set()
-        self._background: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._submitting = asyncio.Lock()
 
@@ -189,77 +156,24 @@ class TurnRunner:
         feedback: str | None = None,
         edited_script: str | None = None,
     ) -> Decided:
-        """Record a click. The last decision of an approval resumes its turn.
-
-        The actor is checked against the stored approval's requester and
-        ``approvers``, never against ids carried by the click.
-        """
-        verdict = "approved" if approved else "rejected"
-        record = await self.store.approval(approval_id)
-        if record is None:
-            return Decided("missing", None)
-        if not self.controls.may_decide(
-            actor, record, [tool_call_id] if tool_call_id else record.undecided()
-        ):
-            APPROVALS.labels(verdict, "forbidden").inc()
-            return Decided("forbidden", record)
-        decision = {
-            "approved": approved,
-            "feedback": feedback,
-            "edited_script": edited_script,
-            "by": actor.user_id,
-            "by_name": actor.name or actor.user_id,
-            "at": time.time(),
-        }
-        result = await self.store.decide(approval_id, tool_call_id, decision)
-        APPROVALS.labels(verdict, result).inc()
-        return Decided(result, await self._recorded(approval_id, decision, result))
-
-    async def _recorded(
-        self, approval_id: str, decision: dict[str, Any], result: str
-    ) -> ApprovalRecord | None:
-        """After a decision: audit it, and resume the turn when it was the last one."""
-        record = await self.store.approval(approval_id)
-        if record is None or result not in ("recorded", "complete"):
-            return record
-        await self.controls.record(record, decision)
-        if result == "complete":
-            decisions = [{"tool_call_id": i, **d} for i, d in record.decisions.items()]
-            await self.submit(
-                record.session_key,
-                {"kind": "resume", "approval_id": approval_id, "decisions": decisions},
-            )
-        return record
+        """Record a click; the last decision of an approval resumes its turn (see
+        :meth:`ApprovalFlow.decide`)."""
+        return await self.approvals.decide(
+            approval_id,
+            actor,
+            approved=approved,
+            tool_call_id=tool_call_id,
+            feedback=feedback,
+            edited_script=edited_script,
+        )
 
     async def set_budget(self, key: str, actor: Actor, cap: float | None) -> Budget | None:
-        """Auto-approve ``key``'s calls within ``cap`` USD (None: off).
-
-        Only someone who may approve there may set it (a budget stands in for their
-        clicks); :class:`PermissionError` otherwise.
-        """
-        requester = (await self.store.meta(key)).get("requester", actor.user_id)
-        if not self.controls.rules.default.allows(actor, requester):
-            raise PermissionError("🔒 Only someone who may approve here can set a budget.")
-        if cap is None:
-            await self.controls.budgets.turn_off(key)
-            return None
-        return await self.controls.budgets.set_cap(key, cap)
+        """Auto-approve ``key``'s calls within ``cap`` USD (None: off); see :class:`ApprovalFlow`."""
+        return await self.approvals.set_budget(key, actor, cap)
 
     async def refresh_card(self, approval_id: str) -> None:
-        """Redraw an approval's card from the store, where the platform can (newest state wins)."""
-        try:
-            record = await self.store.approval(approval_id)
-            if record is None or not record.platform_ref:
-                return
-            factory = self.surfaces.get(platform_of(record.session_key))
-            surface = factory(record.session_key, {}) if factory else None
-            if isinstance(surface, ApprovalCards):
-                shown = dataclasses.replace(
-                    record, tools=json.loads(clean(json.dumps(record.tools)))
-                )
-                await call_surface(surface, surface.update_approval, shown)
-        except Exception:  # the decision stands; a stale card is only cosmetic
-            logger.exception("could not redraw the card of approval %s", approval_id)
+        """Redraw an approval's card from the store, where the platform can."""
+        await self.approvals.refresh_card(approval_id)
 
     async def status(self, key: str) -> dict[str, Any]:
         """What ``status`` commands show: model, history size, pending approval, tools running."""
@@ -282,10 +196,8 @@ class TurnRunner:
         }
 
     def _stop_here(self, key: str) -> bool:
-        cancel = self._cancels.get(key)
-        if cancel is not None:
-            cancel.set()
-        return cancel is not None
+        """Stop the turn of ``key`` if it runs in this process (stops published reach here too)."""
+        return self.inputs.stop(key)
 
     # ── lifecycle ────────────────────────────────────────────────────────
 
@@ -300,12 +212,7 @@ class TurnRunner:
         for key in await self.store.pending_keys():
             await self.store.announce(key)
             self._watched.add(key)
-        for key, line, work in await self.store.background():
-            if await self.store.claim_background(key, line, RESUME_CLAIM_SECONDS):
-                session = await self.store.load(key) or Session(key=key)
-                notify = functools.partial(self._notify, key)
-                ctx = ToolContext(session=session, notify=notify, spawn=self._spawn)
-                await self.agent.tools.resume(work, ctx)
+        await self.background.resume(self.agent.tools)
         self.start()
 
     async def wait_idle(self) -> None:
@@ -324,9 +231,7 @@ class TurnRunner:
         """Stop taking work, let running turns finish for ``grace`` seconds, hand back the rest."""
         self._closing = True
         await self.queue.close(self.shutdown_grace if grace is None else grace)
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.background.close()
 
     # ── draining a session under its lock ────────────────────────────────
 
@@ -348,9 +253,9 @@ class TurnRunner:
 
     async def _run_all(self, key: str) -> None:
         if (left := await self.store.current_input(key)) is not None:
-            await self._run_item(key, left, taken_over=True)
+            await self.inputs.run(key, left, taken_over=True)
         while (item := await self.store.take_input(key)) is not None:
-            await self._run_item(key, item)
+            await self.inputs.run(key, item)
 
     async def _with_heartbeat(self, work: Work, token: str, job: Awaitable[None]) -> None:
         """Renew the session lock and the stream lease while ``job`` runs."""
@@ -371,185 +276,10 @@ class TurnRunner:
         finally:
             heartbeat.cancel()
 
-    # ── one input ────────────────────────────────────────────────────────
-
-    async def _run_item(self, key: str, item: dict[str, Any], *, taken_over: bool = False) -> None:
-        item = {"kind": "message", **item}
-        turn_id = item.get("turn_id", "-")
-        with log_context(key, turn_id):
-            await self._run_turn(key, item, turn_id, taken_over)
-
-    async def _run_turn(
-        self, key: str, item: dict[str, Any], turn_id: str, taken_over: bool
-    ) -> None:
-        ref = item.get("ref", {})
-        surface = self.surfaces[platform_of(key)](key, ref)
-        renderer = StreamRenderer(surface, ref.get("placeholder"))
-        session = await self.store.load(key) or Session(key=key)
-        meta = await self.store.meta(key)
-        requester = item.get("user") or meta.get("requester", "")
-        takeovers = int(meta.get("takeovers", 0)) if meta.get("turn") == turn_id else 0
-        if taken_over and meta.get("turn") == turn_id:  # it had started: carry it on
-            TAKEOVERS.inc()
-            takeovers += 1
-            item = {**item, "kind": "continue" if takeovers <= MAX_TAKEOVERS else "give_up"}
-        running: dict[str, str] = {}
-        cancel = self._cancels[key] = asyncio.Event()
-        handed_back = False
-
-        async def checkpoint() -> None:
-            await self.store.save(
-                session,
-                status="running",
-                requester=requester,
-                running_tools=sorted(running.values()),
-                turn=turn_id,
-                takeovers=takeovers,
-            )
-
-        async def emit(event: ev.Event) -> None:
-            count(event)
-            if self.tracer is not None:
-                self.tracer.record(key, turn_id, event)
-            try:
-                if isinstance(event, ev.ApprovalRequired):
-                    await self._pause_for_approval(key, event, requester, renderer)
-                    return
-                if isinstance(event, ev.ToolCall) or (
-                    isinstance(event, ev.ToolStateChange) and event.state == "running"
-                ):
-                    running[event.tool_call_id] = event.tool
-                elif isinstance(event, ev.ToolOutput):
-                    running.pop(event.tool_call_id, None)
-                await renderer.handle(event)
-            except Exception:  # a platform hiccup must not end the turn
-                logger.exception("rendering %s for %s failed", event.type, key)
-
-        RUNNING_TURNS.inc()
-        turn = Turn(
-            emit=emit,
-            cancel=cancel,
-            checkpoint=checkpoint,
-            notify=lambda event: self._notify(key, event),
-            spawn=self._spawn,
-        )
-        try:
-            if item["kind"] in ("continue", "give_up"):
-                await self._take_over(session, item["kind"], turn, renderer)
-            else:
-                await self._dispatch(session, item, turn)
-        except asyncio.CancelledError:
-            handed_back = True
-            with contextlib.suppress(Exception):
-                await renderer.notice(HANDED_BACK)
-            raise
-        except Exception as exc:
-            logger.exception("turn of %s failed", key)
-            lost = isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)
-            await emit(
-                ev.Error(
-                    error=STORE_LOST
-                    if lost
-                    else f"Something went wrong on my side ({type(exc).__name__}). The conversation is saved; send your message again."
-                )
-            )
-            handed_back = lost  # the input stays current: whoever claims it carries on
-        finally:
-            RUNNING_TURNS.dec()
-            del self._cancels[key]
-            with contextlib.suppress(Exception):
-                await renderer.close()
-            if not handed_back:
-                status = "awaiting_approval" if session.pending else "idle"
-                try:
-                    await self.store.finish(
-                        key,
-                        None if item.get("kind") == "new" else session,
-                        status=status,
-                        requester=requester,
-                        running_tools=[],
-                        turn=turn_id,
-                        takeovers=takeovers,
-                    )
-                except (RedisError, OSError):
-                    logger.exception("could not save the session %s at the end of its turn", key)
-                    handed_back = True
-            if self.tracer is not None:
-                self.tracer.turn_done(key, turn_id, session.history)
-        if handed_back:
-            raise HandedBack(key)
-
-    async def _pause_for_approval(
-        self, key: str, event: ev.ApprovalRequired, requester: str, renderer: StreamRenderer
-    ) -> None:
-        """Store the approval, take the decisions rules and budget allow, show a card for the rest."""
-        tools, decided = await self.controls.prepare(key, event.tools, requester)
-        event = dataclasses.replace(event, tools=tools)
-        await self.store.open_approval(
-            key, event.approval_id, tools, requester, TeamControls.required(tools)
-        )
-        for call_id, decision in decided.items():
-            result = await self.store.decide(event.approval_id, call_id, decision)
-            await self._recorded(event.approval_id, decision, result)
-        if len(decided) == len(tools):
-            lines = [
-                f"{decision_summary(decided[t['tool_call_id']])}: `{t['tool']}`" for t in tools
-            ]
-            if budget := await self.controls.budgets.get(key):
-                lines.append(f"({budget.describe()})")
-            await renderer.notice("\n".join(lines))
-            return
-        posted = await renderer.show_approval(event)
-        await self.store.set_approval_ref(event.approval_id, posted)
-        if decided:
-            await self.refresh_card(event.approval_id)
-
-    async def _take_over(
-        self, session: Session, kind: str, turn: Turn, renderer: StreamRenderer
-    ) -> None:
-        """Carry on a turn a dead worker left: answer its open tool calls, say so, go on."""
-        for raw in session.close_open_tool_calls(RESTARTED):
-            await turn.emit(
-                ev.ToolStateChange(
-                    tool_call_id=raw["id"], tool=raw["function"]["name"], state="interrupted"
-                )
-            )
-        await turn.checkpoint()
-        if kind == "give_up":
-            await renderer.notice(GIVEN_UP)
-        elif session.pending:  # it stopped around posting the approval card: post it again
-            await turn.emit(approval_event(session))
-        else:
-            await renderer.notice(TAKEN_OVER)
-            await self.agent.run(session, "", turn)
-
-    async def _dispatch(self, session: Session, item: dict[str, Any], turn: Turn) -> None:
-        kind = item.get("kind", "message")
-        if kind in ("message", "undo", "new") and session.pending:
-            approval_id = session.pending.approval_id
-            if await self.store.close_approval(approval_id, "abandoned"):
-                await self.refresh_card(approval_id)
-        if kind == "message":
-            await self.agent.run(session, item.get("text", ""), turn)
-        elif kind == "resume":
-            if session.pending and session.pending.approval_id == item["approval_id"]:
-                await self.agent.resume(session, item["decisions"], turn)
-            else:
-                await turn.emit(ev.Error(error=STALE_APPROVAL))
-        elif kind == "undo":
-            await self.agent.undo(session, turn)
-        elif kind == "compact":
-            await self.agent.compact(session, turn, force=True)
-        elif kind == "new":
-            await self.store.delete(session.key)
-            session.history.clear()
-            session.pending = None
-        else:
-            await turn.emit(ev.Error(error=f"Unknown request {kind!r}."))
-
     # ── telling people outside a turn ────────────────────────────────────
 
     async def _tell(self, key: str, ref: dict[str, Any], text: str) -> None:
+        """Say ``text`` in the thread (in the placeholder, if the input brought one)."""
         factory = self.surfaces.get(platform_of(key))
         if factory is None:
             return
@@ -564,60 +294,6 @@ class TurnRunner:
 
     # ── work that outlives a turn ────────────────────────────────────────
 
-    def _spawn(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
-
     async def _notify(self, key: str, event: ev.Event) -> None:
-        """Show an event outside any turn: job status lines keep one message each."""
-        try:
-            surface = self.surfaces[platform_of(key)](key, {})
-            if isinstance(event, ev.JobStatus):
-                ref = await self.store.line_ref(key, event.key)
-                ref = await call_surface(surface, surface.post_line, ref, clean(event.text))
-                await self.store.set_line_ref(key, event.key, ref)
-                if event.resume:
-                    await self.store.keep_background(key, event.key, event.resume)
-                else:
-                    await self.store.end_background(key, event.key)
-                return
-            renderer = StreamRenderer(surface)
-            await renderer.handle(event)
-            await renderer.close()
-        except Exception:
-            logger.exception("showing %s for %s failed", event.type, key)
-
-
-def approval_event(session: Session) -> ev.ApprovalRequired:
-    """The approval card of a session's pending calls, shown again after a takeover."""
-    assert session.pending is not None
-    tools = [
-        {
-            "tool": raw["function"]["name"],
-            "arguments": parse_arguments(raw["function"]["arguments"])[0] or {},
-            "tool_call_id": raw["id"],
-        }
-        for raw in session.pending.tool_calls
-    ]
-    return ev.ApprovalRequired(
-        tools=tools, count=len(tools), approval_id=session.pending.approval_id
-    )
-
-
-def count(event: ev.Event) -> None:
-    """Metrics from the event stream."""
-    if event.type in OUTCOMES:
-        TURNS.labels(OUTCOMES[event.type]).inc()
-    elif isinstance(event, ev.ToolOutput):
-        TOOL_CALLS.labels(event.tool, "ok" if event.success else "failed").inc()
-
-
-def observe_llm(outcome: str, seconds: float) -> None:
-    LLM_LATENCY.labels(outcome).observe(seconds)
-    if outcome == "429":
-        RATE_LIMITED.labels("llm").inc()
-
-
-llm.OBSERVERS.append(observe_llm)
+        """Show an event outside any turn (see :meth:`Background.notify`)."""
+        await self.background.notify(key, event)

@@ -1,0 +1,113 @@
+"""What the runtime says in a chat, in one place.
+
+Every sentence the bot's own machinery shows people (refusals at the door, restarts
+and takeovers, a turn's end, the stream renderer's notices) and the tool results it
+writes in the model's place are named here, so they read the same on every platform
+and change in one spot. The model's answers and the approval cards' wording (see
+``bot.approvals.clicks``) are not here.
+"""
+
+from __future__ import annotations
+
+# ── refused before a turn ────────────────────────────────────────────
+
+STORE_DOWN = "⚠️ I can't reach my session store (Redis) right now. Please try again in a minute."
+"""Redis is unreachable when an input, a click or a command comes in (every front end)."""
+
+
+def too_long(size: int, limit: int) -> str:
+    """A message over the input limit."""
+    return (
+        f"⚠️ That message is too long ({size:,} characters; the limit is {limit:,}). "
+        "Please shorten it or attach it as a file."
+    )
+
+
+def slow_down(seconds: float) -> str:
+    """A person or channel over its turns-per-minute limit."""
+    return f"⏳ Too many requests: please wait {seconds:.0f}s before starting another one."
+
+
+# ── during a turn ────────────────────────────────────────────────────
+
+STORE_LOST = (
+    "⚠️ I lost my session store (Redis) in the middle of this; I'll carry on when it is back."
+)
+HANDED_BACK = "♻️ Restarting: another worker carries on with this in a moment."
+"""This process is shutting down mid-turn; the input stays queued for another worker."""
+STALE_APPROVAL = "That approval is no longer pending (a newer message or decision came first)."
+
+
+def went_wrong(exc: BaseException) -> str:
+    """A turn ended by a bug or an unexpected error (the history is saved)."""
+    return (
+        f"Something went wrong on my side ({type(exc).__name__}). "
+        "The conversation is saved; send your message again."
+    )
+
+
+def unknown_request(kind: str) -> str:
+    """An input of a kind this version does not know (e.g. queued by a newer one)."""
+    return f"Unknown request {kind!r}."
+
+
+# ── carrying on a turn a dead worker left ────────────────────────────
+
+RESTARTED = (
+    "Interrupted by a restart of the bot before this tool call finished; it was not retried."
+)
+"""The result given to a tool call that was running when its worker died (the model reads it)."""
+TAKEN_OVER = "♻️ I was restarted in the middle of this; picking up where I left off."
+GIVEN_UP = "♻️ I was restarted several times in the middle of this and stopped. Send your message again to retry."
+
+# ── tool results written in the tool's place (the model reads them) ──
+
+ALREADY_STARTED = (
+    "ERROR: this tool call was already started once, before a restart of the bot; it was "
+    "NOT run again. Check its effect (e.g. list jobs or repo files) before retrying."
+)
+NOT_RUN_STORE_DOWN = f"ERROR: not run: {STORE_DOWN}"
+"""A tool call not run because the store could not record it first."""
+
+# ── approvals ────────────────────────────────────────────────────────
+
+BUDGET_FORBIDDEN = "🔒 Only someone who may approve here can set a budget."
+
+
+def auto_decided(summary: str, tool: str) -> str:
+    """One line per call the rules or the budget decided without a card."""
+    return f"{summary}: `{tool}`"
+
+
+# ── the stream renderer ──────────────────────────────────────────────
+
+STATE_ICONS = {
+    "running": "⏳",
+    "done": "✅",
+    "failed": "❌",
+    "approved": "👍",
+    "rejected": "🚫",
+    "abandoned": "⏭️",
+    "interrupted": "⏹️",
+}
+"""The icon of a tool call's line, by its state."""
+STOPPED = "⏹️ Stopped."
+CUT_OFF = "✂️ Cut off at the model's output limit — say *continue* for the rest."
+WAITING_FOR_APPROVAL = "⏸️ Waiting for approval…"
+"""The placeholder's last words when the turn pauses on an approval card."""
+DONE = "✔️ Done."
+"""The placeholder's last words when no answer text took it (e.g. only tool calls)."""
+
+
+def error_notice(error: str) -> str:
+    """A turn that ended on an error (the error is already worded for people)."""
+    return f"⚠️ {error}"
+
+
+def compacted(old_tokens: int, new_tokens: int) -> str:
+    return f"🗜️ Compacted the conversation ({old_tokens:,} → {new_tokens:,} tokens)."
+
+
+def undid(removed: int) -> str:
+    what = f"{removed} message(s)" if removed else "nothing to undo"
+    return f"↩️ Undid the last turn ({what})."

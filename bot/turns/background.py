@@ -1,0 +1,82 @@
+"""Work that outlives a turn: tasks tools spawn (job watches) and the lines they post.
+
+A tool that starts a Hub job watches it after its turn ended: it spawns the watch
+here and reports through :meth:`Background.notify`, which keeps one message per
+job status line. A watch the store still lists when a process starts (its process
+stopped) is resumed by one of the processes starting then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+from agent import events as ev
+from agent.session import Session
+from agent.tools.registry import ToolContext, ToolRegistry
+from bot.output.redact import clean
+from bot.output.render import StreamRenderer
+from bot.platform import call_surface
+from bot.session_key import platform_of
+from bot.store.sessions import SessionStore
+
+if TYPE_CHECKING:
+    from bot.platform import SurfaceFactory
+
+logger = logging.getLogger(__name__)
+
+RESUME_CLAIM_SECONDS = 60
+"""Processes starting within this long of each other resume a job watch once."""
+
+
+class Background:
+    """The tasks this process runs outside any turn, and how they talk to the thread."""
+
+    def __init__(self, store: SessionStore, surfaces: dict[str, SurfaceFactory]) -> None:
+        self.store = store
+        self.surfaces = surfaces  # the runner's dict: front ends add their factories later
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run ``work`` past the turn that started it (cancelled on :meth:`close`)."""
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def notify(self, key: str, event: ev.Event) -> None:
+        """Show an event outside any turn: job status lines keep one message each."""
+        try:
+            surface = self.surfaces[platform_of(key)](key, {})
+            if isinstance(event, ev.JobStatus):
+                ref = await self.store.line_ref(key, event.key)
+                ref = await call_surface(surface, surface.post_line, ref, clean(event.text))
+                await self.store.set_line_ref(key, event.key, ref)
+                if event.resume:
+                    await self.store.keep_background(key, event.key, event.resume)
+                else:
+                    await self.store.end_background(key, event.key)
+                return
+            renderer = StreamRenderer(surface)
+            await renderer.handle(event)
+            await renderer.close()
+        except Exception:
+            logger.exception("showing %s for %s failed", event.type, key)
+
+    async def resume(self, tools: ToolRegistry) -> None:
+        """Resume the work processes left when they stopped, each claimed by one process."""
+        for key, line, work in await self.store.background():
+            if await self.store.claim_background(key, line, RESUME_CLAIM_SECONDS):
+                session = await self.store.load(key) or Session(key=key)
+                notify = functools.partial(self.notify, key)
+                ctx = ToolContext(session=session, notify=notify, spawn=self.spawn)
+                await tools.resume(work, ctx)
+
+    async def close(self) -> None:
+        """Cancel what still runs; the store keeps what a later process resumes."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)

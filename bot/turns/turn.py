@@ -1,0 +1,243 @@
+"""Running one input of a session, under its lock: a turn from start to end.
+
+:class:`InputRunner` takes an input the runner drained (a message, a ``resume``
+after approval, undo, compact, new, or one a dead worker left) and runs it as a
+:class:`RunningTurn`: the session and its renderer, the tools running now, and
+what the agent's :class:`~agent.loop.Turn` calls back: ``emit`` (metrics, traces,
+the approval flow, the renderer), ``checkpoint`` (the session saved mid-turn) and,
+at the end, ``finish`` (saved with its final status). A turn that can't be saved,
+or is cancelled by a shutdown, ends with its input left current for the next
+worker (:class:`~bot.turns.queue.HandedBack`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from agent import events as ev
+from agent.loop import Agent, Turn
+from agent.session import Session
+from bot.approvals.flow import ApprovalFlow
+from bot.ops.logs import log_context
+from bot.ops.metrics import RUNNING_TURNS, count
+from bot.ops.traces import Tracer
+from bot.output.messages import HANDED_BACK, STALE_APPROVAL, STORE_LOST, unknown_request, went_wrong
+from bot.output.render import StreamRenderer
+from bot.session_key import platform_of
+from bot.store.sessions import SessionStore
+from bot.turns import takeover
+from bot.turns.background import Background
+from bot.turns.queue import HandedBack
+
+if TYPE_CHECKING:
+    from bot.platform import SurfaceFactory
+
+logger = logging.getLogger(__name__)
+
+
+class InputRunner:
+    """Runs a runner's inputs, one per session at a time; ``stop`` cancels one running here."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        store: SessionStore,
+        surfaces: dict[str, SurfaceFactory],
+        approvals: ApprovalFlow,
+        background: Background,
+        tracer: Tracer | None = None,
+    ) -> None:
+        self.agent = agent
+        self.store = store
+        self.surfaces = surfaces  # the runner's dict: front ends add their factories later
+        self.approvals = approvals
+        self.background = background
+        self.tracer = tracer
+        self.cancels: dict[str, asyncio.Event] = {}  # session key -> its running turn's stop
+
+    async def run(self, key: str, item: dict[str, Any], *, taken_over: bool = False) -> None:
+        """Run ``item`` for ``key``; ``taken_over`` when a dead worker left it current."""
+        item = {"kind": "message", **item}
+        turn_id = item.get("turn_id", "-")
+        with log_context(key, turn_id):
+            turn = await RunningTurn.open(self, key, item, turn_id, taken_over)
+            await turn.run()
+
+    def stop(self, key: str) -> bool:
+        """Stop the turn of ``key`` if it runs in this process; False if none does."""
+        cancel = self.cancels.get(key)
+        if cancel is not None:
+            cancel.set()
+        return cancel is not None
+
+
+class RunningTurn:
+    """One input while it runs: its session, renderer and running tools."""
+
+    def __init__(
+        self,
+        runner: InputRunner,
+        key: str,
+        item: dict[str, Any],
+        turn_id: str,
+        *,
+        session: Session,
+        renderer: StreamRenderer,
+        requester: str,
+        takeovers: int,
+    ) -> None:
+        self.runner = runner
+        self.key = key
+        self.item = item
+        self.turn_id = turn_id
+        self.session = session
+        self.renderer = renderer
+        self.requester = requester
+        self.takeovers = takeovers
+        self.running: dict[str, str] = {}  # tool_call_id -> tool, for ``status``
+
+    @classmethod
+    async def open(
+        cls, runner: InputRunner, key: str, item: dict[str, Any], turn_id: str, taken_over: bool
+    ) -> RunningTurn:
+        """The turn of ``item``: its thread's surface, the stored session and who asked."""
+        ref = item.get("ref", {})
+        surface = runner.surfaces[platform_of(key)](key, ref)
+        renderer = StreamRenderer(surface, ref.get("placeholder"))
+        session = await runner.store.load(key) or Session(key=key)
+        meta = await runner.store.meta(key)
+        requester = item.get("user") or meta.get("requester", "")
+        item, takeovers = takeover.carried_on(item, meta, turn_id, taken_over)
+        return cls(
+            runner,
+            key,
+            item,
+            turn_id,
+            session=session,
+            renderer=renderer,
+            requester=requester,
+            takeovers=takeovers,
+        )
+
+    async def run(self) -> None:
+        """Run the input to its end; :class:`HandedBack` when another worker must carry it on."""
+        cancel = self.runner.cancels[self.key] = asyncio.Event()
+        handed_back = False
+        RUNNING_TURNS.inc()
+        turn = Turn(
+            emit=self.emit,
+            cancel=cancel,
+            checkpoint=self.checkpoint,
+            notify=lambda event: self.runner.background.notify(self.key, event),
+            spawn=self.runner.background.spawn,
+        )
+        try:
+            await self._step(turn)
+        except asyncio.CancelledError:  # this process is shutting down
+            handed_back = True
+            with contextlib.suppress(Exception):
+                await self.renderer.notice(HANDED_BACK)
+            raise
+        except Exception as exc:
+            handed_back = await self._failed(exc)
+        finally:
+            RUNNING_TURNS.dec()
+            del self.runner.cancels[self.key]
+            handed_back = await self._finish(handed_back)
+        if handed_back:
+            raise HandedBack(self.key)
+
+    async def emit(self, event: ev.Event) -> None:
+        """An agent event: counted, traced, then an approval pause or shown in the thread."""
+        count(event)
+        if self.runner.tracer is not None:
+            self.runner.tracer.record(self.key, self.turn_id, event)
+        try:
+            if isinstance(event, ev.ApprovalRequired):
+                await self.runner.approvals.pause(self.key, event, self.requester, self.renderer)
+                return
+            if isinstance(event, ev.ToolCall) or (
+                isinstance(event, ev.ToolStateChange) and event.state == "running"
+            ):
+                self.running[event.tool_call_id] = event.tool
+            elif isinstance(event, ev.ToolOutput):
+                self.running.pop(event.tool_call_id, None)
+            await self.renderer.handle(event)
+        except Exception:  # a platform hiccup must not end the turn
+            logger.exception("rendering %s for %s failed", event.type, self.key)
+
+    async def checkpoint(self) -> None:
+        """Save the session mid-turn, with the tools running now."""
+        await self.runner.store.save(
+            self.session,
+            status="running",
+            requester=self.requester,
+            running_tools=sorted(self.running.values()),
+            turn=self.turn_id,
+            takeovers=self.takeovers,
+        )
+
+    async def _step(self, turn: Turn) -> None:
+        """What the input asks for; a taken-over turn is carried on."""
+        kind = self.item["kind"]
+        if kind in takeover.KINDS:
+            await takeover.take_over(self.runner.agent, self.session, kind, turn, self.renderer)
+            return
+        agent, session = self.runner.agent, self.session
+        if kind in ("message", "undo", "new") and session.pending:
+            await self.runner.approvals.abandon(session.pending.approval_id)
+        if kind == "message":
+            await agent.run(session, self.item.get("text", ""), turn)
+        elif kind == "resume":
+            if session.pending and session.pending.approval_id == self.item["approval_id"]:
+                await agent.resume(session, self.item["decisions"], turn)
+            else:
+                await turn.emit(ev.Error(error=STALE_APPROVAL))
+        elif kind == "undo":
+            await agent.undo(session, turn)
+        elif kind == "compact":
+            await agent.compact(session, turn, force=True)
+        elif kind == "new":
+            await self.runner.store.delete(session.key)
+            session.history.clear()
+            session.pending = None
+        else:
+            await turn.emit(ev.Error(error=unknown_request(kind)))
+
+    async def _failed(self, exc: Exception) -> bool:
+        """Say why the turn ended early; True when Redis was lost mid-turn (then the input
+        stays current: whoever claims it carries on)."""
+        logger.exception("turn of %s failed", self.key)
+        lost = isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)
+        await self.emit(ev.Error(error=STORE_LOST if lost else went_wrong(exc)))
+        return lost
+
+    async def _finish(self, handed_back: bool) -> bool:
+        """Flush the thread and, unless handed back, save the session as the turn left it;
+        True when the turn is handed back (also when that save failed)."""
+        with contextlib.suppress(Exception):
+            await self.renderer.close()
+        if not handed_back:
+            try:
+                await self.runner.store.finish(
+                    self.key,
+                    None if self.item.get("kind") == "new" else self.session,
+                    status="awaiting_approval" if self.session.pending else "idle",
+                    requester=self.requester,
+                    running_tools=[],
+                    turn=self.turn_id,
+                    takeovers=self.takeovers,
+                )
+            except (RedisError, OSError):
+                logger.exception("could not save the session %s at the end of its turn", self.key)
+                handed_back = True
+        if self.runner.tracer is not None:
+            self.runner.tracer.turn_done(self.key, self.turn_id, self.session.history)
+        return handed_back
