@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -22,4 +23,7 @@ class AgentConfig:
     keep_recent_turns: int = 2
     llm_timeout: float = 600.0
     llm_retries: int = 2
+    llm_client: Literal["auto", "litellm"] = "auto"
+    """``auto`` streams an OpenAI-compatible endpoint (the HF router, ``api_base``) through the
+    ``openai`` client and every other provider through LiteLLM; ``litellm``: LiteLLM for all."""
     system_prompt: str | None = None

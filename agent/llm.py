@@ -1,10 +1,16 @@
-"""The model seam: streamed completions through LiteLLM, assembled into one reply.
+"""The model seam: streamed completions, assembled into one reply.
+
+An OpenAI-compatible endpoint (the HF router, or ``api_base``) is streamed through the
+``openai`` client, which costs a fraction of LiteLLM's CPU per chunk; every other
+provider goes through ``litellm.acompletion``. LiteLLM stays how models are named and
+described on both paths: model info, context windows, token counts.
 
 Failed calls (429, 5xx, timeouts, dropped connections) are retried here, up to
 ``llm_retries`` times with exponential backoff and full jitter, honouring a
 ``Retry-After`` header; LiteLLM's and the OpenAI SDK's own retries are turned off
-so attempts never multiply. A stream that goes silent for ``llm_timeout`` seconds
-ends with a timeout.
+so attempts never multiply. A missing or refused credential (401/403) is never
+retried: it ends the call with a :class:`CredentialError` that says what to set.
+A stream that goes silent for ``llm_timeout`` seconds ends with a timeout.
 """
 
 from __future__ import annotations
@@ -15,13 +21,24 @@ import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import openai
+
 from agent.config import AgentConfig
-from agent.model import resolve_model
+from agent.model import (
+    credential_problem,
+    credential_refused,
+    keys_only,
+    missing_credentials,
+    openai_endpoint,
+    resolve_model,
+    uses_hf_router,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +48,7 @@ RETRY_CAP = 8.0
 RETRY_AFTER_CAP = 30.0
 
 OBSERVERS: list[Callable[[str, float], None]] = []
-"""Called after each call attempt with its outcome (ok, 429, 5xx, timeout, error) and seconds."""
+"""Called after each call attempt with its outcome (ok, 429, 5xx, timeout, auth, error) and seconds."""
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm  # noqa: E402  (the environment above must be set before the import)
@@ -41,10 +58,13 @@ litellm.suppress_debug_info = True
 
 __all__ = [
     "ContextWindowExceededError",
+    "CredentialError",
     "LLMClient",
     "LiteLLMClient",
     "LLMReply",
+    "OpenAIClient",
     "describe_llm_error",
+    "make_llm_client",
     "stream_reply",
 ]
 
@@ -63,37 +83,84 @@ class LLMClient(Protocol):
     def context_window(self) -> int: ...
 
 
-class LiteLLMClient:
-    """LiteLLM with the model resolved once (HF router, or an OpenAI-compatible override)."""
+class CredentialError(Exception):
+    """No credential is set for the model, or the provider refused it (``status_code`` 401 or
+    403). Never retried; ``str()`` is the explanation for a person, naming what to set."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+def make_llm_client(config: AgentConfig) -> LLMClient:
+    """The ``openai`` client for an OpenAI-compatible endpoint, else LiteLLM (or LiteLLM for
+    everything when ``config.llm_client`` is ``litellm``)."""
+    if config.llm_client != "litellm" and openai_endpoint(resolve_model(config)):
+        return OpenAIClient(config)
+    return LiteLLMClient(config)
+
+
+class _ModelClient:
+    """What both paths share: the retry policy, the silence timeout, LiteLLM's model info."""
 
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
         self.params = resolve_model(config)
+        # Our own routing: without a token the HF router can only refuse.
+        self._no_credential = credential_problem(config) if uses_hf_router(config.model) else None
 
-    def _call_kwargs(self) -> dict[str, Any]:
-        return {
-            **self.params,
-            "timeout": self.config.llm_timeout,
-            "num_retries": 0,
-            "max_retries": 0,
-        }
+    async def _attempt(self, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def _translate(self, exc: Exception) -> Exception:
+        """The exception the loop expects for ``exc`` (the same object when nothing maps)."""
+        return exc
 
     async def _call(self, **kwargs: Any) -> Any:
-        """``litellm.acompletion``, retried on transient failures with backoff and jitter."""
+        """One completion, retried on transient failures with backoff and jitter."""
+        if self._no_credential:
+            raise CredentialError(self._no_credential)
         for attempt in itertools.count():
             started = time.monotonic()
             try:
-                result = await litellm.acompletion(**kwargs, **self._call_kwargs())
+                result = await self._attempt(**kwargs)
             except Exception as exc:
-                _observe(outcome_of(exc), time.monotonic() - started)
-                if attempt >= self.config.llm_retries or not is_transient(exc):
-                    raise
-                delay = retry_delay(exc, attempt)
-                logger.warning("model call failed (%s); retry in %.1fs", outcome_of(exc), delay)
+                error = self._translate(exc)
+                outcome = outcome_of(error)
+                refused = self._credential_failure(error, outcome)
+                if refused is not None:
+                    error, outcome = refused, "auth"
+                _observe(outcome, time.monotonic() - started)
+                if attempt >= self.config.llm_retries or outcome not in TRANSIENT:
+                    if error is exc:
+                        raise
+                    raise error from exc
+                delay = retry_delay(error, attempt)
+                logger.warning("model call failed (%s); retry in %.1fs", outcome, delay)
                 await asyncio.sleep(delay)
             else:
                 _observe("ok", time.monotonic() - started)
                 return result
+
+    def _credential_failure(self, error: Exception, outcome: str) -> CredentialError | None:
+        """A :class:`CredentialError` when ``error`` comes from a missing or refused key."""
+        if isinstance(error, CredentialError):
+            return error
+        if outcome == "auth":
+            status = getattr(error, "status_code", None)
+            problem = credential_problem(self.config)
+            return CredentialError(
+                problem or credential_refused(self.config, status, error_detail(error)), status
+            )
+        # LiteLLM reports some providers' missing key as a 500 (OpenAI's "Missing
+        # credentials"); with an API key missing, nothing else can be the cause.
+        if (
+            outcome in ("5xx", "error")
+            and not isinstance(error, ContextWindowExceededError)
+            and keys_only(missing_credentials(self.config))
+        ):
+            return CredentialError(credential_problem(self.config) or "")
+        return None
 
     async def stream(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
@@ -106,19 +173,19 @@ class LiteLLMClient:
 
     async def _bounded(self, stream: Any) -> AsyncIterator[Any]:
         """The stream's chunks; a gap longer than ``llm_timeout`` raises ``litellm.Timeout``."""
-        chunks = stream.__aiter__()
+        chunks = aiter(stream)
+        timeout = self.config.llm_timeout
         try:
             while True:
                 try:
-                    chunk = await asyncio.wait_for(anext(chunks), self.config.llm_timeout)
+                    async with asyncio.timeout(timeout):
+                        chunk = await anext(chunks)
                 except StopAsyncIteration:
                     return
-                except TimeoutError:
-                    _observe("timeout", self.config.llm_timeout)
+                except (TimeoutError, openai.APITimeoutError):
+                    _observe("timeout", timeout)
                     raise litellm.Timeout(
-                        f"no data from the model for {self.config.llm_timeout:g}s",
-                        self.params["model"],
-                        "unknown",
+                        f"no data from the model for {timeout:g}s", self.params["model"], "unknown"
                     ) from None
                 yield chunk
         finally:
@@ -141,6 +208,83 @@ class LiteLLMClient:
         except Exception:  # unknown to LiteLLM's map
             return DEFAULT_CONTEXT_WINDOW
         return int(info.get("max_input_tokens") or DEFAULT_CONTEXT_WINDOW)
+
+    async def aclose(self) -> None:
+        """Release connections (nothing to do for LiteLLM, which keeps its own clients)."""
+
+
+class LiteLLMClient(_ModelClient):
+    """LiteLLM with the model resolved once: any provider LiteLLM knows."""
+
+    async def _attempt(self, **kwargs: Any) -> Any:
+        return await litellm.acompletion(
+            **kwargs,
+            **self.params,
+            timeout=self.config.llm_timeout,
+            num_retries=0,
+            max_retries=0,
+        )
+
+
+class OpenAIClient(_ModelClient):
+    """The ``openai`` client against an OpenAI-compatible endpoint (HF router, ``api_base``).
+
+    One ``AsyncOpenAI`` per event loop (its connection pool belongs to the loop that
+    opened it), with the SDK's own retries off. ``aclose()`` releases its connections.
+    """
+
+    def __init__(self, config: AgentConfig) -> None:
+        super().__init__(config)
+        endpoint = openai_endpoint(self.params)
+        if endpoint is None:
+            raise ValueError(f"{config.model} is not served by an OpenAI-compatible endpoint")
+        self.endpoint = endpoint
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: openai.AsyncOpenAI | None = None
+
+    def _openai(self) -> openai.AsyncOpenAI:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._loop = loop
+            self._client = openai.AsyncOpenAI(
+                base_url=self.endpoint.base_url,
+                api_key=self.endpoint.api_key,
+                max_retries=0,
+                timeout=self.config.llm_timeout,
+                # the SDK's defaults, without its finaliser: that one schedules the close of
+                # a client left behind by a finished loop on whichever loop runs next
+                http_client=openai.DefaultAsyncHttpxClient(),
+            )
+        return self._client
+
+    async def _attempt(self, **kwargs: Any) -> Any:
+        return await self._openai().chat.completions.create(model=self.endpoint.model, **kwargs)
+
+    def _translate(self, exc: Exception) -> Exception:
+        if isinstance(exc, openai.BadRequestError) and context_overflow(exc):
+            return ContextWindowExceededError(
+                message=error_detail(exc),
+                model=self.params["model"],
+                llm_provider="openai",
+                response=exc.response,
+            )
+        return exc
+
+    async def aclose(self) -> None:
+        client, self._client, self._loop = self._client, None, None
+        if client is not None:
+            await client.close()
+
+
+def context_overflow(exc: openai.BadRequestError) -> bool:
+    """Whether a 400 says the prompt does not fit the context window (LiteLLM's test)."""
+    if exc.code == "context_length_exceeded":
+        return True
+    try:
+        from litellm.litellm_core_utils.exception_mapping_utils import ExceptionCheckers
+    except ImportError:  # moved in a later LiteLLM: the code above still maps OpenAI's own
+        return "maximum context length" in str(exc).lower()
+    return ExceptionCheckers.is_error_str_context_window_exceeded(str(exc))
 
 
 @dataclass
@@ -171,7 +315,7 @@ class LLMReply:
 async def stream_reply(
     stream: AsyncIterator[Any], reply: LLMReply, on_text: Callable[[str], Awaitable[None]]
 ) -> None:
-    """Consume a LiteLLM stream into ``reply``, handing text deltas to ``on_text``."""
+    """Consume a stream of OpenAI-shaped chunks into ``reply``, handing text to ``on_text``."""
     async for chunk in stream:
         usage = getattr(chunk, "usage", None)
         if usage:
@@ -205,21 +349,31 @@ def _observe(outcome: str, seconds: float) -> None:
         observer(outcome, seconds)
 
 
+TRANSIENT = frozenset({"429", "5xx", "timeout"})
+
+
 def outcome_of(exc: Exception) -> str:
-    """``429``, ``5xx``, ``timeout`` or ``error``: how a model call failed."""
+    """``429``, ``5xx``, ``timeout``, ``auth`` or ``error``: how a model call failed.
+
+    LiteLLM's exceptions subclass the ``openai`` ones, so one test covers both paths.
+    """
     status = getattr(exc, "status_code", None)
-    if isinstance(exc, litellm.RateLimitError) or status == 429:
+    if isinstance(
+        exc, CredentialError | openai.AuthenticationError | openai.PermissionDeniedError
+    ) or status in (401, 403):
+        return "auth"
+    if isinstance(exc, openai.RateLimitError) or status == 429:
         return "429"
-    if isinstance(exc, litellm.Timeout | asyncio.TimeoutError):
+    if isinstance(exc, openai.APITimeoutError | asyncio.TimeoutError):
         return "timeout"
-    if isinstance(exc, litellm.APIConnectionError) or (isinstance(status, int) and status >= 500):
+    if isinstance(exc, openai.APIConnectionError) or (isinstance(status, int) and status >= 500):
         return "5xx"
     return "error"
 
 
 def is_transient(exc: Exception) -> bool:
     """Worth another attempt: rate limits, server errors, timeouts, dropped connections."""
-    return outcome_of(exc) != "error"
+    return outcome_of(exc) in TRANSIENT
 
 
 def retry_delay(exc: Exception, attempt: int) -> float:
@@ -232,20 +386,59 @@ def retry_delay(exc: Exception, attempt: int) -> float:
         return random.uniform(0, min(RETRY_CAP, RETRY_BASE * 2**attempt))
 
 
+_LITELLM_PREFIX = re.compile(r"^litellm\.\w+: (?:\w+: )?(?:\w+Exception - )?")
+
+
+def error_detail(exc: Exception) -> str:
+    """The provider's own message, one line (without LiteLLM's class-name prefixes)."""
+    body = getattr(exc, "body", None)
+    message = body.get("message") if isinstance(body, dict) else None
+    text = str(message or getattr(exc, "message", "") or exc).strip()
+    return _LITELLM_PREFIX.sub("", text.splitlines()[0] if text else "")[:300]
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _connection_failure(exc: Exception) -> str | None:
+    """What broke when no answer came back at all (LiteLLM reports that as a 500): the
+    innermost cause, e.g. ``ConnectionRefusedError: [Errno 111] …``; else None."""
+    chain = _causes(exc)
+    if not any(
+        isinstance(e, openai.APIConnectionError) and not isinstance(e, openai.APITimeoutError)
+        for e in chain
+    ):
+        return None
+    root = chain[-1]
+    said = str(root).strip().splitlines()[0][:300] if str(root).strip() else ""
+    return f"{type(root).__name__}: {said}" if said else type(root).__name__
+
+
 def describe_llm_error(exc: Exception) -> str:
     """A short message a person can act on, instead of a provider traceback."""
+    if isinstance(exc, CredentialError):
+        return str(exc)
     status = getattr(exc, "status_code", None)
     detail = str(getattr(exc, "message", "") or exc).strip().splitlines()[0][:300]
-    if isinstance(exc, litellm.RateLimitError) or status == 429:
+    if isinstance(exc, openai.RateLimitError) or status == 429:
         return "The model provider is rate-limiting requests (429). Wait a minute and send your message again."
-    if isinstance(exc, litellm.Timeout):
+    if isinstance(exc, openai.APITimeoutError):
         return (
             "The model did not answer in time. Send your message again, or try a smaller request."
         )
-    if isinstance(exc, litellm.AuthenticationError) or status == 401:
-        return "The model provider rejected the API key. Set INFERENCE_TOKEN (or HF_TOKEN / LLM_API_KEY) and restart."
-    if isinstance(exc, litellm.APIConnectionError):
-        return f"Could not reach the model provider: {detail}"
+    if outcome_of(exc) == "auth":
+        return (
+            f"The model provider refused the credential ({status or 'auth'}). Set INFERENCE_TOKEN "
+            "(or HF_TOKEN) for the HF router, or LLM_API_KEY for LLM_API_BASE, and restart."
+        )
+    if unreachable := _connection_failure(exc):
+        return f"Could not reach the model provider: {unreachable}"
     if isinstance(exc, litellm.ServiceUnavailableError) or (status and status >= 500):
         return f"The model provider had an error ({status or 'unavailable'}). Try again shortly."
     return f"The model call failed: {type(exc).__name__}: {detail}"

@@ -25,10 +25,10 @@ from agent.context import (
 )
 from agent.llm import (
     ContextWindowExceededError,
-    LiteLLMClient,
     LLMClient,
     LLMReply,
     describe_llm_error,
+    make_llm_client,
     parse_arguments,
     stream_reply,
 )
@@ -139,7 +139,7 @@ class Agent:
     ) -> None:
         self.config = config
         self.tools = tools
-        self.llm = llm or LiteLLMClient(config)
+        self.llm = llm or make_llm_client(config)
 
     # ── public operations ────────────────────────────────────────────────
 

@@ -170,6 +170,13 @@ async def redis(redis_url):
     await client.aclose()
 
 
+@pytest.fixture(params=[pytest.param("auto", id="openai"), pytest.param("litellm", id="litellm")])
+def llm_client(request) -> str:
+    """``AgentConfig.llm_client`` for both stream paths: ``auto`` streams the loopback
+    OpenAI-compatible server through the ``openai`` client, ``litellm`` through LiteLLM."""
+    return request.param
+
+
 @pytest.fixture
 async def llm():
     async with LLMStandIn() as server:

@@ -1,12 +1,17 @@
-"""The agent loop against real LiteLLM and the loopback OpenAI-compatible server."""
+"""The agent loop against the loopback OpenAI-compatible server, on both stream paths:
+the ``openai`` client and LiteLLM."""
 
 import asyncio
 import json
 
+import pytest
+
 from agent import events as ev
 from agent.context import SUMMARY_INSTRUCTIONS, SUMMARY_PREFIX
+from agent.llm import LiteLLMClient, OpenAIClient
 from agent.loop import ABANDONED, EDITED_NOTE, INTERRUPTED, TRUNCATED_NOTE
 from agent.session import Session
+from tests import support
 from tests.standins.llm import (
     context_window_exceeded,
     error,
@@ -15,9 +20,25 @@ from tests.standins.llm import (
     tool_calls,
     truncated,
 )
-from tests.support import RAN, Recorder, assert_history_valid, eventually, make_agent
+from tests.support import RAN, Recorder, assert_history_valid, eventually
 
 GPU_JOB = {"operation": "run", "hardware_flavor": "a10g-small", "script": "print(1)"}
+
+
+@pytest.fixture
+async def make_agent(llm_client):
+    """``tests.support.make_agent`` on the stream path of this run of the test."""
+    made = []
+
+    def make(llm, tools=None, **overrides):
+        agent = support.make_agent(llm, tools, llm_client=llm_client, **overrides)
+        assert type(agent.llm) is (LiteLLMClient if llm_client == "litellm" else OpenAIClient)
+        made.append(agent)
+        return agent
+
+    yield make
+    for agent in made:
+        await agent.llm.aclose()
 
 
 def sent_messages_valid(request: dict) -> None:
@@ -28,7 +49,7 @@ def sent_messages_valid(request: dict) -> None:
     assert_history_valid(session)
 
 
-async def test_full_turn_streams_text_and_completes(llm):
+async def test_full_turn_streams_text_and_completes(llm, make_agent):
     llm.script(text("Hello! I can help with models, datasets and jobs.", chunk_size=5))
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
 
@@ -49,7 +70,7 @@ async def test_full_turn_streams_text_and_completes(llm):
     assert rec.checkpoints >= 2
 
 
-async def test_parallel_tools_run_at_once_and_results_go_back_in_order(llm):
+async def test_parallel_tools_run_at_once_and_results_go_back_in_order(llm, make_agent):
     llm.script(
         tool_calls(("echo", {"text": "a"}), ("plan", {"items": [{"task": "look"}]})),
         text("Both done."),
@@ -70,7 +91,7 @@ async def test_parallel_tools_run_at_once_and_results_go_back_in_order(llm):
     assert rec.text() == "Both done."
 
 
-async def test_tools_really_run_concurrently(llm):
+async def test_tools_really_run_concurrently(llm, make_agent):
     # each call waits until all three are inside: run one by one, they would say "alone"
     llm.script(tool_calls(*[("meet", {"n": 3}) for _ in range(3)]), text("ok"))
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
@@ -88,7 +109,7 @@ async def _paused_on_gpu_job(llm, agent, rec, session, job=GPU_JOB):
     return approval
 
 
-async def test_gpu_job_pauses_for_approval_then_runs_when_approved(llm):
+async def test_gpu_job_pauses_for_approval_then_runs_when_approved(llm, make_agent):
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
     approval = await _paused_on_gpu_job(llm, agent, rec, session)
 
@@ -109,7 +130,7 @@ async def test_gpu_job_pauses_for_approval_then_runs_when_approved(llm):
     sent_messages_valid(llm.requests[-1])
 
 
-async def test_rejection_carries_sanitised_feedback_and_runs_nothing(llm):
+async def test_rejection_carries_sanitised_feedback_and_runs_nothing(llm, make_agent):
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
     approval = await _paused_on_gpu_job(llm, agent, rec, session)
     llm.script(text("OK, I will use a T4."))
@@ -128,7 +149,7 @@ async def test_rejection_carries_sanitised_feedback_and_runs_nothing(llm):
     assert_history_valid(session)
 
 
-async def test_edited_script_is_the_one_executed_and_the_model_is_told(llm):
+async def test_edited_script_is_the_one_executed_and_the_model_is_told(llm, make_agent):
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
     approval = await _paused_on_gpu_job(llm, agent, rec, session)
     llm.script(text("Done."))
@@ -146,7 +167,7 @@ async def test_edited_script_is_the_one_executed_and_the_model_is_told(llm):
     assert result["content"].endswith("print(2)")
 
 
-async def test_mixed_batch_runs_safe_calls_and_waits_for_the_rest(llm):
+async def test_mixed_batch_runs_safe_calls_and_waits_for_the_rest(llm, make_agent):
     llm.script(tool_calls(("echo", {"text": "x"}), ("hf_jobs", GPU_JOB), ("sandbox_create", {})))
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
 
@@ -158,7 +179,7 @@ async def test_mixed_batch_runs_safe_calls_and_waits_for_the_rest(llm):
     assert_history_valid(session)  # pending calls excepted
 
 
-async def test_new_message_abandons_the_pending_approval(llm):
+async def test_new_message_abandons_the_pending_approval(llm, make_agent):
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
     approval = await _paused_on_gpu_job(llm, agent, rec, session)
     llm.script(text("Sure, never mind."))
@@ -174,7 +195,7 @@ async def test_new_message_abandons_the_pending_approval(llm):
     sent_messages_valid(llm.requests[-1])
 
 
-async def test_stop_mid_stream_keeps_history_valid_and_next_turn_works(llm):
+async def test_stop_mid_stream_keeps_history_valid_and_next_turn_works(llm, make_agent):
     llm.script(hang())
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
     task = asyncio.create_task(agent.run(session, "write an essay", rec.turn))
@@ -193,7 +214,7 @@ async def test_stop_mid_stream_keeps_history_valid_and_next_turn_works(llm):
     sent_messages_valid(llm.requests[-1])
 
 
-async def test_stop_mid_tool_closes_every_open_call(llm):
+async def test_stop_mid_tool_closes_every_open_call(llm, make_agent):
     llm.script(tool_calls(("slow", {"seconds": 30}), ("echo", {"text": "quick"})))
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
     task = asyncio.create_task(agent.run(session, "go", rec.turn))
@@ -222,7 +243,7 @@ def _long_history(turns: int, size: int = 400) -> list[dict]:
     return history
 
 
-async def test_compaction_summarises_older_turns_near_the_window(llm):
+async def test_compaction_summarises_older_turns_near_the_window(llm, make_agent):
     llm.script(text("They discussed six questions."), text("Here you go."))
     agent = make_agent(llm, context_window=2000, keep_recent_turns=1)
     rec, session = Recorder(), Session(key="k", history=_long_history(6))
@@ -239,7 +260,7 @@ async def test_compaction_summarises_older_turns_near_the_window(llm):
     assert rec.text() == "Here you go."
 
 
-async def test_context_window_error_forces_compaction_and_one_retry(llm):
+async def test_context_window_error_forces_compaction_and_one_retry(llm, make_agent):
     llm.script(context_window_exceeded(), text("Summary."), text("Answer after compaction."))
     agent = make_agent(llm, context_window=1_000_000)
     rec, session = Recorder(), Session(key="k", history=_long_history(4, size=10))
@@ -252,7 +273,7 @@ async def test_context_window_error_forces_compaction_and_one_retry(llm):
     assert rec.types()[-1] == "turn_complete"
 
 
-async def test_repeated_context_window_errors_end_with_a_readable_error(llm):
+async def test_repeated_context_window_errors_end_with_a_readable_error(llm, make_agent):
     llm.script(context_window_exceeded(), text("Summary."), context_window_exceeded())
     agent = make_agent(llm, context_window=1_000_000)
     rec, session = Recorder(), Session(key="k", history=_long_history(4, size=10))
@@ -262,7 +283,7 @@ async def test_repeated_context_window_errors_end_with_a_readable_error(llm):
     assert "context window" in rec.of(ev.Error)[0].error
 
 
-async def test_undo_removes_the_last_turn(llm):
+async def test_undo_removes_the_last_turn(llm, make_agent):
     llm.script(text("first"), tool_calls(("echo", {"text": "x"})), text("second"))
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
     await agent.run(session, "one", rec.turn)
@@ -277,7 +298,7 @@ async def test_undo_removes_the_last_turn(llm):
     assert rec.of(ev.UndoComplete)[0].removed == 4
 
 
-async def test_malformed_arguments_become_errors_the_model_recovers_from(llm):
+async def test_malformed_arguments_become_errors_the_model_recovers_from(llm, make_agent):
     llm.script(
         tool_calls(
             ("echo", '{"text": "unterminated'),
@@ -306,7 +327,7 @@ async def test_malformed_arguments_become_errors_the_model_recovers_from(llm):
     assert rec.text() == "Recovered."
 
 
-async def test_length_cut_drops_partial_tool_calls_and_tells_the_model(llm):
+async def test_length_cut_drops_partial_tool_calls_and_tells_the_model(llm, make_agent):
     llm.script(truncated(calls=[("echo", {"text": "big"})]), text("Smaller now."))
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
 
@@ -318,7 +339,7 @@ async def test_length_cut_drops_partial_tool_calls_and_tells_the_model(llm):
     assert rec.text() == "Smaller now."
 
 
-async def test_an_answer_cut_at_the_output_limit_is_flagged_after_its_text(llm):
+async def test_an_answer_cut_at_the_output_limit_is_flagged_after_its_text(llm, make_agent):
     llm.script(truncated("The first half of a long"), text("Done."))
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
 
@@ -339,7 +360,7 @@ async def test_an_answer_cut_at_the_output_limit_is_flagged_after_its_text(llm):
     assert rec2.of(ev.CutOff) == []  # a reply that ended by itself is not flagged
 
 
-async def test_rate_limit_ends_the_turn_readably_and_the_session_stays_usable(llm):
+async def test_rate_limit_ends_the_turn_readably_and_the_session_stays_usable(llm, make_agent):
     llm.script(error(429, "slow down", headers={"Retry-After": "0"}))
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
 
@@ -353,7 +374,7 @@ async def test_rate_limit_ends_the_turn_readably_and_the_session_stays_usable(ll
     assert rec2.text() == "Back."
 
 
-async def test_max_iterations_stops_a_runaway_loop(llm):
+async def test_max_iterations_stops_a_runaway_loop(llm, make_agent):
     llm.script(*[tool_calls(("echo", {"text": str(n)})) for n in range(2)])
     agent, rec, session = make_agent(llm, max_iterations=2), Recorder(), Session(key="k")
 
