@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -48,9 +49,10 @@ async def _console(settings: Settings) -> None:
 async def _serve(settings: Settings, names: list[str]) -> None:
     """Run chat adapters beside the HTTP server (health, metrics, Slack events)."""
     from bot.ops.http import build_http_app, serve
-    from bot.runtime import runtime
+    from bot.runtime import log_model, runtime
 
     async with runtime(settings) as rt:
+        log_model(settings)
         http = build_http_app(rt.redis)
         front_ends = [platforms()[name].front_end(rt) for name in names]
         for front_end in front_ends:
@@ -168,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # LiteLLM would download its model cost map at import; the copy it ships is enough.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     args = build_parser().parse_args(argv)
 
     settings = load_settings()

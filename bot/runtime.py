@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from agent.loop import Agent
 from agent.mcp import McpManager, load_servers
+from agent.model import credential_problem
 from agent.tools import build_hf_tools
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import ToolRegistry
@@ -106,6 +107,16 @@ async def runtime(settings: Settings, tools: ToolRegistry | None = None) -> Asyn
                 finally:
                     if tracer is not None:
                         await tracer.close()
+
+
+def log_model(settings: Settings) -> None:
+    """Log which model answers, and what is missing when no credential is set (chat front
+    ends and workers; the console prints it)."""
+    config = settings.agent_config()
+    if problem := credential_problem(config):
+        logger.warning("%s", problem)
+    else:
+        logger.info("model: %s", config.model)
 
 
 def build_runner(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adapters.console.surface import ConsoleSurface
+from agent.model import credential_problem
 from bot.approvals.actor import Actor
 from bot.approvals.clicks import budget_command
 from bot.session_key import SessionKey
@@ -71,7 +72,10 @@ class ConsoleFrontEnd:
         asyncio.ensure_future(self.runner.stop(self.key))
 
     async def run(self) -> None:
-        self.out.write("ml-intern-bot console. /help for commands.\n")
+        model = self.runner.agent.config
+        self.out.write(f"ml-intern-bot console · model {model.model} · /help for commands.\n")
+        if problem := credential_problem(model):
+            self.out.write(f"⚠️ {problem}\n")
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGINT, self.interrupt)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, TextIO
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from agent.mcp import ServerConfig
 
 Check = Callable[[Settings], Awaitable[str]]
+MESSAGE_CHARS = 600
+"""A failed check's explanation is shown up to this long (first line only)."""
 
 
 async def check_redis(settings: Settings) -> str:
@@ -26,19 +29,18 @@ async def check_redis(settings: Settings) -> str:
 
 
 async def check_llm(settings: Settings) -> str:
-    import litellm
+    """The configured model answers a one-token request, through the agent's own client."""
+    from agent.llm import make_llm_client
+    from agent.model import credential_problem
 
-    from agent.model import resolve_model
-
-    config = settings.agent_config()
-    params = resolve_model(config)
-    await litellm.acompletion(
-        messages=[{"role": "user", "content": "ping"}],
-        max_tokens=1,
-        timeout=20,
-        num_retries=0,
-        **params,
-    )
+    config = dataclasses.replace(settings.agent_config(), llm_retries=0)
+    if problem := credential_problem(config):
+        raise PermissionError(problem)
+    client = make_llm_client(config)
+    try:
+        await client.complete([{"role": "user", "content": "ping"}])
+    finally:
+        await client.aclose()
     return f"{config.model} answers"
 
 
@@ -101,7 +103,7 @@ async def run_doctor(
         except Exception as exc:
             failed += 1
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            out.write(f"FAIL {name}: {type(exc).__name__}: {message[:200]}\n")
+            out.write(f"FAIL {name}: {type(exc).__name__}: {message[:MESSAGE_CHARS]}\n")
         else:
             out.write(f"ok   {name}: {detail}\n")
     return 1 if failed else 0

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from agent.tools.registry import ToolRegistry
 from bot.ops.http import build_http_app, serve
 from bot.platform import SurfaceFactory, platforms
-from bot.runtime import Runtime, runtime
+from bot.runtime import Runtime, log_model, runtime
 from bot.settings import Settings
 from bot.turns.queue import redis_backoff
 
@@ -65,6 +65,7 @@ async def run_worker(
     """Consume turns until SIGTERM, then finish or hand back the running ones."""
     async with runtime(settings.model_copy(update={"run_turns": True}), tools) as rt:
         await wait_for_redis(rt.redis)
+        log_model(settings)
         rt.runner.surfaces.update(surfaces if surfaces is not None else await platform_surfaces(rt))
         await rt.runner.recover()
         logger.info(
