@@ -37,11 +37,25 @@ def render_transcript(messages: list[dict[str, Any]]) -> str:
     for m in messages:
         role = m.get("role", "?")
         if m.get("content"):
-            lines.append(f"{role}: {m['content']}")
+            lines.append(f"{role}: {content_text(m['content'])}")
         for tc in m.get("tool_calls") or []:
             fn = tc["function"]
             lines.append(f"{role} called {fn['name']}({fn['arguments']})")
     return "\n".join(lines)
+
+
+def content_text(content: str | list[dict[str, Any]]) -> str:
+    """A message's text; in a list of parts, each image becomes ``[image]`` (no base64)."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(_part_text(part) for part in content)
+
+
+def _part_text(part: dict[str, Any]) -> str:
+    kind = str(part.get("type", "part"))
+    if kind == "text":
+        return str(part.get("text", ""))
+    return "[image]" if kind.startswith("image") else f"[{kind}]"
 
 
 def summary_message(summary: str) -> dict[str, Any]:

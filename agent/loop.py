@@ -143,8 +143,12 @@ class Agent:
 
     # ── public operations ────────────────────────────────────────────────
 
-    async def run(self, session: Session, text: str, turn: Turn) -> None:
-        """A user message: abandon any pending approval, then loop until done or paused."""
+    async def run(self, session: Session, text: str | list[dict[str, Any]], turn: Turn) -> None:
+        """A user message: abandon any pending approval, then loop until done or paused.
+
+        ``text`` is the message's content: a string, or OpenAI-style parts (a text
+        part, then ``image_url`` parts) as :func:`bot.attachments.ingest` makes them.
+        """
         if session.pending:
             await self._abandon_pending(session, turn)
         if text:

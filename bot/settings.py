@@ -103,6 +103,14 @@ class Settings(BaseSettings):
         30, ge=0, description="Turn starts per channel; 0: no limit"
     )
     max_input_chars: int = Field(20_000, gt=0, description="Longer messages are refused")
+    max_attachment_bytes: int = Field(
+        20_000_000,
+        gt=0,
+        description=(
+            "Largest shared file (Slack file, Discord attachment, console path) the bot "
+            "downloads for the agent, in bytes; a bigger one is refused with a line in the thread"
+        ),
+    )
     log_format: str = Field("text", pattern="^(text|json)$", description="text or json lines")
 
     # Traces

@@ -260,6 +260,24 @@ async def test_compaction_summarises_older_turns_near_the_window(llm, make_agent
     assert rec.text() == "Here you go."
 
 
+async def test_compaction_names_images_without_their_data(llm, make_agent):
+    # a shared image in an older turn: the summariser gets its text and "[image]", no base64
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "QUJD" * 500}}
+    shared = [{"type": "text", "text": "question 0 see the loss curve"}, image]
+    history = [{"role": "user", "content": shared}, *_long_history(6)[1:]]
+    llm.script(text("They looked at a loss curve."), text("Here you go."))
+    agent = make_agent(llm, context_window=2000, keep_recent_turns=1)
+    rec, session = Recorder(), Session(key="k", history=history)
+
+    await agent.run(session, "last question", rec.turn)
+
+    assert len(rec.of(ev.Compacted)) == 1
+    transcript = llm.requests[0]["messages"][1]["content"]
+    assert "user: question 0 see the loss curve\n[image]" in transcript
+    assert "QUJD" not in transcript
+    assert rec.text() == "Here you go."
+
+
 async def test_context_window_error_forces_compaction_and_one_retry(llm, make_agent):
     llm.script(context_window_exceeded(), text("Summary."), text("Answer after compaction."))
     agent = make_agent(llm, context_window=1_000_000)

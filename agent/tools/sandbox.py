@@ -78,10 +78,13 @@ class Sandbox:
 
     def write(self, session: Session, name: str, content: str, append: bool = False) -> int:
         """Write (or append) text; returns the file's new size. Enforces both size caps."""
+        return self.write_bytes(session, name, content.encode("utf-8"), append)
+
+    def write_bytes(self, session: Session, name: str, data: bytes, append: bool = False) -> int:
+        """Write (or append) bytes; returns the file's new size. Enforces both size caps."""
         target = self.path(session, name)
         if target.is_dir():
             raise ToolError(f"'{name}' is a folder in the sandbox.")
-        data = content.encode("utf-8")
         old_size = target.stat().st_size if target.is_file() else 0
         new_size = old_size + len(data) if append else len(data)
         if new_size > self.max_file_bytes:
