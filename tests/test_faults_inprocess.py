@@ -19,6 +19,7 @@ from bot.ops.http import build_http_app, serve
 from bot.ops.logs import ContextFormatter, log_context
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
+from bot.turns.commands import run_command
 from bot.turns.limits import TurnLimits
 from bot.turns.once import ALREADY_STARTED, OnceTools
 from bot.turns.runner import RESTARTED, STORE_DOWN, STORE_LOST, TAKEN_OVER, TurnRunner
@@ -120,6 +121,23 @@ async def test_redis_down_at_submit_tells_the_person(llm, redis_factory):
         await bot.redis.aclose()
 
 
+async def test_redis_down_session_commands_answer_store_down_or_tell_the_thread(llm, redis_factory):
+    server = redis_factory()
+    server.stop()
+    bot = Bot(llm, Redis.from_url(server.url))  # no retries: fail at once
+    alice = Actor("U_ALICE")
+    try:
+        for name, argument in (("status", ""), ("stop", ""), ("autoapprove", "$5")):
+            reply = await run_command(bot.runner, THREAD, alice, name, argument, draw_status=str)
+            assert reply == STORE_DOWN, name
+        assert bot.surface.notices == []
+        assert await run_command(bot.runner, THREAD, alice, "undo", draw_status=str) is None
+        assert bot.surface.notices == [STORE_DOWN]  # the runner told the thread itself
+    finally:
+        await bot.runner.close()
+        await bot.redis.aclose()
+
+
 async def test_redis_lost_mid_turn_is_said_and_the_turn_carried_on_when_it_returns(
     llm, redis_factory
 ):
@@ -164,9 +182,7 @@ async def test_a_worker_dead_around_an_approval_card_gets_the_card_posted_again(
     await bot.runner.wait_idle()
     (card,) = bot.surface.approvals
     llm.script(text("Submitted."))
-    assert (
-        await bot.runner.decide(card.approval_id, Actor("U_ALICE"), approved=True)
-    ).accepted
+    assert (await bot.runner.decide(card.approval_id, Actor("U_ALICE"), approved=True)).accepted
     await bot.runner.wait_idle()
 
     assert card.approval_id == "appr1" and card.tools[0]["tool_call_id"] == "call_9"

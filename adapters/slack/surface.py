@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import cards
 from agent import events as ev
+from bot.approvals.card import ApprovalCard
 from bot.output.render import RateGate, RateLimited, StreamClosed, StreamUnavailable
 from bot.session_key import SessionKey
 from bot.settings import Settings
@@ -84,7 +85,9 @@ class SlackSurface:
         return ref
 
     async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
-        ts = await self._post(cards.approval_card(event.approval_id, event.tools))
+        ts = await self._post(
+            cards.approval_card(ApprovalCard.build(event.approval_id, event.tools))
+        )
         return {"channel": self.channel, "ts": ts}
 
     async def attach_file(self, filename: str, content: bytes, title: str) -> None:
@@ -99,10 +102,7 @@ class SlackSurface:
         )
 
     async def update_approval(self, record: ApprovalRecord) -> None:
-        card = cards.approval_card(
-            record.approval_id, record.tools, record.decisions, record.status, record.votes
-        )
-        await self.update(record.platform_ref["ts"], card)
+        await self.update(record.platform_ref["ts"], cards.approval_card(ApprovalCard.of(record)))
 
     async def post_notice(self, text: str) -> None:
         await self._post(cards.notice(text))
