@@ -19,7 +19,7 @@ from adapters.discord.endpoints import point_at
 from adapters.discord.keys import parse_key
 from agent import events as ev
 from bot.approvals.card import ApprovalCard
-from bot.output.render import RateGate, RateLimited
+from bot.output.render import ChannelGates, RateGate, RateLimited
 from bot.settings import Settings
 from bot.store.sessions import ApprovalRecord
 
@@ -98,14 +98,10 @@ class DiscordSurfaces:
 
     def __init__(self, client: discord.Client, *, interval: float) -> None:
         self.client = client
-        self.interval = interval
-        self._gates: dict[int, RateGate] = {}
+        self.gates = ChannelGates(interval)
 
     def __call__(self, key: str, ref: dict[str, Any] | None = None) -> DiscordSurface:
-        channel = parse_key(key).channel_id
-        if channel not in self._gates:
-            self._gates[channel] = RateGate(self.interval)
-        return DiscordSurface(self.client, key, self._gates[channel])
+        return DiscordSurface(self.client, key, self.gates(parse_key(key).channel_id))
 
 
 async def rest_client(settings: Settings) -> discord.Client:

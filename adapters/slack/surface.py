@@ -12,7 +12,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import cards
 from agent import events as ev
 from bot.approvals.card import ApprovalCard
-from bot.output.render import RateGate, RateLimited, StreamClosed, StreamUnavailable
+from bot.output.render import (
+    ChannelGates,
+    RateGate,
+    RateLimited,
+    StreamClosed,
+    StreamUnavailable,
+)
 from bot.session_key import SessionKey
 from bot.settings import Settings
 from bot.store.sessions import ApprovalRecord
@@ -183,18 +189,12 @@ class SlackSurfaces:
 
     def __init__(self, client: AsyncWebClient, *, interval: float, native_streaming: bool) -> None:
         self.client = client
-        self.interval = interval
+        self.gates = ChannelGates(interval)
         self.native_streaming = native_streaming
-        self._gates: dict[str, RateGate] = {}
-
-    def gate(self, channel: str) -> RateGate:
-        if channel not in self._gates:
-            self._gates[channel] = RateGate(self.interval)
-        return self._gates[channel]
 
     def __call__(self, key: str, ref: dict[str, Any] | None = None) -> SlackSurface:
         """The runner's surface factory; a turn started by a person may stream natively."""
-        gate = self.gate(SessionKey.parse(key).channel)
+        gate = self.gates(SessionKey.parse(key).channel)
         recipient = (ref or {}).get("user")
         if self.native_streaming and recipient:
             return StreamingSlackSurface(

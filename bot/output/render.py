@@ -23,6 +23,7 @@ import logging
 import random
 import re
 import time
+from collections.abc import Hashable
 from typing import Any, Protocol, runtime_checkable
 
 from agent import events as ev
@@ -89,6 +90,19 @@ class RateGate:
 
     def penalize(self, seconds: float) -> None:
         self._next = max(self._next, time.monotonic() + seconds)
+
+
+class ChannelGates:
+    """A surface factory's rate gates: one per channel, shared by the channel's threads."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._gates: dict[Hashable, RateGate] = {}
+
+    def __call__(self, channel: Hashable) -> RateGate:
+        if channel not in self._gates:
+            self._gates[channel] = RateGate(self.interval)
+        return self._gates[channel]
 
 
 @runtime_checkable
