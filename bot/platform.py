@@ -25,7 +25,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -82,6 +82,19 @@ class RateGate:
 
     def penalize(self, seconds: float) -> None:
         self._next = max(self._next, time.monotonic() + seconds)
+
+
+class ChannelGates:
+    """A surface factory's rate gates: one per channel, shared by the channel's threads."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._gates: dict[Hashable, RateGate] = {}
+
+    def __call__(self, channel: Hashable) -> RateGate:
+        if channel not in self._gates:
+            self._gates[channel] = RateGate(self.interval)
+        return self._gates[channel]
 
 
 @runtime_checkable

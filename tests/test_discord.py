@@ -17,16 +17,18 @@ import discord
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from adapters.discord.conversations import NOTHING_RUNNING, THINKING, USE_IN_THREAD
+from adapters.discord.conversations import THINKING, USE_IN_THREAD
 from adapters.discord.frontend import DiscordFrontEnd
 from adapters.discord.install import invite_url
 from agent.loop import Agent
+from bot.output.views import NOTHING_RUNNING
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
-from bot.turns.runner import TurnRunner
+from bot.turns.runner import STORE_DOWN, TurnRunner
 from tests.standins import discord as dc
 from tests.standins.llm import hang, text, tool_calls
 from tests.support import RAN, agent_config, eventually, test_tools
@@ -218,6 +220,21 @@ async def test_status_undo_and_new_act_on_the_thread_session(rig, llm, api):
     rig.slash("new", thread)
     await rig.idle()
     assert await rig.store.load(f"discord:{GUILD}:{CHANNEL}:{thread['id']}") is None
+
+
+async def test_a_command_the_store_refuses_leaves_only_the_threads_notice(rig, llm, api):
+    llm.script(text("One."))
+    thread = await rig.ask("one")
+
+    async def store_down(key, item):
+        raise RedisConnectionError("down")
+
+    rig.store.push_input = store_down
+    undo = rig.slash("undo", thread)
+    await rig.idle()
+
+    assert undo["token"] not in [m.get("interaction_token") for m in api.messages.values()]
+    assert rig.texts(thread) == ["One.", STORE_DOWN]
 
 
 async def test_session_commands_outside_a_thread_answer_ephemerally(rig, api):

@@ -22,6 +22,7 @@ from bot.ops.metrics import observe_llm, observing_llm
 from bot.output.messages import ALREADY_STARTED, RESTARTED, STORE_DOWN, STORE_LOST, TAKEN_OVER
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
+from bot.turns.commands import run_command
 from bot.turns.limits import TurnLimits
 from bot.turns.once import OnceTools
 from bot.turns.runner import TurnRunner
@@ -119,6 +120,23 @@ async def test_redis_down_at_submit_tells_the_person(llm, redis_factory):
         assert not await bot.runner.submit(THREAD, {"kind": "message", "text": "hi"})
         assert bot.surface.notices == [STORE_DOWN]
         assert llm.requests == []
+    finally:
+        await bot.runner.close()
+        await bot.redis.aclose()
+
+
+async def test_redis_down_session_commands_answer_store_down_or_tell_the_thread(llm, redis_factory):
+    server = redis_factory()
+    server.stop()
+    bot = Bot(llm, Redis.from_url(server.url))  # no retries: fail at once
+    alice = Actor("U_ALICE")
+    try:
+        for name, argument in (("status", ""), ("stop", ""), ("autoapprove", "$5")):
+            reply = await run_command(bot.runner, THREAD, alice, name, argument, draw_status=str)
+            assert reply == STORE_DOWN, name
+        assert bot.surface.notices == []
+        assert await run_command(bot.runner, THREAD, alice, "undo", draw_status=str) is None
+        assert bot.surface.notices == [STORE_DOWN]  # the runner told the thread itself
     finally:
         await bot.runner.close()
         await bot.redis.aclose()

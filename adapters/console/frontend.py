@@ -15,24 +15,24 @@ from typing import Any, TextIO
 from adapters.console.surface import ConsoleSurface
 from agent.model import credential_problem
 from bot.approvals.actor import Actor
-from bot.approvals.clicks import budget_command
+from bot.output.views import help_lines
 from bot.session_key import SessionKey
+from bot.turns.commands import parse_command, run_command
 from bot.turns.runner import TurnRunner
 
 ReadLine = Callable[[str], Awaitable[str | None]]
 
-HELP = """\
-Type a message to talk to the agent. Commands:
-  /undo     undo the last turn        /compact  summarise older history
-  /new      start a new session       /status   show the session's state
-  /autoapprove 20   run costly calls without asking while the estimated spend
-                    stays under $20 (/autoapprove off ends it)
-  /help     this help                 /quit     leave (Ctrl-D works too)
-Ctrl-C stops a running turn.
-When a tool call needs approval, answer y (approve), n [reason] (reject),
-e (edit the script in $EDITOR, then approve), or Y / N for all at once.
-"""
-COMMANDS = {"/undo": "undo", "/compact": "compact", "/new": "new"}
+HELP = "\n".join(
+    [
+        "Type a message to talk to the agent. Commands:",
+        *(f"  {line}" for line in help_lines("/", without=("stop",))),
+        "  `/help`: This help  ·  `/quit`: Leave (Ctrl-D works too)",
+        "Ctrl-C stops a running turn.",
+        "When a tool call needs approval, answer y (approve), n [reason] (reject),",
+        "e (edit the script in $EDITOR, then approve), or Y / N for all at once.",
+        "",
+    ]
+)
 USER = "console"
 
 
@@ -42,6 +42,11 @@ async def read_stdin(prompt: str) -> str | None:
         return await asyncio.to_thread(input, prompt)
     except EOFError:
         return None
+
+
+def status_dump(status: dict[str, Any]) -> str:
+    """Everything :meth:`TurnRunner.status` says, a line per field as it names them."""
+    return "\n".join(f"  {name}: {value}" for name, value in status.items())
 
 
 class ConsoleFrontEnd:
@@ -97,16 +102,13 @@ class ConsoleFrontEnd:
             return True
         if line == "/help":
             self.out.write(HELP)
-        elif line == "/status":
-            status = await self.runner.status(self.key)
-            self.out.write("".join(f"  {k}: {v}\n" for k, v in status.items()))
-        elif line.startswith("/autoapprove"):
-            amount = line.removeprefix("/autoapprove")
-            self.out.write(await budget_command(self.runner, self.key, self.actor, amount) + "\n")
-        elif line in COMMANDS:
-            await self._submit({"kind": COMMANDS[line]})
-            if line == "/new":
-                self.out.write("Started a new session.\n")
+        elif line.startswith("/") and (command := parse_command(line[1:])):
+            reply = await run_command(
+                self.runner, self.key, self.actor, *command, draw_status=status_dump
+            )
+            if reply:
+                self.out.write(reply + "\n")
+            await self.runner.wait_idle()
         elif line.startswith("/"):
             self.out.write(f"Unknown command {line.split()[0]}. /help lists them.\n")
         else:

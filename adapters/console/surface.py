@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import itertools
-import json
 from typing import Any, TextIO
 
 from agent import events as ev
+from bot.approvals.card import ApprovalCard, CallView, script_preview
 from bot.platform import RateGate
 
-SCRIPT_PREVIEW_LINES = 30
+PREVIEW_CHARS = 4000
 
 
-def describe_call(tool: dict[str, Any]) -> str:
-    """A tool call as an approver reads it: name, arguments, script preview."""
-    args = dict(tool["arguments"])
-    script = args.pop("script", None)
-    lines = [f"`{tool['tool']}` {json.dumps(args, ensure_ascii=False)}"]
-    if isinstance(script, str):
-        body = script.splitlines()
-        shown = "\n".join(body[:SCRIPT_PREVIEW_LINES])
-        more = len(body) - SCRIPT_PREVIEW_LINES
-        lines.append(f"```\n{shown}\n```" + (f"\n(+{more} more lines)" if more > 0 else ""))
+def describe_call(call: CallView) -> str:
+    """A tool call as an approver reads it: name, arguments, what the rules say, the script."""
+    lines = ["  ·  ".join([f"`{call.tool}`", *(f"{key}: {value}" for key, value in call.key_args)])]
+    lines += [text for text in (call.other_args, call.note) if text]
+    if call.script is not None:
+        lines.append(script_preview(call.script, PREVIEW_CHARS))
     return "\n".join(lines)
 
 
@@ -60,8 +56,8 @@ class ConsoleSurface:
     async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
         self.approval = event
         self._write(f"\n⏸️  {event.count} tool call(s) need your approval:\n")
-        for n, tool in enumerate(event.tools, 1):
-            self._write(f"\n[{n}] {describe_call(tool)}\n")
+        for call in ApprovalCard.build(event.approval_id, event.tools).calls:
+            self._write(f"\n[{call.number}] {describe_call(call)}\n")
         return {}
 
     async def post_notice(self, text: str) -> None:

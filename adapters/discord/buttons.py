@@ -13,8 +13,9 @@ from typing import Any
 
 import discord
 
-STOP_ID = "mib:stop"
-APPROVAL_TEMPLATE = r"mib:(?P<verb>approve|reject|edit|extend):(?P<id>[\w-]{1,64}):(?P<n>\d+|all)"
+from bot.approvals.card import BUTTON_ID, button_id
+from bot.output.views import STOP_ID
+
 STYLES = {
     "approve": discord.ButtonStyle.success,
     "reject": discord.ButtonStyle.danger,
@@ -42,7 +43,7 @@ class StopButton(discord.ui.DynamicItem[discord.ui.Button], template=re.escape(S
         await client.conversations.on_stop(interaction)
 
 
-class ApprovalButton(discord.ui.DynamicItem[discord.ui.Button], template=APPROVAL_TEMPLATE):
+class ApprovalButton(discord.ui.DynamicItem[discord.ui.Button], template=BUTTON_ID):
     """Approve, Reject or Edit script for call ``n`` of an approval (``n`` None: every call)."""
 
     def __init__(
@@ -58,9 +59,12 @@ class ApprovalButton(discord.ui.DynamicItem[discord.ui.Button], template=APPROVA
         self.verb = verb
         self.approval_id = approval_id
         self.n = n
-        custom_id = f"mib:{verb}:{approval_id}:{'all' if n is None else n}"
         button = discord.ui.Button(
-            label=label, style=STYLES[verb], custom_id=custom_id, disabled=disabled, row=row
+            label=label,
+            style=STYLES[verb],
+            custom_id=button_id(verb, approval_id, n),
+            disabled=disabled,
+            row=row,
         )
         super().__init__(button)
 

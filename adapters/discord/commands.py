@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 import discord
 from discord import app_commands
 
-from adapters.discord.conversations import SESSION_COMMANDS, Conversations
+from adapters.discord.conversations import Conversations
+from bot.output.views import AUTOAPPROVE, AUTOAPPROVE_BUDGET, SESSION_COMMANDS
 
 
 def _session_command(
@@ -30,17 +31,12 @@ def add_commands(tree: app_commands.CommandTree, talk: Conversations) -> None:
     async def ask(interaction: discord.Interaction, prompt: str) -> None:
         await talk.ask(interaction, prompt)
 
-    @tree.command(
-        name="autoapprove",
-        description="Run costly calls in this thread without a click, up to a budget",
-    )
-    @app_commands.describe(
-        budget="USD this thread may spend on auto-approved calls; 0 turns it off"
-    )
+    @tree.command(name="autoapprove", description=AUTOAPPROVE)
+    @app_commands.describe(budget=AUTOAPPROVE_BUDGET)
     async def autoapprove(
         interaction: discord.Interaction, budget: app_commands.Range[float, 0, 10_000]
     ) -> None:
-        await talk.autoapprove(interaction, budget)
+        await talk.command(interaction, "autoapprove", str(budget))
 
     for name, description in SESSION_COMMANDS.items():
         tree.add_command(

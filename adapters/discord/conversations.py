@@ -14,13 +14,12 @@ import re
 from typing import Any
 
 import discord
-from redis.exceptions import RedisError
 
 from adapters.discord.approvals import actor_of
 from adapters.discord.keys import Place, encode_key, place_of
 from adapters.discord.surface import DiscordSurfaces
-from bot.approvals.clicks import budget_command
-from bot.output.messages import STORE_DOWN
+from bot.output.views import NOTHING_RUNNING, clip, status_facts
+from bot.turns.commands import run_command
 from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
@@ -28,41 +27,16 @@ logger = logging.getLogger(__name__)
 THINKING = "*thinking…*"
 THREAD_NAME_CHARS = 90
 QUOTE_CHARS = 1800
-TURN_COMMANDS = {
-    "new": "🆕 Starting over: this thread's history is forgotten.",
-    "undo": "↩️ Undoing the last turn…",
-    "compact": "🗜️ Compacting the conversation…",
-}
-SESSION_COMMANDS = {
-    "new": "Start over in this thread: forget its history",
-    "undo": "Forget the last turn of this thread",
-    "compact": "Summarise the older history of this thread",
-    "stop": "Stop what the agent is doing in this thread",
-    "status": "Model, history size, pending approvals and running tools of this thread",
-}
 USE_IN_THREAD = "Use this inside a thread I opened with `/ask` (or in a DM with me)."
-NOTHING_RUNNING = "Nothing is running here now."
-STOPPING = "⏹️ Stopping…"
 
 
-def status_text(status: dict[str, Any]) -> str:
-    lines = [
-        f"**Status:** {status['status']}",
-        f"**Model:** `{status['model']}`",
-        f"**History:** {status['history_size']} messages (~{status['context_tokens']:,} tokens)",
-        f"**Pending approvals:** {status['pending_approvals']}",
-        "**Running tools:** " + (", ".join(f"`{t}`" for t in status["running_tools"]) or "none"),
-    ]
-    if status["queued"]:
-        lines.append(f"**Queued:** {status['queued']}")
-    if status.get("budget"):
-        lines.append(f"**Budget:** {status['budget']}")
-    return "\n".join(lines)
+def status_lines(status: dict[str, Any]) -> str:
+    """What a ``status`` command answers, a line per fact."""
+    return "\n".join(f"**{label}:** {value}" for label, value in status_facts(status))
 
 
 def quote(user: discord.abc.User, prompt: str) -> str:
-    text = prompt if len(prompt) <= QUOTE_CHARS else prompt[: QUOTE_CHARS - 1] + "…"
-    return f"**{user.display_name}** asked:\n>>> {text}"
+    return f"**{user.display_name}** asked:\n>>> {clip(prompt, QUOTE_CHARS)}"
 
 
 def thread_name(prompt: str) -> str:
@@ -105,39 +79,23 @@ class Conversations:
             place = Place(interaction.guild_id, original.channel.id, thread.id)
         await self.start_turn(encode_key(place), prompt, interaction.user)
 
-    async def _session_of(self, interaction: discord.Interaction) -> str | None:
-        """The session key of the thread a command is used in (deferred); None: told to use one."""
+    async def command(
+        self, interaction: discord.Interaction, name: str, argument: str = ""
+    ) -> None:
+        """A session command (``/new``, ``/status``, ``/autoapprove``…) on this thread's session."""
         place = place_of(interaction.channel)
         if place is None:
             await interaction.response.send_message(USE_IN_THREAD, ephemeral=True)
-            return None
-        await interaction.response.defer(thinking=True)
-        return encode_key(place)
-
-    async def autoapprove(self, interaction: discord.Interaction, budget: float) -> None:
-        """``/autoapprove budget:<usd>``: run costly calls without a click up to ``budget`` (0: off)."""
-        key = await self._session_of(interaction)
-        if key is not None:
-            actor = actor_of(interaction.user)
-            reply = await budget_command(self.runner, key, actor, str(budget))
-            await interaction.edit_original_response(content=reply)
-
-    async def command(self, interaction: discord.Interaction, name: str) -> None:
-        """``/new``, ``/undo``, ``/compact``, ``/stop``, ``/status`` on this thread's session."""
-        key = await self._session_of(interaction)
-        if key is None:
             return
-        if name in TURN_COMMANDS:
-            await self.runner.submit(key, {"kind": name, "user": str(interaction.user.id)})
-            reply = TURN_COMMANDS[name]
-        elif name == "stop":
-            reply = STOPPING if await self.runner.stop(key) else NOTHING_RUNNING
+        await interaction.response.defer(thinking=True)
+        actor = actor_of(interaction.user)
+        reply = await run_command(
+            self.runner, encode_key(place), actor, name, argument, draw_status=status_lines
+        )
+        if reply is None:  # refused as an input: the thread has been told why
+            await interaction.delete_original_response()
         else:
-            try:
-                reply = status_text(await self.runner.status(key))
-            except (RedisError, OSError):
-                reply = STORE_DOWN
-        await interaction.edit_original_response(content=reply)
+            await interaction.edit_original_response(content=reply)
 
     async def on_stop(self, interaction: discord.Interaction) -> None:
         """The Stop button of a streaming answer."""

@@ -18,7 +18,8 @@ from adapters.discord import cards
 from adapters.discord.endpoints import point_at
 from adapters.discord.keys import parse_key
 from agent import events as ev
-from bot.platform import RateGate, RateLimited
+from bot.approvals.card import ApprovalCard
+from bot.platform import ChannelGates, RateGate, RateLimited
 from bot.settings import Settings
 from bot.store.sessions import ApprovalRecord
 
@@ -74,14 +75,13 @@ class DiscordSurface:
         return ref
 
     async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
-        card = cards.approval_card(event.approval_id, event.tools)
-        message_id = await self._send(**card)
+        message_id = await self._send(
+            **cards.approval_card(ApprovalCard.build(event.approval_id, event.tools))
+        )
         return {"channel_id": str(self.channel.id), "message_id": message_id}
 
     async def update_approval(self, record: ApprovalRecord) -> None:
-        card = cards.approval_card(
-            record.approval_id, record.tools, record.decisions, record.status, record.votes
-        )
+        card = cards.approval_card(ApprovalCard.of(record))
         await self.update(record.platform_ref["message_id"], **card)
 
     async def attach_file(self, filename: str, content: bytes, title: str) -> None:
@@ -98,14 +98,10 @@ class DiscordSurfaces:
 
     def __init__(self, client: discord.Client, *, interval: float) -> None:
         self.client = client
-        self.interval = interval
-        self._gates: dict[int, RateGate] = {}
+        self.gates = ChannelGates(interval)
 
     def __call__(self, key: str, ref: dict[str, Any] | None = None) -> DiscordSurface:
-        channel = parse_key(key).channel_id
-        if channel not in self._gates:
-            self._gates[channel] = RateGate(self.interval)
-        return DiscordSurface(self.client, key, self._gates[channel])
+        return DiscordSurface(self.client, key, self.gates(parse_key(key).channel_id))
 
 
 async def rest_client(settings: Settings) -> discord.Client:

@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import modals
 from adapters.slack.surface import SlackSurfaces
 from bot.approvals.actor import Actor
+from bot.approvals.card import BUTTON_ID
 from bot.approvals.clicks import ModalRequest, Refused, decide_click, modal_request
 from bot.platform import call_surface
 from bot.session_key import SessionKey
@@ -21,9 +22,7 @@ from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
 
-APPROVAL_ACTION = re.compile(
-    r"^mib:(?P<verb>approve|reject|edit|extend):(?P<id>[\w-]+):(?P<n>\d+|all)$"
-)
+APPROVAL_ACTION = re.compile(f"^{BUTTON_ID}$")
 GROUP_CACHE_SECONDS = 300.0
 
 

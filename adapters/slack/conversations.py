@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
-from redis.exceptions import RedisError
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
@@ -14,29 +12,25 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack.approvals import GroupDirectory
 from adapters.slack.mrkdwn import from_slack
 from adapters.slack.surface import SlackSurfaces
-from bot.approvals.clicks import budget_command
-from bot.output.messages import STORE_DOWN
+from bot.output.views import NOTHING_RUNNING, help_lines, status_facts
 from bot.platform import call_surface
 from bot.session_key import SessionKey, platform_of
+from bot.turns.commands import parse_command, run_command
 from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
 
 THINKING = "_thinking…_"
 RECEIVED_REACTION = "eyes"
-TURN_COMMANDS = ("undo", "compact", "new")
-HELP = """\
-**Talk to me** by mentioning me; in a thread I'm in, just reply. In a DM, just write.
-**Commands** (after the mention):
-• `stop`: stop what I'm doing  • `undo`: forget the last turn
-• `compact`: summarise the older history  • `new`: start over in this thread
-• `status`: what this thread's session holds  • `help`: this message
-• `auto-approve $20`: run costly calls without a click while this thread's estimated
-  spend stays under $20 (`auto-approve off` ends it)
-Costly actions (GPU jobs, repo writes) wait for an approval click."""
-NOTHING_RUNNING = "Nothing is running here now."
-AUTO_APPROVE = re.compile(r"^auto-?approve\s*(?P<amount>.*)$")
-REPLIES = {"help": HELP, "new": "🆕 Starting over: this thread's history is forgotten."}
+HELP = "\n".join(
+    [
+        "**Talk to me** by mentioning me; in a thread I'm in, just reply. In a DM, just write.",
+        "**Commands** (after the mention):",
+        *(f"• {line}" for line in help_lines()),
+        "• `help`: This message",
+        "Costly actions (GPU jobs, repo writes) wait for an approval click.",
+    ]
+)
 
 
 def session_key(team: str, event: dict[str, Any]) -> str:
@@ -55,21 +49,9 @@ def with_files(text: str, files: list[dict[str, Any]]) -> str:
     return "\n".join([text, *refs]).strip()
 
 
-def status_text(status: dict[str, Any]) -> str:
-    parts = [
-        f"**Status:** {status['status']}",
-        f"model `{status['model']}`",
-        f"{status['history_size']} messages (~{status['context_tokens']:,} tokens)",
-    ]
-    if status["pending_approvals"]:
-        parts.append(f"{status['pending_approvals']} tool call(s) awaiting approval")
-    if status["running_tools"]:
-        parts.append("running: " + ", ".join(f"`{t}`" for t in status["running_tools"]))
-    if status["queued"]:
-        parts.append(f"{status['queued']} queued")
-    if status.get("budget"):
-        parts.append(status["budget"])
-    return " · ".join(parts)
+def status_line(status: dict[str, Any]) -> str:
+    """What a ``status`` command answers, on one line."""
+    return " · ".join(f"**{label}:** {value}" for label, value in status_facts(status))
 
 
 class Conversations:
@@ -131,33 +113,16 @@ class Conversations:
         text = with_files(
             from_slack(event.get("text", ""), context.bot_user_id), event.get("files", [])
         )
-        command = text.lower().rstrip(".!")
-        if command in ("", "help", "stop", "status", *TURN_COMMANDS):
-            await self._command(command or "help", key)
-        elif match := AUTO_APPROVE.match(command):
+        if text.lower().rstrip(".!") in ("", "help"):
+            await self._reply(key, HELP)
+        elif command := parse_command(text):
             actor = await self.directory.actor({"id": event["user"]})
-            await self._reply(key, await budget_command(self.runner, key, actor, match["amount"]))
+            reply = await run_command(self.runner, key, actor, *command, draw_status=status_line)
+            if reply:
+                await self._reply(key, reply)
         else:
-            await self._start_turn(key, event, text)
-
-    async def _start_turn(self, key: str, event: dict, text: str) -> None:
-        await self._react(event)
-        await self.runner.ask(key, text, event["user"], thinking=THINKING)
-
-    async def _command(self, command: str, key: str) -> None:
-        if command in TURN_COMMANDS:
-            await self.runner.submit(key, {"kind": command})
-        if command == "stop":
-            reply = None if await self.runner.stop(key) else NOTHING_RUNNING
-        elif command == "status":
-            try:
-                reply = status_text(await self.runner.status(key))
-            except (RedisError, OSError):
-                reply = STORE_DOWN
-        else:
-            reply = REPLIES.get(command)
-        if reply:
-            await self._reply(key, reply)
+            await self._react(event)
+            await self.runner.ask(key, text, event["user"], thinking=THINKING)
 
     async def _reply(self, key: str, text: str) -> None:
         surface = self.surfaces(key)

@@ -19,9 +19,9 @@ from slack_bolt.response import BoltResponse
 
 from adapters.slack import modals
 from adapters.slack.approvals import APPROVAL_ACTION, Approvals, GroupDirectory
-from adapters.slack.cards import STOP_ACTION
 from adapters.slack.conversations import Conversations
 from adapters.slack.surface import slack_surfaces
+from bot.output.views import STOP_ID
 from bot.store.sessions import SessionStore
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class SlackFrontEnd:
         app.event("app_mention")(conversations.on_mention)
         app.event(HANDLED_MESSAGES)(conversations.on_message)
         app.event("message")(conversations.on_ignored)
-        app.action(STOP_ACTION)(conversations.on_stop)
+        app.action(STOP_ID)(conversations.on_stop)
         app.action(APPROVAL_ACTION)(approvals.on_click)
         app.view(modals.REJECT_CALLBACK)(approvals.on_reject_submitted)
         app.view(modals.EDIT_CALLBACK)(approvals.on_edit_submitted)

@@ -11,7 +11,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import cards
 from agent import events as ev
-from bot.platform import RateGate, RateLimited, StreamClosed, StreamUnavailable
+from bot.approvals.card import ApprovalCard
+from bot.platform import (
+    ChannelGates,
+    RateGate,
+    RateLimited,
+    StreamClosed,
+    StreamUnavailable,
+)
 from bot.session_key import SessionKey
 from bot.settings import Settings
 from bot.store.sessions import ApprovalRecord
@@ -84,7 +91,9 @@ class SlackSurface:
         return ref
 
     async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
-        ts = await self._post(cards.approval_card(event.approval_id, event.tools))
+        ts = await self._post(
+            cards.approval_card(ApprovalCard.build(event.approval_id, event.tools))
+        )
         return {"channel": self.channel, "ts": ts}
 
     async def attach_file(self, filename: str, content: bytes, title: str) -> None:
@@ -99,10 +108,7 @@ class SlackSurface:
         )
 
     async def update_approval(self, record: ApprovalRecord) -> None:
-        card = cards.approval_card(
-            record.approval_id, record.tools, record.decisions, record.status, record.votes
-        )
-        await self.update(record.platform_ref["ts"], card)
+        await self.update(record.platform_ref["ts"], cards.approval_card(ApprovalCard.of(record)))
 
     async def post_notice(self, text: str) -> None:
         await self._post(cards.notice(text))
@@ -183,18 +189,12 @@ class SlackSurfaces:
 
     def __init__(self, client: AsyncWebClient, *, interval: float, native_streaming: bool) -> None:
         self.client = client
-        self.interval = interval
+        self.gates = ChannelGates(interval)
         self.native_streaming = native_streaming
-        self._gates: dict[str, RateGate] = {}
-
-    def gate(self, channel: str) -> RateGate:
-        if channel not in self._gates:
-            self._gates[channel] = RateGate(self.interval)
-        return self._gates[channel]
 
     def __call__(self, key: str, ref: dict[str, Any] | None = None) -> SlackSurface:
         """The runner's surface factory; a turn started by a person may stream natively."""
-        gate = self.gate(SessionKey.parse(key).channel)
+        gate = self.gates(SessionKey.parse(key).channel)
         recipient = (ref or {}).get("user")
         if self.native_streaming and recipient:
             return StreamingSlackSurface(

@@ -12,14 +12,12 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from bot.approvals.actor import Actor
-from bot.approvals.budget import budget_reply, parse_cap
+from bot.approvals.card import has_script
 from bot.approvals.flow import Decided
 from bot.output.messages import STORE_DOWN
 from bot.store.sessions import ApprovalRecord
 from bot.turns.runner import TurnRunner
 
-KEY_ARGS = ("operation", "hardware_flavor", "flavor", "repo_id", "repo", "timeout")
-"""Arguments an approver reads first, in this order."""
 NO_SCRIPT = "This call has no script to edit."
 EXPLAIN = {
     "already": "That tool call was already decided.",
@@ -30,51 +28,8 @@ EXPLAIN = {
 }
 
 
-VERB_LABELS = {
-    "approve": "Approve",
-    "reject": "Reject",
-    "edit": "Edit script",
-    "extend": "Extend budget & approve",
-}
-
-
 class Refused(Exception):
     """A click that can't lead to a decision; the message says why."""
-
-
-def has_script(tool: dict[str, Any]) -> bool:
-    return isinstance(tool["arguments"].get("script"), str)
-
-
-def call_verbs(tool: dict[str, Any]) -> list[str]:
-    """The buttons an undecided call gets."""
-    verbs = ["approve", "reject"]
-    if has_script(tool):
-        verbs.append("edit")
-    if tool.get("approval", {}).get("over_budget"):
-        verbs.append("extend")
-    return verbs
-
-
-def approval_note(tool: dict[str, Any], votes: list[str] | None = None) -> str:
-    """What the team's rules say about an undecided call, in one line (markdown)."""
-    note = tool.get("approval", {})
-    parts = [f"Decides: {note['who']}"] if note.get("who") else []
-    required = note.get("required", 1)
-    if required > 1:
-        so_far = ", ".join(f"<@{v}>" for v in votes or [])
-        parts.append(
-            f"{len(votes or [])} of {required} approvals" + (f" ({so_far})" if so_far else "")
-        )
-    if note.get("cost_usd"):
-        parts.append(f"est. up to ${note['cost_usd']:.2f}")
-    if note.get("over_budget"):
-        parts.append("over this thread's auto-approve budget")
-    return " · ".join(parts)
-
-
-def audit_hint(approval_id: str) -> str:
-    return f"Audit: `ml-intern-bot audit --approval {approval_id}`"
 
 
 def call_id(record: ApprovalRecord | None, n: int | None) -> str | None:
@@ -175,14 +130,3 @@ async def modal_request(
     if n is None or not has_script(record.tools[n]):
         raise Refused(NO_SCRIPT)
     return ModalRequest(record, n, what, record.tools[n]["arguments"]["script"])
-
-
-async def budget_command(runner: TurnRunner, key: str, actor: Actor, amount: str) -> str:
-    """``auto-approve <amount>|off`` in a thread: set its budget; the reply says what happened."""
-    try:
-        budget = await runner.set_budget(key, actor, parse_cap(amount))
-    except (ValueError, PermissionError) as refused:
-        return str(refused)
-    except (RedisError, OSError):
-        return STORE_DOWN
-    return budget_reply(budget)

@@ -147,6 +147,7 @@ class DiscordStandIn:
         r.add_put("/api/v10/applications/{app}/guilds/{guild}/commands", self._commands)
         r.add_post("/api/v10/interactions/{id}/{token}/callback", self._callback)
         r.add_patch("/api/v10/webhooks/{app}/{token}/messages/@original", self._edit_original)
+        r.add_delete("/api/v10/webhooks/{app}/{token}/messages/@original", self._delete_original)
         r.add_post("/api/v10/webhooks/{app}/{token}", self._followup)
         r.add_get("/api/v10/channels/{channel}", self._get_channel)
         r.add_post("/api/v10/channels/{channel}/messages", self._post_message)
@@ -311,6 +312,10 @@ class DiscordStandIn:
         message = self.messages[self.originals[request.match_info["token"]]]
         self._apply(message, request[BODY])
         return self._json(message)
+
+    async def _delete_original(self, request: web.Request) -> web.Response:
+        del self.messages[self.originals[request.match_info["token"]]]
+        return web.Response(status=204)
 
     async def _followup(self, request: web.Request) -> web.Response:
         interaction = self.interactions[request.match_info["token"]]

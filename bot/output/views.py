@@ -1,0 +1,73 @@
+"""What every front end shows alike, before a platform draws it.
+
+The facts of a ``status`` command, the session commands and what each does, the
+replies of those commands, and :func:`clip`. Text here is markdown both
+platforms read the same way (inline code, ``<@id>`` mentions); where a platform
+lays facts out differently (one line on Slack, a line each on Discord), it gets
+them as ``(label, value)`` pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from typing import Any
+
+ELLIPSIS = "…"
+STOP_ID = "mib:stop"
+"""The id of the Stop button on a streaming answer, on every platform."""
+NOTHING_RUNNING = "Nothing is running here now."
+SESSION_COMMANDS = {
+    "new": "Start over in this thread: forget its history",
+    "undo": "Forget the last turn of this thread",
+    "compact": "Summarise the older history of this thread",
+    "stop": "Stop what the agent is doing in this thread",
+    "status": "Model, history size, pending approvals and running tools of this thread",
+}
+"""The session commands without an argument, and what each does (help, slash commands)."""
+AUTOAPPROVE = "Run costly calls in this thread without a click, up to a budget"
+"""What the ``autoapprove`` command does; its argument is a budget in USD, or ``off``."""
+AUTOAPPROVE_BUDGET = "USD this thread may spend on auto-approved calls; 0 turns it off"
+REPLIES = {
+    "new": "🆕 Starting over: this thread's history is forgotten.",
+    "undo": "↩️ Undoing the last turn…",
+    "compact": "🗜️ Compacting the conversation…",
+    "stop": "⏹️ Stopping…",
+}
+"""What a session command answers once it is under way."""
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending with … when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - len(ELLIPSIS), 0)] + ELLIPSIS[: max(limit, 0)]
+
+
+def help_lines(prefix: str = "", without: Container[str] = ()) -> list[str]:
+    """A line per session command but those ``without``, named as typed after ``prefix``."""
+    lines = [
+        f"`{prefix}{name}`: {text}"
+        for name, text in SESSION_COMMANDS.items()
+        if name not in without
+    ]
+    lines.append(
+        f"`{prefix}autoapprove 20`: {AUTOAPPROVE} of $20 (`{prefix}autoapprove off` ends it)"
+    )
+    return lines
+
+
+def status_facts(status: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a ``status`` command shows of :meth:`TurnRunner.status`, in order, as (label, value)."""
+    running = ", ".join(f"`{tool}`" for tool in status["running_tools"])
+    facts = [
+        ("Status", str(status["status"])),
+        ("Model", f"`{status['model']}`"),
+        ("History", f"{status['history_size']} messages (~{status['context_tokens']:,} tokens)"),
+        ("Pending approvals", str(status["pending_approvals"])),
+        ("Running tools", running or "none"),
+    ]
+    if status["queued"]:
+        facts.append(("Queued", str(status["queued"])))
+    if status.get("budget"):
+        facts.append(("Budget", str(status["budget"])))
+    return facts
