@@ -1,10 +1,11 @@
 """What the runtime says in a chat, in one place.
 
-Every sentence the bot's own machinery shows people (refusals at the door, restarts
-and takeovers, a turn's end, the stream renderer's notices) and the tool results it
+Every sentence the turn runtime shows people (refusals at the door, restarts and
+takeovers, how a turn ended, the stream renderer's notices) and the tool results it
 writes in the model's place are named here, so they read the same on every platform
-and change in one spot. The model's answers and the approval cards' wording (see
-``bot.approvals.clicks``) are not here.
+and change in one spot. Not here: the model's own answers, and the wording of the
+cards the bot draws, which lives with them (approval cards, click refusals and budget
+replies in ``bot.approvals``, job cards in ``bot.jobs``).
 """
 
 from __future__ import annotations
