@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack.approvals import GroupDirectory
 from adapters.slack.mrkdwn import from_slack
 from adapters.slack.surface import SlackSurfaces
+from bot.output.messages import viewing_channel
 from bot.output.views import NOTHING_RUNNING, help_lines, status_facts
 from bot.platform import call_surface
 from bot.session_key import SessionKey, platform_of
@@ -75,14 +76,14 @@ class Conversations:
 
     async def on_mention(self, ack: AsyncAck, event: dict, context: AsyncBoltContext) -> None:
         await ack()
-        await self._handle(event, context)
+        await self.handle(event, context)
 
     async def on_message(self, ack: AsyncAck, event: dict, context: AsyncBoltContext) -> None:
         """A plain message: every DM, and replies in a thread the bot is in."""
         await ack()
         if event.get("bot_id") or not await self._addressed(event, context):
             return
-        await self._handle(event, context)
+        await self.handle(event, context)
 
     async def on_ignored(self, ack: AsyncAck) -> None:
         """Edits, deletions, bot messages and other subtypes: acknowledged, nothing else."""
@@ -108,7 +109,11 @@ class Conversations:
             return False  # the app_mention event of this message brings it
         return bool(await self.store.meta(session_key(context.team_id, event)))
 
-    async def _handle(self, event: dict, context: AsyncBoltContext) -> None:
+    async def handle(
+        self, event: dict, context: AsyncBoltContext, *, viewing: str | None = None
+    ) -> None:
+        """A message for the bot: a command, or a question for the agent. ``viewing`` is the
+        channel the person looks at beside the assistant pane (:mod:`adapters.slack.assistant`)."""
         key = session_key(context.team_id, event)
         text = with_files(
             from_slack(event.get("text", ""), context.bot_user_id), event.get("files", [])
@@ -122,6 +127,8 @@ class Conversations:
                 await self._reply(key, reply)
         else:
             await self._react(event)
+            if viewing:
+                text = f"{text}\n\n{viewing_channel(viewing)}"
             await self.runner.ask(key, text, event["user"], thinking=THINKING)
 
     async def _reply(self, key: str, text: str) -> None:

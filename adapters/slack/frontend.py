@@ -19,6 +19,7 @@ from slack_bolt.response import BoltResponse
 
 from adapters.slack import modals
 from adapters.slack.approvals import APPROVAL_ACTION, Approvals, GroupDirectory
+from adapters.slack.assistant import build_assistant
 from adapters.slack.conversations import Conversations
 from adapters.slack.surface import slack_surfaces
 from bot.output.views import STOP_ID
@@ -76,6 +77,8 @@ class SlackFrontEnd:
         approvals = Approvals(rt.runner, self.surfaces, directory)
         app = self.app
         app.use(dedupe(rt.store))
+        if settings.slack_assistant:
+            app.use(build_assistant(conversations, settings, rt.store))
         app.event("app_mention")(conversations.on_mention)
         app.event(HANDLED_MESSAGES)(conversations.on_message)
         app.event("message")(conversations.on_ignored)

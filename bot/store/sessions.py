@@ -170,6 +170,14 @@ class SessionStore:
         pipe.hset(_k("meta", session.key), mapping={k: json.dumps(v) for k, v in fields.items()})
         pipe.expire(_k("meta", session.key), self.ttl)
 
+    async def note(self, key: str, **fields: Any) -> None:
+        """Keep ``fields`` in the session's metadata (beside what turns write)."""
+        meta = _k("meta", key)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(meta, mapping={k: json.dumps(v) for k, v in fields.items()})
+            pipe.expire(meta, self.ttl)
+            await pipe.execute()
+
     async def meta(self, key: str) -> dict[str, Any]:
         raw = await self.redis.hgetall(_k("meta", key))
         return {k.decode(): json.loads(v) for k, v in raw.items()}
