@@ -6,7 +6,7 @@ import json
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bench import fig_overhead
+from bench import fig_chunk, fig_overhead
 from bench.discord_surface import EDITS_PER_WINDOW, DiscordChannel, SlidingWindow, discord_stream
 from bench.report import write
 from bench.rig import last_marker, words
@@ -68,3 +68,22 @@ async def test_the_overhead_figure_and_the_report(tmp_path):
     data = json.loads((tmp_path / "latest.json").read_text())
     assert data["figures"][0]["key"] == "overhead"
     assert "| 1 |" in (tmp_path / "latest.md").read_text()
+
+
+async def test_the_chunk_figure_reads_one_stream_on_every_path():
+    fig = await fig_chunk.run(chunks=20, repeats=1)  # a path that misses a chunk raises
+    cpu = fig.results["cpu_us_per_chunk_p50"]
+    assert set(cpu) == {
+        "a_plain_sse",
+        "b_openai_client",
+        "c_litellm_acompletion",
+        "d_agent_openai",
+        "d_agent_litellm",
+    }
+    assert all(value > 0 for value in cpu.values())
+    assert fig.results["ratio_to_openai_client"]["b_openai_client"] == 1.0
+    profile = fig.results["profiles"]["d_agent_openai"]
+    assert "`agent/llm.py:" in profile and "openai/_streaming.py" in profile
+    assert "litellm/" in fig.results["profiles"]["d_agent_litellm"]
+    shown = fig_chunk.report(fig)
+    assert all(f"| {path} |" in shown for path in cpu)
