@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.ops.metrics import REFUSED
-from bot.session_key import SessionKey
+from bot.store import redis_keys
 from bot.store.sessions import SessionStore
 from bot.turns.limits import TurnLimits
 
@@ -37,10 +37,7 @@ class Admission:
             REFUSED.labels("too_long").inc()
             return TOO_LONG.format(size, self.max_input_chars)
         if self.limits is not None:
-            parsed = SessionKey.parse(key)
-            wait = await self.limits.take(
-                item.get("user", ""), f"{parsed.platform}:{parsed.team}:{parsed.channel}"
-            )
+            wait = await self.limits.take(item.get("user", ""), redis_keys.channel_of(key))
             if wait:
                 REFUSED.labels("rate_limited").inc()
                 return SLOW_DOWN.format(max(wait, 1))

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from agent.tools.registry import ToolContext, ToolRegistry, ToolResult
 from bot.ops.logs import TURN
+from bot.store import redis_keys
 from bot.store.sessions import SessionStore
 
 ALREADY_STARTED = (
@@ -56,4 +57,4 @@ class OnceTools:
             -1,
         )
         digest = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:16]
-        return f"{TURN.get()}:{place}:{ctx.tool_call_id}:{digest}"
+        return redis_keys.tool_call(TURN.get(), place, ctx.tool_call_id, digest)
