@@ -23,6 +23,7 @@ from adapters.slack.assistant import build_assistant
 from adapters.slack.conversations import Conversations
 from adapters.slack.surface import slack_surfaces
 from bot.output.views import STOP_ID
+from bot.store import redis_keys
 from bot.store.sessions import SessionStore
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def dedupe(store: SessionStore):
 
     async def middleware(body: dict[str, Any], next: Any) -> BoltResponse | None:
         event_id = body.get("event_id")
-        if event_id and not await store.first_seen(f"slack:{event_id}"):
+        if event_id and not await store.first_seen(redis_keys.platform_event("slack", event_id)):
             logger.info("dropping redelivered Slack event %s", event_id)
             return BoltResponse(status=200, body="")
         return await next()
