@@ -8,6 +8,7 @@ A port of the behaviour of Hugging Face's ml-intern loop. The loop works on a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -140,6 +141,31 @@ class Agent:
         self.config = config
         self.tools = tools
         self.llm = llm or make_llm_client(config)
+        self._by_model: dict[str, Agent] = {config.model: self}
+        """This agent and its siblings on other models (:meth:`for_model`), shared by all."""
+
+    def for_model(self, model: str | None) -> Agent:
+        """This agent answering with ``model`` (a LiteLLM name) instead of the configured one.
+
+        Same tools and settings; the model's own LLM client, made once and kept, so its
+        calls, token counts, context window and compaction are the model's. ``None`` or
+        the configured model is this agent itself.
+        """
+        if not model or model == self.config.model:
+            return self
+        sibling = self._by_model.get(model)
+        if sibling is None:
+            sibling = Agent(dataclasses.replace(self.config, model=model), self.tools)
+            sibling._by_model = self._by_model
+            self._by_model[model] = sibling
+        return sibling
+
+    async def aclose(self) -> None:
+        """Release the connections of this agent's LLM client and of its siblings'."""
+        for agent in list(self._by_model.values()):
+            close = getattr(agent.llm, "aclose", None)
+            if close is not None:
+                await close()
 
     # ── public operations ────────────────────────────────────────────────
 

@@ -2,14 +2,18 @@
 
 Each session gets ``<root>/<safe session key>/``; paths cannot leave it and its
 size is capped. Creating it needs approval (tool ``sandbox_create``); the file
-tools refuse to work until it exists.
+tools refuse to work until it exists. Files people share with the agent are saved
+here too (by the bot, with its own per-file cap): ``sandbox_read`` reads a big file
+a part at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,8 +26,12 @@ SANDBOX_PREFIX = "sandbox:"
 """A script argument ``sandbox:<file>`` names a file in the session's sandbox."""
 STATE_KEY = "sandbox"
 MAX_FILE_BYTES = 1_000_000
-MAX_SANDBOX_BYTES = 20_000_000
+"""Largest file the agent writes; shared files are saved with the bot's own cap."""
+MAX_SANDBOX_BYTES = 100_000_000
+"""All of a session's files: room for what the agent writes and a few shared files."""
 MAX_LISTED = 200
+READ_CHARS = 16_000
+"""Characters one ``sandbox_read`` returns at most: a bigger file is read in parts."""
 
 
 def session_dirname(key: str) -> str:
@@ -67,14 +75,56 @@ class Sandbox:
         return target
 
     def read(self, session: Session, name: str) -> str:
-        target = self.path(session, name)
-        if not target.is_file():
-            raise ToolError(f"No file '{name}' in the sandbox. List files with sandbox_list.")
-        data = target.read_bytes()[: self.max_file_bytes]
+        """The text of a file, its first ``max_file_bytes`` at most (a job's script)."""
+        target = self._file(session, name)
+        with target.open("rb") as handle:
+            data = handle.read(self.max_file_bytes)
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
             raise ToolError(f"'{name}' is not a UTF-8 text file.") from None
+
+    def read_lines(
+        self,
+        session: Session,
+        name: str,
+        start_line: int = 1,
+        max_lines: int | None = None,
+        max_chars: int = READ_CHARS,
+    ) -> str:
+        """Lines of a text file from ``start_line`` (1-based; negative counts from the end:
+        -100 is the last 100 lines), at most ``max_lines`` and ``max_chars`` characters.
+
+        A whole file that fits comes back as it is; a part comes after a line saying
+        which lines it is and how to read on.
+        """
+        target = self._file(session, name)
+        try:
+            with target.open(encoding="utf-8", newline="") as handle:
+                if start_line < 0:
+                    total, first, lines = _tail(handle, -start_line, max_lines, max_chars)
+                else:
+                    total, first, lines = _head(handle, start_line, max_lines, max_chars)
+        except UnicodeDecodeError:
+            raise ToolError(f"'{name}' is not a UTF-8 text file.") from None
+        if not lines:
+            return "" if total == 0 else f"[`{name}` has {total:,} lines: none from {start_line}.]"
+        text = "".join(lines)
+        last = first + len(lines) - 1
+        if first == 1 and last == total:
+            return text
+        size = human_size(target.stat().st_size)
+        more = f" Read on with start_line={last + 1}." if last < total else ""
+        return (
+            f"[Lines {first:,}-{last:,} of {total:,} of `{name}` ({size}).{more} A negative "
+            f"start_line reads from the end.]\n{text}"
+        )
+
+    def _file(self, session: Session, name: str) -> Path:
+        target = self.path(session, name)
+        if not target.is_file():
+            raise ToolError(f"No file '{name}' in the sandbox. List files with sandbox_list.")
+        return target
 
     def write(self, session: Session, name: str, content: str, append: bool = False) -> int:
         """Write (or append) text; returns the file's new size. Enforces both size caps."""
@@ -119,6 +169,43 @@ class Sandbox:
         return self.root / session_dirname(session.key)
 
 
+def _head(
+    lines: Iterable[str], start: int, max_lines: int | None, max_chars: int
+) -> tuple[int, int, list[str]]:
+    """(lines in all, first line number, the lines kept) from line ``start`` on."""
+    start, kept, chars, total, full = max(start, 1), [], 0, 0, False
+    for total, line in enumerate(lines, 1):
+        if total < start or full:
+            continue
+        if (max_lines is not None and len(kept) >= max_lines) or (
+            kept and chars + len(line) > max_chars
+        ):
+            full = True
+            continue
+        kept.append(line[:max_chars])
+        chars += len(kept[-1])
+    return total, start, kept
+
+
+def _tail(
+    lines: Iterable[str], count: int, max_lines: int | None, max_chars: int
+) -> tuple[int, int, list[str]]:
+    """(lines in all, first line number, the lines kept) of the last ``count`` lines."""
+    last: collections.deque[str] = collections.deque(maxlen=min(count, max_lines or count))
+    total = 0
+    for line in lines:
+        total += 1
+        last.append(line)
+    kept: list[str] = []
+    chars = 0
+    for line in reversed(last):
+        if kept and chars + len(line) > max_chars:
+            break
+        kept.insert(0, line[-max_chars:])
+        chars += len(kept[0])
+    return total, total - len(kept) + 1, kept
+
+
 async def resolve_script(session: Session, script: str, sandbox_root: Path | str) -> str:
     """The script an approver sees and a job runs: ``sandbox:<file>`` becomes its content."""
     if not script.startswith(SANDBOX_PREFIX):
@@ -158,7 +245,13 @@ def sandbox_tools(sandbox: Sandbox) -> list[Tool]:
         return f"{verb} {name} ({human_size(size)}). Use it as script 'sandbox:{name}'."
 
     async def read(args: dict[str, Any], ctx: ToolContext) -> str:
-        return await asyncio.to_thread(sandbox.read, ctx.session, text_arg(args, "path"))
+        start, most = args.get("start_line", 1), args.get("max_lines")
+        if not isinstance(start, int) or isinstance(start, bool):
+            raise ToolError("'start_line' must be a whole number.")
+        if most is not None and (not isinstance(most, int) or isinstance(most, bool) or most < 1):
+            raise ToolError("'max_lines' must be a whole number of at least 1.")
+        path = text_arg(args, "path")
+        return await asyncio.to_thread(sandbox.read_lines, ctx.session, path, start, most)
 
     async def list_files(args: dict[str, Any], ctx: ToolContext) -> str:
         files = await asyncio.to_thread(sandbox.files, ctx.session)
@@ -206,10 +299,25 @@ def sandbox_tools(sandbox: Sandbox) -> list[Tool]:
         ),
         Tool(
             name="sandbox_read",
-            description="Read a text file from the sandbox.",
+            description=(
+                "Read a text file from the sandbox (files people shared are there too). A big "
+                f"file comes in parts of about {READ_CHARS:,} characters: start_line picks "
+                "where to start, and a negative start_line counts from the end (-200: the "
+                "last 200 lines)."
+            ),
             parameters={
                 "type": "object",
-                "properties": {"path": PATH_PARAM},
+                "properties": {
+                    "path": PATH_PARAM,
+                    "start_line": {
+                        "type": "integer",
+                        "description": "First line to read (1 = the top; -N = the last N lines).",
+                    },
+                    "max_lines": {
+                        "type": "integer",
+                        "description": "Read at most this many lines.",
+                    },
+                },
                 "required": ["path"],
             },
             handler=read,
