@@ -4,10 +4,10 @@ Two seams meet here.
 
 * **Output** — a :class:`Surface` is one chat thread as the renderer writes to it:
   post, edit, a compact line per tool call, an approval card, a notice. Optional
-  capabilities (:class:`NativeStream`, :class:`Attachments`, :class:`ApprovalCards`)
-  are detected with ``isinstance``, never assumed. Every call goes through
-  :func:`call_surface`, behind the surface's :class:`RateGate`, retried after a 429
-  (:class:`RateLimited`) or a 5xx (:class:`PlatformUnavailable`).
+  capabilities (:class:`NativeStream`, :class:`Attachments`, :class:`ApprovalCards`,
+  :class:`FileAccess`) are detected with ``isinstance``, never assumed. Every call
+  goes through :func:`call_surface`, behind the surface's :class:`RateGate`, retried
+  after a 429 (:class:`RateLimited`) or a 5xx (:class:`PlatformUnavailable`).
 * **Wiring** — a :class:`Platform` is one adapter package as the command line,
   ``worker`` and ``doctor`` see it: is it configured, its front end, the surfaces a
   worker renders with, an auth check, an install helper. :func:`platforms` finds every
@@ -35,6 +35,7 @@ from bot.ops.metrics import PLATFORM_CALLS, RATE_LIMITED
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from bot.attachments import SharedFile
     from bot.runtime import Runtime
     from bot.settings import Settings
     from bot.store.sessions import ApprovalRecord
@@ -155,6 +156,14 @@ class ApprovalCards(Protocol):
     """
 
     async def update_approval(self, record: ApprovalRecord) -> None: ...
+
+
+@runtime_checkable
+class FileAccess(Protocol):
+    """Optional capability of a :class:`Surface`: files shared in its thread need the
+    platform's credentials to download (Slack's bot token); ``with_access`` adds them."""
+
+    def with_access(self, file: SharedFile) -> SharedFile: ...
 
 
 async def call_surface(surface: Surface, method: Any, *args: Any, **kwargs: Any) -> Any:

@@ -4,12 +4,14 @@ calls to the metrics while it runs, and closes them."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from huggingface_hub import HfApi
 from pydantic import SecretStr
@@ -29,6 +31,7 @@ from bot.output.redact import register_secret
 from bot.settings import Settings
 from bot.store.embedded import redis_for
 from bot.store.sessions import SessionStore
+from bot.turns.intake import FileIntake
 from bot.turns.limits import TurnLimits
 from bot.turns.runner import TurnRunner
 
@@ -53,7 +56,7 @@ def build_tools(settings: Settings) -> ToolRegistry:
     api = hub_api(settings)
     hf_tools = build_hf_tools(
         api,
-        sandbox_root=settings.data_dir / "sandboxes",
+        sandbox_root=sandbox_root(settings),
         auto_file_upload=settings.auto_file_upload,
         secrets=settings.job_secrets(),
     )
@@ -105,7 +108,7 @@ async def runtime(settings: Settings, tools: ToolRegistry | None = None) -> Asyn
                 try:
                     await runner.close()
                 finally:
-                    await agent.llm.aclose()
+                    await runner.agent.aclose()  # the LLM clients of MODEL and of chosen models
                     if tracer is not None:
                         await tracer.close()
 
@@ -118,6 +121,12 @@ def log_model(settings: Settings) -> None:
         logger.warning("%s", problem)
     else:
         logger.info("model: %s", config.model)
+    choices = settings.model_choices.labels
+    for label, model in choices.items():
+        if problem := credential_problem(dataclasses.replace(config, model=model)):
+            logger.warning("MODELS %s: %s", label, problem)
+    if choices:
+        logger.info("models to choose from (MODELS): %s", ", ".join(choices))
 
 
 def build_runner(
@@ -145,7 +154,14 @@ def build_runner(
             ttl_seconds=settings.session_ttl_seconds,
         ),
         tracer=tracer,
+        models=settings.model_choices,
+        files=FileIntake(sandbox_root(settings), settings.max_attachment_bytes),
     )
+
+
+def sandbox_root(settings: Settings) -> Path:
+    """Where the sessions' sandboxes are: the agent's files and the files people share."""
+    return settings.data_dir / "sandboxes"
 
 
 def secret_values(settings: Settings) -> list[str]:

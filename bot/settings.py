@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.config import AgentConfig
+from bot.attachments.fetch import DEFAULT_MAX_BYTES
+
+if TYPE_CHECKING:
+    from bot.turns.models import ModelChoices
 
 DEFAULT_MODEL = "huggingface/novita/moonshotai/kimi-k2.5"
 
@@ -29,6 +34,14 @@ class Settings(BaseSettings):
 
     # Model
     model: str = Field(DEFAULT_MODEL, description="LiteLLM model name")
+    models: str = Field(
+        "",
+        description=(
+            "Models people may choose per thread or channel, as label=LiteLLM name pairs "
+            "separated by commas (kimi=huggingface/novita/moonshotai/kimi-k2.5,qwen=...); "
+            "unset: MODEL only"
+        ),
+    )
     llm_api_base: str | None = None
     llm_api_key: SecretStr | None = None
     inference_token: SecretStr | None = None
@@ -119,7 +132,7 @@ class Settings(BaseSettings):
     )
     max_input_chars: int = Field(20_000, gt=0, description="Longer messages are refused")
     max_attachment_bytes: int = Field(
-        20_000_000,
+        DEFAULT_MAX_BYTES,
         gt=0,
         description=(
             "Largest shared file (Slack file, Discord attachment, console path) the bot "
@@ -149,6 +162,14 @@ class Settings(BaseSettings):
         ApprovalRules.load(value, frozenset())  # a RulesError (a ValueError) names the problem
         return value
 
+    @field_validator("models")
+    @classmethod
+    def _models_parse(cls, value: str) -> str:
+        from bot.turns.models import ModelChoices
+
+        ModelChoices.parse(value, DEFAULT_MODEL)  # a ValueError names the entry
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str | None) -> str | None:
@@ -159,6 +180,13 @@ class Settings(BaseSettings):
     @property
     def approver_ids(self) -> frozenset[str]:
         return frozenset(a.strip() for a in self.approvers.split(",") if a.strip())
+
+    @property
+    def model_choices(self) -> ModelChoices:
+        """``MODEL`` and the labelled models of ``MODELS``."""
+        from bot.turns.models import ModelChoices
+
+        return ModelChoices.parse(self.models, self.model)
 
     @property
     def session_ttl_seconds(self) -> int:

@@ -24,10 +24,11 @@ from adapters.discord.frontend import DiscordFrontEnd
 from adapters.discord.install import invite_url
 from agent.loop import Agent
 from bot.output.views import NOTHING_RUNNING
-from bot.runtime import Runtime
+from bot.runtime import Runtime, sandbox_root
 from bot.settings import Settings
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
+from bot.turns.intake import FileIntake
 from bot.turns.runner import STORE_DOWN, TurnRunner
 from tests.standins import discord as dc
 from tests.standins.llm import hang, text, tool_calls
@@ -61,7 +62,13 @@ class Rig:
         self.store = SessionStore(self.redis)
         agent = Agent(agent_config(llm), test_tools())
         self.runner = TurnRunner(
-            agent, self.store, {}, approvers=self.settings.approver_ids, consume=consume
+            agent,
+            self.store,
+            {},
+            approvers=self.settings.approver_ids,
+            consume=consume,
+            models=self.settings.model_choices,
+            files=FileIntake(sandbox_root(self.settings), self.settings.max_attachment_bytes),
         )
         self.adapter = DiscordFrontEnd(Runtime(self.settings, self.redis, self.store, self.runner))
         self.bot = self.adapter.bot
@@ -598,6 +605,7 @@ async def test_login_syncs_the_commands_globally_or_to_the_dev_guild(llm, redis_
         "stop",
         "status",
         "autoapprove",
+        "model",
     }
     assert to_guild.path == f"/applications/{dc.APP_ID}/guilds/{GUILD}/commands"
     assert {c["name"] for c in to_guild.json} == {c["name"] for c in synced.json}

@@ -21,6 +21,7 @@ from bot.store import redis_keys as rk
 from bot.store.sessions import SessionStore
 from bot.turns.admission import Admission
 from bot.turns.limits import TurnLimits
+from bot.turns.models import ModelChoices, ModelPicker
 from bot.turns.once import OnceTools
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,8 @@ PINNED = [
     (rk.TURNS, "mib:turns"),
     (rk.AUDIT, "mib:audit"),
     (rk.budget(KEY), "mib:budget:slack:T01:C02:1700000000.000100"),
+    (rk.thread_model(KEY), "mib:model:slack:T01:C02:1700000000.000100"),
+    (rk.channel_model(rk.channel_of(KEY)), "mib:channel_model:slack:T01:C02"),
     (rk.rate_user("U0ALICE"), "mib:rate:user:U0ALICE"),
     (rk.rate_channel(rk.channel_of(KEY)), "mib:rate:channel:slack:T01:C02"),
     (rk.rate_channel(rk.channel_of(DM)), "mib:rate:channel:discord:dm:123"),
@@ -128,6 +131,9 @@ async def test_the_modules_write_these_exact_keys_with_the_documented_ttls(redis
     )
     admission = Admission(store, TurnLimits(redis, per_user=5, per_channel=5))
     assert await admission.refusal(DM, {"text": "hi", "user": "U0ALICE"}) is None
+    models = ModelPicker(redis, ModelChoices.parse("big=m/big", "m"), ttl_seconds=3600)
+    await models.choose(KEY, "big")
+    await models.choose(KEY, "big", channel=True)
 
     written = {k.decode(): (await redis.type(k)).decode() for k in await redis.keys("*")}
     assert written == {
@@ -150,6 +156,8 @@ async def test_the_modules_write_these_exact_keys_with_the_documented_ttls(redis
         "mib:budget:slack:T01:C02:1700000000.000100": "hash",
         "mib:rate:user:U0ALICE": "string",
         "mib:rate:channel:discord:dm:123": "string",
+        "mib:model:slack:T01:C02:1700000000.000100": "string",
+        "mib:channel_model:slack:T01:C02": "string",
     }
     assert await redis.hkeys("mib:background") == [
         b"slack:T01:C02:1700000000.000100\x1fjob:65f1c0ffee"
@@ -160,6 +168,7 @@ async def test_the_modules_write_these_exact_keys_with_the_documented_ttls(redis
         "mib:background",
         "mib:turns",
         "mib:audit",
+        "mib:channel_model:slack:T01:C02",
     }
     for key in written:
         ttl = await redis.ttl(key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shlex
 import signal
 import tempfile
@@ -15,9 +16,11 @@ from typing import Any, TextIO
 from adapters.console.surface import ConsoleSurface
 from agent.model import credential_problem
 from bot.approvals.actor import Actor
+from bot.attachments import SharedFile
 from bot.output.views import help_lines
 from bot.session_key import SessionKey
 from bot.turns.commands import parse_command, run_command
+from bot.turns.intake import file_refs
 from bot.turns.runner import TurnRunner
 
 ReadLine = Callable[[str], Awaitable[str | None]]
@@ -26,6 +29,7 @@ HELP = "\n".join(
     [
         "Type a message to talk to the agent. Commands:",
         *(f"  {line}" for line in help_lines("/", without=("stop",))),
+        "  `/file <path> [message]`: Share a file with a message (quote a path with spaces)",
         "  `/help`: This help  ·  `/quit`: Leave (Ctrl-D works too)",
         "Ctrl-C stops a running turn.",
         "When a tool call needs approval, answer y (approve), n [reason] (reject),",
@@ -34,6 +38,20 @@ HELP = "\n".join(
     ]
 )
 USER = "console"
+FILE_COMMAND = re.compile(r"^/file(?:\s+(?P<rest>.*))?$", re.DOTALL)
+FILE_USAGE = "Usage: /file <path> [message], e.g. /file runs/train.log why did the loss jump?\n"
+
+
+def path_and_message(rest: str) -> tuple[str, str] | None:
+    """``<path> [message]``; a path with spaces in quotes. None when there is no path."""
+    rest = rest.strip()
+    if rest[:1] in ("'", '"'):
+        end = rest.find(rest[0], 1)
+        if end > 1:
+            return rest[1:end], rest[end + 1 :].strip()
+        return None
+    path, _, message = rest.partition(" ")
+    return (path, message.strip()) if path else None
 
 
 async def read_stdin(prompt: str) -> str | None:
@@ -102,6 +120,8 @@ class ConsoleFrontEnd:
             return True
         if line == "/help":
             self.out.write(HELP)
+        elif shared := FILE_COMMAND.match(line):
+            await self._share(shared["rest"] or "")
         elif line.startswith("/") and (command := parse_command(line[1:])):
             reply = await run_command(
                 self.runner, self.key, self.actor, *command, draw_status=status_dump
@@ -114,6 +134,16 @@ class ConsoleFrontEnd:
         else:
             await self._submit({"kind": "message", "text": line, "user": USER})
         return True
+
+    async def _share(self, rest: str) -> None:
+        """``/file <path> [message]``: the file goes with the message; the turn reads it."""
+        parsed = path_and_message(rest)
+        if parsed is None:
+            self.out.write(FILE_USAGE)
+            return
+        path, text = parsed
+        files = file_refs([SharedFile.from_path(path)])
+        await self._submit({"kind": "message", "text": text, "user": USER, "files": files})
 
     async def _submit(self, item: dict[str, Any]) -> None:
         await self.runner.submit(self.key, item)

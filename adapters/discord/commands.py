@@ -13,7 +13,17 @@ import discord
 from discord import app_commands
 
 from adapters.discord.conversations import Conversations
-from bot.output.views import AUTOAPPROVE, AUTOAPPROVE_BUDGET, SESSION_COMMANDS
+from bot.output.views import (
+    AUTOAPPROVE,
+    AUTOAPPROVE_BUDGET,
+    MODEL,
+    MODEL_LABEL,
+    SESSION_COMMANDS,
+)
+from bot.turns.models import DEFAULT
+
+MAX_CHOICES = 25
+"""Discord's limit of choices for one option."""
 
 
 def _session_command(
@@ -27,9 +37,11 @@ def _session_command(
 
 def add_commands(tree: app_commands.CommandTree, talk: Conversations) -> None:
     @tree.command(name="ask", description="Ask the ML intern; it answers in a thread")
-    @app_commands.describe(prompt="What you want done")
-    async def ask(interaction: discord.Interaction, prompt: str) -> None:
-        await talk.ask(interaction, prompt)
+    @app_commands.describe(prompt="What you want done", file="A file for it to read (optional)")
+    async def ask(
+        interaction: discord.Interaction, prompt: str, file: discord.Attachment | None = None
+    ) -> None:
+        await talk.ask(interaction, prompt, file)
 
     @tree.command(name="autoapprove", description=AUTOAPPROVE)
     @app_commands.describe(budget=AUTOAPPROVE_BUDGET)
@@ -38,12 +50,35 @@ def add_commands(tree: app_commands.CommandTree, talk: Conversations) -> None:
     ) -> None:
         await talk.command(interaction, "autoapprove", str(budget))
 
+    tree.add_command(model_command(talk))
+
     for name, description in SESSION_COMMANDS.items():
         tree.add_command(
             app_commands.Command(
                 name=name, description=description, callback=_session_command(talk, name)
             )
         )
+
+
+def model_command(talk: Conversations) -> app_commands.Command:
+    """``/model``: its ``label`` offers the labels of ``MODELS`` (and ``default``) as choices;
+    without ``MODELS`` it takes none and says that only ``MODEL`` answers."""
+    labels = list(talk.runner.models.choices.labels)[: MAX_CHOICES - 1]
+    if not labels:
+
+        async def only(interaction: discord.Interaction) -> None:
+            await talk.command(interaction, "model")
+
+        return app_commands.Command(name="model", description=MODEL, callback=only)
+
+    @app_commands.describe(label=MODEL_LABEL)
+    @app_commands.choices(
+        label=[app_commands.Choice(name=label, value=label) for label in [*labels, DEFAULT]]
+    )
+    async def choose(interaction: discord.Interaction, label: str | None = None) -> None:
+        await talk.command(interaction, "model", label or "")
+
+    return app_commands.Command(name="model", description=MODEL, callback=choose)
 
 
 async def sync_commands(tree: app_commands.CommandTree, guild_id: int | None) -> None:

@@ -4,7 +4,9 @@
 session there; in a thread or a DM it continues that session. In a thread the
 bot opened, a plain message continues the session (with the message-content
 intent; without it, only messages that mention the bot carry text). Answers
-stream into a message the bot posts with its own token.
+stream into a message the bot posts with its own token. Files attached to a
+message (or to ``/ask``) go with it: the turn downloads them from Discord's CDN.
+``/model`` in a thread chooses its model; in a server channel, the channel's default.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import discord
 from adapters.discord.approvals import actor_of
 from adapters.discord.keys import Place, encode_key, place_of
 from adapters.discord.surface import DiscordSurfaces
+from bot.attachments import SharedFile
 from bot.output.views import NOTHING_RUNNING, clip, status_facts
 from bot.store import redis_keys
 from bot.turns.commands import run_command
@@ -38,6 +41,11 @@ def status_lines(status: dict[str, Any]) -> str:
 
 def quote(user: discord.abc.User, prompt: str) -> str:
     return f"**{user.display_name}** asked:\n>>> {clip(prompt, QUOTE_CHARS)}"
+
+
+def attached_files(attachments: list[discord.Attachment]) -> list[SharedFile]:
+    """A message's attachments: their CDN links are signed and need no token (they expire)."""
+    return [SharedFile(a.filename, a.url, a.size, a.content_type) for a in attachments]
 
 
 def thread_name(prompt: str) -> str:
@@ -64,7 +72,12 @@ class Conversations:
 
     # ── slash commands ───────────────────────────────────────────────────
 
-    async def ask(self, interaction: discord.Interaction, prompt: str) -> None:
+    async def ask(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        file: discord.Attachment | None = None,
+    ) -> None:
         await interaction.response.defer(thinking=True)
         place = place_of(interaction.channel)
         original = await interaction.edit_original_response(content=quote(interaction.user, prompt))
@@ -78,20 +91,31 @@ class Conversations:
                 )
                 return
             place = Place(interaction.guild_id, original.channel.id, thread.id)
-        await self.start_turn(encode_key(place), prompt, interaction.user)
+        files = attached_files([file] if file else [])
+        await self.start_turn(encode_key(place), prompt, interaction.user, files)
 
     async def command(
         self, interaction: discord.Interaction, name: str, argument: str = ""
     ) -> None:
-        """A session command (``/new``, ``/status``, ``/autoapprove``…) on this thread's session."""
+        """A session command (``/new``, ``/status``, ``/autoapprove``…) on this thread's session;
+        ``/model`` in a server channel acts on the channel's default."""
         place = place_of(interaction.channel)
+        channel_wide = place is None and name == "model"
+        if channel_wide and interaction.guild_id and interaction.channel_id:
+            place = Place(interaction.guild_id, interaction.channel_id, interaction.channel_id)
         if place is None:
             await interaction.response.send_message(USE_IN_THREAD, ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
         actor = actor_of(interaction.user)
         reply = await run_command(
-            self.runner, encode_key(place), actor, name, argument, draw_status=status_lines
+            self.runner,
+            encode_key(place),
+            actor,
+            name,
+            argument,
+            draw_status=status_lines,
+            channel_wide=channel_wide,
         )
         if reply is None:  # refused as an input: the thread has been told why
             await interaction.delete_original_response()
@@ -120,11 +144,12 @@ class Conversations:
         if place is None or not await self._addressed(message, channel, place, me):
             return
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
-        if not text or not await self.store.first_seen(
+        files = attached_files(message.attachments)
+        if not (text or files) or not await self.store.first_seen(
             redis_keys.platform_event("discord", message.id)
         ):
             return
-        await self.start_turn(encode_key(place), text, message.author)
+        await self.start_turn(encode_key(place), text, message.author, files)
 
     async def _addressed(
         self, message: discord.Message, channel: Any, place: Place, me: discord.ClientUser
@@ -138,6 +163,8 @@ class Conversations:
 
     # ── turns ────────────────────────────────────────────────────────────
 
-    async def start_turn(self, key: str, text: str, user: discord.abc.User) -> None:
-        """Post the message the answer streams into, then queue the input."""
-        await self.runner.ask(key, text, str(user.id), thinking=THINKING)
+    async def start_turn(
+        self, key: str, text: str, user: discord.abc.User, files: list[SharedFile] | None = None
+    ) -> None:
+        """Post the message the answer streams into, then queue the input (and its files)."""
+        await self.runner.ask(key, text, str(user.id), thinking=THINKING, files=files or [])

@@ -10,8 +10,10 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack.approvals import GroupDirectory
+from adapters.slack.models import ModelMenu
 from adapters.slack.mrkdwn import from_slack
 from adapters.slack.surface import SlackSurfaces
+from bot.attachments import SharedFile
 from bot.output.messages import viewing_channel
 from bot.output.views import NOTHING_RUNNING, help_lines, status_facts
 from bot.platform import call_surface
@@ -23,12 +25,18 @@ logger = logging.getLogger(__name__)
 
 THINKING = "_thinking…_"
 RECEIVED_REACTION = "eyes"
+FILES_HINT = (
+    "the Slack app needs the files:read scope: add it to the app "
+    "(`ml-intern-bot manifest slack` prints the manifest) and reinstall it"
+)
 HELP = "\n".join(
     [
         "**Talk to me** by mentioning me; in a thread I'm in, just reply. In a DM, just write.",
+        "Share files with a message (logs, configs, notebooks, images): I read them.",
         "**Commands** (after the mention):",
         *(f"• {line}" for line in help_lines()),
         "• `help`: This message",
+        "`model <label>` at the top of a channel sets the channel's default (approvers only).",
         "Costly actions (GPU jobs, repo writes) wait for an approval click.",
     ]
 )
@@ -40,14 +48,26 @@ def session_key(team: str, event: dict[str, Any]) -> str:
     return SessionKey("slack", team, event["channel"], thread).encode()
 
 
-def with_files(text: str, files: list[dict[str, Any]]) -> str:
-    """Shared files as text references the agent can mention or fetch."""
-    refs = [
-        f"[attached file: {f.get('name') or f.get('title') or 'file'} "
-        f"<{f.get('permalink') or f.get('url_private', '')}>]"
+def shared_files(files: list[dict[str, Any]]) -> list[SharedFile]:
+    """The files of a message (``file_share``, or a mention with files), to be downloaded
+    with the bot token where the turn runs. A file Slack shows no link for (deleted,
+    hidden by the plan's limit) gets none, and the thread is told it could not be read."""
+    return [
+        SharedFile(
+            name=str(f.get("name") or f.get("title") or f.get("id") or "file"),
+            url=str(f.get("url_private_download") or f.get("url_private") or ""),
+            size=f["size"] if isinstance(f.get("size"), int) else None,
+            mimetype=f.get("mimetype") or None,
+            access_hint=FILES_HINT,
+        )
         for f in files
     ]
-    return "\n".join([text, *refs]).strip()
+
+
+def at_channel_top(event: dict[str, Any]) -> bool:
+    """A message at the top of a channel (or DM), not in a thread: ``model`` then sets the
+    channel's default."""
+    return event.get("thread_ts", event.get("ts")) == event.get("ts")
 
 
 def status_line(status: dict[str, Any]) -> str:
@@ -71,6 +91,7 @@ class Conversations:
         self.surfaces = surfaces
         self.directory = directory
         self.replies_without_mention = replies_without_mention
+        self.models = ModelMenu(runner, surfaces, directory)
 
     # ── listeners ────────────────────────────────────────────────────────
 
@@ -115,21 +136,35 @@ class Conversations:
         """A message for the bot: a command, or a question for the agent. ``viewing`` is the
         channel the person looks at beside the assistant pane (:mod:`adapters.slack.assistant`)."""
         key = session_key(context.team_id, event)
-        text = with_files(
-            from_slack(event.get("text", ""), context.bot_user_id), event.get("files", [])
-        )
-        if text.lower().rstrip(".!") in ("", "help"):
+        text = from_slack(event.get("text", ""), context.bot_user_id)
+        files = shared_files(event.get("files") or [])
+        if not files and text.lower().rstrip(".!") in ("", "help"):
             await self._reply(key, HELP)
-        elif command := parse_command(text):
-            actor = await self.directory.actor({"id": event["user"]})
-            reply = await run_command(self.runner, key, actor, *command, draw_status=status_line)
-            if reply:
-                await self._reply(key, reply)
+        elif not files and (command := parse_command(text)):
+            await self._command(key, event, *command)
         else:
             await self._react(event)
             if viewing:
                 text = f"{text}\n\n{viewing_channel(viewing)}"
-            await self.runner.ask(key, text, event["user"], thinking=THINKING)
+            await self.runner.ask(key, text, event["user"], thinking=THINKING, files=files)
+
+    async def _command(self, key: str, event: dict, name: str, argument: str) -> None:
+        """A session command; ``status`` gets the model menu when there is a choice."""
+        actor = await self.directory.actor({"id": event["user"]})
+        channel_wide = at_channel_top(event)
+        reply = await run_command(
+            self.runner,
+            key,
+            actor,
+            name,
+            argument,
+            draw_status=status_line,
+            channel_wide=channel_wide,
+        )
+        if reply and name == "status":
+            await self.models.status_reply(key, reply, channel_wide)
+        elif reply:
+            await self._reply(key, reply)
 
     async def _reply(self, key: str, text: str) -> None:
         surface = self.surfaces(key)

@@ -21,6 +21,7 @@ from adapters.slack import modals
 from adapters.slack.approvals import APPROVAL_ACTION, Approvals, GroupDirectory
 from adapters.slack.assistant import build_assistant
 from adapters.slack.conversations import Conversations
+from adapters.slack.models import MODEL_ACTION
 from adapters.slack.surface import slack_surfaces
 from bot.output.views import STOP_ID
 from bot.store import redis_keys
@@ -84,6 +85,7 @@ class SlackFrontEnd:
         app.event(HANDLED_MESSAGES)(conversations.on_message)
         app.event("message")(conversations.on_ignored)
         app.action(STOP_ID)(conversations.on_stop)
+        app.action(MODEL_ACTION)(conversations.models.on_select)
         app.action(APPROVAL_ACTION)(approvals.on_click)
         app.view(modals.REJECT_CALLBACK)(approvals.on_reject_submitted)
         app.view(modals.EDIT_CALLBACK)(approvals.on_edit_submitted)

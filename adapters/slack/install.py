@@ -18,6 +18,7 @@ BOT_SCOPES = [
     "chat:write",  # answers, edits, streams, approval cards, ephemeral replies
     "reactions:write",  # the :eyes: on a message the bot picked up
     "files:write",  # long tool outputs attached in full
+    "files:read",  # files people share with the agent (url_private downloads)
     "usergroups:read",  # APPROVERS given as user groups
 ]
 BOT_EVENTS = ["app_mention", "message.channels", "message.groups", "message.im", "message.mpim"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
@@ -12,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import cards
 from agent import events as ev
 from bot.approvals.card import ApprovalCard
+from bot.attachments import SharedFile
 from bot.platform import (
     ChannelGates,
     RateGate,
@@ -112,6 +114,15 @@ class SlackSurface:
 
     async def post_notice(self, text: str) -> None:
         await self._post(cards.notice(text))
+
+    async def post_message(self, payload: dict[str, Any]) -> str:
+        """A message of this thread from a Block Kit payload (e.g. a reply with a menu)."""
+        return await self._post(payload)
+
+    def with_access(self, file: SharedFile) -> SharedFile:
+        """A file shared here, downloaded with the bot token (Slack's ``url_private``)."""
+        token = self.client.token
+        return replace(file, headers={"Authorization": f"Bearer {token}"}) if token else file
 
     async def post_ephemeral(self, user: str, text: str) -> None:
         """A reply in the thread only ``user`` sees."""

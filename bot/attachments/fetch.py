@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
@@ -32,6 +32,8 @@ READ_TIMEOUT = 60.0
 """Seconds without a byte from the server before a download is given up."""
 CHUNK_BYTES = 64 * 1024
 SIZE_SETTING = "MAX_ATTACHMENT_BYTES"
+DEFAULT_MAX_BYTES = 20_000_000
+"""The default of :data:`SIZE_SETTING`."""
 
 FailureKind = Literal["not_found", "no_access", "expired", "too_big", "network", "error"]
 
@@ -62,6 +64,24 @@ class SharedFile:
     """Sent with the request to the URL's own origin only, e.g. Slack's bot token."""
     access_hint: str | None = None
     """Added to a "no access" reason, e.g. "the Slack app needs the files:read scope"."""
+
+    def to_ref(self) -> dict[str, Any]:
+        """The file as JSON for a queued input: everything but ``headers`` (credentials
+        never go to Redis: the platform adds them again where the turn runs)."""
+        ref = {"name": self.name, "url": self.url, "size": self.size, "mimetype": self.mimetype}
+        return ref | ({"access_hint": self.access_hint} if self.access_hint else {})
+
+    @classmethod
+    def from_ref(cls, ref: Mapping[str, Any]) -> SharedFile:
+        """A file from :meth:`to_ref`'s JSON."""
+        size = ref.get("size")
+        return cls(
+            name=str(ref.get("name") or "file"),
+            url=str(ref.get("url") or ""),
+            size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+            mimetype=ref.get("mimetype") or None,
+            access_hint=ref.get("access_hint") or None,
+        )
 
     @classmethod
     def from_path(cls, path: str | Path) -> SharedFile:

@@ -363,7 +363,8 @@ class _Item:
             return f"It is saved in the sandbox as `{SANDBOX_PREFIX}{self.name}`.{note}"
         return (
             f"The full file is in the sandbox as `{SANDBOX_PREFIX}{self.name}`: read it with "
-            f"sandbox_read, or pass it to a job.{note}"
+            f"sandbox_read (start_line picks the part; -N is the last N lines), or pass it "
+            f"to a job.{note}"
         )
 
     def render(self, vision: bool, images: list[dict[str, Any]]) -> str:

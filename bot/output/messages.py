@@ -80,6 +80,66 @@ def auto_decided(summary: str, tool: str) -> str:
     return f"{summary}: `{tool}`"
 
 
+# ── the model a thread answers with ──────────────────────────────────
+
+MODEL_SOURCES = {
+    "thread": "this thread's choice",
+    "channel": "this channel's default",
+    "default": "the bot's default (MODEL)",
+}
+"""Where a session's model comes from, as ``status`` and ``model`` say it."""
+MODEL_FORBIDDEN = (
+    "🔒 Only someone who may approve here can change this channel's default model. "
+    "Inside a thread, `model <label>` changes that thread's model."
+)
+
+
+def model_name(model: str, label: str | None) -> str:
+    """A model as people see it: its label and LiteLLM name, or the name alone."""
+    return f"`{label}` (`{model}`)" if label else f"`{model}`"
+
+
+def only_one_model(model: str) -> str:
+    """A ``model`` command when ``MODELS`` is unset."""
+    return (
+        f"🧠 I answer with `{model}` (MODEL) only: no other model is set up to choose from. "
+        "Whoever runs me can offer a choice with MODELS (label=model pairs)."
+    )
+
+
+def model_now(name: str, source: str, labels: list[str], channel_wide: bool) -> str:
+    """``model`` alone: the model now, where it comes from, and the choices."""
+    where = "Threads in this channel answer" if channel_wide else "This thread answers"
+    choices = ", ".join(f"`{label}`" for label in labels)
+    return (
+        f"🧠 {where} with {name}: {MODEL_SOURCES[source]}. Choices: {choices}. "
+        "Say `model <label>` to switch, `model default` to drop the choice."
+    )
+
+
+def model_chosen(name: str, channel_wide: bool) -> str:
+    """``model <label>`` done."""
+    if channel_wide:
+        return (
+            f"🧠 This channel's default model is now {name}: its threads answer with it "
+            "unless they chose their own."
+        )
+    return f"🧠 This thread answers with {name} from its next message."
+
+
+def model_dropped(name: str, channel_wide: bool) -> str:
+    """``model default`` done: what answers now."""
+    if channel_wide:
+        return f"🧠 This channel has no default model now: its threads answer with {name}."
+    return f"🧠 This thread follows its channel again: it answers with {name}."
+
+
+def unknown_model(typed: str, labels: list[str]) -> str:
+    """``model <label>`` with a label ``MODELS`` does not have."""
+    choices = ", ".join(f"`{label}`" for label in labels)
+    return f"There's no model `{typed}` here. Choose one of: {choices} (or `default`)."
+
+
 # ── the stream renderer ──────────────────────────────────────────────
 
 STATE_ICONS = {

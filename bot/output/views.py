@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Container
 from typing import Any
 
+from bot.output.messages import MODEL_SOURCES, model_name
+
 ELLIPSIS = "…"
 STOP_ID = "mib:stop"
 """The id of the Stop button on a streaming answer, on every platform."""
@@ -27,6 +29,9 @@ SESSION_COMMANDS = {
 AUTOAPPROVE = "Run costly calls in this thread without a click, up to a budget"
 """What the ``autoapprove`` command does; its argument is a budget in USD, or ``off``."""
 AUTOAPPROVE_BUDGET = "USD this thread may spend on auto-approved calls; 0 turns it off"
+MODEL = "Answer with another model here (one of MODELS); alone: the model and the choices"
+"""What the ``model`` command does; its argument is a label of ``MODELS``, or ``default``."""
+MODEL_LABEL = "A label of MODELS, or default to drop this thread's (or channel's) choice"
 REPLIES = {
     "new": "🆕 Starting over: this thread's history is forgotten.",
     "undo": "↩️ Undoing the last turn…",
@@ -53,6 +58,7 @@ def help_lines(prefix: str = "", without: Container[str] = ()) -> list[str]:
     lines.append(
         f"`{prefix}autoapprove 20`: {AUTOAPPROVE} of $20 (`{prefix}autoapprove off` ends it)"
     )
+    lines.append(f"`{prefix}model <label>`: {MODEL}")
     return lines
 
 
@@ -61,7 +67,7 @@ def status_facts(status: dict[str, Any]) -> list[tuple[str, str]]:
     running = ", ".join(f"`{tool}`" for tool in status["running_tools"])
     facts = [
         ("Status", str(status["status"])),
-        ("Model", f"`{status['model']}`"),
+        ("Model", model_fact(status)),
         ("History", f"{status['history_size']} messages (~{status['context_tokens']:,} tokens)"),
         ("Pending approvals", str(status["pending_approvals"])),
         ("Running tools", running or "none"),
@@ -71,3 +77,10 @@ def status_facts(status: dict[str, Any]) -> list[tuple[str, str]]:
     if status.get("budget"):
         facts.append(("Budget", str(status["budget"])))
     return facts
+
+
+def model_fact(status: dict[str, Any]) -> str:
+    """The model of a ``status``: label and name, and whose choice it is unless nobody's."""
+    name = model_name(status["model"], status.get("model_label"))
+    source = status.get("model_source", "default")
+    return name if source == "default" else f"{name}, {MODEL_SOURCES[source]}"

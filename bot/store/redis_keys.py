@@ -44,6 +44,8 @@ Key                               Type     Holds                                
                                            consumer group ``workers`` (:data:`TURNS_GROUP`)
 ``mib:audit``                     stream   one entry per decided tool call, JSON fields         bot/approvals/audit.py          none; trimmed to ~``MAX_ENTRIES`` (1e6)
 ``mib:budget:<session>``          hash     auto-approve budget: cap, spent (USD)                bot/approvals/budget.py         session TTL, set by ``set_cap``
+``mib:model:<session>``           string   the label of the model the thread chose              bot/turns/models.py             session TTL, renewed when a turn reads it
+``mib:channel_model:<channel>``   string   the label of the channel's default model             bot/turns/models.py             none: kept until changed
 ``mib:rate:user:<user>``          string   turn starts by the user in this window               bot/turns/limits.py (Lua)       the window (60 s), from the first count
 ``mib:rate:channel:<channel>``    string   turn starts in the channel in this window            bot/turns/limits.py (Lua)       the window (60 s), from the first count
 ``mib:control``                   pub/sub  ``{"stop": <session>}`` messages: a channel,         bot/turns/runner.py publishes,  nothing is stored
@@ -160,6 +162,19 @@ def votes(approval_id: str) -> str:
 def budget(key: str) -> str:
     """The session's auto-approve budget."""
     return _k("budget", key)
+
+
+# ── the model a session answers with ────────────────────────────────────
+
+
+def thread_model(key: str) -> str:
+    """The label of the model the session's thread chose."""
+    return _k("model", key)
+
+
+def channel_model(channel: str) -> str:
+    """The label of ``channel``'s (:func:`channel_of`) default model."""
+    return _k("channel_model", channel)
 
 
 # ── background work and status lines ────────────────────────────────────

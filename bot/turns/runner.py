@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -34,6 +34,7 @@ from bot.approvals.actor import Actor
 from bot.approvals.budget import Budget
 from bot.approvals.controls import TeamControls
 from bot.approvals.flow import ApprovalFlow, Decided
+from bot.attachments import SharedFile
 from bot.ops.metrics import REFUSED
 from bot.ops.traces import Tracer
 from bot.output.messages import STORE_DOWN
@@ -42,7 +43,9 @@ from bot.session_key import platform_of
 from bot.store.sessions import SessionStore, Work
 from bot.turns.admission import MAX_INPUT_CHARS, Admission
 from bot.turns.background import Background
+from bot.turns.intake import FileIntake, file_refs
 from bot.turns.limits import TurnLimits
+from bot.turns.models import ModelChoices, ModelPicker
 from bot.turns.once import OnceTools
 from bot.turns.queue import CONTROL, StreamConsumer
 from bot.turns.turn import InputRunner
@@ -61,7 +64,9 @@ class TurnRunner:
     """One process's runner: front-end calls in, the turn stream consumed (when ``consume``).
 
     ``surfaces`` maps a platform to its surface factory; front ends add theirs to
-    this same dict after the runner is built.
+    this same dict after the runner is built. ``models`` are the labelled models a
+    thread or channel may choose (none: the agent's model only, which stays the
+    default); ``files`` says where shared files go and how big they may be.
     """
 
     def __init__(
@@ -79,9 +84,13 @@ class TurnRunner:
         shutdown_grace: float = SHUTDOWN_GRACE,
         controls: TeamControls | None = None,
         tracer: Tracer | None = None,
+        models: ModelChoices | None = None,
+        files: FileIntake | None = None,
     ) -> None:
         self.agent = Agent(agent.config, OnceTools(agent.tools, store), agent.llm)  # type: ignore[arg-type]
         self.store = store
+        choices = ModelChoices(agent.config.model, models.labels if models else {})
+        self.models = ModelPicker(store.redis, choices, ttl_seconds=store.ttl)
         self.surfaces = surfaces
         self.approvers = approvers
         self.controls = controls or TeamControls.build(store.redis, approvers=approvers)
@@ -96,7 +105,14 @@ class TurnRunner:
         self.approvals = ApprovalFlow(store, self.controls, surfaces, self.submit)
         self.background = Background(store, surfaces)
         self.inputs = InputRunner(
-            self.agent, store, surfaces, self.approvals, self.background, tracer
+            self.agent,
+            store,
+            surfaces,
+            self.approvals,
+            self.background,
+            tracer,
+            models=self.models,
+            intake=files or FileIntake(),
         )
         self._watched: set[str] = set()
         self._closing = False
@@ -129,13 +145,19 @@ class TurnRunner:
         self.start()
         return True
 
-    async def ask(self, key: str, text: str, user: str, *, thinking: str) -> bool:
+    async def ask(
+        self, key: str, text: str, user: str, *, thinking: str, files: Sequence[SharedFile] = ()
+    ) -> bool:
         """A person's message: post the ``thinking`` placeholder the answer will stream into,
-        then queue the message (see :meth:`submit`)."""
+        then queue the message (see :meth:`submit`). ``files`` shared with it are queued as
+        references; the turn downloads them (:mod:`bot.turns.intake`)."""
         surface = self.surfaces[platform_of(key)](key, {})
         placeholder = await call_surface(surface, surface.post, thinking)
         ref = {"placeholder": placeholder, "user": user}
-        return await self.submit(key, {"kind": "message", "text": text, "user": user, "ref": ref})
+        item = {"kind": "message", "text": text, "user": user, "ref": ref}
+        if files:
+            item["files"] = file_refs(list(files))
+        return await self.submit(key, item)
 
     async def stop(self, key: str) -> bool:
         """Stop the turn running for ``key`` in any process; False if none runs."""
@@ -179,8 +201,11 @@ class TurnRunner:
         """What ``status`` commands show: model, history size, pending approval, tools running."""
         session = await self.store.load(key)
         meta = await self.store.meta(key)
+        chosen = await self.models.chosen(key)
         return {
-            "model": self.agent.config.model,
+            "model": chosen.model,
+            "model_label": chosen.label,
+            "model_source": chosen.source,
             "history_size": len(session.history) if session else 0,
             "context_tokens": session.context_tokens if session else 0,
             "turns": session.turns if session else 0,

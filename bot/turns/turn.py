@@ -25,6 +25,7 @@ from agent import events as ev
 from agent.loop import Agent, Turn
 from agent.session import Session
 from bot.approvals.flow import ApprovalFlow
+from bot.attachments.prepare import Content
 from bot.ops.logs import log_context
 from bot.ops.metrics import RUNNING_TURNS, count
 from bot.ops.traces import Tracer
@@ -34,6 +35,8 @@ from bot.session_key import platform_of
 from bot.store.sessions import SessionStore
 from bot.turns import takeover
 from bot.turns.background import Background
+from bot.turns.intake import FileIntake
+from bot.turns.models import ModelPicker
 from bot.turns.queue import HandedBack
 
 if TYPE_CHECKING:
@@ -53,8 +56,13 @@ class InputRunner:
         approvals: ApprovalFlow,
         background: Background,
         tracer: Tracer | None = None,
+        *,
+        models: ModelPicker,
+        intake: FileIntake,
     ) -> None:
         self.agent = agent
+        self.models = models
+        self.intake = intake
         self.store = store
         self.surfaces = surfaces  # the runner's dict: front ends add their factories later
         self.approvals = approvals
@@ -92,8 +100,10 @@ class RunningTurn:
         renderer: StreamRenderer,
         requester: str,
         takeovers: int,
+        model: str,
     ) -> None:
         self.runner = runner
+        self.model = model  # the thread's choice, else its channel's, else MODEL
         self.key = key
         self.item = item
         self.turn_id = turn_id
@@ -115,6 +125,7 @@ class RunningTurn:
         meta = await runner.store.meta(key)
         requester = item.get("user") or meta.get("requester", "")
         item, takeovers = takeover.carried_on(item, meta, turn_id, taken_over)
+        chosen = await runner.models.chosen(key)
         return cls(
             runner,
             key,
@@ -124,6 +135,7 @@ class RunningTurn:
             renderer=renderer,
             requester=requester,
             takeovers=takeovers,
+            model=chosen.model,
         )
 
     async def run(self) -> None:
@@ -187,14 +199,14 @@ class RunningTurn:
     async def _step(self, turn: Turn) -> None:
         """What the input asks for; a taken-over turn is carried on."""
         kind = self.item["kind"]
+        agent, session = self.runner.agent.for_model(self.model), self.session
         if kind in takeover.KINDS:
-            await takeover.take_over(self.runner.agent, self.session, kind, turn, self.renderer)
+            await takeover.take_over(agent, session, kind, turn, self.renderer)
             return
-        agent, session = self.runner.agent, self.session
         if kind in ("message", "undo", "new") and session.pending:
             await self.runner.approvals.abandon(session.pending.approval_id)
         if kind == "message":
-            await agent.run(session, self.item.get("text", ""), turn)
+            await agent.run(session, await self._message(), turn)
         elif kind == "resume":
             if session.pending and session.pending.approval_id == self.item["approval_id"]:
                 await agent.resume(session, self.item["decisions"], turn)
@@ -210,6 +222,15 @@ class RunningTurn:
             session.pending = None
         else:
             await turn.emit(ev.Error(error=unknown_request(kind)))
+
+    async def _message(self) -> Content:
+        """The message with its shared files taken in; a line in the thread for each file
+        that could not be read or shown (the turn runs anyway)."""
+        surface = self.renderer.surface
+        taken = await self.runner.intake.take(self.item, self.session, surface, self.model)
+        for notice in taken.notices:
+            await self.renderer.notice(notice)
+        return taken.content
 
     async def _failed(self, exc: Exception) -> bool:
         """Say why the turn ended early; True when Redis was lost mid-turn (then the input

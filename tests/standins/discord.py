@@ -6,6 +6,10 @@ keeps the messages it holds, and records every call. ``rate_limit`` makes the
 next matching call answer 429 the way Discord does (``retry_after`` in the body,
 the rate-limit headers, a ``Via`` header so discord.py trusts it).
 
+Attachments (:meth:`DiscordStandIn.add_attachment`) are served from the stand-in's
+CDN path with signed-link parameters (``ex``, ``is``, ``hm``), to anyone, as
+Discord's CDN serves them; a removed one is a 404.
+
 The ``*_event`` functions build the JSON payloads the gateway sends for
 ``INTERACTION_CREATE``, ``MESSAGE_CREATE``, ``GUILD_CREATE`` and ``THREAD_CREATE``;
 tests hand them to discord.py's own parsers (``client._connection.parse_*``).
@@ -16,6 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +38,8 @@ CALLBACK_MESSAGE, CALLBACK_DEFERRED, CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE, 
     9,
 )
 EPHEMERAL = 64
+OPTION_TYPES = {str: 3, int: 10, float: 10, dict: 11}
+"""A slash command option's type by its Python value: string, number, attachment."""
 _ids = itertools.count(1_000_000_000_000_000_000)
 
 
@@ -135,6 +142,7 @@ class DiscordStandIn:
         self.interactions: dict[str, dict[str, Any]] = {}  # token -> interaction payload
         self.originals: dict[str, str] = {}  # token -> original response message id
         self.limits: list[Limit] = []
+        self.cdn: dict[str, tuple[bytes, str | None]] = {}  # attachment id -> bytes, type
         self.base_url = ""
         self._runner: web.AppRunner | None = None
 
@@ -153,6 +161,7 @@ class DiscordStandIn:
         r.add_post("/api/v10/channels/{channel}/messages", self._post_message)
         r.add_patch("/api/v10/channels/{channel}/messages/{message}", self._edit_message)
         r.add_post("/api/v10/channels/{channel}/messages/{message}/threads", self._thread)
+        r.add_get("/attachments/{channel}/{attachment}/{filename}", self._attachment)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -349,6 +358,32 @@ class DiscordStandIn:
         self.channels[thread["id"]] = thread
         return self._json(thread)
 
+    # ── attachments on the CDN ───────────────────────────────────────────
+
+    def add_attachment(
+        self, channel_id: str, filename: str, data: bytes, content_type: str | None = None
+    ) -> dict[str, Any]:
+        """An attachment object as a message (or a slash command's option) carries it."""
+        attachment_id = snowflake()
+        self.cdn[attachment_id] = (data, content_type)
+        root = self.base_url.removesuffix("/api/v10")
+        now = int(time.time())
+        signed = f"ex={now + 86400:x}&is={now:x}&hm={'0' * 64}"
+        url = f"{root}/attachments/{channel_id}/{attachment_id}/{filename}?{signed}"
+        found = {"id": attachment_id, "filename": filename, "size": len(data), "url": url}
+        found |= {"proxy_url": url}
+        return found | ({"content_type": content_type} if content_type else {})
+
+    def remove_attachment(self, attachment: dict[str, Any]) -> None:
+        del self.cdn[attachment["id"]]
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        found = self.cdn.get(request.match_info["attachment"])
+        if found is None:
+            return web.Response(status=404, text="This content is no longer available.")
+        data, content_type = found
+        return web.Response(body=data, content_type=content_type or "application/octet-stream")
+
     # ── gateway payloads ─────────────────────────────────────────────────
 
     def add_channel(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -383,18 +418,26 @@ class DiscordStandIn:
         return payload
 
     def slash_event(
-        self, name: str, place: Place, who: dict[str, Any], **options: str | float
+        self, name: str, place: Place, who: dict[str, Any], **options: str | float | dict
     ) -> dict[str, Any]:
-        """An ``INTERACTION_CREATE`` for ``/name option:value`` (string or number options)."""
-        data = {
+        """An ``INTERACTION_CREATE`` for ``/name option:value`` (string or number options, or
+        an attachment from :meth:`add_attachment`, resolved as Discord resolves it)."""
+        attachments = {v["id"]: v for v in options.values() if isinstance(v, dict)}
+        data: dict[str, Any] = {
             "id": snowflake(),
             "name": name,
             "type": 1,
             "options": [
-                {"name": k, "type": 3 if isinstance(v, str) else 10, "value": v}
+                {
+                    "name": k,
+                    "type": OPTION_TYPES[type(v)],
+                    "value": v["id"] if isinstance(v, dict) else v,
+                }
                 for k, v in options.items()
             ],
         }
+        if attachments:
+            data["resolved"] = {"attachments": attachments}
         if place.guild_id:
             data["guild_id"] = place.guild_id
         return self._interaction(2, data, place, who)

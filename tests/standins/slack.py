@@ -7,6 +7,11 @@ told to, or on its own past Slack's published rate limits once
 signs and POSTs events and interactions to a Bolt endpoint the way Slack does
 (``X-Slack-Signature``, ``X-Slack-Request-Timestamp``).
 
+Files people share are served the way Slack serves them (:meth:`SlackStandIn.add_file`
+gives the file object an event carries): ``url_private`` and ``url_private_download``
+answer the bot token with the bytes; without it, or without the ``files:read`` scope
+(``scopes``), they redirect to a sign-in web page; a deleted file is a 404.
+
 Native streams keep Slack's limits: a call's ``markdown_text`` over ``max_append``
 characters gets ``msg_too_long``; a stream older than ``stream_seconds`` (unset: never)
 is over, and appending to or stopping it gets ``message_not_in_streaming_state``;
@@ -21,7 +26,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from aiohttp import ClientSession, WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
@@ -113,7 +118,12 @@ class SlackStandIn:
         self.rate_limited: dict[str, int] = {}  # method -> 429s answered by the limits
         self._buckets: dict[str, TokenBucket] = {}
         self.base_url = ""
+        self.token = "xoxb-test"
+        self.scopes = {"files:read", "files:write", "chat:write"}
+        self.shared: dict[str, tuple[str, bytes, str]] = {}  # file id -> name, bytes, mimetype
+        self.downloads: list[tuple[str, str | None]] = []  # (path, Authorization) per request
         self._ts = itertools.count(1)
+        self._files = itertools.count(1)
         self._runner: web.AppRunner | None = None
 
     # ── scripting ────────────────────────────────────────────────────────
@@ -166,6 +176,9 @@ class SlackStandIn:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/link", self._link)
+        app.router.add_get("/files-pri/{file}/{name}", self._file)
+        app.router.add_get("/files-pri/{file}/download/{name}", self._file)
+        app.router.add_get("/signin", self._signin)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -328,6 +341,51 @@ class SlackStandIn:
         )
         return envelope_id
 
+    # ── files people share ───────────────────────────────────────────────
+
+    @property
+    def root(self) -> str:
+        return self.base_url.removesuffix("/api/")
+
+    def add_file(self, name: str, data: bytes, mimetype: str = "text/plain") -> dict[str, Any]:
+        """A shared file as the ``files`` of a ``file_share`` event describe it."""
+        file_id = f"F{next(self._files):08d}"
+        self.shared[file_id] = (name, data, mimetype)
+        where = f"{self.root}/files-pri/{TEAM}-{file_id}"
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rsplit(".", 1)[-1] if "." in name else "binary",
+            "size": len(data),
+            "mode": "hosted",
+            "is_external": False,
+            "url_private": f"{where}/{quote(name)}",
+            "url_private_download": f"{where}/download/{quote(name)}",
+            "permalink": f"https://team.slack.com/files/{BOT_USER}/{file_id}/{quote(name)}",
+        }
+
+    def delete_file(self, file_id: str) -> None:
+        del self.shared[file_id]
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """``url_private``: the bytes for the bot token with files:read, else a sign-in page."""
+        auth = request.headers.get("Authorization")
+        self.downloads.append((request.path, auth))
+        if auth != f"Bearer {self.token}" or "files:read" not in self.scopes:
+            raise web.HTTPFound(f"{self.root}/signin?redir={quote(request.path)}")
+        file_id = request.match_info["file"].removeprefix(f"{TEAM}-")
+        if file_id not in self.shared:
+            return web.Response(status=404, text="File not found")
+        name, data, mimetype = self.shared[file_id]
+        return web.Response(body=data, content_type=mimetype)
+
+    async def _signin(self, request: web.Request) -> web.Response:
+        return web.Response(
+            text="<html><body>Sign in to Slack</body></html>", content_type="text/html"
+        )
+
     def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{len(self.uploads) + 1:06d}"
         self.uploads[file_id] = {"filename": args.get("filename"), "content": None}
@@ -406,14 +464,47 @@ class SlackSender:
         channel: str = "C0CHAN",
         user: str = "U0ALICE",
         thread_ts: str | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """An ``app_mention`` event; returns the event sent (its ``ts`` names the thread)."""
-        event = {
+        """An ``app_mention`` event (with ``files`` shared with it); returns the event sent
+        (its ``ts`` names the thread)."""
+        event: dict[str, Any] = {
             "type": "app_mention",
             "user": user,
             "text": f"<@{BOT_USER}> {text}",
             "ts": self.ts(),
             "channel": channel,
+            "event_ts": "0",
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        if files:
+            event["files"] = files
+        status, _ = await self.event(event)
+        assert status == 200
+        return event
+
+    async def share(
+        self,
+        files: list[dict[str, Any]],
+        text: str = "",
+        *,
+        channel: str = "C0CHAN",
+        user: str = "U0ALICE",
+        thread_ts: str | None = None,
+        channel_type: str = "channel",
+    ) -> dict[str, Any]:
+        """A ``message`` event of subtype ``file_share`` (files from :meth:`SlackStandIn.add_file`)."""
+        event = {
+            "type": "message",
+            "subtype": "file_share",
+            "user": user,
+            "text": text,
+            "files": files,
+            "upload": False,
+            "ts": self.ts(),
+            "channel": channel,
+            "channel_type": channel_type,
             "event_ts": "0",
         }
         if thread_ts:
@@ -440,6 +531,28 @@ class SlackSender:
             ),
             {},
         )
+        action = {"type": "button", "action_id": action_id, "block_id": "b"}
+        return await self._block_action(message, user, action | {"value": button.get("value", "")})
+
+    async def choose(
+        self, message: Message, value: str, *, user: str = "U0ALICE"
+    ) -> tuple[int, str]:
+        """An option of the static_select menu of ``message`` chosen, as ``block_actions``."""
+        block, menu = next(
+            (b, e)
+            for b in message.blocks
+            if b.get("type") == "actions"
+            for e in b["elements"]
+            if e["type"] == "static_select"
+        )
+        option = next(o for o in menu["options"] if o["value"] == value)
+        action = {"type": "static_select", "action_id": menu["action_id"]}
+        action |= {"block_id": block["block_id"], "selected_option": option}
+        return await self._block_action(message, user, action)
+
+    async def _block_action(
+        self, message: Message, user: str, action: dict[str, Any]
+    ) -> tuple[int, str]:
         return await self.interaction(
             {
                 "type": "block_actions",
@@ -456,15 +569,7 @@ class SlackSender:
                 },
                 "channel": {"id": message.channel},
                 "message": {"ts": message.ts, "thread_ts": message.thread_ts, "type": "message"},
-                "actions": [
-                    {
-                        "type": "button",
-                        "action_id": action_id,
-                        "block_id": "b",
-                        "value": button.get("value", ""),
-                        "action_ts": "1",
-                    }
-                ],
+                "actions": [{**action, "action_ts": "1"}],
             }
         )
 
