@@ -14,6 +14,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 
 from adapters.slack import cards
 from adapters.slack.approvals import GroupDirectory
+from adapters.slack.keys import PLATFORM
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.surface import SlackSurfaces
 from bot.output.messages import MODEL_FORBIDDEN
@@ -101,6 +102,6 @@ class ModelMenu:
 
 def _slack_key(key: str) -> bool:
     try:
-        return SessionKey.parse(key).platform == "slack"
+        return SessionKey.parse(key).platform == PLATFORM
     except ValueError:
         return False
