@@ -20,7 +20,9 @@ from slack_bolt.response import BoltResponse
 from adapters.slack import modals
 from adapters.slack.approvals import APPROVAL_ACTION, Approvals, GroupDirectory
 from adapters.slack.assistant import build_assistant
+from adapters.slack.cards import THUMBS_ID
 from adapters.slack.conversations import Conversations
+from adapters.slack.feedback import WENT_WRONG_CALLBACK, Feedback
 from adapters.slack.surface import slack_surfaces
 from bot.output.views import STOP_ID
 from bot.store import redis_keys
@@ -76,6 +78,7 @@ class SlackFrontEnd:
             replies_without_mention=settings.slack_thread_replies_without_mention,
         )
         approvals = Approvals(rt.runner, self.surfaces, directory)
+        feedback = Feedback(rt.runner, self.surfaces)
         app = self.app
         app.use(dedupe(rt.store))
         if settings.slack_assistant:
@@ -87,6 +90,8 @@ class SlackFrontEnd:
         app.action(APPROVAL_ACTION)(approvals.on_click)
         app.view(modals.REJECT_CALLBACK)(approvals.on_reject_submitted)
         app.view(modals.EDIT_CALLBACK)(approvals.on_edit_submitted)
+        app.action(THUMBS_ID)(feedback.on_click)
+        app.view(WENT_WRONG_CALLBACK)(feedback.on_submitted)
 
     def mount(self, http: web.Application) -> None:
         http.router.add_post(EVENTS_PATH, self.handle)
