@@ -23,6 +23,7 @@ from adapters.slack.assistant import build_assistant
 from adapters.slack.cards import THUMBS_ID
 from adapters.slack.conversations import Conversations
 from adapters.slack.feedback import WENT_WRONG_CALLBACK, Feedback
+from adapters.slack.install import EVENTS_PATH
 from adapters.slack.surface import slack_surfaces
 from bot.output.views import STOP_ID
 from bot.store import redis_keys
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EVENTS_PATH = "/slack/events"
 HANDLED_MESSAGES = {"type": "message", "subtype": (None, "file_share")}
 """New messages and file shares; edits, deletions and other subtypes are only acknowledged."""
 
