@@ -2,7 +2,8 @@
 
 One entry per decided tool call: what it was (tool, operation, a digest of its
 arguments, the script diff when a person edited it), who decided, when, where
-and the outcome. ``ml-intern-bot audit`` prints them.
+and the outcome. ``ml-intern-bot audit`` prints them. People's 👍 / 👎 of answers
+have a sibling stream of their own (:mod:`bot.turns.feedback`, ``audit --feedback``).
 """
 
 from __future__ import annotations
