@@ -10,9 +10,10 @@ import discord
 from discord import app_commands
 
 from adapters.discord.approvals import Approvals
-from adapters.discord.buttons import ApprovalButton, StopButton
+from adapters.discord.buttons import ApprovalButton, StopButton, ThumbButton
 from adapters.discord.commands import add_commands, sync_commands
 from adapters.discord.conversations import Conversations
+from adapters.discord.feedback import Feedback
 from adapters.discord.surface import DiscordSurfaces
 from bot.settings import Settings
 from bot.turns.runner import TurnRunner
@@ -40,11 +41,12 @@ class DiscordBot(discord.AutoShardedClient):
             self, runner, self.surfaces, message_content=settings.discord_message_content
         )
         self.approvals = Approvals(runner, self.surfaces)
+        self.feedback = Feedback(runner)
         add_commands(self.tree, self.conversations)
         runner.surfaces["discord"] = self.surfaces
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(StopButton, ApprovalButton)
+        self.add_dynamic_items(StopButton, ApprovalButton, ThumbButton)
         await sync_commands(self.tree, self.guild_id)
 
     async def on_message(self, message: discord.Message) -> None:

@@ -20,7 +20,9 @@ from slack_bolt.response import BoltResponse
 from adapters.slack import modals
 from adapters.slack.approvals import APPROVAL_ACTION, Approvals, GroupDirectory
 from adapters.slack.assistant import build_assistant
+from adapters.slack.cards import THUMBS_ID
 from adapters.slack.conversations import Conversations
+from adapters.slack.feedback import WENT_WRONG_CALLBACK, Feedback
 from adapters.slack.install import EVENTS_PATH
 from adapters.slack.models import MODEL_ACTION
 from adapters.slack.surface import slack_surfaces
@@ -77,6 +79,7 @@ class SlackFrontEnd:
             replies_without_mention=settings.slack_thread_replies_without_mention,
         )
         approvals = Approvals(rt.runner, self.surfaces, directory)
+        feedback = Feedback(rt.runner, self.surfaces)
         app = self.app
         app.use(dedupe(rt.store))
         if settings.slack_assistant:
@@ -89,6 +92,8 @@ class SlackFrontEnd:
         app.action(APPROVAL_ACTION)(approvals.on_click)
         app.view(modals.REJECT_CALLBACK)(approvals.on_reject_submitted)
         app.view(modals.EDIT_CALLBACK)(approvals.on_edit_submitted)
+        app.action(THUMBS_ID)(feedback.on_click)
+        app.view(WENT_WRONG_CALLBACK)(feedback.on_submitted)
 
     def mount(self, http: web.Application) -> None:
         http.router.add_post(EVENTS_PATH, self.handle)

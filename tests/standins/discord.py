@@ -2,7 +2,8 @@
 
 :class:`DiscordStandIn` serves what the adapter uses (log-in, command sync,
 interaction callbacks and webhooks, channel messages, threads from messages),
-keeps the messages it holds, and records every call. ``rate_limit`` makes the
+keeps the messages it holds, and records every call (typing indicators too:
+:meth:`DiscordStandIn.typing` lists them). ``rate_limit`` makes the
 next matching call answer 429 the way Discord does (``retry_after`` in the body,
 the rate-limit headers, a ``Via`` header so discord.py trusts it).
 
@@ -162,6 +163,7 @@ class DiscordStandIn:
         r.add_patch("/api/v10/channels/{channel}/messages/{message}", self._edit_message)
         r.add_post("/api/v10/channels/{channel}/messages/{message}/threads", self._thread)
         r.add_get("/attachments/{channel}/{attachment}/{filename}", self._attachment)
+        r.add_post("/api/v10/channels/{channel}/typing", self._typing)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -184,6 +186,11 @@ class DiscordStandIn:
         """Calls with this method whose path matches the regex ``path``."""
         return [c for c in self.calls if c.method == method and re.search(path, c.path)]
 
+    def typing(self, channel_id: str) -> list[int]:
+        """The indexes in :attr:`calls` of the typing indicators sent to a channel."""
+        path = f"/channels/{channel_id}/typing"
+        return [i for i, c in enumerate(self.calls) if c.method == "POST" and c.path == path]
+
     def callbacks(self, kind: int | None = None) -> list[dict[str, Any]]:
         bodies = [c.json for c in self.of("POST", r"/callback$")]
         return [b for b in bodies if kind is None or b["type"] == kind]
@@ -195,7 +202,8 @@ class DiscordStandIn:
     def threads(self) -> list[dict[str, Any]]:
         return [c for c in self.channels.values() if c["type"] == PUBLIC_THREAD]
 
-    def custom_ids(self, message: dict[str, Any], *, enabled_only: bool = True) -> list[str]:
+    @staticmethod
+    def custom_ids(message: dict[str, Any], *, enabled_only: bool = True) -> list[str]:
         return [
             item["custom_id"]
             for row in message.get("components", [])
@@ -348,6 +356,9 @@ class DiscordStandIn:
         self._apply(message, request[BODY])
         message["edited_timestamp"] = "2026-01-01T00:00:01+00:00"
         return self._json(message)
+
+    async def _typing(self, _: web.Request) -> web.Response:
+        return web.Response(status=204)
 
     async def _thread(self, request: web.Request) -> web.Response:
         body = request[BODY]

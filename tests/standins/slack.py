@@ -58,6 +58,19 @@ class Message:
             for element in block["elements"]
         ]
 
+    def feedback_buttons(self) -> dict[str, Any] | None:
+        """The ``feedback_buttons`` element of the message's ``context_actions`` block, if any."""
+        return next(
+            (
+                element
+                for block in self.blocks
+                if block.get("type") == "context_actions"
+                for element in block["elements"]
+                if element["type"] == "feedback_buttons"
+            ),
+            None,
+        )
+
     def shown(self) -> str:
         """What a person reads: the section texts, else the top-level text."""
         sections = [b["text"]["text"] for b in self.blocks if b.get("type") == "section"]
@@ -531,8 +544,8 @@ class SlackSender:
             ),
             {},
         )
-        action = {"type": "button", "action_id": action_id, "block_id": "b"}
-        return await self._block_action(message, user, action | {"value": button.get("value", "")})
+        action = {"type": "button", "action_id": action_id, "value": button.get("value", "")}
+        return await self._block_action(message, action, user)
 
     async def choose(
         self, message: Message, value: str, *, user: str = "U0ALICE"
@@ -548,10 +561,24 @@ class SlackSender:
         option = next(o for o in menu["options"] if o["value"] == value)
         action = {"type": "static_select", "action_id": menu["action_id"]}
         action |= {"block_id": block["block_id"], "selected_option": option}
-        return await self._block_action(message, user, action)
+        return await self._block_action(message, action, user)
+
+    async def rate(
+        self, message: Message, *, positive: bool, user: str = "U0ALICE"
+    ) -> tuple[int, str]:
+        """A click on the 👍 (``positive``) or 👎 of ``message``'s feedback buttons."""
+        element = message.feedback_buttons()
+        assert element is not None, "the message has no feedback buttons"
+        button = element["positive_button" if positive else "negative_button"]
+        action = {
+            "type": "feedback_buttons",
+            "action_id": element["action_id"],
+            "value": button["value"],
+        }
+        return await self._block_action(message, action, user)
 
     async def _block_action(
-        self, message: Message, user: str, action: dict[str, Any]
+        self, message: Message, action: dict[str, Any], user: str
     ) -> tuple[int, str]:
         return await self.interaction(
             {
@@ -569,7 +596,7 @@ class SlackSender:
                 },
                 "channel": {"id": message.channel},
                 "message": {"ts": message.ts, "thread_ts": message.thread_ts, "type": "message"},
-                "actions": [{**action, "action_ts": "1"}],
+                "actions": [{"block_id": "b", **action, "action_ts": "1"}],
             }
         )
 
@@ -579,7 +606,7 @@ class SlackSender:
         """Submit a modal that was opened, with ``values`` by block id."""
         state = {
             block: {"text": {"type": "plain_text_input", "value": v}} for block, v in values.items()
-        }
+        }  # every input of the bot's modals has the action id "text"
         return await self.interaction(
             {
                 "type": "view_submission",
