@@ -346,6 +346,8 @@ class SessionStore:
                 },
             )
             pipe.expire(redis_keys.approval(approval_id), self.ttl)
+            pipe.zadd(redis_keys.PENDING, {approval_id: time.time()})
+            pipe.incr(redis_keys.CHANGES)
             await pipe.execute()
 
     async def set_approval_ref(self, approval_id: str, ref: dict[str, Any]) -> None:
@@ -392,11 +394,17 @@ class SessionStore:
                 decision.get("by", ""),
             ],
         )
-        return result.decode() if isinstance(result, bytes) else result
+        result = result.decode() if isinstance(result, bytes) else result
+        if result in ("recorded", "complete", "vote"):
+            await self.redis.incr(redis_keys.CHANGES)
+        return result
 
     async def close_approval(self, approval_id: str, status: str) -> bool:
         """Mark an open approval ``abandoned`` (or another terminal status); False if not open."""
-        return bool(await self._close(keys=[redis_keys.approval(approval_id)], args=[status]))
+        closed = bool(await self._close(keys=[redis_keys.approval(approval_id)], args=[status]))
+        if closed:
+            await self.redis.incr(redis_keys.CHANGES)
+        return closed
 
     # ── status lines that outlive a turn (job progress) ──────────────────
 

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
+from huggingface_hub import HfApi
 from redis.exceptions import RedisError
 
 from agent import events as ev
@@ -34,6 +35,8 @@ from bot.approvals.actor import Actor
 from bot.approvals.budget import Budget
 from bot.approvals.controls import TeamControls
 from bot.approvals.flow import ApprovalFlow, Decided
+from bot.jobs.card import Clock, utc_now
+from bot.jobs.room import JobRoom
 from bot.ops.metrics import REFUSED
 from bot.ops.traces import Tracer
 from bot.output.messages import STORE_DOWN
@@ -61,7 +64,8 @@ class TurnRunner:
     """One process's runner: front-end calls in, the turn stream consumed (when ``consume``).
 
     ``surfaces`` maps a platform to its surface factory; front ends add theirs to
-    this same dict after the runner is built.
+    this same dict after the runner is built. ``hub`` is what job cards' Logs and
+    Cancel buttons reach the Hub with; ``clock`` tells the time to job cards.
     """
 
     def __init__(
@@ -79,6 +83,8 @@ class TurnRunner:
         shutdown_grace: float = SHUTDOWN_GRACE,
         controls: TeamControls | None = None,
         tracer: Tracer | None = None,
+        hub: HfApi | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.agent = Agent(agent.config, OnceTools(agent.tools, store), agent.llm)  # type: ignore[arg-type]
         self.store = store
@@ -94,7 +100,8 @@ class TurnRunner:
             store, self._drain, self._stop_here, concurrency=concurrency, lease_ms=lock_ttl_ms
         )
         self.approvals = ApprovalFlow(store, self.controls, surfaces, self.submit)
-        self.background = Background(store, surfaces)
+        self.jobs = JobRoom(store, surfaces, self.controls, hub=hub, clock=clock)
+        self.background = Background(store, surfaces, self.jobs)
         self.inputs = InputRunner(
             self.agent, store, surfaces, self.approvals, self.background, tracer
         )
