@@ -88,7 +88,9 @@ async def runtime(
         mcp_servers(settings, registry),
         redis_for(settings.redis_url, settings.data_dir) as redis,
     ):
-        store = SessionStore(redis, ttl_seconds=settings.session_ttl_seconds)
+        store = SessionStore(
+            redis, ttl_seconds=settings.session_ttl_seconds, clock=lambda: clock().timestamp()
+        )
         agent = Agent(settings.agent_config(), registry)
         install_logs(settings.log_format)
         register_secret(*secret_values(settings))

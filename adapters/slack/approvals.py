@@ -84,7 +84,7 @@ class Approvals:
         verb, approval_id = match["verb"], match["id"]
         n = None if match["n"] == "all" else int(match["n"])
         actor = await self.directory.actor(body["user"])
-        where = _clicked_in(body)
+        where = clicked_in(body)
         if verb in ("approve", "extend"):
             await self._decide(approval_id, n, actor, where, approved=True, extend=verb == "extend")
             return
@@ -151,7 +151,7 @@ class Approvals:
         await call_surface(surface, surface.post_ephemeral, actor.user_id, text)
 
 
-def _clicked_in(body: dict[str, Any]) -> str | None:
+def clicked_in(body: dict[str, Any]) -> str | None:
     """The session key of the thread a button was clicked in."""
     container = body.get("container", {})
     message = body.get("message", {})

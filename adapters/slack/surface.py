@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import cards
+from adapters.slack.rooms import RoomMessages
 from agent import events as ev
 from bot.approvals.card import ApprovalCard
 from bot.platform import (
@@ -50,7 +51,7 @@ async def slack_call(method: Callable[..., Awaitable[Any]], **kwargs: Any) -> An
         raise
 
 
-class SlackSurface:
+class SlackSurface(RoomMessages):
     """Messages in one thread: answers with a Stop button until final, lines, cards, notices."""
 
     max_chars = MAX_CHARS

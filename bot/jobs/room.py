@@ -301,16 +301,18 @@ class JobRoom:
         await self._audit(record, actor, "canceled" if allowed else "cancel_refused")
         if not allowed:
             rule = self.controls.rules.rule_for("hf_jobs", self._cancel_args(record))
-            return False, cancel_refused(record.requester, rule.describe(record.requester))
+            others = None if rule.approvers == "requester" else rule.describe(record.requester)
+            return False, cancel_refused(record.requester, others)
         if self.hub is None:
             return False, NO_HUB
         try:
             await call_hub(self.hub.cancel_job, job_id=job_id, namespace=record.namespace)
         except ToolError as exc:
             return False, cancel_failed(job_id, str(exc))
+        said = cancel_requested(job_id, actor.name or actor.user_id)
         surface = self.surfaces[platform_of(record.session_key)](record.session_key, {})
-        await call_surface(surface, surface.post_notice, cancel_requested(job_id, actor.user_id))
-        return True, cancel_requested(job_id, actor.user_id)
+        await call_surface(surface, surface.post_notice, said)
+        return True, said
 
     @staticmethod
     def _cancel_args(record: JobRecord) -> dict[str, Any]:

@@ -143,14 +143,14 @@ def logs_failed(job_id: str, error: str) -> str:
     return f"⚠️ Could not read the logs of job {job_id}: {error}"
 
 
-def cancel_requested(job_id: str, user: str) -> str:
-    return f"🛑 Cancellation of job {job_id} requested by <@{user}>."
+def cancel_requested(job_id: str, name: str) -> str:
+    return f"🛑 Cancellation of job {job_id} requested by {name}."
 
 
-def cancel_refused(owner: str, who: str) -> str:
-    """Someone the rules do not let cancel a job clicked Cancel."""
+def cancel_refused(owner: str, others: str | None) -> str:
+    """Someone the rules do not let cancel a job clicked Cancel; ``others`` also may."""
     started = f"<@{owner}> (who started it)" if owner else "the person who started it"
-    return f"🔒 You can't cancel this job: only {started} or {who} can."
+    return f"🔒 You can't cancel this job: only {started}{f' or {others}' if others else ''} can."
 
 
 def cancel_failed(job_id: str, error: str) -> str:

@@ -18,6 +18,7 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -130,9 +131,17 @@ class Work:
 class SessionStore:
     """Per-session state in Redis; holds nothing in process memory."""
 
-    def __init__(self, redis: Redis, *, ttl_seconds: int = 30 * 86400) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        ttl_seconds: int = 30 * 86400,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.redis = redis
         self.ttl = ttl_seconds
+        self.clock = clock
+        """Epoch seconds when an approval opens (the sweeper reads them with the same clock)."""
         self._release = redis.register_script(_RELEASE)
         self._extend = redis.register_script(_EXTEND)
         self._decide = redis.register_script(_DECIDE)
@@ -346,7 +355,7 @@ class SessionStore:
                 },
             )
             pipe.expire(redis_keys.approval(approval_id), self.ttl)
-            pipe.zadd(redis_keys.PENDING, {approval_id: time.time()})
+            pipe.zadd(redis_keys.PENDING, {approval_id: self.clock()})
             pipe.incr(redis_keys.CHANGES)
             await pipe.execute()
 

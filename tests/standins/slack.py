@@ -11,6 +11,12 @@ Native streams keep Slack's limits: a call's ``markdown_text`` over ``max_append
 characters gets ``msg_too_long``; a stream older than ``stream_seconds`` (unset: never)
 is over, and appending to or stopping it gets ``message_not_in_streaming_state``;
 ``chat.update`` of a message still streaming gets ``streaming_state_conflict``.
+
+App Home: ``views.publish`` keeps the last view published for each user (``homes``),
+refusing what Slack refuses (not a home view, over 100 blocks); ``users.conversations``
+answers from ``members`` (channel -> user ids); :meth:`SlackSender.home_opened` and
+:meth:`SlackSender.click_in_view` send what a person opening the tab and clicking in
+it sends.
 """
 
 from __future__ import annotations
@@ -104,6 +110,8 @@ class SlackStandIn:
             str, dict[str, Any]
         ] = {}  # envelope id -> the client's ack  # file id -> filename, content, where
         self.usergroups: dict[str, list[str]] = {}
+        self.members: dict[str, list[str]] = {}  # channel -> its members (users.conversations)
+        self.homes: dict[str, dict[str, Any]] = {}  # user -> the App Home view last published
         self.fail_next: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self.streaming_enabled = False
         self.stream_seconds: float | None = None
@@ -292,6 +300,25 @@ class SlackStandIn:
         self.views.append(args["view"])
         return {"view": {"id": f"V{len(self.views)}", **args["view"]}}
 
+    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args["view"]
+        if view.get("type") != "home" or len(view.get("blocks", [])) > 100:
+            return {"error": "invalid_arguments"}
+        self.homes[args["user_id"]] = view
+        return {"view": {"id": f"VH{args['user_id']}", **view}}
+
+    def _users_conversations(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = args["user"]
+        channels = [{"id": c} for c, members in self.members.items() if user in members]
+        return {"channels": channels, "response_metadata": {"next_cursor": ""}}
+
+    def _chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        ts = args["message_ts"].replace(".", "")
+        return {
+            "channel": args["channel"],
+            "permalink": f"https://slack.test/archives/{args['channel']}/p{ts}",
+        }
+
     def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"users": self.usergroups.get(args["usergroup"], [])}
 
@@ -456,6 +483,49 @@ class SlackSender:
                 },
                 "channel": {"id": message.channel},
                 "message": {"ts": message.ts, "thread_ts": message.thread_ts, "type": "message"},
+                "actions": [
+                    {
+                        "type": "button",
+                        "action_id": action_id,
+                        "block_id": "b",
+                        "value": button.get("value", ""),
+                        "action_ts": "1",
+                    }
+                ],
+            }
+        )
+
+    async def home_opened(self, user: str = "U0ALICE") -> tuple[int, str]:
+        """The ``app_home_opened`` event of ``user`` opening the bot's Home tab."""
+        event = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": f"D{user}",
+            "tab": "home",
+            "event_ts": self.ts(),
+        }
+        return await self.event(event)
+
+    async def click_in_view(
+        self, view: dict[str, Any], action_id: str, *, user: str = "U0ALICE"
+    ) -> tuple[int, str]:
+        """A button click in a published view (App Home), as a ``block_actions`` payload."""
+        button = next(
+            e
+            for b in view["blocks"]
+            if b.get("type") == "actions"
+            for e in b["elements"]
+            if e["action_id"] == action_id
+        )
+        return await self.interaction(
+            {
+                "type": "block_actions",
+                "team": {"id": TEAM, "domain": "team"},
+                "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+                "api_app_id": "A0APP",
+                "trigger_id": f"trigger-{next(self._events)}",
+                "container": {"type": "view", "view_id": f"VH{user}"},
+                "view": {"id": f"VH{user}", **view},
                 "actions": [
                     {
                         "type": "button",
