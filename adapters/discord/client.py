@@ -10,9 +10,10 @@ import discord
 from discord import app_commands
 
 from adapters.discord.approvals import Approvals
-from adapters.discord.buttons import ApprovalButton, StopButton
+from adapters.discord.buttons import ApprovalButton, JobButton, StopButton
 from adapters.discord.commands import add_commands, sync_commands
 from adapters.discord.conversations import Conversations
+from adapters.discord.inbox import InboxCommands
 from adapters.discord.surface import DiscordSurfaces
 from bot.settings import Settings
 from bot.turns.runner import TurnRunner
@@ -35,16 +36,21 @@ class DiscordBot(discord.AutoShardedClient):
         )
         self.guild_id = settings.discord_guild_id
         self.tree = app_commands.CommandTree(self)
-        self.surfaces = DiscordSurfaces(self, interval=settings.discord_edit_interval_ms / 1000)
+        self.surfaces = DiscordSurfaces(
+            self,
+            interval=settings.discord_edit_interval_ms / 1000,
+            dm_approvers=settings.discord_dm_approvers,
+        )
         self.conversations = Conversations(
             self, runner, self.surfaces, message_content=settings.discord_message_content
         )
         self.approvals = Approvals(runner, self.surfaces)
-        add_commands(self.tree, self.conversations)
+        self.inbox = InboxCommands(runner)
+        add_commands(self.tree, self.conversations, self.inbox)
         runner.surfaces["discord"] = self.surfaces
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(StopButton, ApprovalButton)
+        self.add_dynamic_items(StopButton, ApprovalButton, JobButton)
         await sync_commands(self.tree, self.guild_id)
 
     async def on_message(self, message: discord.Message) -> None:

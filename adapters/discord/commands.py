@@ -1,4 +1,5 @@
-"""The slash commands: ``/ask prompt:<text>`` and the session commands, and their sync.
+"""The slash commands: ``/ask prompt:<text>``, the session commands, ``/pending`` and
+``/jobs`` (:mod:`adapters.discord.inbox`), and their sync.
 
 Commands are synced to one guild when ``DISCORD_GUILD_ID`` is set (instant, for
 development) and globally otherwise (production; Discord may take a while to
@@ -13,7 +14,8 @@ import discord
 from discord import app_commands
 
 from adapters.discord.conversations import Conversations
-from bot.output.views import AUTOAPPROVE, AUTOAPPROVE_BUDGET, SESSION_COMMANDS
+from adapters.discord.inbox import InboxCommands
+from bot.output.views import AUTOAPPROVE, AUTOAPPROVE_BUDGET, JOBS, PENDING, SESSION_COMMANDS
 
 
 def _session_command(
@@ -25,7 +27,7 @@ def _session_command(
     return callback
 
 
-def add_commands(tree: app_commands.CommandTree, talk: Conversations) -> None:
+def add_commands(tree: app_commands.CommandTree, talk: Conversations, inbox: InboxCommands) -> None:
     @tree.command(name="ask", description="Ask the ML intern; it answers in a thread")
     @app_commands.describe(prompt="What you want done")
     async def ask(interaction: discord.Interaction, prompt: str) -> None:
@@ -37,6 +39,14 @@ def add_commands(tree: app_commands.CommandTree, talk: Conversations) -> None:
         interaction: discord.Interaction, budget: app_commands.Range[float, 0, 10_000]
     ) -> None:
         await talk.command(interaction, "autoapprove", str(budget))
+
+    @tree.command(name="pending", description=PENDING)
+    async def pending(interaction: discord.Interaction) -> None:
+        await inbox.pending(interaction)
+
+    @tree.command(name="jobs", description=JOBS)
+    async def jobs(interaction: discord.Interaction) -> None:
+        await inbox.jobs(interaction)
 
     for name, description in SESSION_COMMANDS.items():
         tree.add_command(

@@ -27,6 +27,10 @@ SESSION_COMMANDS = {
 AUTOAPPROVE = "Run costly calls in this thread without a click, up to a budget"
 """What the ``autoapprove`` command does; its argument is a budget in USD, or ``off``."""
 AUTOAPPROVE_BUDGET = "USD this thread may spend on auto-approved calls; 0 turns it off"
+PENDING = "The approvals waiting for your decision, in threads you can see"
+"""What ``/pending`` (Discord) does."""
+JOBS = "The jobs running in threads you can see, with Logs and Cancel"
+"""What ``/jobs`` (Discord) does."""
 REPLIES = {
     "new": "🆕 Starting over: this thread's history is forgotten.",
     "undo": "↩️ Undoing the last turn…",
