@@ -55,6 +55,15 @@ PINNED = [
     (rk.rate_channel(rk.channel_of(KEY)), "mib:rate:channel:slack:T01:C02"),
     (rk.rate_channel(rk.channel_of(DM)), "mib:rate:channel:discord:dm:123"),
     (rk.CONTROL, "mib:control"),
+    (rk.PENDING, "mib:pending"),
+    (rk.reminded("appr-7f3a"), "mib:reminded:appr-7f3a"),
+    (rk.announced("appr-7f3a"), "mib:announced:appr-7f3a"),
+    (rk.RUNNING_JOBS, "mib:running_jobs"),
+    (rk.job("65f1c0ffee"), "mib:job:65f1c0ffee"),
+    (rk.BUDGETS, "mib:budgets"),
+    (rk.CHANGES, "mib:changes"),
+    (rk.HOME_VIEWERS, "mib:home:viewers"),
+    (rk.home_round(42), "mib:home:round:42"),
 ]
 
 
@@ -150,6 +159,9 @@ async def test_the_modules_write_these_exact_keys_with_the_documented_ttls(redis
         "mib:budget:slack:T01:C02:1700000000.000100": "hash",
         "mib:rate:user:U0ALICE": "string",
         "mib:rate:channel:discord:dm:123": "string",
+        "mib:pending": "zset",
+        "mib:budgets": "set",
+        "mib:changes": "string",
     }
     assert await redis.hkeys("mib:background") == [
         b"slack:T01:C02:1700000000.000100\x1fjob:65f1c0ffee"
@@ -160,6 +172,9 @@ async def test_the_modules_write_these_exact_keys_with_the_documented_ttls(redis
         "mib:background",
         "mib:turns",
         "mib:audit",
+        "mib:pending",
+        "mib:budgets",
+        "mib:changes",
     }
     for key in written:
         ttl = await redis.ttl(key)

@@ -16,7 +16,7 @@ from typing import Any
 import discord
 
 from bot.approvals.card import BUTTON_ID, button_id
-from bot.jobs.room import JOB_BUTTON, job_button_id
+from bot.jobs.room import JOB_BUTTON, JOB_VERBS, job_button_id
 from bot.output.views import STOP_ID
 
 STYLES = {
@@ -112,7 +112,7 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button], template=JOB_BUTTON):
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
     ) -> JobButton:
-        return cls(match["verb"], match["id"], label=item.label)
+        return cls(JOB_VERBS[match["verb"]], match["id"], label=item.label)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         client: Any = interaction.client

@@ -48,7 +48,7 @@ from bot.approvals.inbox import (
     RunningJob,
     WaitingCall,
 )
-from bot.jobs.room import JOB_BUTTON, job_button_id
+from bot.jobs.room import JOB_BUTTON, JOB_VERBS, job_button_id
 from bot.output.redact import clean
 from bot.platform import RateGate, call_surface
 from bot.session_key import SessionKey
@@ -251,7 +251,7 @@ class AppHome:
         if match is None:
             return
         actor = await self.directory.actor(body["user"])
-        if match["verb"] == "logs":
+        if JOB_VERBS[match["verb"]] == "logs":
             reply = await self.runner.jobs.logs(match["id"])
         else:
             _, reply = await self.runner.jobs.cancel(match["id"], actor)

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-JOB_BUTTON = r"mib:job(?P<verb>logs|cancel):(?P<id>[\w-]{1,64})"
+JOB_BUTTON = r"mib:(?P<verb>joblogs|jobcancel):(?P<id>[\w-]{1,64})"
 """The id of a job card's Logs or Cancel button (:func:`job_button_id`), as a pattern."""
 LOG_LINES = 100
 """Log lines the Logs button shows."""
@@ -72,9 +72,14 @@ MIN_REDRAW_SECONDS = 10.0
 CANCEL = "cancel"
 
 
+JOB_BUTTONS = {"logs": "joblogs", "cancel": "jobcancel"}
+JOB_VERBS = {name: verb for verb, name in JOB_BUTTONS.items()}
+"""The button (logs or cancel) of a :data:`JOB_BUTTON` id's ``verb``."""
+
+
 def job_button_id(verb: str, job_id: str) -> str:
-    """``mib:joblogs:<job id>`` or ``mib:jobcancel:<job id>``."""
-    return f"mib:job{verb}:{job_id}"
+    """``mib:joblogs:<job id>`` or ``mib:jobcancel:<job id>`` (``verb``: logs or cancel)."""
+    return f"mib:{JOB_BUTTONS[verb]}:{job_id}"
 
 
 _REPO_URL = r"/(?P<repo>(?:datasets/|spaces/)?[\w.-]+/[\w.-]+)"
