@@ -453,14 +453,15 @@ class SlackSender:
         body = urlencode({"payload": json.dumps(payload)})
         return await self.post(body, "application/x-www-form-urlencoded")
 
-    async def click(
-        self, message: Message, action_id: str, *, user: str = "U0ALICE"
+    async def _block_actions(
+        self, blocks: list[dict[str, Any]], action_id: str, user: str, where: dict[str, Any]
     ) -> tuple[int, str]:
-        """A button click on ``message``, as a ``block_actions`` payload."""
-        button = next(  # a stale click may name a button the message no longer has
+        """A ``block_actions`` payload for the button ``action_id`` among ``blocks``; ``where``
+        says where it was clicked (container, message or view)."""
+        button = next(  # a stale click may name a button the blocks no longer have
             (
                 e
-                for b in message.blocks
+                for b in blocks
                 if b.get("type") == "actions"
                 for e in b["elements"]
                 if e["action_id"] == action_id
@@ -474,15 +475,7 @@ class SlackSender:
                 "user": {"id": user, "username": user.lower(), "team_id": TEAM},
                 "api_app_id": "A0APP",
                 "trigger_id": f"trigger-{next(self._events)}",
-                "container": {
-                    "type": "message",
-                    "message_ts": message.ts,
-                    "channel_id": message.channel,
-                    "is_ephemeral": False,
-                    "thread_ts": message.thread_ts,
-                },
-                "channel": {"id": message.channel},
-                "message": {"ts": message.ts, "thread_ts": message.thread_ts, "type": "message"},
+                **where,
                 "actions": [
                     {
                         "type": "button",
@@ -494,6 +487,23 @@ class SlackSender:
                 ],
             }
         )
+
+    async def click(
+        self, message: Message, action_id: str, *, user: str = "U0ALICE"
+    ) -> tuple[int, str]:
+        """A button click on ``message``, as a ``block_actions`` payload."""
+        where = {
+            "container": {
+                "type": "message",
+                "message_ts": message.ts,
+                "channel_id": message.channel,
+                "is_ephemeral": False,
+                "thread_ts": message.thread_ts,
+            },
+            "channel": {"id": message.channel},
+            "message": {"ts": message.ts, "thread_ts": message.thread_ts, "type": "message"},
+        }
+        return await self._block_actions(message.blocks, action_id, user, where)
 
     async def home_opened(self, user: str = "U0ALICE") -> tuple[int, str]:
         """The ``app_home_opened`` event of ``user`` opening the bot's Home tab."""
@@ -510,33 +520,11 @@ class SlackSender:
         self, view: dict[str, Any], action_id: str, *, user: str = "U0ALICE"
     ) -> tuple[int, str]:
         """A button click in a published view (App Home), as a ``block_actions`` payload."""
-        button = next(
-            e
-            for b in view["blocks"]
-            if b.get("type") == "actions"
-            for e in b["elements"]
-            if e["action_id"] == action_id
-        )
-        return await self.interaction(
-            {
-                "type": "block_actions",
-                "team": {"id": TEAM, "domain": "team"},
-                "user": {"id": user, "username": user.lower(), "team_id": TEAM},
-                "api_app_id": "A0APP",
-                "trigger_id": f"trigger-{next(self._events)}",
-                "container": {"type": "view", "view_id": f"VH{user}"},
-                "view": {"id": f"VH{user}", **view},
-                "actions": [
-                    {
-                        "type": "button",
-                        "action_id": action_id,
-                        "block_id": "b",
-                        "value": button.get("value", ""),
-                        "action_ts": "1",
-                    }
-                ],
-            }
-        )
+        where = {
+            "container": {"type": "view", "view_id": f"VH{user}"},
+            "view": {"id": f"VH{user}", **view},
+        }
+        return await self._block_actions(view["blocks"], action_id, user, where)
 
     async def submit(
         self, view: dict[str, Any], values: dict[str, str], *, user: str = "U0ALICE"
