@@ -20,7 +20,8 @@ from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import
 )
 from slack_bolt.context.set_title.async_set_title import AsyncSetTitle
 
-from adapters.slack.conversations import Conversations, session_key
+from adapters.slack.conversations import Conversations
+from adapters.slack.keys import session_key
 from bot.settings import Settings
 from bot.store.sessions import SessionStore
 

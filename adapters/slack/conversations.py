@@ -10,12 +10,13 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack.approvals import GroupDirectory
+from adapters.slack.keys import session_key
 from adapters.slack.mrkdwn import from_slack
 from adapters.slack.surface import SlackSurfaces
 from bot.output.messages import viewing_channel
 from bot.output.views import NOTHING_RUNNING, help_lines, status_facts
 from bot.platform import call_surface
-from bot.session_key import SessionKey, platform_of
+from bot.session_key import platform_of
 from bot.turns.commands import parse_command, run_command
 from bot.turns.runner import TurnRunner
 
@@ -32,12 +33,6 @@ HELP = "\n".join(
         "Costly actions (GPU jobs, repo writes) wait for an approval click.",
     ]
 )
-
-
-def session_key(team: str, event: dict[str, Any]) -> str:
-    """One thread is one session; a message outside a thread starts one on itself."""
-    thread = event.get("thread_ts") or event["ts"]
-    return SessionKey("slack", team, event["channel"], thread).encode()
 
 
 def with_files(text: str, files: list[dict[str, Any]]) -> str:

@@ -22,6 +22,7 @@ from adapters.slack.approvals import APPROVAL_ACTION, Approvals, GroupDirectory
 from adapters.slack.assistant import build_assistant
 from adapters.slack.conversations import Conversations
 from adapters.slack.home import HOME_ACTION, JOB_ACTION, OPEN_ACTION, AppHome
+from adapters.slack.install import EVENTS_PATH
 from adapters.slack.surface import slack_surfaces
 from bot.output.views import STOP_ID
 from bot.store import redis_keys
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EVENTS_PATH = "/slack/events"
 HANDLED_MESSAGES = {"type": "message", "subtype": (None, "file_share")}
 """New messages and file shares; edits, deletions and other subtypes are only acknowledged."""
 

@@ -6,8 +6,10 @@ from typing import Any
 
 import yaml
 
-from adapters.slack.frontend import EVENTS_PATH
 from bot.settings import Settings
+
+EVENTS_PATH = "/slack/events"
+"""Where Slack POSTs events and interactions (HTTP mode)."""
 
 BOT_SCOPES = [
     "app_mentions:read",  # app_mention events
