@@ -121,19 +121,28 @@ async def print_tools(settings: Settings, out: TextIO) -> int:
 
 
 async def print_audit(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    """The approval decisions recorded in Redis, as a table or JSON lines."""
-    from bot.approvals.audit import AuditLog, format_json_lines, format_table, parse_since
+    """The approval decisions (or, with ``--feedback``, the ratings of answers) recorded
+    in Redis, as a table or JSON lines."""
+    from bot.approvals import audit
     from bot.store.embedded import redis_for
+    from bot.turns import feedback
 
     try:
-        since = parse_since(args.since) if args.since else None
+        since = audit.parse_since(args.since) if args.since else None
     except ValueError as exc:
         sys.exit(str(exc))
     async with redis_for(settings.redis_url, settings.data_dir) as redis:
-        entries = await AuditLog(redis).read(
-            thread=args.thread, since=since, approval=args.approval
-        )
-    out.write((format_json_lines(entries) if args.json else format_table(entries)) + "\n")
+        if args.feedback:
+            ratings = await feedback.FeedbackLog(
+                redis, ttl_seconds=settings.session_ttl_seconds
+            ).read(thread=args.thread, since=since)
+            shown = (audit.format_json_lines if args.json else feedback.format_table)(ratings)
+        else:
+            entries = await audit.AuditLog(redis).read(
+                thread=args.thread, since=since, approval=args.approval
+            )
+            shown = (audit.format_json_lines if args.json else audit.format_table)(entries)
+    out.write(shown + "\n")
     return 0
 
 
@@ -156,11 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("worker", help="run turns from the queue, with no chat front end")
     commands.add_parser("doctor", help="check settings, Redis, the model and the Hub")
     commands.add_parser("tools", help="list every tool the agent sees and its approval rule")
-    audit = commands.add_parser("audit", help="print the approval decisions on record")
+    audit = commands.add_parser(
+        "audit", help="print the approval decisions (or, with --feedback, the ratings) on record"
+    )
     audit.add_argument(
         "--thread", help="only this session key (<platform>:<team>:<channel>:<thread>)"
     )
-    audit.add_argument("--approval", help="only this approval id (shown on its card)")
+    which = audit.add_mutually_exclusive_group()
+    which.add_argument("--approval", help="only this approval id (shown on its card)")
+    which.add_argument(
+        "--feedback",
+        action="store_true",
+        help="the 👍 / 👎 people gave answers (and what went wrong) instead of decisions",
+    )
     audit.add_argument("--since", help="from this time: 2h, 7d, 2026-11-25T09:00 or epoch seconds")
     audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     for verb, help_text in INSTALLERS.items():

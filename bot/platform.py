@@ -5,9 +5,10 @@ Two seams meet here.
 * **Output** — a :class:`Surface` is one chat thread as the renderer writes to it:
   post, edit, a compact line per tool call, an approval card, a notice. Optional
   capabilities (:class:`NativeStream`, :class:`Attachments`, :class:`ApprovalCards`,
-  :class:`JobCards`, :class:`Pings`, :class:`DirectMessages`) are detected with
-  ``isinstance``, never assumed. Every call goes through :func:`call_surface`, behind
-  the surface's :class:`RateGate`, retried after a 429 (:class:`RateLimited`) or a 5xx
+  :class:`FeedbackButtons`, :class:`Typing`, :class:`ToolSteps`, :class:`JobCards`,
+  :class:`Pings`, :class:`DirectMessages`) are detected with ``isinstance``, never
+  assumed. Every call goes through :func:`call_surface`, behind the surface's
+  :class:`RateGate`, retried after a 429 (:class:`RateLimited`) or a 5xx
   (:class:`PlatformUnavailable`).
 * **Wiring** — a :class:`Platform` is one adapter package as the command line,
   ``worker`` and ``doctor`` see it: is it configured, its front end, the surfaces a
@@ -159,6 +160,41 @@ class ApprovalCards(Protocol):
     """
 
     async def update_approval(self, record: ApprovalRecord) -> None: ...
+
+
+@runtime_checkable
+class FeedbackButtons(Protocol):
+    """Optional capability of a :class:`Surface`: 👍 / 👎 under a turn's final answer.
+
+    Once a turn completes, the renderer calls ``final_answer`` with the last message
+    of its answer (``ref``, as ``post`` or ``stream_start`` returned it), the text that
+    message shows, and the turn's id, which a click hands to :meth:`TurnRunner.rate`.
+    """
+
+    async def final_answer(self, ref: str, text: str, turn_id: str) -> None: ...
+
+
+@runtime_checkable
+class Typing(Protocol):
+    """Optional capability of a :class:`Surface`: a typing indicator while the model
+    thinks. One ``typing`` call shows it for a while; the renderer repeats it every
+    ``typing_seconds`` until something is shown."""
+
+    typing_seconds: float
+
+    async def typing(self) -> None: ...
+
+
+@runtime_checkable
+class ToolSteps(Protocol):
+    """Optional capability of a :class:`Surface`: every tool line of a turn in one
+    message, drawn again as lines change (instead of a ``post_line`` message per call).
+
+    ``ref`` is None for the first drawing (returns the message's ref); ``final`` is
+    set once the turn has ended (no Stop button then).
+    """
+
+    async def post_steps(self, ref: str | None, lines: list[str], *, final: bool) -> str: ...
 
 
 @runtime_checkable

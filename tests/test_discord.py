@@ -20,9 +20,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from huggingface_hub import HfApi
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from adapters.discord.conversations import THINKING, USE_IN_THREAD
+from adapters.discord import cards
+from adapters.discord.conversations import USE_IN_THREAD
 from adapters.discord.frontend import DiscordFrontEnd
 from adapters.discord.install import invite_url
+from adapters.discord.surface import DiscordSurface
 from agent.loop import Agent
 from agent.tools.registry import ToolRegistry
 from bot.approvals.controls import TeamControls
@@ -138,7 +140,32 @@ class Rig:
         await self.runner.wait_idle()
 
     def texts(self, thread: dict) -> list[str]:
-        return [m["content"] for m in self.api.in_channel(thread["id"])]
+        return [m["content"] for m in self.api.in_channel(thread["id"]) if m["content"]]
+
+    def cards(self, thread: dict) -> list[dict]:
+        """The approval cards of a thread."""
+        return [
+            m
+            for m in self.api.in_channel(thread["id"])
+            if any(re.match(r"mib:(approve|reject|edit|extend):", i) for i in ids(m))
+        ]
+
+    def steps(self, thread: dict) -> list[dict]:
+        """The steps messages of a thread (one per turn that called tools)."""
+        return [
+            m
+            for m in self.api.in_channel(thread["id"])
+            if m["embeds"] and m["embeds"][0]["title"].startswith("Steps")
+        ]
+
+
+def ids(message: dict) -> list[str]:
+    """Every button id of a message, disabled ones too."""
+    return dc.DiscordStandIn.custom_ids(message, enabled_only=False)
+
+
+def thumbs(turn_id: str) -> list[str]:
+    return [f"mib:thumbs:up:{turn_id}", f"mib:thumbs:down:{turn_id}"]
 
 
 @pytest.fixture
@@ -174,9 +201,12 @@ async def test_ask_defers_opens_a_thread_and_streams_with_the_bot_token(rig, llm
     assert len(with_interaction_token) == 1 and with_interaction_token[0].endswith("/@original")
     edits = api.of("PATCH", rf"^/channels/{thread['id']}/messages/\d+$")
     assert len(edits) >= 3, "the answer streams in several edits"
-    assert edits[0].json["components"], "a Stop button while it streams"
-    assert edits[-1].json["components"] == [], "no Stop button once final"
+    assert api.custom_ids(edits[0].json) == ["mib:stop"], "a Stop button while it streams"
+    assert edits[-2].json["components"] == [], "no Stop button once final"
     assert rig.texts(thread) == [answer]
+    (message,) = api.in_channel(thread["id"])
+    turn = (await rig.store.meta(f"discord:{GUILD}:{CHANNEL}:{thread['id']}"))["turn"]
+    assert api.custom_ids(message) == thumbs(turn), "👍 / 👎 under the final answer"
 
 
 async def test_a_message_in_the_thread_continues_the_session(rig, llm, api):
@@ -268,7 +298,7 @@ async def test_session_commands_outside_a_thread_answer_ephemerally(rig, api):
 
 
 async def test_stop_command_and_stop_button_end_a_running_turn(rig, llm, api):
-    llm.script(hang(), hang())
+    llm.script(hang())
     rig.slash("ask", prompt="wait forever")
     await eventually(lambda: len(llm.requests) == 1)
     thread = api.threads()[0]
@@ -278,14 +308,18 @@ async def test_stop_command_and_stop_button_end_a_running_turn(rig, llm, api):
     assert api.messages[api.originals[stop["token"]]]["content"].startswith("⏹️")
     assert "⏹️ Stopped." in rig.texts(thread)
 
+    llm.script(tool_calls(("slow", {"seconds": 30})))
     rig.say(thread, "again")
-    await eventually(lambda: len(llm.requests) == 2)
-    seen = copy.deepcopy(api.in_channel(thread["id"])[-1])  # the answer, with its Stop button
+    await eventually(lambda: RAN)
+    (steps,) = rig.steps(thread)  # the running tool, with a Stop button
+    seen = copy.deepcopy(steps)
     assert api.custom_ids(seen) == ["mib:stop"]
     rig.feed(api.click_event(seen, "mib:stop", rig.here(thread), dc.member(BOB)))
     await rig.idle()
     assert rig.texts(thread).count("⏹️ Stopped.") == 2
     assert api.callbacks()[-1]["type"] == dc.CALLBACK_DEFERRED_UPDATE
+    (steps,) = rig.steps(thread)
+    assert ids(steps) == [] and steps["embeds"][0]["description"].startswith("⏹️ `slow`")
 
     late = rig.feed(api.click_event(seen, "mib:stop", rig.here(thread), dc.member(BOB)))
     await rig.idle()
@@ -306,7 +340,7 @@ async def test_a_long_reply_arrives_complete_across_messages_with_code_intact(ri
     assert all(p.count(FENCE) % 2 == 0 for p in pieces), "every message closes its code block"
     lines = [ln for p in pieces for ln in p.splitlines() if ln.startswith("value_")]
     assert "\n".join(lines) == code
-    assert pieces[-1].endswith("Done.") and THINKING not in pieces
+    assert pieces[-1].endswith("Done.") and not any("thinking" in p for p in pieces)
 
 
 async def test_a_429_on_an_edit_is_waited_out_and_the_final_text_arrives(rig, llm, api):
@@ -324,6 +358,106 @@ async def test_a_429_on_an_edit_is_waited_out_and_the_final_text_arrives(rig, ll
     assert rig.texts(thread) == ["Slow but complete answer."]
 
 
+# ── typing, steps, feedback ──────────────────────────────────────────────
+
+
+async def test_the_thread_shows_typing_while_the_model_thinks_and_no_placeholder(
+    rig, llm, api, monkeypatch
+):
+    monkeypatch.setattr(DiscordSurface, "typing_seconds", 0.01)
+    llm.script(hang())
+    rig.slash("ask", prompt="think hard")
+    await eventually(lambda: api.threads() and len(api.typing(api.threads()[0]["id"])) >= 3)
+    thread = api.threads()[0]
+    assert api.in_channel(thread["id"]) == [], "no placeholder message while it thinks"
+
+    rig.slash("stop", thread)
+    await rig.idle()
+    llm.script(text("Hello again."))
+    rig.say(thread, "hi")
+    await rig.idle()
+
+    assert rig.texts(thread) == ["⏹️ Stopping…", "⏹️ Stopped.", "Hello again."]
+    posts = [
+        i
+        for i, c in enumerate(api.calls)
+        if c.method == "POST" and c.path.endswith(f"/channels/{thread['id']}/messages")
+    ]
+    typing = api.typing(thread["id"])
+    assert typing[-1] < posts[-1], "no typing indicator once the answer is there"
+    assert any(posts[0] < i < posts[1] for i in typing), "the second turn typed too"
+
+
+async def test_a_turns_tool_calls_share_one_steps_message_edited_in_place(rig, llm, api):
+    llm.script(
+        tool_calls(("echo", {"text": "a"}), ("echo", {"text": "b"})),
+        tool_calls(("echo", {"text": "c"})),
+        text("All done."),
+    )
+    thread = await rig.ask("echo three things")
+
+    messages = api.in_channel(thread["id"])
+    assert [m["content"] for m in messages] == ["", "All done."]
+    (steps,) = rig.steps(thread)
+    assert steps is messages[0], "posted when the first tool started, before the answer"
+    embed = steps["embeds"][0]
+    assert embed["title"] == "Steps (3)"
+    assert embed["description"].splitlines() == [
+        "✅ `echo` done — echo: a",
+        "✅ `echo` done — echo: b",
+        "✅ `echo` done — echo: c",
+    ]
+    assert ids(steps) == [], "no Stop button once the turn is over"
+    edits = api.of("PATCH", rf"^/channels/{thread['id']}/messages/{steps['id']}$")
+    assert api.custom_ids(edits[0].json) == ["mib:stop"] and edits[-1].json["components"] == []
+    assert not any("running" in e.json["embeds"][0]["description"] for e in edits[-1:])
+
+
+def test_a_long_steps_message_keeps_the_newest_lines_within_discords_limits():
+    lines = [f"✅ `echo` done — {i:03d} " + "x" * 150 for i in range(100)]
+    payload = cards.steps(lines, final=True)
+    embed = payload["embed"].to_dict()
+    assert dc.invalid({"embeds": [embed]}) is None
+    shown = embed["description"].splitlines()
+    assert shown[0].startswith("*…") and "earlier steps" in shown[0]
+    assert shown[-1] == lines[-1] and embed["title"] == "Steps (100)"
+    assert payload["view"] is None
+
+
+async def test_anyone_may_rate_an_answer_and_a_second_click_updates_their_rating(rig, llm, api):
+    llm.script(text("Use a cosine schedule."))
+    thread = await rig.ask("which schedule?")
+    key = f"discord:{GUILD}:{CHANNEL}:{thread['id']}"
+    (answer,) = api.in_channel(thread["id"])
+    up, down = api.custom_ids(answer)
+    turn = up.rsplit(":", 1)[1]
+
+    liked = rig.feed(api.click_event(answer, up, rig.here(thread), dc.member(BOB)))
+    await rig.idle()
+    (thanks,) = answers(api, liked)
+    assert thanks["data"]["flags"] & dc.EPHEMERAL and "Thanks" in thanks["data"]["content"]
+
+    rig.feed(api.click_event(answer, down, rig.here(thread), dc.member(ALICE)))
+    await rig.idle()
+    (modal,) = api.callbacks(dc.CALLBACK_MODAL)
+    assert modal["data"]["title"] == "What went wrong?"
+    rig.feed(
+        api.submit_event(
+            modal["data"], {"what": "it ignored my batch size"}, rig.here(thread), dc.member(ALICE)
+        )
+    )
+    await rig.idle()
+    rig.feed(api.click_event(answer, down, rig.here(thread), dc.member(BOB)))  # changed mind
+    await rig.idle()
+
+    ratings = await rig.runner.feedback.read(thread=key)
+    assert [(r.by, r.rating, r.comment, r.turn_id) for r in ratings] == [
+        (ALICE, "down", "it ignored my batch size", turn),
+        (BOB, "down", "", turn),
+    ]
+    assert len(api.callbacks(dc.CALLBACK_MODAL)) == 2, "each 👎 offers the form"
+
+
 # ── approvals ──────────────────────────────────────────────────────────
 
 
@@ -331,7 +465,7 @@ async def pause_on(rig: Rig, llm, job: dict = GPU_JOB) -> tuple[dict, dict]:
     """``/ask`` until the turn waits for approval; returns the thread and the card."""
     llm.script(tool_calls(("hf_jobs", job)))
     thread = await rig.ask("train it")
-    (card,) = [m for m in rig.api.in_channel(thread["id"]) if m["embeds"]]
+    (card,) = rig.cards(thread)
     return thread, card
 
 
@@ -372,7 +506,8 @@ async def test_approve_button_runs_the_job_and_the_card_shows_who(rig, llm, api)
     assert f"Approved by <@{ALICE}>" in str(card["embeds"])
     assert api.custom_ids(card) == [] and api.custom_ids(card, enabled_only=False)
     assert rig.texts(thread)[-1] == "Started."
-    (line,) = [t for t in rig.texts(thread) if "`hf_jobs`" in t]
+    (steps,) = rig.steps(thread)
+    (line,) = steps["embeds"][0]["description"].splitlines()
     assert line.startswith("✅ `hf_jobs` done"), "one tool line, updated in place"
 
 
@@ -410,7 +545,7 @@ async def test_autoapprove_runs_jobs_within_the_budget_and_extend_approves_past_
     llm.script(tool_calls(("hf_jobs", big)), text("Big one ran."))
     rig.say(thread, "now the big one")
     await rig.idle()
-    (card,) = [m for m in api.in_channel(thread["id"]) if m["embeds"]]
+    (card,) = rig.cards(thread)
     assert "over this thread's auto-approve budget" in str(card["embeds"])
     await click(rig, thread, card, "extend")
     assert RAN[-1] == ("hf_jobs", big) and rig.texts(thread)[-1] == "Big one ran."
@@ -436,7 +571,7 @@ async def test_several_calls_get_a_card_each_and_reject_all(rig, llm, api):
     jobs = [{**GPU_JOB, "script": long_script}, {**GPU_JOB, "hardware_flavor": "h100"}]
     llm.script(tool_calls(*[("hf_jobs", job) for job in jobs]))
     thread = await rig.ask("two jobs")
-    (card,) = [m for m in api.in_channel(thread["id"]) if m["embeds"]]
+    (card,) = rig.cards(thread)
     assert len(card["embeds"]) == 2 and "more lines" in card["embeds"][0]["description"]
     assert sum(map(dc.embed_chars, card["embeds"])) <= 6000
     llm.script(text("Neither then."))

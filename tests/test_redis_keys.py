@@ -14,12 +14,14 @@ import pytest
 
 from agent.session import Session
 from agent.tools.registry import ToolContext
+from bot.approvals.actor import Actor
 from bot.approvals.audit import AuditEntry, AuditLog
 from bot.approvals.budget import Budgets
 from bot.ops.logs import log_context
 from bot.store import redis_keys as rk
 from bot.store.sessions import SessionStore
 from bot.turns.admission import Admission
+from bot.turns.feedback import FeedbackLog, Rating
 from bot.turns.limits import TurnLimits
 from bot.turns.once import OnceTools
 
@@ -50,6 +52,8 @@ PINNED = [
     (rk.seen("Ev-from-an-input"), "mib:seen:Ev-from-an-input"),
     (rk.TURNS, "mib:turns"),
     (rk.AUDIT, "mib:audit"),
+    (rk.FEEDBACK, "mib:feedback"),
+    (rk.rated(KEY), "mib:rated:slack:T01:C02:1700000000.000100"),
     (rk.budget(KEY), "mib:budget:slack:T01:C02:1700000000.000100"),
     (rk.rate_user("U0ALICE"), "mib:rate:user:U0ALICE"),
     (rk.rate_channel(rk.channel_of(KEY)), "mib:rate:channel:slack:T01:C02"),
@@ -137,6 +141,7 @@ async def test_the_modules_write_these_exact_keys_with_the_documented_ttls(redis
     )
     admission = Admission(store, TurnLimits(redis, per_user=5, per_channel=5))
     assert await admission.refusal(DM, {"text": "hi", "user": "U0ALICE"}) is None
+    await FeedbackLog(redis, ttl_seconds=3600).record(Rating.now(KEY, "t1", Actor("U0BOB"), "up"))
 
     written = {k.decode(): (await redis.type(k)).decode() for k in await redis.keys("*")}
     assert written == {
@@ -156,6 +161,8 @@ async def test_the_modules_write_these_exact_keys_with_the_documented_ttls(redis
         "mib:seen:slack:Ev0123ABC": "string",
         "mib:turns": "stream",
         "mib:audit": "stream",
+        "mib:feedback": "stream",
+        "mib:rated:slack:T01:C02:1700000000.000100": "hash",
         "mib:budget:slack:T01:C02:1700000000.000100": "hash",
         "mib:rate:user:U0ALICE": "string",
         "mib:rate:channel:discord:dm:123": "string",
@@ -175,6 +182,7 @@ async def test_the_modules_write_these_exact_keys_with_the_documented_ttls(redis
         "mib:pending",
         "mib:budgets",
         "mib:changes",
+        "mib:feedback",
     }
     for key in written:
         ttl = await redis.ttl(key)

@@ -11,7 +11,7 @@ from bot.output.messages import CUT_OFF
 from bot.output.redact import register_secret
 from bot.output.render import StreamRenderer
 from bot.platform import PlatformUnavailable, RateLimited, StreamClosed
-from tests.support import RecordingSurface
+from tests.support import RecordingSurface, eventually
 
 
 class StreamingSurface(RecordingSurface):
@@ -294,3 +294,99 @@ async def test_an_approved_call_goes_straight_to_running_without_a_line_of_its_o
     await renderer.handle(ev.ToolStateChange(tool_call_id="c1", tool="hf_jobs", state="running"))
     await renderer.close()
     assert [text for kind, text in surface.calls if kind == "line"] == ["⏳ `hf_jobs` running"]
+
+
+# ── feedback, typing and steps, where the surface can ────────────────────
+
+
+class ProgressSurface(RecordingSurface):
+    """A thread with every optional capability of the renderer's progress: 👍 / 👎 under
+    a final answer, a typing indicator, and one message for a turn's tool lines."""
+
+    typing_seconds = 0.01
+
+    def __init__(self, interval: float = 0.0) -> None:
+        super().__init__(interval=interval)
+        self.rated: list[tuple[str, str, str]] = []
+        self.steps: dict[str, tuple[list[str], bool]] = {}
+
+    async def final_answer(self, ref: str, text: str, turn_id: str) -> None:
+        self.calls.append(("rated", ref))
+        self.rated.append((ref, text, turn_id))
+
+    async def typing(self) -> None:
+        self.calls.append(("typing", ""))
+
+    async def post_steps(self, ref: str | None, lines: list[str], *, final: bool) -> str:
+        ref = ref or f"steps{len(self.steps) + 1}"
+        self.calls.append(("steps", ref))
+        self.steps[ref] = (lines, final)
+        return ref
+
+
+async def test_the_last_answer_message_of_a_completed_turn_gets_the_thumbs():
+    surface = ProgressSurface()
+    surface.max_chars = 100
+    renderer = StreamRenderer(surface, turn_id="t1")
+    await stream(renderer, "Let me look. ")
+    await renderer.handle(ev.ToolCall(tool="echo", tool_call_id="c1"))
+    await renderer.handle(ev.ToolOutput(tool="echo", tool_call_id="c1", output="hi"))
+    await stream(renderer, "word " * 40)  # two messages: the second is the last
+    await renderer.handle(ev.TurnComplete())
+    await renderer.close()
+
+    first, *_, last = surface.messages
+    assert len(surface.messages) >= 3 and surface.messages[first] == "Let me look. "
+    assert surface.rated == [(last, surface.messages[last], "t1")]
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        [ev.CutOff(), ev.TurnComplete()],  # a notice is the last word
+        [ev.ToolCall(tool="echo", tool_call_id="c1"), ev.TurnComplete()],  # a tool line is
+        [ev.Interrupted()],  # no turn_complete at all
+    ],
+    ids=["cut-off", "tool-line-last", "stopped"],
+)
+async def test_no_thumbs_when_the_turn_does_not_end_on_its_answer(ending):
+    surface = ProgressSurface()
+    renderer = StreamRenderer(surface, turn_id="t1")
+    await stream(renderer, "An answer. ")
+    for event in ending:
+        await renderer.handle(event)
+    await renderer.close()
+    assert surface.rated == []
+
+
+async def test_typing_shows_until_the_answer_starts_and_never_after():
+    surface = ProgressSurface()
+    renderer = StreamRenderer(surface, turn_id="t1")
+    await renderer.handle(ev.Processing())
+    await eventually(lambda: len([c for c in surface.calls if c[0] == "typing"]) >= 3)
+    await stream(renderer, "Here it is. " * 5, pause=0.02)
+    await renderer.handle(ev.TurnComplete())
+    await renderer.close()
+    await asyncio.sleep(0.05)  # a leaked refresh would type again by now
+
+    kinds = [kind for kind, _ in surface.calls]
+    assert kinds.index("post") > max(i for i, k in enumerate(kinds) if k == "typing")
+
+
+async def test_a_burst_of_tool_events_is_one_steps_message_drawn_a_few_times():
+    surface = ProgressSurface(interval=0.05)
+    renderer = StreamRenderer(surface, turn_id="t1")
+    events = []
+    for n in range(5):
+        events.append(ev.ToolCall(tool="echo", tool_call_id=f"c{n}"))
+    for n in range(5):
+        events.append(ev.ToolOutput(tool="echo", tool_call_id=f"c{n}", output=f"out {n}"))
+    for event in events:
+        await renderer.handle(event)
+    await renderer.close()
+
+    assert surface.lines == {}, "no line of its own per call"
+    ((ref, (lines, final)),) = surface.steps.items()
+    assert final and lines == [f"✅ `echo` done — out {n}" for n in range(5)]
+    draws = [c for c in surface.calls if c[0] == "steps"]
+    assert len(draws) < len(events), "changes that wait for the gate are drawn together"

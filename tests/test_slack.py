@@ -129,6 +129,66 @@ async def test_a_mention_gets_a_placeholder_then_streamed_edits_then_the_final_a
     assert llm.requests[0]["messages"][-1] == {"role": "user", "content": "what is a transformer?"}
 
 
+async def test_thumbs_under_the_final_answer_record_who_rated_and_update_on_a_second_click(
+    bot, llm, slack
+):
+    llm.script(tool_calls(("echo", {"text": "hi"}), content="Let me check."), text("All good."))
+    event = await bot.send.mention("check it")
+    thread = event["ts"]
+    key = f"slack:T0TEAM:{CHANNEL}:{thread}"
+    await bot.settle(lambda: "All good." in bot.answer(thread))
+    rated = [m for m in bot.thread(thread) if m.feedback_buttons()]
+    (answer,) = rated
+    assert answer.shown() == "All good.", "only the last message of the answer is rated"
+    turn = (await bot.rt.store.meta(key))["turn"]
+    element = answer.feedback_buttons()
+    assert element["positive_button"]["value"] == f"up:{turn}:{key}"
+
+    status, _ = await bot.send.rate(answer, positive=True, user="U0BOB")
+    assert status == 200
+    await eventually(lambda: slack.ephemeral)
+    assert slack.ephemeral[0]["user"] == "U0BOB" and "Thanks" in slack.ephemeral[0]["text"]
+
+    await bot.send.rate(answer, positive=False, user="U0ALICE")
+    await eventually(lambda: slack.views)
+    (modal,) = slack.views
+    assert (
+        modal["callback_id"] == "mib:thumbs-down" and modal["title"]["text"] == "What went wrong?"
+    )
+    assert (await bot.rt.runner.feedback.read(thread=key))[-1].rating == "down"  # already
+    status, _ = await bot.send.submit(modal, {"what": "it never said which file"})
+    assert status == 200
+    await eventually(lambda: len(slack.ephemeral) == 2)
+    await bot.send.rate(answer, positive=False, user="U0BOB")  # Bob changes his mind
+    await eventually(lambda: len(slack.views) == 2)
+
+    ratings = await bot.rt.runner.feedback.read(thread=key)
+    assert [(r.by, r.rating, r.comment, r.turn_id) for r in ratings] == [
+        ("U0ALICE", "down", "it never said which file", turn),
+        ("U0BOB", "down", "", turn),
+    ]
+    assert bot.thread(thread)[-1].shown() == "All good."  # the answer reads as it did
+
+
+async def test_a_natively_streamed_final_answer_gets_thumbs_and_keeps_its_markdown(
+    make_bot, llm, slack
+):
+    slack.streaming_enabled = True
+    bot = await make_bot(slack_native_streaming=True)
+    llm.script(text("Streamed **natively**.\n", chunk_size=6))
+    event = await bot.send.mention("stream please")
+    await bot.settle(lambda: slack.called("chat.stopStream"))
+
+    streamed = slack.messages[slack.called("chat.stopStream")[0]["ts"]]
+    assert streamed.blocks[0] == {"type": "markdown", "text": "Streamed **natively**.\n"}
+    assert streamed.feedback_buttons() is not None
+    await bot.send.rate(streamed, positive=True)
+    key = f"slack:T0TEAM:{CHANNEL}:{event['ts']}"
+    await eventually(lambda: slack.ephemeral)
+    (rating,) = await bot.rt.runner.feedback.read(thread=key)
+    assert (rating.by, rating.rating) == ("U0ALICE", "up")
+
+
 async def test_unsigned_and_stale_requests_are_rejected_and_do_nothing(bot, llm):
     body = bot.send.event_body(
         {"type": "app_mention", "user": "U1", "text": "hi", "ts": "1.1", "channel": CHANNEL}
@@ -176,8 +236,10 @@ async def test_a_long_reply_arrives_whole_across_messages_with_code_blocks_intac
     assert len(messages) >= 3
     for message in messages:
         for block in message.blocks:
-            assert len(block["text"]["text"]) <= 3000
+            assert block["type"] == "context_actions" or len(block["text"]["text"]) <= 3000
         assert message.shown().count("```") % 2 == 0, "a message left a code block open"
+    rated = [m.feedback_buttons() is not None for m in messages]
+    assert rated == [False] * (len(messages) - 1) + [True], "👍 / 👎 on the last message only"
     shown = "\n".join(m.shown() for m in messages)
     for i in range(150):
         assert f"value_{i} = compute({i})" in shown

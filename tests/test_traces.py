@@ -15,9 +15,11 @@ from huggingface_hub import HfApi
 
 from agent.loop import Agent, Turn
 from agent.session import Session
+from bot.approvals.actor import Actor
 from bot.ops.traces import Tracer, tracer_for
 from bot.output.redact import register_secret
 from bot.settings import Settings
+from bot.turns.feedback import Rating
 from tests.standins.hub import TOKEN, USER, HubStandIn, hub  # noqa: F401
 from tests.standins.llm import text, tool_calls
 from tests.support import eventually, make_agent
@@ -42,6 +44,22 @@ async def traced_turn(agent: Agent, tracer: Tracer, session: Session, said: str,
     tracer.turn_done(session.key, turn_id, session.history)
 
 
+def traced_settings(hub: HubStandIn, llm, redis_url: str, tmp_path) -> Settings:
+    """A bot on the loopback LLM and Hub with session traces on."""
+    return Settings(
+        _env_file=None,
+        redis_url=redis_url,
+        data_dir=tmp_path,
+        model="openai/test-model",
+        llm_api_base=llm.base_url,
+        llm_api_key="sk-test",
+        llm_retries=0,
+        hf_endpoint=hub.url,
+        hf_token=TOKEN,
+        session_traces_repo=REPO,
+    )
+
+
 def finish(tracer: Tracer, *turn_ids: str) -> None:
     """Turns with no events, only a history (quick filler for batches)."""
     for turn_id in turn_ids:
@@ -56,6 +74,23 @@ def uploaded(hub: HubStandIn) -> dict[str, list[dict[str, Any]]]:
         for path, content in files.items()
         if path.startswith("traces/")
     }
+
+
+def ratings(hub: HubStandIn) -> list[dict[str, Any]]:
+    """The rating lines in the dataset, oldest file first."""
+    files = hub.repo(REPO, "dataset").files()
+    commits_in_order = [p for p in _paths_in_commit_order(hub) if p.startswith("feedback/")]
+    return [json.loads(line) for p in commits_in_order for line in files[p].decode().splitlines()]
+
+
+def _paths_in_commit_order(hub: HubStandIn) -> list[str]:
+    paths: list[str] = []
+    for call in hub.calls("POST", r"/api/datasets/.*/commit/"):
+        for line in call.body.decode().splitlines():
+            entry = json.loads(line)
+            if entry["key"] == "file" and entry["value"]["path"] not in paths:
+                paths.append(entry["value"]["path"])
+    return paths
 
 
 def commits(hub: HubStandIn) -> int:
@@ -229,29 +264,67 @@ def test_the_traces_settings_configure_the_tracer(monkeypatch):
     assert tracer_for(Settings(_env_file=None), api) is None
 
 
-async def test_the_runtime_traces_every_turn_it_runs(hub, llm, redis_url, tmp_path):
+async def test_the_runtime_traces_every_turn_it_runs_and_its_ratings(hub, llm, redis_url, tmp_path):
     from bot.runtime import runtime
     from tests.support import RecordingSurface, test_tools
 
-    settings = Settings(
-        _env_file=None,
-        redis_url=redis_url,
-        data_dir=tmp_path,
-        model="openai/test-model",
-        llm_api_base=llm.base_url,
-        llm_api_key="sk-test",
-        llm_retries=0,
-        hf_endpoint=hub.url,
-        hf_token=TOKEN,
-        session_traces_repo=REPO,
-    )
+    settings = traced_settings(hub, llm, redis_url, tmp_path)
     llm.script(text("Traced answer."))
     async with runtime(settings, tools=test_tools()) as rt:
         rt.runner.surfaces["slack"] = lambda key, ref: RecordingSurface()
         await rt.runner.submit(KEY, {"kind": "message", "text": "trace me", "user": "U1"})
         await rt.runner.wait_idle()
+        turn = (await rt.store.meta(KEY))["turn"]
+        await rt.runner.rate(KEY, turn, Actor("U2", name="bob"), "down", "too short")
     (records,) = uploaded(hub).values()  # closing the runtime flushed the tracer
     (record,) = records
     assert record["session_key"] == KEY and record["platform"] == "slack"
     assert [m["content"] for m in record["history"]] == ["trace me", "Traced answer."]
+    (rating,) = ratings(hub)
+    assert rating["turn_id"] == record["turn_id"] == turn
+    assert (rating["by"], rating["rating"], rating["comment"]) == ("U2", "down", "too short")
     assert "turn_complete" in [e["type"] for e in record["events"]]
+
+
+async def test_ratings_land_beside_the_turns_and_a_waiting_one_is_replaced(hub):
+    tracer = tracer_on(hub, batch_size=100)
+    finish(tracer, "t1")
+    tracer.rated(Rating(KEY, "t1", "up", "U1", at=1_800_000_000.0))
+    tracer.rated(Rating(KEY, "t1", "down", "U1", 1_800_000_001.0, comment=f"see {TOKEN_SHAPED}"))
+    tracer.rated(Rating(KEY, "t1", "up", "U2", at=1_800_000_002.0))
+    assert tracer.waiting == 3  # a turn and two people's ratings
+
+    assert await tracer.flush()
+
+    assert commits(hub) == 1
+    assert [r["turn_id"] for f in uploaded(hub).values() for r in f] == ["t1"]
+    first = ratings(hub)
+    assert [(r["by"], r["rating"]) for r in first] == [("U1", "down"), ("U2", "up")]
+    assert first[0] == {
+        "session_key": KEY,
+        "platform": "slack",
+        "turn_id": "t1",
+        "rating": "down",
+        "by": "U1",
+        "at": "2027-01-15T08:00:01+00:00",
+        "comment": "see [redacted]",
+    }
+    card = hub.repo(REPO, "dataset").files()["README.md"].decode()
+    assert 'config_name: turns\n  data_files: "traces/**/*.jsonl"' in card
+    assert 'config_name: ratings\n  data_files: "feedback/**/*.jsonl"' in card
+
+    tracer.rated(Rating(KEY, "t1", "up", "U1", at=1_800_000_003.0))  # after the upload
+    assert await tracer.flush()
+    assert [(r["by"], r["rating"]) for r in ratings(hub)][-1] == ("U1", "up")
+    assert len(ratings(hub)) == 3, "an uploaded rating stays; the newer one is a new line"
+    readme_writes = [p for p in _paths_in_commit_order(hub) if p == "README.md"]
+    assert readme_writes == ["README.md"] and commits(hub) == 2
+
+
+async def test_a_dataset_card_of_its_own_is_left_alone(hub):
+    hub.add_repo(REPO, repo_type="dataset", private=True, files={"README.md": "# Our traces"})
+    tracer = tracer_on(hub)
+    tracer.rated(Rating(KEY, "t1", "up", "U1", at=1_800_000_000.0))
+    assert await tracer.flush()
+    assert hub.repo(REPO, "dataset").files()["README.md"] == b"# Our traces"
+    assert [r["rating"] for r in ratings(hub)] == ["up"]

@@ -2,10 +2,11 @@
 
 ``mib:stop`` stops the turn of the channel it is clicked in;
 ``mib:<verb>:<approval id>:<n>`` decides call ``n`` (or ``all``) of an approval;
-``mib:joblogs:<job id>`` and ``mib:jobcancel:<job id>`` are a job card's buttons.
-All are :class:`discord.ui.DynamicItem` templates registered in ``setup_hook``;
-the click goes to the handlers on the client (``conversations``, ``approvals``,
-``inbox``).
+``mib:joblogs:<job id>`` and ``mib:jobcancel:<job id>`` are a job card's buttons;
+``mib:thumbs:<up|down>:<turn id>`` rates a turn's final answer. All are
+:class:`discord.ui.DynamicItem` templates registered in ``setup_hook``; the click
+goes to the handlers on the client (``conversations``, ``approvals``, ``inbox``,
+``feedback``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import discord
 
 from bot.approvals.card import BUTTON_ID, button_id
 from bot.jobs.room import JOB_BUTTON, JOB_VERBS, job_button_id
-from bot.output.views import STOP_ID
+from bot.output.views import STOP_ID, THUMBS
 
 STYLES = {
     "approve": discord.ButtonStyle.success,
@@ -81,6 +82,34 @@ class ApprovalButton(discord.ui.DynamicItem[discord.ui.Button], template=BUTTON_
     async def callback(self, interaction: discord.Interaction) -> None:
         client: Any = interaction.client
         await client.approvals.on_click(interaction, self.verb, self.approval_id, self.n)
+
+
+THUMB_ID = "mib:thumbs:{rating}:{turn}"
+THUMB_TEMPLATE = r"mib:thumbs:(?P<rating>up|down):(?P<turn>[^:]+)"
+
+
+class ThumbButton(discord.ui.DynamicItem[discord.ui.Button], template=THUMB_TEMPLATE):
+    """👍 or 👎 under the final answer of turn ``turn_id``."""
+
+    def __init__(self, rating: str, turn_id: str) -> None:
+        self.rating = rating
+        self.turn_id = turn_id
+        button = discord.ui.Button(
+            emoji=THUMBS[rating],
+            style=discord.ButtonStyle.secondary,
+            custom_id=THUMB_ID.format(rating=rating, turn=turn_id),
+        )
+        super().__init__(button)
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> ThumbButton:
+        return cls(match["rating"], match["turn"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        client: Any = interaction.client
+        await client.feedback.on_click(interaction, self.rating, self.turn_id)
 
 
 JOB_LABELS = {

@@ -1,4 +1,9 @@
-"""What the bot's messages carry besides text: the Stop button, and approval cards.
+"""What the bot's messages carry besides text: the Stop button, the 👍 / 👎 under a final
+answer, the steps embed of a turn's tool calls, and approval cards.
+
+The steps embed is one message per turn: a line per tool call (its state, then a
+summary of its output), with a Stop button until the turn ends. Past the embed's
+4096 characters the oldest lines give way to a count of them.
 
 An approval card is one message: a line saying what waits, an embed per tool
 call (tool, key arguments, a script preview, then who decided what) and the
@@ -12,9 +17,9 @@ from typing import Any
 
 import discord
 
-from adapters.discord.buttons import ApprovalButton, StopButton
+from adapters.discord.buttons import ApprovalButton, StopButton, ThumbButton
 from bot.approvals.card import ALL_VERBS, VERB_LABELS, ApprovalCard, CallView, script_preview
-from bot.output.views import clip
+from bot.output.views import THUMBS, clip
 
 MESSAGE_CHARS = 6000
 """Discord's limit for all the embeds of a message together."""
@@ -30,10 +35,36 @@ COLOURS = {
 }
 
 
+STEPS_TITLE = "Steps"
+
+
 def stop_view() -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     view.add_item(StopButton())
     return view
+
+
+def feedback_view(turn_id: str) -> discord.ui.View:
+    """👍 / 👎 for the final answer of ``turn_id``."""
+    view = discord.ui.View(timeout=None)
+    for rating in THUMBS:
+        view.add_item(ThumbButton(rating, turn_id))
+    return view
+
+
+def steps(lines: list[str], *, final: bool) -> dict[str, Any]:
+    """``channel.send`` / ``message.edit`` keyword arguments for a turn's steps message."""
+    shown = list(lines)
+    while len("\n".join(shown)) > EMBED_DESCRIPTION - 40:  # room for the count of the rest
+        shown.pop(0)
+    hidden = len(lines) - len(shown)
+    earlier = [f"*…{hidden} earlier step{'s' if hidden > 1 else ''}*"] if hidden else []
+    embed = discord.Embed(
+        title=f"{STEPS_TITLE} ({len(lines)})",
+        description="\n".join(earlier + shown),
+        colour=COLOURS["closed" if final else "open"],
+    )
+    return {"embed": embed, "view": None if final else stop_view()}
 
 
 def _when(at: float) -> str:

@@ -10,9 +10,10 @@ import discord
 from discord import app_commands
 
 from adapters.discord.approvals import Approvals
-from adapters.discord.buttons import ApprovalButton, JobButton, StopButton
+from adapters.discord.buttons import ApprovalButton, JobButton, StopButton, ThumbButton
 from adapters.discord.commands import add_commands, sync_commands
 from adapters.discord.conversations import Conversations
+from adapters.discord.feedback import Feedback
 from adapters.discord.inbox import InboxCommands
 from adapters.discord.surface import DiscordSurfaces
 from bot.settings import Settings
@@ -46,11 +47,12 @@ class DiscordBot(discord.AutoShardedClient):
         )
         self.approvals = Approvals(runner, self.surfaces)
         self.inbox = InboxCommands(runner)
+        self.feedback = Feedback(runner)
         add_commands(self.tree, self.conversations, self.inbox)
         runner.surfaces["discord"] = self.surfaces
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(StopButton, ApprovalButton, JobButton)
+        self.add_dynamic_items(StopButton, ApprovalButton, ThumbButton, JobButton)
         await sync_commands(self.tree, self.guild_id)
 
     async def on_message(self, message: discord.Message) -> None:

@@ -3,8 +3,9 @@
 ``/ask`` in a server channel opens a public thread from its reply and runs the
 session there; in a thread or a DM it continues that session. In a thread the
 bot opened, a plain message continues the session (with the message-content
-intent; without it, only messages that mention the bot carry text). Answers
-stream into a message the bot posts with its own token.
+intent; without it, only messages that mention the bot carry text). While the
+model thinks the thread shows a typing indicator, not a placeholder message;
+answers stream into messages the bot posts with its own token.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
 
-THINKING = "*thinking…*"
 THREAD_NAME_CHARS = 90
 QUOTE_CHARS = 1800
 USE_IN_THREAD = "Use this inside a thread I opened with `/ask` (or in a DM with me)."
@@ -139,5 +139,5 @@ class Conversations:
     # ── turns ────────────────────────────────────────────────────────────
 
     async def start_turn(self, key: str, text: str, user: discord.abc.User) -> None:
-        """Post the message the answer streams into, then queue the input."""
-        await self.runner.ask(key, text, str(user.id), thinking=THINKING)
+        """Queue the input; the thread shows a typing indicator until the answer starts."""
+        await self.runner.ask(key, text, str(user.id), thinking=None)

@@ -4,6 +4,10 @@ Every message call goes to the channel with the bot's own token, never an
 interaction token (those expire after 15 minutes), so long turns keep updating.
 discord.py waits out a 429 itself (its ``retry_after``); only a wait longer than
 its ``max_ratelimit_timeout`` reaches the renderer, as :class:`RateLimited`.
+
+Beyond the :class:`~bot.platform.Surface` calls it shows a typing indicator while
+the model thinks (no placeholder message), draws a turn's tool lines in one steps
+embed, and puts 👍 / 👎 under a turn's final answer.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 
 MAX_CHARS = 2000
 """Discord's message length: the renderer continues in a new message past it."""
+TYPING_SECONDS = 8.0
+"""A typing indicator lasts 10 s (or until the bot sends a message): repeat it sooner."""
 
 T = TypeVar("T")
 
@@ -46,9 +52,11 @@ async def discord_call(call: Awaitable[T]) -> T:
 
 
 class DiscordSurface(RoomMessages):
-    """Messages in one session's channel: answers with a Stop button until final, lines, cards."""
+    """Messages in one session's channel: answers with a Stop button until final, the steps
+    embed, cards; the typing indicator."""
 
     max_chars = MAX_CHARS
+    typing_seconds = TYPING_SECONDS
 
     def __init__(self, client: discord.Client, key: str, gate: RateGate) -> None:
         self.client = client
@@ -75,6 +83,20 @@ class DiscordSurface(RoomMessages):
             return await self._send(content=text)
         await self.update(ref, content=text)
         return ref
+
+    async def post_steps(self, ref: str | None, lines: list[str], *, final: bool) -> str:
+        payload = cards.steps(lines, final=final)
+        if ref is None:
+            return await self._send(**payload)
+        await self.update(ref, **payload)
+        return ref
+
+    async def typing(self) -> None:
+        """``POST /channels/{id}/typing``: "ml-intern is typing…" for about 10 seconds."""
+        await discord_call(self.channel.typing())
+
+    async def final_answer(self, ref: str, text: str, turn_id: str) -> None:
+        await self.update(ref, view=cards.feedback_view(turn_id))
 
     async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
         message_id = await self._send(

@@ -1,9 +1,16 @@
-"""Block Kit payloads: streamed answers with a Stop button, tool lines, approval cards."""
+"""Block Kit payloads: streamed answers with a Stop button, 👍 / 👎 under a final answer,
+tool lines, approval cards."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
+
+from slack_sdk.models.blocks import (
+    ContextActionsBlock,
+    FeedbackButtonObject,
+    FeedbackButtonsElement,
+)
 
 from adapters.slack.mrkdwn import escape, to_mrkdwn
 from bot.approvals.card import (
@@ -15,12 +22,16 @@ from bot.approvals.card import (
     script_preview,
 )
 from bot.output.textsplit import split_text
-from bot.output.views import STOP_ID
+from bot.output.views import STOP_ID, THUMBS
 
 SECTION_CHARS = 3000
 """Slack's limit for a section block's text (and a context element's)."""
 TEXT_CHARS = 40_000
 """Slack's limit for a message's top-level text."""
+MARKDOWN_CHARS = 12_000
+"""Slack's limit for a ``markdown`` block."""
+THUMBS_ID = "mib:thumbs"
+"""The action id of the 👍 / 👎 under a final answer."""
 BUTTON_STYLES = {"approve": "primary", "reject": "danger", "extend": "primary"}
 
 
@@ -55,6 +66,44 @@ def answer(markdown: str, stop_key: str | None = None) -> dict[str, Any]:
     if stop_key:
         blocks.append(actions(button("⏹ Stop", STOP_ID, stop_key)))
     return {"text": body[:TEXT_CHARS], "blocks": blocks}
+
+
+def thumbs_value(rating: str, turn_id: str, key: str) -> str:
+    """What a 👍 / 👎 click hands back: the rating, the turn and its session key."""
+    return f"{rating}:{turn_id}:{key}"
+
+
+def parse_thumbs_value(value: str) -> tuple[str, str, str]:
+    """``(rating, turn id, session key)`` of :func:`thumbs_value`; ValueError if it isn't one."""
+    rating, turn_id, key = value.split(":", 2)
+    if rating not in THUMBS:
+        raise ValueError(f"not a rating: {value!r}")
+    return rating, turn_id, key
+
+
+def thumbs(key: str, turn_id: str) -> dict[str, Any]:
+    """👍 / 👎 for the answer of turn ``turn_id`` of ``key`` (a ``context_actions`` block)."""
+    buttons = {
+        r: FeedbackButtonObject(text=THUMBS[r], value=thumbs_value(r, turn_id, key)) for r in THUMBS
+    }
+    element = FeedbackButtonsElement(
+        action_id=THUMBS_ID, positive_button=buttons["up"], negative_button=buttons["down"]
+    )
+    return ContextActionsBlock(elements=[element]).to_dict()
+
+
+def final_answer(markdown: str, key: str, turn_id: str, *, streamed: bool) -> dict[str, Any]:
+    """A finished answer with 👍 / 👎 under it; a natively ``streamed`` one stays markdown."""
+    if streamed:
+        payload = {"text": markdown[:TEXT_CHARS], "blocks": [markdown_block(markdown)]}
+    else:
+        payload = answer(markdown)
+    payload["blocks"].append(thumbs(key, turn_id))
+    return payload
+
+
+def markdown_block(markdown: str) -> dict[str, Any]:
+    return {"type": "markdown", "text": markdown[:MARKDOWN_CHARS]}
 
 
 def line(markdown: str) -> dict[str, Any]:

@@ -20,7 +20,9 @@ from slack_bolt.response import BoltResponse
 from adapters.slack import modals
 from adapters.slack.approvals import APPROVAL_ACTION, Approvals, GroupDirectory
 from adapters.slack.assistant import build_assistant
+from adapters.slack.cards import THUMBS_ID
 from adapters.slack.conversations import Conversations
+from adapters.slack.feedback import WENT_WRONG_CALLBACK, Feedback
 from adapters.slack.home import HOME_ACTION, JOB_ACTION, OPEN_ACTION, AppHome
 from adapters.slack.install import EVENTS_PATH
 from adapters.slack.surface import slack_surfaces
@@ -78,6 +80,7 @@ class SlackFrontEnd:
         )
         approvals = Approvals(rt.runner, self.surfaces, directory)
         self.home = AppHome(rt.runner, self.surfaces, directory)
+        feedback = Feedback(rt.runner, self.surfaces)
         app = self.app
         app.use(dedupe(rt.store))
         if settings.slack_assistant:
@@ -93,6 +96,8 @@ class SlackFrontEnd:
         app.action(OPEN_ACTION)(self.home.on_open)
         app.view(modals.REJECT_CALLBACK)(approvals.on_reject_submitted)
         app.view(modals.EDIT_CALLBACK)(approvals.on_edit_submitted)
+        app.action(THUMBS_ID)(feedback.on_click)
+        app.view(WENT_WRONG_CALLBACK)(feedback.on_submitted)
 
     def mount(self, http: web.Application) -> None:
         http.router.add_post(EVENTS_PATH, self.handle)

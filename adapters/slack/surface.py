@@ -52,7 +52,8 @@ async def slack_call(method: Callable[..., Awaitable[Any]], **kwargs: Any) -> An
 
 
 class SlackSurface(RoomMessages):
-    """Messages in one thread: answers with a Stop button until final, lines, cards, notices."""
+    """Messages in one thread: answers with a Stop button until final (then 👍 / 👎 under
+    the turn's last one), lines, cards, notices."""
 
     max_chars = MAX_CHARS
 
@@ -61,6 +62,7 @@ class SlackSurface(RoomMessages):
         self.key = key
         self.session = SessionKey.parse(key)
         self.gate = gate
+        self._streamed: set[str] = set()  # messages streamed natively: markdown, not sections
 
     @property
     def channel(self) -> str:
@@ -84,6 +86,10 @@ class SlackSurface(RoomMessages):
 
     async def edit(self, ref: str, text: str, *, final: bool = False) -> None:
         await self.update(ref, cards.answer(text, None if final else self.key))
+
+    async def final_answer(self, ref: str, text: str, turn_id: str) -> None:
+        streamed = ref in self._streamed
+        await self.update(ref, cards.final_answer(text, self.key, turn_id, streamed=streamed))
 
     async def post_line(self, ref: str | None, text: str) -> str:
         if ref is None:
@@ -166,6 +172,7 @@ class StreamingSlackSurface(SlackSurface):
             if error in REFUSALS:
                 self.on_refused()
             raise StreamUnavailable(error) from exc
+        self._streamed.add(response["ts"])
         return response["ts"]
 
     async def stream_append(self, ref: str, text: str) -> None:

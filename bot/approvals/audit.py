@@ -2,7 +2,8 @@
 
 One entry per decided tool call: what it was (tool, operation, a digest of its
 arguments, the script diff when a person edited it), who decided, when, where
-and the outcome. ``ml-intern-bot audit`` prints them.
+and the outcome. ``ml-intern-bot audit`` prints them. People's 👍 / 👎 of answers
+have a sibling stream of their own (:mod:`bot.turns.feedback`, ``audit --feedback``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -124,15 +126,25 @@ class AuditLog:
         limit: int = 10_000,
     ) -> list[AuditEntry]:
         """Entries oldest first, from ``since`` (epoch seconds), of one session key or approval."""
-        start = f"{int(since * 1000)}-0" if since else "-"
         entries = []
-        for entry_id, fields in await self.redis.xrange(self.stream, min=start, count=limit):
-            data = {k.decode(): json.loads(v) for k, v in fields.items()}
-            entry = AuditEntry(**data, id=entry_id.decode())
+        for entry_id, data in await stream_entries(self.redis, self.stream, since, limit):
+            entry = AuditEntry(**data, id=entry_id)
             if thread not in (None, entry.session_key) or approval not in (None, entry.approval_id):
                 continue
             entries.append(entry)
         return entries
+
+
+async def stream_entries(
+    redis: Redis, stream: str, since: float | None, limit: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """A stream's entries oldest first, from ``since`` (epoch seconds): their ids and their
+    fields, each a JSON value (as :meth:`AuditLog.append` writes them)."""
+    start = f"{int(since * 1000)}-0" if since else "-"
+    return [
+        (entry_id.decode(), {k.decode(): json.loads(v) for k, v in fields.items()})
+        for entry_id, fields in await redis.xrange(stream, min=start, count=limit)
+    ]
 
 
 def parse_since(text: str, now: float | None = None) -> float:
@@ -160,15 +172,21 @@ def format_table(entries: list[AuditEntry]) -> str:
         return "no audit entries"
     lines = []
     for e in entries:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.at))
+        when = utc(e.at)
         what = f"{e.tool}:{e.operation}" if e.operation else e.tool
         cost = f" ~${e.cost_usd:.2f}" if e.cost_usd else ""
         lines.append(
-            f"{when}Z  {e.outcome:<15} {what:<28} by {e.decided_by or '-':<12} "
+            f"{when}  {e.outcome:<15} {what:<28} by {e.decided_by or '-':<12} "
             f"{e.session_key}  args {e.args_digest}{cost}  [{e.id}]"
         )
     return "\n".join(lines)
 
 
-def format_json_lines(entries: list[AuditEntry]) -> str:
+def utc(at: float) -> str:
+    """Epoch seconds as the tables show them: ``2026-11-25 09:00:00Z``."""
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(at))
+
+
+def format_json_lines(entries: Sequence[Any]) -> str:
+    """One JSON object per entry (audit entries, ratings: any dataclass)."""
     return "\n".join(json.dumps(asdict(e), ensure_ascii=False) for e in entries)

@@ -1,13 +1,20 @@
-"""Session traces: each finished turn's events and history, uploaded to a private Hub dataset.
+"""Session traces: each finished turn's events and history, and people's ratings of turns,
+uploaded to a private Hub dataset.
 
-The runner calls :meth:`Tracer.record` for every event of a turn and
-:meth:`Tracer.turn_done` when the turn ends; neither waits on the network nor
-raises. A background task uploads the finished turns, as one JSON-lines file
-per commit (``traces/<yyyy-mm-dd>/<uuid>.jsonl``), every ``interval`` seconds
-or as soon as ``batch_size`` of them wait. A failed upload is logged and retried
-later with backoff, under the same path (so a retry never duplicates a batch);
-past ``max_pending`` waiting turns the oldest are dropped with a warning.
-Every string written goes through :func:`bot.output.redact.redact`.
+The runner calls :meth:`Tracer.record` for every event of a turn,
+:meth:`Tracer.turn_done` when the turn ends and :meth:`Tracer.rated` when someone
+rates a turn (👍 / 👎); none waits on the network or raises. A background task
+uploads what waits as one commit: the finished turns in
+``traces/<yyyy-mm-dd>/<uuid>.jsonl`` and the ratings in
+``feedback/<yyyy-mm-dd>/<uuid>.jsonl``, every ``interval`` seconds or as soon as
+``batch_size`` of them wait. The first upload of a process adds a dataset card
+naming the two as configs (``turns``, ``ratings``) when the dataset has no
+README.md. A rating waiting for its upload is replaced by the same person's newer
+rating of the same turn; once uploaded, a newer one is a new line (the latest
+``at`` wins). A failed upload is logged and retried later with backoff, under the
+same paths (so a retry never duplicates a batch); past ``max_pending`` waiting
+turns (or ratings) the oldest are dropped with a warning. Every string written goes
+through :func:`bot.output.redact.redact`.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huggingface_hub import CommitOperationAdd, HfApi
 
@@ -29,6 +36,9 @@ from agent.events import AssistantChunk, Event
 from bot.output.redact import redact
 from bot.session_key import platform_of
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.turns.feedback import Rating
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +50,27 @@ MAX_OPEN = 1000
 """Turns being recorded at most (a turn whose end never came is dropped past this)."""
 MAX_BACKOFF = 900.0
 CLOSE_TIMEOUT = 10.0
+TURNS_DIR = "traces"
+RATINGS_DIR = "feedback"
+CARD = f"""---
+configs:
+- config_name: turns
+  data_files: "{TURNS_DIR}/**/*.jsonl"
+  default: true
+- config_name: ratings
+  data_files: "{RATINGS_DIR}/**/*.jsonl"
+---
+# ml-intern-bot session traces
+
+- `turns`: one row per finished turn: session key, platform, turn id, start and end,
+  model, the turn's events and the session history at its end.
+- `ratings`: one row per 👍 / 👎 a person gave a turn's answer: session key, platform,
+  turn id, rating (`up` / `down`), who (`by`, a platform user id), when (`at`) and what
+  went wrong (`comment`). A person's latest row for a turn (by `at`) is their rating.
+
+Secrets are redacted. Uploaded by ml-intern-bot.
+"""
+"""The dataset card added to a dataset without a README.md: one config per folder."""
 
 
 @dataclass
@@ -50,12 +81,16 @@ class _OpenTurn:
 
 @dataclass
 class _Batch:
-    """Finished turns (JSON lines, not yet redacted) bound for one file of the dataset."""
+    """Finished turns and ratings (JSON lines, not yet redacted) bound for one commit:
+    lines by the path of their file in the dataset."""
 
-    path: str
-    lines: list[str]
-    body: bytes | None = None
-    """The redacted file, made once, so a retry uploads exactly the same bytes."""
+    files: dict[str, list[str]]
+    bodies: dict[str, bytes] | None = None
+    """The redacted files, made once, so a retry uploads exactly the same bytes."""
+
+    @property
+    def size(self) -> int:
+        return sum(len(lines) for lines in self.files.values())
 
 
 class Tracer:
@@ -81,11 +116,14 @@ class Tracer:
         """Finished turns dropped because too many waited."""
         self._open: dict[tuple[str, str], _OpenTurn] = {}
         self._pending: deque[str] = deque()
+        self._ratings: dict[tuple[str, str, str], str] = {}
+        """Ratings waiting, by (session, turn, person): a newer one replaces the waiting one."""
         self._batch: _Batch | None = None
         """The batch being uploaded, or waiting for its retry."""
         self._failures = 0
         self._retry_at = 0.0
         self._repo_ready = False
+        self._card_wanted = False
         self._wake = asyncio.Event()
         self._flushing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -122,15 +160,40 @@ class Tracer:
             }
             self._pending.append(json.dumps(record, ensure_ascii=False, default=str))
             self._trim()
-            if len(self._pending) >= self.batch_size:
+            if self._ready():
                 self._wake.set()
         except Exception:
             logger.exception("could not keep the trace of a turn of %s", session_key)
 
+    def rated(self, rating: Rating) -> None:
+        """Keep ``rating`` (a person's 👍 / 👎 of a turn) for the next upload."""
+        try:
+            record = {
+                "session_key": rating.session_key,
+                "platform": _platform(rating.session_key),
+                "turn_id": rating.turn_id,
+                "rating": rating.rating,
+                "by": rating.by,
+                "at": datetime.fromtimestamp(rating.at, UTC).isoformat(),
+                "comment": rating.comment,
+            }
+            who = (rating.session_key, rating.turn_id, rating.by)
+            self._ratings.pop(who, None)  # the newer one goes last
+            self._ratings[who] = json.dumps(record, ensure_ascii=False)
+            if len(self._ratings) > self.max_pending:
+                del self._ratings[next(iter(self._ratings))]
+                self.dropped += 1
+                logger.warning("dropped a rating: more than %d waited", self.max_pending)
+            if self._ready():
+                self._wake.set()
+        except Exception:
+            logger.exception("could not keep a rating of %s", rating.session_key)
+
     @property
     def waiting(self) -> int:
-        """Finished turns not uploaded yet (including a batch waiting for its retry)."""
-        return len(self._pending) + (len(self._batch.lines) if self._batch else 0)
+        """Finished turns and ratings not uploaded yet (including a batch waiting for its retry)."""
+        batch = self._batch.size if self._batch else 0
+        return len(self._pending) + len(self._ratings) + batch
 
     # ── lifecycle ────────────────────────────────────────────────────────
 
@@ -160,7 +223,7 @@ class Tracer:
     async def flush(self) -> bool:
         """Upload every finished turn, ``batch_size`` per commit; False if an upload failed."""
         async with self._flushing:
-            while self._batch or self._pending:
+            while self._batch or self._pending or self._ratings:
                 if self._batch is None:
                     self._batch = self._take()
                 try:
@@ -192,6 +255,10 @@ class Tracer:
         turn = self._open[(session_key, turn_id)] = _OpenTurn(_now())
         return turn
 
+    def _ready(self) -> bool:
+        """Enough waits for an upload before the interval is over."""
+        return len(self._pending) + len(self._ratings) >= self.batch_size
+
     def _trim(self) -> None:
         excess = len(self._pending) - self.max_pending
         if excess > 0:
@@ -206,9 +273,14 @@ class Tracer:
             )
 
     def _take(self) -> _Batch:
-        count = min(self.batch_size, len(self._pending))
-        lines = [self._pending.popleft() for _ in range(count)]
-        return _Batch(f"traces/{datetime.now(UTC):%Y-%m-%d}/{uuid.uuid4().hex}.jsonl", lines)
+        """Up to ``batch_size`` turns, then ratings up to ``batch_size`` in all."""
+        turns = [self._pending.popleft() for _ in range(min(self.batch_size, len(self._pending)))]
+        ratings = []
+        while self._ratings and len(turns) + len(ratings) < self.batch_size:
+            ratings.append(self._ratings.pop(next(iter(self._ratings))))
+        name = f"{datetime.now(UTC):%Y-%m-%d}/{uuid.uuid4().hex}.jsonl"
+        files = {f"{TURNS_DIR}/{name}": turns, f"{RATINGS_DIR}/{name}": ratings}
+        return _Batch({path: lines for path, lines in files.items() if lines})
 
     def _failed(self, exc: Exception) -> None:
         self._failures += 1
@@ -224,18 +296,28 @@ class Tracer:
         )
 
     def _upload(self, batch: _Batch) -> None:
-        """One commit of one file (runs in a thread: huggingface_hub blocks)."""
-        if batch.body is None:
-            batch.body = "".join(redact_line(line) + "\n" for line in batch.lines).encode()
+        """One commit of the batch's files (runs in a thread: huggingface_hub blocks)."""
+        if batch.bodies is None:
+            batch.bodies = {
+                path: "".join(redact_line(line) + "\n" for line in lines).encode()
+                for path, lines in batch.files.items()
+            }
         if not self._repo_ready:
             self.api.create_repo(self.repo_id, repo_type="dataset", private=True, exist_ok=True)
+            self._card_wanted = not self.api.file_exists(
+                self.repo_id, "README.md", repo_type="dataset"
+            )
             self._repo_ready = True
+        files = dict(batch.bodies)
+        if self._card_wanted:
+            files["README.md"] = CARD.encode()
         self.api.create_commit(
             self.repo_id,
-            [CommitOperationAdd(path_in_repo=batch.path, path_or_fileobj=batch.body)],
-            commit_message=f"Add {len(batch.lines)} session traces",
+            [CommitOperationAdd(path_in_repo=p, path_or_fileobj=body) for p, body in files.items()],
+            commit_message=_commit_message(batch),
             repo_type="dataset",
         )
+        self._card_wanted = False
 
 
 def tracer_for(settings: Settings, api: HfApi) -> Tracer | None:
@@ -264,6 +346,15 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, list):
         return [redact_value(v) for v in value]
     return value
+
+
+def _commit_message(batch: _Batch) -> str:
+    counts = {folder: 0 for folder in (TURNS_DIR, RATINGS_DIR)}
+    for path, lines in batch.files.items():
+        counts[path.split("/", 1)[0]] += len(lines)
+    parts = [f"{counts[TURNS_DIR]} session traces"] if counts[TURNS_DIR] else []
+    parts += [f"{counts[RATINGS_DIR]} ratings"] if counts[RATINGS_DIR] else []
+    return "Add " + " and ".join(parts)
 
 
 def _platform(session_key: str) -> str:

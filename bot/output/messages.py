@@ -101,6 +101,19 @@ DONE = "✔️ Done."
 """The placeholder's last words when no answer text took it (e.g. only tool calls)."""
 
 
+# ── feedback on answers ──────────────────────────────────────────────
+
+FEEDBACK_THANKS = "Thanks for the feedback: it is on record for the team."
+"""The reply, only to them, to someone who rated an answer or said what went wrong."""
+WHAT_WENT_WRONG = "What went wrong?"
+"""The title of the form a 👎 opens."""
+WHAT_WENT_WRONG_LABEL = "What was wrong, or what did you expect?"
+"""The form's one text box (Discord allows 45 characters)."""
+WHAT_WENT_WRONG_HINT = "Your 👎 is recorded already; this note goes with it."
+WHAT_WENT_WRONG_SEND, WHAT_WENT_WRONG_SKIP = "Send", "Skip"
+"""The form's buttons, where the platform lets them be named (Slack)."""
+
+
 def error_notice(error: str) -> str:
     """A turn that ended on an error (the error is already worded for people)."""
     return f"⚠️ {error}"

@@ -8,6 +8,10 @@ per tool call updated as its state changes. A surface that can stream natively
 platform's age limit, and one the platform ends early anyway is continued in a new
 message, so no character is lost or shown twice.
 
+Where the surface can (:mod:`bot.output.progress`), a typing indicator shows while the
+model thinks, and a turn's tool lines share one message. Once a turn completes, the
+last message of its answer gets the 👍 / 👎 of :class:`FeedbackButtons`.
+
 Everything it posts goes through :func:`bot.output.redact.clean` first: secrets are
 redacted and mass mentions defused, for every platform. Streamed text is cleaned
 a word at a time, so a token is never shown half-way before it can be recognised.
@@ -35,14 +39,17 @@ from bot.output.messages import (
     error_notice,
     undid,
 )
+from bot.output.progress import Steps, Thinking
 from bot.output.redact import clean
 from bot.output.textsplit import CLOSE_RESERVE, cut_once, open_fence
 from bot.platform import (
     Attachments,
+    FeedbackButtons,
     NativeStream,
     StreamClosed,
     StreamUnavailable,
     Surface,
+    ToolSteps,
     call_surface,
 )
 
@@ -89,9 +96,12 @@ def tool_line(tool: str, state: str, detail: str = "") -> str:
 class StreamRenderer:
     """Renders one turn's events on a surface; ``close`` flushes what is left."""
 
-    def __init__(self, surface: Surface, placeholder: str | None = None) -> None:
+    def __init__(
+        self, surface: Surface, placeholder: str | None = None, *, turn_id: str | None = None
+    ) -> None:
         self.surface = surface
         self._placeholder = placeholder
+        self._turn_id = turn_id
         self._ref: str | None = None  # the message the current answer streams into
         self._word = ""  # streamed text not cleaned yet: the word being written
         self._text = ""  # what that message should show
@@ -104,16 +114,22 @@ class StreamRenderer:
         self._lines: dict[str, str] = {}  # tool_call_id -> line ref
         self._tools: dict[str, str] = {}  # tool_call_id -> tool name
         self._native = isinstance(surface, NativeStream)
+        self._answer: tuple[str, str] | None = None  # the last answer message: ref, text
+        self._thinking = Thinking(surface)
+        self._steps = Steps(surface) if isinstance(surface, ToolSteps) else None
 
     # ── events ───────────────────────────────────────────────────────────
 
     async def handle(self, event: ev.Event) -> None:
         match event:
+            case ev.Processing():
+                self._thinking.start()
             case ev.AssistantChunk(content=content):
                 self._add(content)
             case ev.AssistantStreamEnd():
                 await self._end_segment()
             case ev.ToolCall(tool=tool, tool_call_id=call_id):
+                self._thinking.stop()
                 self._tools[call_id] = tool
                 await self._line(call_id, tool_line(tool, "running"))
             case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state="approved"):
@@ -127,6 +143,7 @@ class StreamRenderer:
                     call_id, tool_line(tool, "done" if ok else "failed", summarize(output))
                 )
                 await self._attach(event, output)
+                self._thinking.start()  # the model reads the output next
             case ev.Interrupted():
                 await self._cut_short(STOPPED)
             case ev.CutOff():
@@ -139,6 +156,7 @@ class StreamRenderer:
                 await self._notice(undid(removed))
             case ev.TurnComplete():
                 await self._end_segment()
+                await self._offer_feedback()
 
     async def notice(self, text: str) -> None:
         """A line of its own from the runtime (a restart, a refusal)."""
@@ -147,6 +165,8 @@ class StreamRenderer:
 
     async def show_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
         await self._end_segment()
+        self._thinking.stop()
+        self._answer = None
         event = dataclasses.replace(event, tools=json.loads(clean(json.dumps(event.tools))))
         if self._placeholder:
             await self._call(self.surface.edit, self._placeholder, WAITING_FOR_APPROVAL, final=True)
@@ -154,8 +174,18 @@ class StreamRenderer:
         return await self._call(self.surface.post_approval, event)
 
     async def close(self) -> None:
+        self._thinking.stop()
         await self._end_segment()
         await self._retire_placeholder()
+        if self._steps is not None:
+            await self._steps.close()
+
+    async def _offer_feedback(self) -> None:
+        """👍 / 👎 under the final answer: the last message, if the turn ended on answer text."""
+        if self._answer and self._turn_id and isinstance(self.surface, FeedbackButtons):
+            ref, text = self._answer
+            await self._call(self.surface.final_answer, ref, text, self._turn_id)
+        self._answer = None
 
     async def _cut_short(self, notice: str) -> None:
         """The answer ends early: show all of it, then say so in the last message."""
@@ -200,6 +230,8 @@ class StreamRenderer:
             await self._flusher
             self._flusher = None
         await self._flush(final=True)
+        if self._ref is not None and self._shown:
+            self._answer = (self._ref, self._shown)
         self._ref, self._text, self._shown, self._closed = None, "", "", False
 
     async def _flush(self, *, final: bool) -> None:
@@ -243,6 +275,7 @@ class StreamRenderer:
         return cut_once(self._text, self.surface.max_chars)
 
     async def _show(self, text: str, *, final: bool) -> None:
+        self._thinking.stop()
         if self._native:
             try:
                 await self._stream(text, final=final)
@@ -306,12 +339,18 @@ class StreamRenderer:
 
     async def _line(self, key: str, text: str) -> None:
         async with self._lock:
+            self._answer = None
+            if self._steps is not None:
+                await self._steps.set(key, clean(text))
+                return
             self._lines[key] = await self._call(
                 self.surface.post_line, self._lines.get(key), clean(text)
             )
 
     async def _notice(self, text: str) -> None:
+        self._thinking.stop()
         async with self._lock:
+            self._answer = None
             await self._call(self.surface.post_notice, clean(text))
 
     async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:

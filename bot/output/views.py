@@ -15,6 +15,8 @@ from typing import Any
 ELLIPSIS = "…"
 STOP_ID = "mib:stop"
 """The id of the Stop button on a streaming answer, on every platform."""
+THUMBS = {"up": "👍", "down": "👎"}
+"""The feedback buttons under a final answer, by rating (:mod:`bot.turns.feedback`)."""
 NOTHING_RUNNING = "Nothing is running here now."
 SESSION_COMMANDS = {
     "new": "Start over in this thread: forget its history",

@@ -44,6 +44,11 @@ Key                               Type     Holds                                
 ``mib:turns``                     stream   ``{key: <session>}``: this session has input;        bot/store/sessions.py           none; entries are XDELed when acked
                                            consumer group ``workers`` (:data:`TURNS_GROUP`)
 ``mib:audit``                     stream   one entry per decided tool call, JSON fields         bot/approvals/audit.py          none; trimmed to ~``MAX_ENTRIES`` (1e6)
+``mib:feedback``                  stream   one entry per person per rated turn (up / down,      bot/turns/feedback.py (Lua)     none; trimmed to ~``MAX_ENTRIES`` (1e6)
+                                           what went wrong), JSON fields; a new rating
+                                           replaces the person's entry (XDEL + XADD)
+``mib:rated:<session>``           hash     ``<turn>:<user>`` -> that rating's entry id in       bot/turns/feedback.py (Lua)     session TTL, renewed on every rating
+                                           ``mib:feedback``
 ``mib:budget:<session>``          hash     auto-approve budget: cap, spent (USD)                bot/approvals/budget.py         session TTL, set by ``set_cap``
 ``mib:rate:user:<user>``          string   turn starts by the user in this window               bot/turns/limits.py (Lua)       the window (60 s), from the first count
 ``mib:rate:channel:<channel>``    string   turn starts in the channel in this window            bot/turns/limits.py (Lua)       the window (60 s), from the first count
@@ -69,7 +74,7 @@ Readers besides the owners: bot/ops/http.py (``XLEN mib:turns`` for
 ``mib:current:*``, :data:`PENDING_PREFIXES`).
 
 Lua scripts: every script (in bot/store/sessions.py, bot/approvals/budget.py,
-bot/turns/limits.py) receives its keys through ``KEYS[]``, built here; none
+bot/turns/limits.py, bot/turns/feedback.py) receives its keys through ``KEYS[]``, built here; none
 builds a key name itself. The decide script writes ``mib:decisions:<approval>``
 and ``mib:votes:<approval>`` (``KEYS[2]``, ``KEYS[3]``) and copies the approval
 hash's TTL onto the votes hash.
@@ -88,6 +93,8 @@ TURNS_GROUP = "workers"
 """The consumer group of :data:`TURNS` (a group name, not a key)."""
 AUDIT = f"{PREFIX}:audit"
 """The audit stream."""
+FEEDBACK = f"{PREFIX}:feedback"
+"""The stream of people's ratings of turns."""
 BACKGROUND = f"{PREFIX}:background"
 """The hash of background work to resume after a restart."""
 CONTROL = f"{PREFIX}:control"
@@ -174,6 +181,14 @@ def votes(approval_id: str) -> str:
 def budget(key: str) -> str:
     """The session's auto-approve budget."""
     return _k("budget", key)
+
+
+# ── ratings of turns ─────────────────────────────────────────────────────
+
+
+def rated(key: str) -> str:
+    """The session's ratings: ``<turn>:<user>`` -> its entry id in :data:`FEEDBACK`."""
+    return _k("rated", key)
 
 
 # ── background work and status lines ────────────────────────────────────

@@ -1,8 +1,9 @@
 """The turn runner: the calls front ends make, and draining a session under its lock.
 
 Front ends call :meth:`TurnRunner.submit` (messages, undo, compact, new) or
-:meth:`TurnRunner.ask`, :meth:`TurnRunner.decide` (approval clicks) and
-:meth:`TurnRunner.stop`, and return at once. ``submit`` puts the input in the
+:meth:`TurnRunner.ask`, :meth:`TurnRunner.decide` (approval clicks),
+:meth:`TurnRunner.rate` (👍 / 👎 on an answer) and :meth:`TurnRunner.stop`, and
+return at once. ``submit`` puts the input in the
 session's inbox and an entry on the turn stream; whichever process consumes the
 stream (any runner built with ``consume=True``: ``worker`` processes, and by
 default every process) takes the session's lock and runs its inputs in order
@@ -45,6 +46,7 @@ from bot.session_key import platform_of
 from bot.store.sessions import SessionStore, Work
 from bot.turns.admission import MAX_INPUT_CHARS, Admission
 from bot.turns.background import Background
+from bot.turns.feedback import FeedbackLog, Rating
 from bot.turns.limits import TurnLimits
 from bot.turns.once import OnceTools
 from bot.turns.queue import CONTROL, StreamConsumer
@@ -102,6 +104,7 @@ class TurnRunner:
         self.approvals = ApprovalFlow(store, self.controls, surfaces, self.submit)
         self.jobs = JobRoom(store, surfaces, self.controls, hub=hub, clock=clock)
         self.background = Background(store, surfaces, self.jobs)
+        self.feedback = FeedbackLog(store.redis, ttl_seconds=store.ttl)
         self.inputs = InputRunner(
             self.agent, store, surfaces, self.approvals, self.background, tracer
         )
@@ -136,12 +139,14 @@ class TurnRunner:
         self.start()
         return True
 
-    async def ask(self, key: str, text: str, user: str, *, thinking: str) -> bool:
-        """A person's message: post the ``thinking`` placeholder the answer will stream into,
-        then queue the message (see :meth:`submit`)."""
-        surface = self.surfaces[platform_of(key)](key, {})
-        placeholder = await call_surface(surface, surface.post, thinking)
-        ref = {"placeholder": placeholder, "user": user}
+    async def ask(self, key: str, text: str, user: str, *, thinking: str | None) -> bool:
+        """A person's message: post the ``thinking`` placeholder the answer will stream into
+        (None: none, e.g. where the thread shows a typing indicator instead), then queue the
+        message (see :meth:`submit`)."""
+        ref: dict[str, Any] = {"user": user}
+        if thinking is not None:
+            surface = self.surfaces[platform_of(key)](key, {})
+            ref["placeholder"] = await call_surface(surface, surface.post, thinking)
         return await self.submit(key, {"kind": "message", "text": text, "user": user, "ref": ref})
 
     async def stop(self, key: str) -> bool:
@@ -173,6 +178,17 @@ class TurnRunner:
             feedback=feedback,
             edited_script=edited_script,
         )
+
+    async def rate(
+        self, key: str, turn_id: str, actor: Actor, rating: str, comment: str | None = None
+    ) -> Rating:
+        """``actor``'s 👍 / 👎 (``up`` / ``down``) of a turn of ``key``, and after a 👎 what
+        went wrong: stored in place of their earlier rating of it, and traced when traces
+        are on (see :mod:`bot.turns.feedback`)."""
+        stored = await self.feedback.record(Rating.now(key, turn_id, actor, rating, comment))
+        if self.tracer is not None:
+            self.tracer.rated(stored)
+        return stored
 
     async def set_budget(self, key: str, actor: Actor, cap: float | None) -> Budget | None:
         """Auto-approve ``key``'s calls within ``cap`` USD (None: off); see :class:`ApprovalFlow`."""

@@ -110,7 +110,7 @@ class RunningTurn:
         """The turn of ``item``: its thread's surface, the stored session and who asked."""
         ref = item.get("ref", {})
         surface = runner.surfaces[platform_of(key)](key, ref)
-        renderer = StreamRenderer(surface, ref.get("placeholder"))
+        renderer = StreamRenderer(surface, ref.get("placeholder"), turn_id=turn_id)
         session = await runner.store.load(key) or Session(key=key)
         meta = await runner.store.meta(key)
         requester = item.get("user") or meta.get("requester", "")

@@ -3,7 +3,8 @@
 :class:`DiscordStandIn` serves what the adapter uses (log-in, command sync,
 interaction callbacks and webhooks, channel messages, threads from messages),
 keeps the messages it holds (ephemeral ones with their flag), opens DM channels
-(``dms``: user id -> channel id), and records every call. ``rate_limit`` makes the
+(``dms``: user id -> channel id), and records every call (typing indicators too:
+:meth:`DiscordStandIn.typing` lists them). ``rate_limit`` makes the
 next matching call answer 429 the way Discord does (``retry_after`` in the body,
 the rate-limit headers, a ``Via`` header so discord.py trusts it).
 
@@ -156,6 +157,7 @@ class DiscordStandIn:
         r.add_post("/api/v10/channels/{channel}/messages", self._post_message)
         r.add_patch("/api/v10/channels/{channel}/messages/{message}", self._edit_message)
         r.add_post("/api/v10/channels/{channel}/messages/{message}/threads", self._thread)
+        r.add_post("/api/v10/channels/{channel}/typing", self._typing)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -178,6 +180,11 @@ class DiscordStandIn:
         """Calls with this method whose path matches the regex ``path``."""
         return [c for c in self.calls if c.method == method and re.search(path, c.path)]
 
+    def typing(self, channel_id: str) -> list[int]:
+        """The indexes in :attr:`calls` of the typing indicators sent to a channel."""
+        path = f"/channels/{channel_id}/typing"
+        return [i for i, c in enumerate(self.calls) if c.method == "POST" and c.path == path]
+
     def callbacks(self, kind: int | None = None) -> list[dict[str, Any]]:
         bodies = [c.json for c in self.of("POST", r"/callback$")]
         return [b for b in bodies if kind is None or b["type"] == kind]
@@ -189,7 +196,8 @@ class DiscordStandIn:
     def threads(self) -> list[dict[str, Any]]:
         return [c for c in self.channels.values() if c["type"] == PUBLIC_THREAD]
 
-    def custom_ids(self, message: dict[str, Any], *, enabled_only: bool = True) -> list[str]:
+    @staticmethod
+    def custom_ids(message: dict[str, Any], *, enabled_only: bool = True) -> list[str]:
         return [
             item["custom_id"]
             for row in message.get("components", [])
@@ -351,6 +359,9 @@ class DiscordStandIn:
         self._apply(message, request[BODY])
         message["edited_timestamp"] = "2026-01-01T00:00:01+00:00"
         return self._json(message)
+
+    async def _typing(self, _: web.Request) -> web.Response:
+        return web.Response(status=204)
 
     async def _thread(self, request: web.Request) -> web.Response:
         body = request[BODY]

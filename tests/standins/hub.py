@@ -396,8 +396,10 @@ class HubStandIn:
         self._writable(request, namespace)
         repo_type = payload.get("type") or "model"
         repo_id = f"{namespace}/{payload['name']}"
-        if (repo_type, repo_id) in self.repos:
-            raise HubError(409, f"You already created this {repo_type} repo")
+        if (repo_type, repo_id) in self.repos:  # the Hub's 409 names the repo's URL too
+            message = f"You already created this {repo_type} repo"
+            url = f"{self.url}/{self.repos[(repo_type, repo_id)].page}"
+            return web.json_response({"error": message, "url": url}, status=409)
         private = payload.get("private", payload.get("visibility") == "private")
         repo = self.add_repo(repo_id, repo_type=repo_type, private=bool(private))
         if payload.get("sdk"):

@@ -59,6 +59,19 @@ class Message:
             for element in block["elements"]
         ]
 
+    def feedback_buttons(self) -> dict[str, Any] | None:
+        """The ``feedback_buttons`` element of the message's ``context_actions`` block, if any."""
+        return next(
+            (
+                element
+                for block in self.blocks
+                if block.get("type") == "context_actions"
+                for element in block["elements"]
+                if element["type"] == "feedback_buttons"
+            ),
+            None,
+        )
+
     def shown(self) -> str:
         """What a person reads: the section texts, else the top-level text."""
         sections = [b["text"]["text"] for b in self.blocks if b.get("type") == "section"]
@@ -380,6 +393,37 @@ class SlackStandIn:
         return {"files": [{"id": f["id"]} for f in files]}
 
 
+def button_action(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:
+    """The action of a click on button ``action_id`` among ``blocks`` (a stale click may
+    name a button they no longer have)."""
+    button = next(
+        (
+            e
+            for b in blocks
+            if b.get("type") == "actions"
+            for e in b["elements"]
+            if e["action_id"] == action_id
+        ),
+        {},
+    )
+    return {"type": "button", "action_id": action_id, "value": button.get("value", "")}
+
+
+def on_message(message: Message) -> dict[str, Any]:
+    """Where a click on ``message`` happened, as ``block_actions`` says it."""
+    return {
+        "container": {
+            "type": "message",
+            "message_ts": message.ts,
+            "channel_id": message.channel,
+            "is_ephemeral": False,
+            "thread_ts": message.thread_ts,
+        },
+        "channel": {"id": message.channel},
+        "message": {"ts": message.ts, "thread_ts": message.thread_ts, "type": "message"},
+    }
+
+
 class SlackSender:
     """Delivers signed Events API and interaction payloads to a Bolt endpoint."""
 
@@ -453,57 +497,26 @@ class SlackSender:
         body = urlencode({"payload": json.dumps(payload)})
         return await self.post(body, "application/x-www-form-urlencoded")
 
-    async def _block_actions(
-        self, blocks: list[dict[str, Any]], action_id: str, user: str, where: dict[str, Any]
-    ) -> tuple[int, str]:
-        """A ``block_actions`` payload for the button ``action_id`` among ``blocks``; ``where``
-        says where it was clicked (container, message or view)."""
-        button = next(  # a stale click may name a button the blocks no longer have
-            (
-                e
-                for b in blocks
-                if b.get("type") == "actions"
-                for e in b["elements"]
-                if e["action_id"] == action_id
-            ),
-            {},
-        )
-        return await self.interaction(
-            {
-                "type": "block_actions",
-                "team": {"id": TEAM, "domain": "team"},
-                "user": {"id": user, "username": user.lower(), "team_id": TEAM},
-                "api_app_id": "A0APP",
-                "trigger_id": f"trigger-{next(self._events)}",
-                **where,
-                "actions": [
-                    {
-                        "type": "button",
-                        "action_id": action_id,
-                        "block_id": "b",
-                        "value": button.get("value", ""),
-                        "action_ts": "1",
-                    }
-                ],
-            }
-        )
-
     async def click(
         self, message: Message, action_id: str, *, user: str = "U0ALICE"
     ) -> tuple[int, str]:
         """A button click on ``message``, as a ``block_actions`` payload."""
-        where = {
-            "container": {
-                "type": "message",
-                "message_ts": message.ts,
-                "channel_id": message.channel,
-                "is_ephemeral": False,
-                "thread_ts": message.thread_ts,
-            },
-            "channel": {"id": message.channel},
-            "message": {"ts": message.ts, "thread_ts": message.thread_ts, "type": "message"},
+        action = button_action(message.blocks, action_id)
+        return await self._block_action(on_message(message), action, user)
+
+    async def rate(
+        self, message: Message, *, positive: bool, user: str = "U0ALICE"
+    ) -> tuple[int, str]:
+        """A click on the 👍 (``positive``) or 👎 of ``message``'s feedback buttons."""
+        element = message.feedback_buttons()
+        assert element is not None, "the message has no feedback buttons"
+        button = element["positive_button" if positive else "negative_button"]
+        action = {
+            "type": "feedback_buttons",
+            "action_id": element["action_id"],
+            "value": button["value"],
         }
-        return await self._block_actions(message.blocks, action_id, user, where)
+        return await self._block_action(on_message(message), action, user)
 
     async def home_opened(self, user: str = "U0ALICE") -> tuple[int, str]:
         """The ``app_home_opened`` event of ``user`` opening the bot's Home tab."""
@@ -524,7 +537,24 @@ class SlackSender:
             "container": {"type": "view", "view_id": f"VH{user}"},
             "view": {"id": f"VH{user}", **view},
         }
-        return await self._block_actions(view["blocks"], action_id, user, where)
+        return await self._block_action(where, button_action(view["blocks"], action_id), user)
+
+    async def _block_action(
+        self, where: dict[str, Any], action: dict[str, Any], user: str
+    ) -> tuple[int, str]:
+        """A ``block_actions`` payload; ``where`` says where it was clicked (container,
+        and the message or the view)."""
+        return await self.interaction(
+            {
+                "type": "block_actions",
+                "team": {"id": TEAM, "domain": "team"},
+                "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+                "api_app_id": "A0APP",
+                "trigger_id": f"trigger-{next(self._events)}",
+                **where,
+                "actions": [{**action, "block_id": "b", "action_ts": "1"}],
+            }
+        )
 
     async def submit(
         self, view: dict[str, Any], values: dict[str, str], *, user: str = "U0ALICE"
@@ -532,7 +562,7 @@ class SlackSender:
         """Submit a modal that was opened, with ``values`` by block id."""
         state = {
             block: {"text": {"type": "plain_text_input", "value": v}} for block, v in values.items()
-        }
+        }  # every input of the bot's modals has the action id "text"
         return await self.interaction(
             {
                 "type": "view_submission",
