@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
-ToolState = Literal["approved", "rejected", "running", "abandoned", "interrupted"]
+ToolState = Literal["approved", "rejected", "expired", "running", "abandoned", "interrupted"]
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,13 @@ class JobStatus(Event):
     resume: dict[str, Any] = field(default_factory=dict)
     """What restarts the watch after the bot restarts: ``{"tool": name, ...}`` handed
     back to that tool's ``resume`` hook (empty: nothing to resume)."""
+    job: dict[str, Any] = field(default_factory=dict)
+    """The job as the Hub describes it (its JSON: ``JobInfo(**job)`` reads it), when the
+    work is an HF Job; front ends draw a job card from it instead of ``text``."""
+    namespace: str = ""
+    """The user or org the job runs under."""
+    logs: list[str] = field(default_factory=list)
+    """The job's last log lines, oldest first (many more once ``final``: its metrics)."""
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

@@ -45,6 +45,9 @@ Emit = Callable[[ev.Event], Awaitable[None]]
 INTERRUPTED = "Interrupted: the user stopped the turn before this tool finished."
 ABANDONED = "Task abandoned — user continued the conversation without approving."
 REJECTED = "Job execution cancelled by user"
+EXPIRED = (
+    "Not run: the approval request expired without a decision. Ask the user before trying again."
+)
 EDITED_NOTE = (
     "[Note: The user edited the script before execution. The output below reflects the "
     "user-modified version, not your original script.]\n\n"
@@ -72,6 +75,8 @@ class Decision(TypedDict, total=False):
     approved: bool
     edited_script: str | None
     feedback: str | None
+    expired: bool
+    """Nobody decided in time: the call did not run (``feedback`` says more)."""
 
 
 @dataclass
@@ -213,7 +218,8 @@ class Agent:
         for raw, decision in rejected:
             name, output = raw["function"]["name"], self._rejection_text(decision)
             session.history.append(tool_message(raw, output))
-            await turn.emit(ev.ToolStateChange(tool_call_id=raw["id"], tool=name, state="rejected"))
+            state = "expired" if decision.get("expired") else "rejected"
+            await turn.emit(ev.ToolStateChange(tool_call_id=raw["id"], tool=name, state=state))
             await turn.emit(
                 ev.ToolOutput(tool=name, tool_call_id=raw["id"], output=output, success=False)
             )
@@ -448,6 +454,8 @@ class Agent:
     @staticmethod
     def _rejection_text(decision: Decision) -> str:
         feedback = sanitise_feedback(decision.get("feedback") or "")
+        if decision.get("expired"):
+            return f"{EXPIRED} {feedback}".strip()
         return f"{REJECTED}. User feedback: {feedback}" if feedback else REJECTED
 
     def _messages(self, session: Session) -> list[dict[str, Any]]:

@@ -5,10 +5,11 @@ Two seams meet here.
 * **Output** — a :class:`Surface` is one chat thread as the renderer writes to it:
   post, edit, a compact line per tool call, an approval card, a notice. Optional
   capabilities (:class:`NativeStream`, :class:`Attachments`, :class:`ApprovalCards`,
-  :class:`FeedbackButtons`, :class:`Typing`, :class:`ToolSteps`, :class:`FileAccess`)
-  are detected with ``isinstance``, never assumed. Every call goes through
-  :func:`call_surface`, behind the surface's :class:`RateGate`, retried after a 429
-  (:class:`RateLimited`) or a 5xx (:class:`PlatformUnavailable`).
+  :class:`FeedbackButtons`, :class:`Typing`, :class:`ToolSteps`, :class:`FileAccess`,
+  :class:`JobCards`, :class:`Pings`, :class:`DirectMessages`) are detected with
+  ``isinstance``, never assumed. Every call goes through :func:`call_surface`, behind
+  the surface's :class:`RateGate`, retried after a 429 (:class:`RateLimited`) or a 5xx
+  (:class:`PlatformUnavailable`).
 * **Wiring** — a :class:`Platform` is one adapter package as the command line,
   ``worker`` and ``doctor`` see it: is it configured, its front end, the surfaces a
   worker renders with, an auth check, an install helper. :func:`platforms` finds every
@@ -26,7 +27,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -34,9 +35,12 @@ from agent import events as ev
 from bot.ops.metrics import PLATFORM_CALLS, RATE_LIMITED
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from aiohttp import web
 
     from bot.attachments import SharedFile
+    from bot.jobs.card import JobCard
     from bot.runtime import Runtime
     from bot.settings import Settings
     from bot.store.sessions import ApprovalRecord
@@ -200,6 +204,37 @@ class FileAccess(Protocol):
     platform's credentials to download (Slack's bot token); ``with_access`` adds them."""
 
     def with_access(self, file: SharedFile) -> SharedFile: ...
+
+
+@runtime_checkable
+class JobCards(Protocol):
+    """Optional capability of a :class:`Surface`: a job's card, one message edited in place.
+
+    The platform draws ``card`` (:func:`bot.jobs.card.card_lines` within its length
+    limit, times as of ``now``) with a Logs button, and a Cancel button until the job
+    ended (ids from :func:`bot.jobs.room.job_button_id`). ``ref`` is None the first
+    time; the message's ref is returned.
+    """
+
+    async def post_job_card(self, ref: str | None, card: JobCard, now: datetime) -> str: ...
+
+
+@runtime_checkable
+class Pings(Protocol):
+    """Optional capability of a :class:`Surface`: a notice that notifies the people it is for.
+
+    ``who`` are ids as the approval rules name them: user ids, Slack user groups
+    (``S…``) or Discord roles (``role:<id>``); the platform mentions them after ``text``.
+    """
+
+    async def post_ping(self, text: str, who: Sequence[str]) -> None: ...
+
+
+@runtime_checkable
+class DirectMessages(Protocol):
+    """Optional capability of a :class:`Surface`: a private message to one person."""
+
+    async def direct_message(self, user_id: str, text: str) -> None: ...
 
 
 async def call_surface(surface: Surface, method: Any, *args: Any, **kwargs: Any) -> Any:

@@ -24,6 +24,8 @@ from agent.tools import build_hf_tools
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import ToolRegistry
 from bot.approvals.controls import TeamControls
+from bot.approvals.expiry import Sweeper
+from bot.jobs.card import Clock, utc_now
 from bot.ops.logs import install as install_logs
 from bot.ops.metrics import observing_llm
 from bot.ops.traces import Tracer, tracer_for
@@ -44,6 +46,8 @@ class Runtime:
     redis: Redis
     store: SessionStore
     runner: TurnRunner
+    sweeper: Sweeper | None = None
+    """Announces, reminds and expires pending approvals (its task runs in the lifespan)."""
 
 
 def hub_api(settings: Settings) -> HfApi:
@@ -78,18 +82,30 @@ def mcp_servers(settings: Settings, registry: ToolRegistry) -> McpManager:
 
 
 @asynccontextmanager
-async def runtime(settings: Settings, tools: ToolRegistry | None = None) -> AsyncIterator[Runtime]:
+async def runtime(
+    settings: Settings, tools: ToolRegistry | None = None, *, clock: Clock = utc_now
+) -> AsyncIterator[Runtime]:
+    """Everything a process runs on; ``clock`` tells the time to job cards and the sweeper."""
     registry = tools or build_tools(settings)
     async with (
         mcp_servers(settings, registry),
         redis_for(settings.redis_url, settings.data_dir) as redis,
     ):
-        store = SessionStore(redis, ttl_seconds=settings.session_ttl_seconds)
+        store = SessionStore(
+            redis, ttl_seconds=settings.session_ttl_seconds, clock=lambda: clock().timestamp()
+        )
         agent = Agent(settings.agent_config(), registry)
         install_logs(settings.log_format)
         register_secret(*secret_values(settings))
         tracer = tracer_for(settings, hub_api(settings))
-        runner = build_runner(settings, agent, store, tracer)
+        runner = build_runner(settings, agent, store, tracer, clock)
+        sweeper = Sweeper(
+            runner,
+            remind_after=settings.approval_remind_after,
+            expire_after=settings.approval_expire_after,
+            clock=clock,
+        )
+        sweeping = asyncio.create_task(sweeper.run(), name="approval sweeper")
         if tracer is not None:
             tracer.start()
         prices = None
@@ -97,12 +113,13 @@ async def runtime(settings: Settings, tools: ToolRegistry | None = None) -> Asyn
             prices = asyncio.create_task(runner.controls.load_hub_prices(hub_api(settings)))
         with observing_llm(), sigterm_cancels(asyncio.current_task()) as terminated:
             try:
-                yield Runtime(settings, redis, store, runner)
+                yield Runtime(settings, redis, store, runner, sweeper)
             except asyncio.CancelledError:
                 if not terminated.is_set():
                     raise
                 logger.info("SIGTERM: finishing or handing back running turns")
             finally:
+                sweeping.cancel()
                 if prices is not None:
                     prices.cancel()
                 try:
@@ -130,7 +147,11 @@ def log_model(settings: Settings) -> None:
 
 
 def build_runner(
-    settings: Settings, agent: Agent, store: SessionStore, tracer: Tracer | None = None
+    settings: Settings,
+    agent: Agent,
+    store: SessionStore,
+    tracer: Tracer | None = None,
+    clock: Clock = utc_now,
 ) -> TurnRunner:
     """The turn runner with the settings' roles, limits and timeouts."""
     limits = TurnLimits(
@@ -156,6 +177,8 @@ def build_runner(
         tracer=tracer,
         models=settings.model_choices,
         files=FileIntake(sandbox_root(settings), settings.max_attachment_bytes),
+        hub=hub_api(settings),
+        clock=clock,
     )
 
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.config import AgentConfig
@@ -16,6 +16,17 @@ if TYPE_CHECKING:
     from bot.turns.models import ModelChoices
 
 DEFAULT_MODEL = "huggingface/novita/moonshotai/kimi-k2.5"
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``30m``, ``1h``, ``1.5h`` or ``2d``."""
+    value = text.strip().lower()
+    unit = UNITS.get(value[-1:]) if value else None
+    try:
+        return float(value[:-1]) * unit if unit else float(value)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration: give seconds, or 30m, 1h, 2d") from None
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -99,6 +110,13 @@ class Settings(BaseSettings):
     discord_message_content: bool = Field(
         True, description="Request the message-content intent; off: threads answer mentions only"
     )
+    discord_dm_approvers: bool = Field(
+        False,
+        description=(
+            "DM the approvers the rules name by user id when an approval waits for them "
+            "(not the person who asked; roles are not DMed)"
+        ),
+    )
 
     # HTTP server
     port: int = Field(3000, ge=0, le=65535)
@@ -110,6 +128,22 @@ class Settings(BaseSettings):
     auto_file_upload: bool = False
     approval_rules: Path | None = Field(
         None, description="YAML rules: who may approve which tool call (see the README)"
+    )
+    approval_remind_after: float = Field(
+        3600,
+        gt=0,
+        description=(
+            "An approval still pending after this long (seconds, or 30m, 1h, 2d) pings its "
+            "approvers in its thread, once"
+        ),
+    )
+    approval_expire_after: float = Field(
+        86_400,
+        gt=0,
+        description=(
+            "An approval still pending after this long (seconds, or 30m, 1h, 2d) expires: "
+            "nothing runs, the agent is told, and the thread is free again"
+        ),
     )
 
     # Tool servers
@@ -169,6 +203,17 @@ class Settings(BaseSettings):
 
         ModelChoices.parse(value, DEFAULT_MODEL)  # a ValueError names the entry
         return value
+
+    @field_validator("approval_remind_after", "approval_expire_after", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _expiry_after_reminder(self) -> Settings:
+        if self.approval_expire_after <= self.approval_remind_after:
+            raise ValueError("APPROVAL_EXPIRE_AFTER must be longer than APPROVAL_REMIND_AFTER")
+        return self
 
     @field_validator("redis_url")
     @classmethod

@@ -17,6 +17,7 @@ import discord
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from huggingface_hub import HfApi
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from adapters.discord import cards
@@ -25,6 +26,8 @@ from adapters.discord.frontend import DiscordFrontEnd
 from adapters.discord.install import invite_url
 from adapters.discord.surface import DiscordSurface
 from agent.loop import Agent
+from agent.tools.registry import ToolRegistry
+from bot.approvals.controls import TeamControls
 from bot.output.views import NOTHING_RUNNING
 from bot.runtime import Runtime, sandbox_root
 from bot.settings import Settings
@@ -50,7 +53,15 @@ class Rig:
     """One bot process: runner, store, the Discord client logged in to the stand-in."""
 
     def __init__(
-        self, llm, redis_url: str, api: dc.DiscordStandIn, *, consume: bool = True, **settings
+        self,
+        llm,
+        redis_url: str,
+        api: dc.DiscordStandIn,
+        *,
+        consume: bool = True,
+        tools: ToolRegistry | None = None,
+        hub: HfApi | None = None,
+        **settings,
     ) -> None:
         self.api = api
         self.settings = Settings(
@@ -62,7 +73,7 @@ class Rig:
         )
         self.redis = connect(redis_url)
         self.store = SessionStore(self.redis)
-        agent = Agent(agent_config(llm), test_tools())
+        agent = Agent(agent_config(llm), tools or test_tools())
         self.runner = TurnRunner(
             agent,
             self.store,
@@ -71,6 +82,12 @@ class Rig:
             consume=consume,
             models=self.settings.model_choices,
             files=FileIntake(sandbox_root(self.settings), self.settings.max_attachment_bytes),
+            controls=TeamControls.build(
+                self.redis,
+                approvers=self.settings.approver_ids,
+                rules_file=self.settings.approval_rules,
+            ),
+            hub=hub,
         )
         self.adapter = DiscordFrontEnd(Runtime(self.settings, self.redis, self.store, self.runner))
         self.bot = self.adapter.bot
@@ -741,6 +758,8 @@ async def test_login_syncs_the_commands_globally_or_to_the_dev_guild(llm, redis_
         "status",
         "autoapprove",
         "model",
+        "pending",
+        "jobs",
     }
     assert to_guild.path == f"/applications/{dc.APP_ID}/guilds/{GUILD}/commands"
     assert {c["name"] for c in to_guild.json} == {c["name"] for c in synced.json}

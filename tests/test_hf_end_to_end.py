@@ -328,8 +328,9 @@ async def test_gpu_job_from_approval_with_an_edited_script_to_a_completed_status
     # 4. The status line, one message, moves queued → running → completed.
     await eventually(lambda: any("completed" in line for line in thread.status_lines()), 10)
     (final,) = thread.job_lines().values()
-    assert final.startswith(f"✅ Job {job_id} completed (a10g-small)")
+    assert final.startswith(f"✅ Job {job_id} completed · a10g-small\n⏱ ran ")
     assert "Training done, pushed to the Hub" in final  # the last log line
+    assert "📈 loss 0.9" in final  # the latest metrics read from its log
     assert f"{hub.url}/jobs/{USER}/{job_id}" in final
     lines = thread.status_lines()
     assert "queued" in lines[0] and any("running" in line for line in lines)

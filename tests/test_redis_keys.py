@@ -62,6 +62,15 @@ PINNED = [
     (rk.rate_channel(rk.channel_of(KEY)), "mib:rate:channel:slack:T01:C02"),
     (rk.rate_channel(rk.channel_of(DM)), "mib:rate:channel:discord:dm:123"),
     (rk.CONTROL, "mib:control"),
+    (rk.PENDING, "mib:pending"),
+    (rk.reminded("appr-7f3a"), "mib:reminded:appr-7f3a"),
+    (rk.announced("appr-7f3a"), "mib:announced:appr-7f3a"),
+    (rk.RUNNING_JOBS, "mib:running_jobs"),
+    (rk.job("65f1c0ffee"), "mib:job:65f1c0ffee"),
+    (rk.BUDGETS, "mib:budgets"),
+    (rk.CHANGES, "mib:changes"),
+    (rk.HOME_VIEWERS, "mib:home:viewers"),
+    (rk.home_round(42), "mib:home:round:42"),
 ]
 
 
@@ -165,6 +174,9 @@ async def test_the_modules_write_these_exact_keys_with_the_documented_ttls(redis
         "mib:rate:channel:discord:dm:123": "string",
         "mib:model:slack:T01:C02:1700000000.000100": "string",
         "mib:channel_model:slack:T01:C02": "string",
+        "mib:pending": "zset",
+        "mib:budgets": "set",
+        "mib:changes": "string",
     }
     assert await redis.hkeys("mib:background") == [
         b"slack:T01:C02:1700000000.000100\x1fjob:65f1c0ffee"
@@ -176,6 +188,9 @@ async def test_the_modules_write_these_exact_keys_with_the_documented_ttls(redis
         "mib:turns",
         "mib:audit",
         "mib:channel_model:slack:T01:C02",
+        "mib:pending",
+        "mib:budgets",
+        "mib:changes",
         "mib:feedback",
     }
     for key in written:

@@ -2,9 +2,11 @@
 
 ``mib:stop`` stops the turn of the channel it is clicked in;
 ``mib:<verb>:<approval id>:<n>`` decides call ``n`` (or ``all``) of an approval;
+``mib:joblogs:<job id>`` and ``mib:jobcancel:<job id>`` are a job card's buttons;
 ``mib:thumbs:<up|down>:<turn id>`` rates a turn's final answer. All are
 :class:`discord.ui.DynamicItem` templates registered in ``setup_hook``; the click
-goes to the handlers on the client (``conversations``, ``approvals``, ``feedback``).
+goes to the handlers on the client (``conversations``, ``approvals``, ``inbox``,
+``feedback``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import discord
 
 from bot.approvals.card import BUTTON_ID, button_id
+from bot.jobs.room import JOB_BUTTON, JOB_VERBS, job_button_id
 from bot.output.views import STOP_ID, THUMBS
 
 STYLES = {
@@ -107,3 +110,39 @@ class ThumbButton(discord.ui.DynamicItem[discord.ui.Button], template=THUMB_TEMP
     async def callback(self, interaction: discord.Interaction) -> None:
         client: Any = interaction.client
         await client.feedback.on_click(interaction, self.rating, self.turn_id)
+
+
+JOB_LABELS = {
+    "logs": ("Logs", "📜", discord.ButtonStyle.secondary),
+    "cancel": ("Cancel", "🛑", discord.ButtonStyle.danger),
+}
+
+
+class JobButton(discord.ui.DynamicItem[discord.ui.Button], template=JOB_BUTTON):
+    """Logs or Cancel of a job (on its card, or in ``/jobs``)."""
+
+    def __init__(
+        self, verb: str, job_id: str, *, label: str | None = None, row: int | None = None
+    ) -> None:
+        self.verb = verb
+        self.job_id = job_id
+        text, emoji, style = JOB_LABELS[verb]
+        super().__init__(
+            discord.ui.Button(
+                label=label or text,
+                emoji=emoji,
+                style=style,
+                custom_id=job_button_id(verb, job_id),
+                row=row,
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> JobButton:
+        return cls(JOB_VERBS[match["verb"]], match["id"], label=item.label)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        client: Any = interaction.client
+        await client.inbox.on_job_click(interaction, self.verb, self.job_id)

@@ -10,10 +10,11 @@ import discord
 from discord import app_commands
 
 from adapters.discord.approvals import Approvals
-from adapters.discord.buttons import ApprovalButton, StopButton, ThumbButton
+from adapters.discord.buttons import ApprovalButton, JobButton, StopButton, ThumbButton
 from adapters.discord.commands import add_commands, sync_commands
 from adapters.discord.conversations import Conversations
 from adapters.discord.feedback import Feedback
+from adapters.discord.inbox import InboxCommands
 from adapters.discord.surface import DiscordSurfaces
 from bot.settings import Settings
 from bot.turns.runner import TurnRunner
@@ -36,17 +37,22 @@ class DiscordBot(discord.AutoShardedClient):
         )
         self.guild_id = settings.discord_guild_id
         self.tree = app_commands.CommandTree(self)
-        self.surfaces = DiscordSurfaces(self, interval=settings.discord_edit_interval_ms / 1000)
+        self.surfaces = DiscordSurfaces(
+            self,
+            interval=settings.discord_edit_interval_ms / 1000,
+            dm_approvers=settings.discord_dm_approvers,
+        )
         self.conversations = Conversations(
             self, runner, self.surfaces, message_content=settings.discord_message_content
         )
         self.approvals = Approvals(runner, self.surfaces)
+        self.inbox = InboxCommands(runner)
         self.feedback = Feedback(runner)
-        add_commands(self.tree, self.conversations)
+        add_commands(self.tree, self.conversations, self.inbox)
         runner.surfaces["discord"] = self.surfaces
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(StopButton, ApprovalButton, ThumbButton)
+        self.add_dynamic_items(StopButton, ApprovalButton, ThumbButton, JobButton)
         await sync_commands(self.tree, self.guild_id)
 
     async def on_message(self, message: discord.Message) -> None:

@@ -1,4 +1,5 @@
-"""The slash commands: ``/ask prompt:<text>`` and the session commands, and their sync.
+"""The slash commands: ``/ask prompt:<text>``, the session commands, ``/pending`` and
+``/jobs`` (:mod:`adapters.discord.inbox`), and their sync.
 
 Commands are synced to one guild when ``DISCORD_GUILD_ID`` is set (instant, for
 development) and globally otherwise (production; Discord may take a while to
@@ -13,11 +14,14 @@ import discord
 from discord import app_commands
 
 from adapters.discord.conversations import Conversations
+from adapters.discord.inbox import InboxCommands
 from bot.output.views import (
     AUTOAPPROVE,
     AUTOAPPROVE_BUDGET,
+    JOBS,
     MODEL,
     MODEL_LABEL,
+    PENDING,
     SESSION_COMMANDS,
 )
 from bot.turns.models import DEFAULT
@@ -35,7 +39,7 @@ def _session_command(
     return callback
 
 
-def add_commands(tree: app_commands.CommandTree, talk: Conversations) -> None:
+def add_commands(tree: app_commands.CommandTree, talk: Conversations, inbox: InboxCommands) -> None:
     @tree.command(name="ask", description="Ask the ML intern; it answers in a thread")
     @app_commands.describe(prompt="What you want done", file="A file for it to read (optional)")
     async def ask(
@@ -51,6 +55,14 @@ def add_commands(tree: app_commands.CommandTree, talk: Conversations) -> None:
         await talk.command(interaction, "autoapprove", str(budget))
 
     tree.add_command(model_command(talk))
+
+    @tree.command(name="pending", description=PENDING)
+    async def pending(interaction: discord.Interaction) -> None:
+        await inbox.pending(interaction)
+
+    @tree.command(name="jobs", description=JOBS)
+    async def jobs(interaction: discord.Interaction) -> None:
+        await inbox.jobs(interaction)
 
     for name, description in SESSION_COMMANDS.items():
         tree.add_command(

@@ -31,7 +31,11 @@ class Discord:
         if settings.discord_bot_token is None:
             return None
         client = await rest_client(settings)
-        return DiscordSurfaces(client, interval=settings.discord_edit_interval_ms / 1000)
+        return DiscordSurfaces(
+            client,
+            interval=settings.discord_edit_interval_ms / 1000,
+            dm_approvers=settings.discord_dm_approvers,
+        )
 
     async def check_auth(self, settings: Settings) -> str:
         """The bot token logs in."""

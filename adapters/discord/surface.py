@@ -21,6 +21,7 @@ import discord
 from adapters.discord import cards
 from adapters.discord.endpoints import point_at
 from adapters.discord.keys import parse_key
+from adapters.discord.rooms import ApproverDMs, RoomMessages
 from agent import events as ev
 from bot.approvals.card import ApprovalCard
 from bot.platform import ChannelGates, RateGate, RateLimited
@@ -50,7 +51,7 @@ async def discord_call(call: Awaitable[T]) -> T:
         raise
 
 
-class DiscordSurface:
+class DiscordSurface(RoomMessages):
     """Messages in one session's channel: answers with a Stop button until final, the steps
     embed, cards; the typing indicator."""
 
@@ -58,6 +59,7 @@ class DiscordSurface:
     typing_seconds = TYPING_SECONDS
 
     def __init__(self, client: discord.Client, key: str, gate: RateGate) -> None:
+        self.client = client
         self.key = key
         self.gate = gate
         self.channel = client.get_partial_messageable(parse_key(key).channel_id)
@@ -115,15 +117,22 @@ class DiscordSurface:
         await self._send(content=text[:MAX_CHARS])
 
 
+class DMingDiscordSurface(ApproverDMs, DiscordSurface):
+    """A thread whose approvals are also sent to approvers by DM (``DISCORD_DM_APPROVERS``)."""
+
+
 class DiscordSurfaces:
     """The runner's surface factory; one rate gate per channel, shared by its turns."""
 
-    def __init__(self, client: discord.Client, *, interval: float) -> None:
+    def __init__(
+        self, client: discord.Client, *, interval: float, dm_approvers: bool = False
+    ) -> None:
         self.client = client
         self.gates = ChannelGates(interval)
+        self.kind = DMingDiscordSurface if dm_approvers else DiscordSurface
 
     def __call__(self, key: str, ref: dict[str, Any] | None = None) -> DiscordSurface:
-        return DiscordSurface(self.client, key, self.gates(parse_key(key).channel_id))
+        return self.kind(self.client, key, self.gates(parse_key(key).channel_id))
 
 
 async def rest_client(settings: Settings) -> discord.Client:

@@ -12,12 +12,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import modals
+from adapters.slack.keys import session_key
 from adapters.slack.surface import SlackSurfaces
 from bot.approvals.actor import Actor
 from bot.approvals.card import BUTTON_ID
 from bot.approvals.clicks import ModalRequest, Refused, decide_click, modal_request
 from bot.platform import call_surface
-from bot.session_key import SessionKey
 from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class Approvals:
         verb, approval_id = match["verb"], match["id"]
         n = None if match["n"] == "all" else int(match["n"])
         actor = await self.directory.actor(body["user"])
-        where = _clicked_in(body)
+        where = clicked_in(body)
         if verb in ("approve", "extend"):
             await self._decide(approval_id, n, actor, where, approved=True, extend=verb == "extend")
             return
@@ -151,7 +151,7 @@ class Approvals:
         await call_surface(surface, surface.post_ephemeral, actor.user_id, text)
 
 
-def _clicked_in(body: dict[str, Any]) -> str | None:
+def clicked_in(body: dict[str, Any]) -> str | None:
     """The session key of the thread a button was clicked in."""
     container = body.get("container", {})
     message = body.get("message", {})
@@ -159,4 +159,4 @@ def _clicked_in(body: dict[str, Any]) -> str | None:
     thread = container.get("thread_ts") or message.get("thread_ts") or message.get("ts")
     if not channel or not thread:
         return None
-    return SessionKey("slack", body["team"]["id"], channel, thread).encode()
+    return session_key(body["team"]["id"], {"channel": channel, "ts": thread})

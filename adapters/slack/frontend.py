@@ -23,6 +23,7 @@ from adapters.slack.assistant import build_assistant
 from adapters.slack.cards import THUMBS_ID
 from adapters.slack.conversations import Conversations
 from adapters.slack.feedback import WENT_WRONG_CALLBACK, Feedback
+from adapters.slack.home import HOME_ACTION, JOB_ACTION, OPEN_ACTION, AppHome
 from adapters.slack.install import EVENTS_PATH
 from adapters.slack.models import MODEL_ACTION
 from adapters.slack.surface import slack_surfaces
@@ -79,6 +80,7 @@ class SlackFrontEnd:
             replies_without_mention=settings.slack_thread_replies_without_mention,
         )
         approvals = Approvals(rt.runner, self.surfaces, directory)
+        self.home = AppHome(rt.runner, self.surfaces, directory)
         feedback = Feedback(rt.runner, self.surfaces)
         app = self.app
         app.use(dedupe(rt.store))
@@ -90,6 +92,10 @@ class SlackFrontEnd:
         app.action(STOP_ID)(conversations.on_stop)
         app.action(MODEL_ACTION)(conversations.models.on_select)
         app.action(APPROVAL_ACTION)(approvals.on_click)
+        app.event("app_home_opened")(self.home.on_opened)
+        app.action(HOME_ACTION)(self.home.on_click)
+        app.action(JOB_ACTION)(self.home.on_job_click)
+        app.action(OPEN_ACTION)(self.home.on_open)
         app.view(modals.REJECT_CALLBACK)(approvals.on_reject_submitted)
         app.view(modals.EDIT_CALLBACK)(approvals.on_edit_submitted)
         app.action(THUMBS_ID)(feedback.on_click)
@@ -108,7 +114,15 @@ class SlackFrontEnd:
         return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
     async def run(self) -> None:
-        """Socket Mode when ``SLACK_APP_TOKEN`` is set; else HTTP, served by the bot's server."""
+        """Socket Mode when ``SLACK_APP_TOKEN`` is set; else HTTP, served by the bot's server.
+        App Homes are redrawn meanwhile when the inbox changes."""
+        homes = asyncio.create_task(self.home.run(), name="App Home redraws")
+        try:
+            await self._connect()
+        finally:
+            homes.cancel()
+
+    async def _connect(self) -> None:
         if not self.app_token:
             await asyncio.Event().wait()
             return

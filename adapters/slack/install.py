@@ -22,8 +22,19 @@ BOT_SCOPES = [
     "files:write",  # long tool outputs attached in full
     "files:read",  # files people share with the agent (url_private downloads)
     "usergroups:read",  # APPROVERS given as user groups
+    "channels:read",  # App Home: the channels a person is in (users.conversations) ...
+    "groups:read",  # ... private channels
+    "im:read",  # ... DMs with the bot
+    "mpim:read",  # ... group DMs
 ]
-BOT_EVENTS = ["app_mention", "message.channels", "message.groups", "message.im", "message.mpim"]
+BOT_EVENTS = [
+    "app_mention",
+    "message.channels",
+    "message.groups",
+    "message.im",
+    "message.mpim",
+    "app_home_opened",  # App Home: the approvals inbox and the job control room
+]
 PLACEHOLDER_URL = "https://YOUR-BOT-HOST"
 
 
@@ -37,7 +48,11 @@ def manifest(settings: Settings) -> dict[str, Any]:
     scopes, bot_events = list(BOT_SCOPES), list(BOT_EVENTS)
     features: dict[str, Any] = {
         "bot_user": {"display_name": "ml-intern", "always_online": True},
-        "app_home": {"messages_tab_enabled": True, "messages_tab_read_only_enabled": False},
+        "app_home": {
+            "home_tab_enabled": True,
+            "messages_tab_enabled": True,
+            "messages_tab_read_only_enabled": False,
+        },
     }
     if settings.slack_assistant:  # the AI-app split view asks for its extras only when on
         scopes += [s for s in ASSISTANT_SCOPES if s not in scopes]

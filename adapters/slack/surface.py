@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import cards
+from adapters.slack.rooms import RoomMessages
 from agent import events as ev
 from bot.approvals.card import ApprovalCard
 from bot.attachments import SharedFile
@@ -52,7 +53,7 @@ async def slack_call(method: Callable[..., Awaitable[Any]], **kwargs: Any) -> An
         raise
 
 
-class SlackSurface:
+class SlackSurface(RoomMessages):
     """Messages in one thread: answers with a Stop button until final (then 👍 / 👎 under
     the turn's last one), lines, cards, notices."""
 

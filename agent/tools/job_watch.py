@@ -1,4 +1,10 @@
-"""Live progress of an HF Job: poll it and send one updating status line to the conversation."""
+"""Live progress of an HF Job: poll it and send its status to the conversation.
+
+Each poll sends a :class:`~agent.events.JobStatus` with the job as the Hub
+describes it and its last log lines (front ends draw a job card from them, or
+show the one-line ``text``); the last one, when the job ended, carries up to
+:data:`FINAL_LOG_LINES` lines so its training metrics can be charted.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from huggingface_hub import HfApi, JobInfo
 
@@ -26,6 +33,10 @@ STAGES = {
     "DELETED": ("🗑", "deleted"),
 }
 STATUS_LOG_LINES = 2
+CARD_LOG_LINES = 40
+"""Log lines read on each poll: the card's tail and its latest metric values."""
+FINAL_LOG_LINES = 5000
+"""Log lines read once the job ended, for the chart of its metrics."""
 MAX_LOG_LINE = 160
 MAX_WATCH_FAILURES = 5
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\x1b\].*?\x07")
@@ -35,6 +46,27 @@ def job_logs(api: HfApi, job_id: str, namespace: str, tail: int) -> list[str]:
     """The last ``tail`` log lines of a job, without colour codes (blocking)."""
     lines = api.fetch_job_logs(job_id=job_id, namespace=namespace, tail=tail)
     return [_ANSI.sub("", line).rstrip() for line in lines][-tail:]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+
+
+def job_json(job: JobInfo) -> dict[str, Any]:
+    """The facts of ``job`` a card shows, as the Hub's JSON (``JobInfo(**job_json(job))``)."""
+    durations = job.durations
+    return {
+        "id": job.id,
+        "createdAt": _iso(job.created_at),
+        "startedAt": _iso(job.started_at),
+        "finishedAt": _iso(job.finished_at),
+        "flavor": job.flavor,
+        "labels": job.labels,
+        "status": {"stage": stage_of(job), "message": job.status.message},
+        "durations": {"totalSecs": durations.total_secs} if durations else None,
+        "owner": {"id": job.owner.id, "name": job.owner.name, "type": job.owner.type},
+        "endpoint": job.endpoint,
+    }
 
 
 def stage_of(job: JobInfo) -> str:
@@ -100,7 +132,8 @@ async def _poll_until_final(
             stage = stage_of(job)
             tail: list[str] = []
             if stage != "SCHEDULING":
-                tail = await call_hub(job_logs, api, job_id, namespace, STATUS_LOG_LINES)
+                lines = FINAL_LOG_LINES if stage in TERMINAL_STAGES else CARD_LOG_LINES
+                tail = await call_hub(job_logs, api, job_id, namespace, lines)
         except ToolError as exc:
             failures += 1
             if failures >= MAX_WATCH_FAILURES:
@@ -113,7 +146,15 @@ async def _poll_until_final(
         final = stage in TERMINAL_STAGES
         resume = {} if final else {"tool": "hf_jobs", "job_id": job_id, "namespace": namespace}
         await notify(
-            JobStatus(key=key, text=redact(status_line(job, tail)), final=final, resume=resume)
+            JobStatus(
+                key=key,
+                text=redact(status_line(job, tail)),
+                final=final,
+                resume=resume,
+                job=job_json(job),
+                namespace=namespace,
+                logs=[redact(line) for line in tail],
+            )
         )
         if final:
             return

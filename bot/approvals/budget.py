@@ -62,6 +62,8 @@ class Budgets:
             pipe.hset(self._key(session_key), "cap", str(cap))
             pipe.hsetnx(self._key(session_key), "spent", "0")
             pipe.expire(self._key(session_key), self.ttl)
+            pipe.sadd(redis_keys.BUDGETS, session_key)
+            pipe.incr(redis_keys.CHANGES)
             await pipe.execute()
         budget = await self.get(session_key)
         assert budget is not None
@@ -71,21 +73,42 @@ class Budgets:
         """Raise the cap by ``amount`` (the 'Extend budget and approve' button)."""
         await self.redis.hincrbyfloat(self._key(session_key), "cap", amount)
         await self.redis.hsetnx(self._key(session_key), "spent", "0")
+        await self.redis.incr(redis_keys.CHANGES)
         budget = await self.get(session_key)
         assert budget is not None
         return budget
 
     async def turn_off(self, session_key: str) -> None:
-        await self.redis.delete(self._key(session_key))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key(session_key))
+            pipe.srem(redis_keys.BUDGETS, session_key)
+            pipe.incr(redis_keys.CHANGES)
+            await pipe.execute()
 
     async def try_spend(self, session_key: str, cost: float) -> bool:
         """Spend ``cost`` if the thread has a budget and it stays within the cap."""
-        return bool(await self._spend(keys=[self._key(session_key)], args=[repr(cost)]))
+        spent = bool(await self._spend(keys=[self._key(session_key)], args=[repr(cost)]))
+        if spent:
+            await self.redis.incr(redis_keys.CHANGES)
+        return spent
 
     async def charge(self, session_key: str, cost: float) -> None:
         """Count ``cost`` a person approved beyond auto-approve (only when a budget exists)."""
         if await self.get(session_key) is not None:
             await self.redis.hincrbyfloat(self._key(session_key), "spent", cost)
+            await self.redis.incr(redis_keys.CHANGES)
+
+    async def all(self) -> dict[str, Budget]:
+        """Every thread's budget by session key (keys whose budget expired are dropped)."""
+        keys = sorted(k.decode() for k in await self.redis.smembers(redis_keys.BUDGETS))
+        found: dict[str, Budget] = {}
+        for key in keys:
+            budget = await self.get(key)
+            if budget is None:
+                await self.redis.srem(redis_keys.BUDGETS, key)
+            else:
+                found[key] = budget
+        return found
 
 
 def parse_cap(text: str) -> float | None:

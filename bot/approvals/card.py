@@ -39,6 +39,9 @@ ALL_VERBS = ("approve", "reject")
 BUTTON_ID = r"mib:(?P<verb>approve|reject|edit|extend):(?P<id>[\w-]{1,64}):(?P<n>\d+|all)"
 """The id of an approval button (:func:`button_id`), as a pattern."""
 ABANDONED = "⏭️ No longer pending: a newer message in the thread came first."
+EXPIRED = "⌛ Expired: nobody decided in time, so nothing ran. Ask again if it is still needed."
+STATUS_NOTES = {"abandoned": ABANDONED, "expired": EXPIRED}
+"""Why a card no longer takes clicks, by the approval's status."""
 
 
 def button_id(verb: str, approval_id: str, n: int | None) -> str:
@@ -247,6 +250,8 @@ class ApprovalCard:
     def title(self) -> str:
         count = len(self.calls)
         calls = f"{count} tool call{'s' if count > 1 else ''}"
+        if self.status == "expired":
+            return f"⌛ **Approval expired** for {calls}"
         if self.status in ("open", "abandoned"):
             return f"⏸️ **Approval needed** for {calls}"
         return f"☑️ **Decided**: {calls}"
@@ -254,7 +259,7 @@ class ApprovalCard:
     @property
     def status_note(self) -> str | None:
         """Why the card no longer takes clicks, when it is not for a decision."""
-        return ABANDONED if self.status == "abandoned" else None
+        return STATUS_NOTES.get(self.status)
 
     @property
     def audit(self) -> str | None:

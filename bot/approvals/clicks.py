@@ -24,6 +24,7 @@ EXPLAIN = {
     "decided": "This approval was already decided.",
     "abandoned": "This approval is no longer pending: a newer message in the thread replaced it.",
     "missing": "This approval no longer exists (it expired or was never stored).",
+    "expired": "This approval expired: nobody decided in time, so nothing ran.",
     "voted": "You already approved this call; it needs another approver too.",
 }
 

@@ -73,10 +73,14 @@ def axis_labels(figure: Figure) -> list[tuple[str, str]]:
     return [(ax.get_xlabel(), ax.get_ylabel()) for ax in figure.axes if ax.get_visible()]
 
 
-def figure_png(figure: Figure) -> bytes:
-    """``figure`` drawn as PNG bytes (no software version in the metadata)."""
+def figure_png(figure: Figure, description: str | None = None) -> bytes:
+    """``figure`` drawn as PNG bytes (no software version in the metadata); ``description``
+    goes in the PNG's Description text, for readers that can't see the picture."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
+    metadata = {"Software": None, "Title": figure.get_suptitle() or None}
+    if description:
+        metadata["Description"] = description
+    figure.savefig(buffer, format="png", metadata=metadata)
     return buffer.getvalue()
 
 

@@ -148,6 +148,7 @@ STATE_ICONS = {
     "failed": "❌",
     "approved": "👍",
     "rejected": "🚫",
+    "expired": "⌛",
     "abandoned": "⏭️",
     "interrupted": "⏹️",
 }
@@ -190,3 +191,61 @@ def undid(removed: int) -> str:
 def viewing_channel(channel_id: str) -> str:
     """Told to the agent with a message from Slack's assistant pane: where the person is."""
     return f"(Context from Slack: the person is viewing channel <#{channel_id}> beside this chat.)"
+
+
+# ── job cards: the Logs and Cancel buttons ───────────────────────────
+
+JOB_UNKNOWN = "I have no record of that job any more (it ended long ago, or was never watched)."
+NO_HUB = "I can't reach the Hub for that: no HF_TOKEN is set."
+
+
+def logs_header(job_id: str, lines: int) -> str:
+    return f"📜 Last {lines} log lines of job {job_id}:"
+
+
+def logs_posted(job_id: str) -> str:
+    """Told to the person who clicked Logs."""
+    return f"📜 Posted the last log lines of job {job_id} in its thread."
+
+
+def nothing_logged(job_id: str) -> str:
+    return f"📜 Job {job_id} has not logged anything yet."
+
+
+def logs_failed(job_id: str, error: str) -> str:
+    return f"⚠️ Could not read the logs of job {job_id}: {error}"
+
+
+def cancel_requested(job_id: str, name: str) -> str:
+    return f"🛑 Cancellation of job {job_id} requested by {name}."
+
+
+def cancel_refused(owner: str, others: str | None) -> str:
+    """Someone the rules do not let cancel a job clicked Cancel; ``others`` also may."""
+    started = f"<@{owner}> (who started it)" if owner else "the person who started it"
+    return f"🔒 You can't cancel this job: only {started}{f' or {others}' if others else ''} can."
+
+
+def cancel_failed(job_id: str, error: str) -> str:
+    return f"⚠️ Could not cancel job {job_id}: {error}"
+
+
+# ── approvals left waiting: reminders, expiry, DMs ───────────────────
+
+
+def reminder(tools: str, waited: str) -> str:
+    """Posted once in the thread when an approval has waited ``APPROVAL_REMIND_AFTER``."""
+    return f"⏰ Still waiting for a decision on {tools} (asked {waited} ago)."
+
+
+ANYONE_HERE = "anyone in this channel may decide"
+
+
+def expired_feedback(waited: str) -> str:
+    """What the agent reads, after its own words, about calls whose approval expired."""
+    return f"Nobody approved or rejected it within {waited}."
+
+
+def approval_dm(tools: str, requester: str) -> str:
+    """The opt-in DM to an approver when an approval waits for them."""
+    return f"⏸️ An approval waits for you: {tools}, asked by <@{requester}>."

@@ -34,6 +34,10 @@ AUTOAPPROVE_BUDGET = "USD this thread may spend on auto-approved calls; 0 turns 
 MODEL = "Answer with another model here (one of MODELS); alone: the model and the choices"
 """What the ``model`` command does; its argument is a label of ``MODELS``, or ``default``."""
 MODEL_LABEL = "A label of MODELS, or default to drop this thread's (or channel's) choice"
+PENDING = "The approvals waiting for your decision, in threads you can see"
+"""What ``/pending`` (Discord) does."""
+JOBS = "The jobs running in threads you can see, with Logs and Cancel"
+"""What ``/jobs`` (Discord) does."""
 REPLIES = {
     "new": "🆕 Starting over: this thread's history is forgotten.",
     "undo": "↩️ Undoing the last turn…",

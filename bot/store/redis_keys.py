@@ -14,7 +14,8 @@ on its card); ``<line>`` a status line's key (``job:<job id>``, made in
 (:func:`tool_call`); ``<event>`` a platform event (:func:`platform_event`, e.g.
 ``slack:Ev0123``) or an input's own ``event_id``; ``<user>`` a platform user id;
 ``<channel>`` the ``<platform>:<team>:<channel>`` of a session key
-(:func:`channel_of`). "Session TTL" is ``session_ttl_days`` (default 30 days),
+(:func:`channel_of`); ``<job>`` an HF Job id; ``<version>`` a value of
+:data:`CHANGES`. "Session TTL" is ``session_ttl_days`` (default 30 days),
 the ``ttl_seconds`` of :class:`~bot.store.sessions.SessionStore` and
 :class:`~bot.approvals.budget.Budgets`.
 
@@ -53,6 +54,19 @@ Key                               Type     Holds                                
 ``mib:channel_model:<channel>``   string   the label of the channel's default model             bot/turns/models.py             none: kept until changed
 ``mib:rate:user:<user>``          string   turn starts by the user in this window               bot/turns/limits.py (Lua)       the window (60 s), from the first count
 ``mib:rate:channel:<channel>``    string   turn starts in the channel in this window            bot/turns/limits.py (Lua)       the window (60 s), from the first count
+``mib:pending``                   zset     approval id -> when it opened (epoch s): the open    bot/store/sessions.py adds;     none; a member leaves when its
+                                           approvals, for the inbox and the sweeper             bot/approvals/inbox.py prunes   approval is found closed
+``mib:reminded:<approval>``       string   ``1``: the approval's reminder was posted            bot/approvals/expiry.py         session TTL
+``mib:announced:<approval>``      string   ``1``: the approvers were sent their DMs             bot/approvals/expiry.py         session TTL
+``mib:running_jobs``              set      ids of the jobs being watched                        bot/jobs/room.py                none; a member leaves when its job ends
+``mib:job:<job>``                 string   a job's card facts (JSON): session, namespace,       bot/jobs/room.py                session TTL, renewed on every write
+                                           requester, the Hub's snapshot
+``mib:budgets``                   set      session keys that have an auto-approve budget        bot/approvals/budget.py         none; pruned when the budget is gone
+``mib:changes``                   string   a counter bumped when approvals, jobs or budgets     bot/store/sessions.py,          none
+                                           change                                               bot/jobs/room.py, budget.py
+``mib:home:viewers``              zset     ``<team>:<user>`` -> when they opened App Home       adapters/slack/home.py          none; entries past a day are removed
+``mib:home:round:<version>``      string   ``1``: one process redraws App Homes for this        adapters/slack/home.py          60 s
+                                           :data:`CHANGES` value
 ``mib:control``                   pub/sub  ``{"stop": <session>}`` messages: a channel,         bot/turns/runner.py publishes,  nothing is stored
                                            not a key                                            bot/turns/queue.py listens
 ================================  =======  ===================================================  ==============================  =======================================
@@ -241,3 +255,37 @@ def rate_user(user: str) -> str:
 def rate_channel(channel: str) -> str:
     """Turn starts in ``channel`` (:func:`channel_of`) in the current window."""
     return _k("rate", "channel", channel)
+
+
+# ── the inbox: open approvals, running jobs, budgets, App Home ───────────
+
+PENDING = f"{PREFIX}:pending"
+"""Open approvals by when they opened: what waits for people, and for the sweeper."""
+RUNNING_JOBS = f"{PREFIX}:running_jobs"
+"""Ids of the jobs being watched."""
+BUDGETS = f"{PREFIX}:budgets"
+"""Session keys with an auto-approve budget."""
+CHANGES = f"{PREFIX}:changes"
+"""Bumped whenever an approval or a job that the inbox shows changes."""
+HOME_VIEWERS = _k("home", "viewers")
+"""Who opened Slack's App Home, and when."""
+
+
+def reminded(approval_id: str) -> str:
+    """Claimed by the one process that posts the approval's reminder."""
+    return _k("reminded", approval_id)
+
+
+def announced(approval_id: str) -> str:
+    """Claimed by the one process that DMs the approval's approvers."""
+    return _k("announced", approval_id)
+
+
+def job(job_id: str) -> str:
+    """A job's card facts."""
+    return _k("job", job_id)
+
+
+def home_round(version: int) -> str:
+    """Claimed by the one process that redraws App Homes for :data:`CHANGES` at ``version``."""
+    return _k("home", "round", str(version))

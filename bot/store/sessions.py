@@ -18,6 +18,7 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -130,9 +131,17 @@ class Work:
 class SessionStore:
     """Per-session state in Redis; holds nothing in process memory."""
 
-    def __init__(self, redis: Redis, *, ttl_seconds: int = 30 * 86400) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        ttl_seconds: int = 30 * 86400,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.redis = redis
         self.ttl = ttl_seconds
+        self.clock = clock
+        """Epoch seconds when an approval opens (the sweeper reads them with the same clock)."""
         self._release = redis.register_script(_RELEASE)
         self._extend = redis.register_script(_EXTEND)
         self._decide = redis.register_script(_DECIDE)
@@ -346,6 +355,8 @@ class SessionStore:
                 },
             )
             pipe.expire(redis_keys.approval(approval_id), self.ttl)
+            pipe.zadd(redis_keys.PENDING, {approval_id: self.clock()})
+            pipe.incr(redis_keys.CHANGES)
             await pipe.execute()
 
     async def set_approval_ref(self, approval_id: str, ref: dict[str, Any]) -> None:
@@ -392,11 +403,17 @@ class SessionStore:
                 decision.get("by", ""),
             ],
         )
-        return result.decode() if isinstance(result, bytes) else result
+        result = result.decode() if isinstance(result, bytes) else result
+        if result in ("recorded", "complete", "vote"):
+            await self.redis.incr(redis_keys.CHANGES)
+        return result
 
     async def close_approval(self, approval_id: str, status: str) -> bool:
         """Mark an open approval ``abandoned`` (or another terminal status); False if not open."""
-        return bool(await self._close(keys=[redis_keys.approval(approval_id)], args=[status]))
+        closed = bool(await self._close(keys=[redis_keys.approval(approval_id)], args=[status]))
+        if closed:
+            await self.redis.incr(redis_keys.CHANGES)
+        return closed
 
     # ── status lines that outlive a turn (job progress) ──────────────────
 

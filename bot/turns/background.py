@@ -1,8 +1,8 @@
 """Work that outlives a turn: tasks tools spawn (job watches) and the lines they post.
 
 A tool that starts a Hub job watches it after its turn ended: it spawns the watch
-here and reports through :meth:`Background.notify`, which keeps one message per
-job status line. A watch the store still lists when a process starts (its process
+here and reports through :meth:`Background.notify`, which hands job statuses to
+the job room (one card per job). A watch the store still lists when a process starts (its process
 stopped) is resumed by one of the processes starting then.
 """
 
@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 from agent import events as ev
 from agent.session import Session
 from agent.tools.registry import ToolContext, ToolRegistry
-from bot.output.redact import clean
+from bot.jobs.room import JobRoom
 from bot.output.render import StreamRenderer
-from bot.platform import call_surface
 from bot.session_key import platform_of
 from bot.store.sessions import SessionStore
 
@@ -35,9 +34,12 @@ RESUME_CLAIM_SECONDS = 60
 class Background:
     """The tasks this process runs outside any turn, and how they talk to the thread."""
 
-    def __init__(self, store: SessionStore, surfaces: dict[str, SurfaceFactory]) -> None:
+    def __init__(
+        self, store: SessionStore, surfaces: dict[str, SurfaceFactory], jobs: JobRoom
+    ) -> None:
         self.store = store
         self.surfaces = surfaces  # the runner's dict: front ends add their factories later
+        self.jobs = jobs
         self.tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
@@ -48,18 +50,12 @@ class Background:
         return task
 
     async def notify(self, key: str, event: ev.Event) -> None:
-        """Show an event outside any turn: job status lines keep one message each."""
+        """Show an event outside any turn: a job's status goes to its card (:mod:`bot.jobs.room`)."""
         try:
-            surface = self.surfaces[platform_of(key)](key, {})
             if isinstance(event, ev.JobStatus):
-                ref = await self.store.line_ref(key, event.key)
-                ref = await call_surface(surface, surface.post_line, ref, clean(event.text))
-                await self.store.set_line_ref(key, event.key, ref)
-                if event.resume:
-                    await self.store.keep_background(key, event.key, event.resume)
-                else:
-                    await self.store.end_background(key, event.key)
+                await self.jobs.show(key, event)
                 return
+            surface = self.surfaces[platform_of(key)](key, {})
             renderer = StreamRenderer(surface)
             await renderer.handle(event)
             await renderer.close()

@@ -27,6 +27,7 @@ import logging
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
+from huggingface_hub import HfApi
 from redis.exceptions import RedisError
 
 from agent import events as ev
@@ -36,6 +37,8 @@ from bot.approvals.budget import Budget
 from bot.approvals.controls import TeamControls
 from bot.approvals.flow import ApprovalFlow, Decided
 from bot.attachments import SharedFile
+from bot.jobs.card import Clock, utc_now
+from bot.jobs.room import JobRoom
 from bot.ops.metrics import REFUSED
 from bot.ops.traces import Tracer
 from bot.output.messages import STORE_DOWN
@@ -68,7 +71,9 @@ class TurnRunner:
     ``surfaces`` maps a platform to its surface factory; front ends add theirs to
     this same dict after the runner is built. ``models`` are the labelled models a
     thread or channel may choose (none: the agent's model only, which stays the
-    default); ``files`` says where shared files go and how big they may be.
+    default); ``files`` says where shared files go and how big they may be. ``hub`` is
+    what job cards' Logs and Cancel buttons reach the Hub with; ``clock`` tells the time
+    to job cards.
     """
 
     def __init__(
@@ -88,6 +93,8 @@ class TurnRunner:
         tracer: Tracer | None = None,
         models: ModelChoices | None = None,
         files: FileIntake | None = None,
+        hub: HfApi | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.agent = Agent(agent.config, OnceTools(agent.tools, store), agent.llm)  # type: ignore[arg-type]
         self.store = store
@@ -105,7 +112,8 @@ class TurnRunner:
             store, self._drain, self._stop_here, concurrency=concurrency, lease_ms=lock_ttl_ms
         )
         self.approvals = ApprovalFlow(store, self.controls, surfaces, self.submit)
-        self.background = Background(store, surfaces)
+        self.jobs = JobRoom(store, surfaces, self.controls, hub=hub, clock=clock)
+        self.background = Background(store, surfaces, self.jobs)
         self.feedback = FeedbackLog(store.redis, ttl_seconds=store.ttl)
         self.inputs = InputRunner(
             self.agent,

@@ -2,7 +2,8 @@
 
 :class:`DiscordStandIn` serves what the adapter uses (log-in, command sync,
 interaction callbacks and webhooks, channel messages, threads from messages),
-keeps the messages it holds, and records every call (typing indicators too:
+keeps the messages it holds (ephemeral ones with their flag), opens DM channels
+(``dms``: user id -> channel id), and records every call (typing indicators too:
 :meth:`DiscordStandIn.typing` lists them). ``rate_limit`` makes the
 next matching call answer 429 the way Discord does (``retry_after`` in the body,
 the rate-limit headers, a ``Via`` header so discord.py trusts it).
@@ -144,6 +145,7 @@ class DiscordStandIn:
         self.originals: dict[str, str] = {}  # token -> original response message id
         self.limits: list[Limit] = []
         self.cdn: dict[str, tuple[bytes, str | None]] = {}  # attachment id -> bytes, type
+        self.dms: dict[str, str] = {}  # user id -> the id of their DM channel with the bot
         self.base_url = ""
         self._runner: web.AppRunner | None = None
 
@@ -158,6 +160,7 @@ class DiscordStandIn:
         r.add_patch("/api/v10/webhooks/{app}/{token}/messages/@original", self._edit_original)
         r.add_delete("/api/v10/webhooks/{app}/{token}/messages/@original", self._delete_original)
         r.add_post("/api/v10/webhooks/{app}/{token}", self._followup)
+        r.add_post("/api/v10/users/@me/channels", self._open_dm)
         r.add_get("/api/v10/channels/{channel}", self._get_channel)
         r.add_post("/api/v10/channels/{channel}/messages", self._post_message)
         r.add_patch("/api/v10/channels/{channel}/messages/{message}", self._edit_message)
@@ -338,6 +341,15 @@ class DiscordStandIn:
         interaction = self.interactions[request.match_info["token"]]
         body = request[BODY]
         return self._json(self._message(interaction["channel_id"], body, user(APP_ID, bot=True)))
+
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        """``POST /users/@me/channels``: the bot's DM channel with a user (the same each time)."""
+        recipient = str(request[BODY]["recipient_id"])
+        if recipient not in self.dms:
+            self.dms[recipient] = snowflake()
+        dm = channel(self.dms[recipient], None, DM) | {"recipients": [user(recipient)]}
+        self.channels.setdefault(dm["id"], dm)
+        return self._json(dm)
 
     async def _get_channel(self, request: web.Request) -> web.Response:
         found = self.channels.get(request.match_info["channel"])

@@ -16,6 +16,12 @@ Native streams keep Slack's limits: a call's ``markdown_text`` over ``max_append
 characters gets ``msg_too_long``; a stream older than ``stream_seconds`` (unset: never)
 is over, and appending to or stopping it gets ``message_not_in_streaming_state``;
 ``chat.update`` of a message still streaming gets ``streaming_state_conflict``.
+
+App Home: ``views.publish`` keeps the last view published for each user (``homes``),
+refusing what Slack refuses (not a home view, over 100 blocks); ``users.conversations``
+answers from ``members`` (channel -> user ids); :meth:`SlackSender.home_opened` and
+:meth:`SlackSender.click_in_view` send what a person opening the tab and clicking in
+it sends.
 """
 
 from __future__ import annotations
@@ -122,6 +128,8 @@ class SlackStandIn:
             str, dict[str, Any]
         ] = {}  # envelope id -> the client's ack  # file id -> filename, content, where
         self.usergroups: dict[str, list[str]] = {}
+        self.members: dict[str, list[str]] = {}  # channel -> its members (users.conversations)
+        self.homes: dict[str, dict[str, Any]] = {}  # user -> the App Home view last published
         self.fail_next: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self.streaming_enabled = False
         self.stream_seconds: float | None = None
@@ -318,6 +326,25 @@ class SlackStandIn:
         self.views.append(args["view"])
         return {"view": {"id": f"V{len(self.views)}", **args["view"]}}
 
+    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args["view"]
+        if view.get("type") != "home" or len(view.get("blocks", [])) > 100:
+            return {"error": "invalid_arguments"}
+        self.homes[args["user_id"]] = view
+        return {"view": {"id": f"VH{args['user_id']}", **view}}
+
+    def _users_conversations(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = args["user"]
+        channels = [{"id": c} for c, members in self.members.items() if user in members]
+        return {"channels": channels, "response_metadata": {"next_cursor": ""}}
+
+    def _chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        ts = args["message_ts"].replace(".", "")
+        return {
+            "channel": args["channel"],
+            "permalink": f"https://slack.test/archives/{args['channel']}/p{ts}",
+        }
+
     def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"users": self.usergroups.get(args["usergroup"], [])}
 
@@ -422,6 +449,37 @@ class SlackStandIn:
                 thread_ts=args.get("thread_ts"),
             )
         return {"files": [{"id": f["id"]} for f in files]}
+
+
+def button_action(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:
+    """The action of a click on button ``action_id`` among ``blocks`` (a stale click may
+    name a button they no longer have)."""
+    button = next(
+        (
+            e
+            for b in blocks
+            if b.get("type") == "actions"
+            for e in b["elements"]
+            if e["action_id"] == action_id
+        ),
+        {},
+    )
+    return {"type": "button", "action_id": action_id, "value": button.get("value", "")}
+
+
+def on_message(message: Message) -> dict[str, Any]:
+    """Where a click on ``message`` happened, as ``block_actions`` says it."""
+    return {
+        "container": {
+            "type": "message",
+            "message_ts": message.ts,
+            "channel_id": message.channel,
+            "is_ephemeral": False,
+            "thread_ts": message.thread_ts,
+        },
+        "channel": {"id": message.channel},
+        "message": {"ts": message.ts, "thread_ts": message.thread_ts, "type": "message"},
+    }
 
 
 class SlackSender:
@@ -534,18 +592,8 @@ class SlackSender:
         self, message: Message, action_id: str, *, user: str = "U0ALICE"
     ) -> tuple[int, str]:
         """A button click on ``message``, as a ``block_actions`` payload."""
-        button = next(  # a stale click may name a button the message no longer has
-            (
-                e
-                for b in message.blocks
-                if b.get("type") == "actions"
-                for e in b["elements"]
-                if e["action_id"] == action_id
-            ),
-            {},
-        )
-        action = {"type": "button", "action_id": action_id, "value": button.get("value", "")}
-        return await self._block_action(message, action, user)
+        action = button_action(message.blocks, action_id)
+        return await self._block_action(on_message(message), action, user)
 
     async def choose(
         self, message: Message, value: str, *, user: str = "U0ALICE"
@@ -561,7 +609,7 @@ class SlackSender:
         option = next(o for o in menu["options"] if o["value"] == value)
         action = {"type": "static_select", "action_id": menu["action_id"]}
         action |= {"block_id": block["block_id"], "selected_option": option}
-        return await self._block_action(message, action, user)
+        return await self._block_action(on_message(message), action, user)
 
     async def rate(
         self, message: Message, *, positive: bool, user: str = "U0ALICE"
@@ -575,11 +623,34 @@ class SlackSender:
             "action_id": element["action_id"],
             "value": button["value"],
         }
-        return await self._block_action(message, action, user)
+        return await self._block_action(on_message(message), action, user)
+
+    async def home_opened(self, user: str = "U0ALICE") -> tuple[int, str]:
+        """The ``app_home_opened`` event of ``user`` opening the bot's Home tab."""
+        event = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": f"D{user}",
+            "tab": "home",
+            "event_ts": self.ts(),
+        }
+        return await self.event(event)
+
+    async def click_in_view(
+        self, view: dict[str, Any], action_id: str, *, user: str = "U0ALICE"
+    ) -> tuple[int, str]:
+        """A button click in a published view (App Home), as a ``block_actions`` payload."""
+        where = {
+            "container": {"type": "view", "view_id": f"VH{user}"},
+            "view": {"id": f"VH{user}", **view},
+        }
+        return await self._block_action(where, button_action(view["blocks"], action_id), user)
 
     async def _block_action(
-        self, message: Message, action: dict[str, Any], user: str
+        self, where: dict[str, Any], action: dict[str, Any], user: str
     ) -> tuple[int, str]:
+        """A ``block_actions`` payload; ``where`` says where it was clicked (container,
+        and the message or the view)."""
         return await self.interaction(
             {
                 "type": "block_actions",
@@ -587,15 +658,7 @@ class SlackSender:
                 "user": {"id": user, "username": user.lower(), "team_id": TEAM},
                 "api_app_id": "A0APP",
                 "trigger_id": f"trigger-{next(self._events)}",
-                "container": {
-                    "type": "message",
-                    "message_ts": message.ts,
-                    "channel_id": message.channel,
-                    "is_ephemeral": False,
-                    "thread_ts": message.thread_ts,
-                },
-                "channel": {"id": message.channel},
-                "message": {"ts": message.ts, "thread_ts": message.thread_ts, "type": "message"},
+                **where,
                 "actions": [{"block_id": "b", **action, "action_ts": "1"}],
             }
         )

@@ -1,0 +1,80 @@
+"""What a Discord thread shows of the job room: job cards, pings and approvers' DMs.
+
+:class:`RoomMessages` is mixed into :class:`adapters.discord.surface.DiscordSurface`
+(the :class:`~bot.platform.JobCards` and :class:`~bot.platform.Pings` capabilities);
+:class:`ApproverDMs` is the surface when ``DISCORD_DM_APPROVERS`` is on
+(:class:`~bot.platform.DirectMessages`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import discord
+
+from adapters.discord.buttons import JobButton
+from adapters.discord.keys import Place, parse_key
+from bot.jobs.card import JobCard, card_lines
+from bot.output.views import clip
+
+MESSAGE_CHARS = 2000
+WEB = "https://discord.com/channels"
+
+
+def thread_url(place: Place) -> str:
+    """The link that opens a session's thread (or DM) in Discord."""
+    return f"{WEB}/{place.guild_id or '@me'}/{place.channel_id}"
+
+
+def job_view(job_id: str, running: bool) -> discord.ui.View:
+    """Logs, and Cancel while the job runs (persistent buttons)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(JobButton("logs", job_id))
+    if running:
+        view.add_item(JobButton("cancel", job_id))
+    return view
+
+
+def mention(who: str) -> str:
+    """A user id or a ``role:<id>`` as Discord mentions it."""
+    return f"<@&{who.removeprefix('role:')}>" if who.startswith("role:") else f"<@{who}>"
+
+
+def allowed(who: Sequence[str]) -> discord.AllowedMentions:
+    """Pings for exactly these users and roles (the bot pings nobody else)."""
+    roles = [discord.Object(int(w.removeprefix("role:"))) for w in who if w.startswith("role:")]
+    users = [discord.Object(int(w)) for w in who if w.isdigit()]
+    return discord.AllowedMentions(everyone=False, users=users, roles=roles)
+
+
+class RoomMessages:
+    """Job cards and pings for a :class:`~adapters.discord.surface.DiscordSurface` (through
+    its ``_send`` and ``update``)."""
+
+    async def post_job_card(self, ref: str | None, card: JobCard, now: datetime) -> str:
+        content = "\n".join(card_lines(card, budget=MESSAGE_CHARS, clock=lambda: now))
+        payload: dict[str, Any] = {
+            "content": content,
+            "view": job_view(card.job_id, not card.finished),
+        }
+        if ref is None:
+            return await self._send(**payload)  # type: ignore[attr-defined]
+        await self.update(ref, **payload)  # type: ignore[attr-defined]
+        return ref
+
+    async def post_ping(self, text: str, who: Sequence[str]) -> None:
+        mentions = " ".join(mention(w) for w in who if w.isdigit() or w.startswith("role:"))
+        content = clip(f"{text} {mentions}".strip(), MESSAGE_CHARS)
+        await self._send(content=content, allowed_mentions=allowed(who))  # type: ignore[attr-defined]
+
+
+class ApproverDMs:
+    """Direct messages to approvers, with a link to the thread the approval waits in."""
+
+    async def direct_message(self, user_id: str, text: str) -> None:
+        client: discord.Client = self.client  # type: ignore[attr-defined]
+        channel = await client.create_dm(discord.Object(int(user_id)))
+        link = thread_url(parse_key(self.key))  # type: ignore[attr-defined]
+        await channel.send(content=clip(f"{text}\n{link}", MESSAGE_CHARS))
