@@ -433,3 +433,45 @@ def test_the_newest_log_lines_are_kept():
     with pytest.raises(ValueError):
         fit(["head"], [], budget=0)
     assert math.isclose(cost_so_far(card("RUNNING"), CLOCK), 62 / 60)
+
+
+# ── the room: repos a job wrote, settings of the sweeper ─────────────────
+
+
+def test_the_repos_a_job_wrote_are_read_from_its_log():
+    from bot.jobs.room import written_repos
+
+    hub = "https://hub.example"
+    lines = [
+        f"Pushed to {hub}/tester/tiny-model/commit/3f2a1b",
+        f"see {hub}/jobs/tester/abc and {hub}/api/models/x/y",  # not repos
+        f"Uploaded {hub}/datasets/tester/clean-data/tree/main.",
+        f"again {hub}/tester/tiny-model",
+        "elsewhere https://other.example/tester/nope",
+    ]
+    assert written_repos(lines, hub + "/") == [
+        f"{hub}/tester/tiny-model",
+        f"{hub}/datasets/tester/clean-data",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90", 90), ("90s", 90), ("30m", 1800), ("1.5h", 5400), ("2d", 172800)]
+)
+def test_durations_in_settings(text, seconds):
+    from bot.settings import parse_duration
+
+    assert parse_duration(text) == seconds
+
+
+def test_a_bad_duration_or_an_expiry_before_the_reminder_is_refused():
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
+
+    with pytest.raises(ValidationError, match="not a duration"):
+        Settings(_env_file=None, approval_remind_after="soon")
+    with pytest.raises(ValidationError, match="longer than APPROVAL_REMIND_AFTER"):
+        Settings(_env_file=None, approval_remind_after="2h", approval_expire_after="1h")
+    defaults = Settings(_env_file=None)
+    assert (defaults.approval_remind_after, defaults.approval_expire_after) == (3600, 86400)
