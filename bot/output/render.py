@@ -6,7 +6,11 @@ continued in new messages at the platform's length limit, and one compact line
 per tool call updated as its state changes. A surface that can stream natively
 (:class:`NativeStream`) gets appends instead of edits; a stream is closed before the
 platform's age limit, and one the platform ends early anyway is continued in a new
-message, so no character is lost or shown twice.
+message, so no character is lost or shown twice. One that also shows steps
+(:class:`StreamSteps`) gets each tool call and the plan as steps inside the stream,
+which then stays open across the model's calls until the turn ends or waits for an
+approval. A surface with a :class:`WorkingStatus` shows what the turn does meanwhile
+(:mod:`bot.output.status`).
 
 Everything it posts goes through :func:`bot.output.redact.clean` first: secrets are
 redacted and mass mentions defused, for every platform. Streamed text is cleaned
@@ -36,11 +40,15 @@ from bot.output.messages import (
     undid,
 )
 from bot.output.redact import clean
+from bot.output.status import StatusLine
+from bot.output.steps import StepBook
 from bot.output.textsplit import CLOSE_RESERVE, cut_once, open_fence
 from bot.platform import (
     Attachments,
     NativeStream,
+    Step,
     StreamClosed,
+    StreamSteps,
     StreamUnavailable,
     Surface,
     call_surface,
@@ -103,16 +111,28 @@ class StreamRenderer:
         self._lock = asyncio.Lock()
         self._lines: dict[str, str] = {}  # tool_call_id -> line ref
         self._tools: dict[str, str] = {}  # tool_call_id -> tool name
+        self._running: dict[str, str] = {}  # tool_call_id -> tool, while it runs
         self._native = isinstance(surface, NativeStream)
+        self._gap = False  # the model's text paused for tool calls; more goes after a blank line
+        self._steps = StepBook() if isinstance(surface, StreamSteps) else None
+        self.status = StatusLine(surface)
 
     # ── events ───────────────────────────────────────────────────────────
 
     async def handle(self, event: ev.Event) -> None:
+        self._track_work(event)
         match event:
             case ev.AssistantChunk(content=content):
                 self._add(content)
+            case ev.AssistantStreamEnd() if self._in_steps():
+                await self._pause_segment()
             case ev.AssistantStreamEnd():
                 await self._end_segment()
+            case ev.ToolCall() | ev.ToolStateChange() | ev.ToolOutput() if await self._as_steps(
+                event
+            ):
+                if isinstance(event, ev.ToolOutput):
+                    await self._attach(event, clean(event.output))
             case ev.ToolCall(tool=tool, tool_call_id=call_id):
                 self._tools[call_id] = tool
                 await self._line(call_id, tool_line(tool, "running"))
@@ -146,7 +166,13 @@ class StreamRenderer:
         await self._notice(text)
 
     async def show_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
+        """Post the approval card: a message with buttons, which no stream can hold. The
+        calls it holds show as pending steps first; the stream stops before the card, and
+        the turn resumed after the decision streams on in a new message below it."""
+        if self._steps is not None and self._in_steps():
+            await self._show_steps(self._steps.waiting(event))
         await self._end_segment()
+        await self.status.close()
         event = dataclasses.replace(event, tools=json.loads(clean(json.dumps(event.tools))))
         if self._placeholder:
             await self._call(self.surface.edit, self._placeholder, WAITING_FOR_APPROVAL, final=True)
@@ -156,6 +182,29 @@ class StreamRenderer:
     async def close(self) -> None:
         await self._end_segment()
         await self._retire_placeholder()
+        await self.status.close()
+
+    # ── the working status ───────────────────────────────────────────────
+
+    def _track_work(self, event: ev.Event) -> None:
+        """What the status says: thinking, running tools, or nothing while text streams."""
+        match event:
+            case ev.Processing():
+                self.status.thinking()
+            case ev.AssistantChunk():
+                self.status.idle()
+            case (
+                ev.ToolCall(tool=tool, tool_call_id=call_id)
+                | ev.ToolStateChange(tool=tool, tool_call_id=call_id, state="running")
+            ):
+                self._running[call_id] = tool
+                self.status.running(list(self._running.values()))
+            case ev.ToolOutput(tool_call_id=call_id) | ev.ToolStateChange(tool_call_id=call_id):
+                self._running.pop(call_id, None)
+                if self._running:
+                    self.status.running(list(self._running.values()))
+                else:
+                    self.status.thinking()  # the model reads the results next
 
     async def _cut_short(self, notice: str) -> None:
         """The answer ends early: show all of it, then say so in the last message."""
@@ -172,6 +221,9 @@ class StreamRenderer:
 
     def _add(self, content: str) -> None:
         """Take streamed text; clean and show it up to the last finished word."""
+        if self._gap and content:  # the model's next call: a new paragraph in the same stream
+            self._gap = False
+            self._text += "" if self._text.endswith("\n\n") else "\n\n"
         self._word += content
         ends = [m.end() for m in _WORD_END.finditer(self._word)]
         cut = ends[-1] if ends else (len(self._word) if len(self._word) > MAX_WORD_CHARS else 0)
@@ -180,6 +232,54 @@ class StreamRenderer:
             self._word = self._word[cut:]
             self._kick()
 
+    def _in_steps(self) -> bool:
+        """Tool calls show as steps in the native stream (until streaming is refused)."""
+        return self._steps is not None and self._native
+
+    async def _as_steps(self, event: ev.Event) -> bool:
+        """Show a tool event as steps where the surface can; False: show it as a line."""
+        if self._steps is None or not self._in_steps():
+            return False
+        found = self._steps.of(event)
+        if found is None:
+            return False
+        steps, plan = found
+        return await self._show_steps(steps, plan) if steps else True
+
+    async def _show_steps(self, steps: list[Step], plan: str | None = None) -> bool:
+        """Show ``steps`` after the text so far, in the open stream (or a new one); False
+        when the platform refused to stream (the event then shows as a line)."""
+        await self._pause_segment()
+        surface: Any = self.surface
+        for _ in range(2):  # a stream the platform ended is continued in a new one
+            if self._ref is not None and (
+                self._closed or time.monotonic() - self._started >= surface.stream_max_seconds
+            ):
+                await self._end_segment()
+            try:
+                async with self._lock:
+                    ref = await self._call(surface.stream_steps, self._ref, steps, plan)
+                    if self._ref is None:
+                        self._ref, self._started = ref, time.monotonic()
+                return True
+            except StreamUnavailable:
+                logger.info("native streaming refused: tool calls show as lines")
+                self._native = False
+                return False
+            except StreamClosed as exc:
+                logger.info("the platform ended the stream (%s): continuing in a new one", exc)
+                self._closed = True
+        return True
+
+    async def _pause_segment(self) -> None:
+        """The model's text so far, shown whole in the open stream, which stays open."""
+        await self._settle()
+        if self._text.strip():
+            if not self._text[-1].isspace():
+                self._text += " "  # the last word is whole: let the stream take it now
+            self._gap = True
+        await self._flush(final=False)
+
     def _kick(self) -> None:
         self._dirty.set()
         if self._flusher is None or self._flusher.done():
@@ -187,11 +287,24 @@ class StreamRenderer:
 
     async def _flush_loop(self) -> None:
         while self._dirty.is_set():
-            await self.surface.gate.ready()  # then show the newest text, not what came first
+            await self.surface.gate.ready(self._text_call())  # then show the newest text
             self._dirty.clear()
             await self._flush(final=False)
 
+    def _text_call(self) -> str:
+        """The surface method the next text write calls."""
+        if self._native:
+            return "stream_append" if self._ref else "stream_start"
+        return "edit" if self._ref or self._placeholder else "post"
+
     async def _end_segment(self) -> None:
+        await self._settle()
+        await self._flush(final=True)
+        self._ref, self._text, self._shown, self._closed = None, "", "", False
+        self._gap = False
+
+    async def _settle(self) -> None:
+        """Take the word being written as it is, and let the flusher finish."""
         if self._word:
             self._text += clean(self._word)
             self._word = ""
@@ -199,8 +312,6 @@ class StreamRenderer:
             self._dirty.clear()
             await self._flusher
             self._flusher = None
-        await self._flush(final=True)
-        self._ref, self._text, self._shown, self._closed = None, "", "", False
 
     async def _flush(self, *, final: bool) -> None:
         async with self._lock:

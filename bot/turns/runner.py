@@ -37,6 +37,7 @@ from bot.approvals.flow import ApprovalFlow, Decided
 from bot.ops.metrics import REFUSED
 from bot.ops.traces import Tracer
 from bot.output.messages import STORE_DOWN
+from bot.output.status import show_working
 from bot.platform import SurfaceFactory, call_surface
 from bot.session_key import platform_of
 from bot.store.sessions import SessionStore, Work
@@ -130,11 +131,14 @@ class TurnRunner:
         return True
 
     async def ask(self, key: str, text: str, user: str, *, thinking: str) -> bool:
-        """A person's message: post the ``thinking`` placeholder the answer will stream into,
-        then queue the message (see :meth:`submit`)."""
-        surface = self.surfaces[platform_of(key)](key, {})
-        placeholder = await call_surface(surface, surface.post, thinking)
-        ref = {"placeholder": placeholder, "user": user}
+        """A person's message: show at once that the bot works on it, then queue it (see
+        :meth:`submit`). The thread's status says so where the surface has one
+        (:class:`~bot.platform.WorkingStatus`); else a ``thinking`` placeholder the answer
+        will stream into."""
+        surface = self.surfaces[platform_of(key)](key, {"user": user})
+        ref: dict[str, Any] = {"user": user}
+        if not await show_working(surface):
+            ref["placeholder"] = await call_surface(surface, surface.post, thinking)
         return await self.submit(key, {"kind": "message", "text": text, "user": user, "ref": ref})
 
     async def stop(self, key: str) -> bool:
