@@ -35,6 +35,13 @@ class SlackBot:
     def thread(self, thread_ts: str, channel: str = CHANNEL):
         return self.slack.thread(channel, thread_ts)
 
+    def seen(self, thread_ts: str, channel: str = CHANNEL) -> list[str]:
+        """The thread as a person sees it: messages, task cards, buttons, the status."""
+        return self.slack.seen(channel, thread_ts)
+
+    def status(self, thread_ts: str, channel: str = CHANNEL) -> str:
+        return self.slack.shown_status(channel, thread_ts)
+
     def answer(self, thread_ts: str) -> str:
         """The bot's answer text in a thread (answer messages, not tool lines or cards)."""
         return "\n".join(

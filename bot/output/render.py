@@ -274,10 +274,7 @@ class StreamRenderer:
     async def _pause_segment(self) -> None:
         """The model's text so far, shown whole in the open stream, which stays open."""
         await self._settle()
-        if self._text.strip():
-            if not self._text[-1].isspace():
-                self._text += " "  # the last word is whole: let the stream take it now
-            self._gap = True
+        self._gap = bool(self._text.strip())  # its last word is whole: the stream takes it now
         await self._flush(final=False)
 
     def _kick(self) -> None:
@@ -377,7 +374,8 @@ class StreamRenderer:
         stream, ``_closed`` is set and ``_shown`` is what the message kept.
         """
         surface: Any = self.surface
-        upto = len(text) if final else stream_cut(text[: surface.max_chars - CLOSE_RESERVE])
+        whole = final or self._gap
+        upto = len(text) if whole else stream_cut(text[: surface.max_chars - CLOSE_RESERVE])
         try:
             if not self._closed:
                 await self._append(text[len(self._shown) : upto])
