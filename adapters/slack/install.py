@@ -16,12 +16,14 @@ BOT_SCOPES = [
     "im:history",  # DMs (message.im)
     "mpim:history",  # group DMs (message.mpim)
     "chat:write",  # answers, edits, streams, approval cards, ephemeral replies
+    "assistant:write",  # the thread status while a turn works (assistant.threads.setStatus)
     "reactions:write",  # the :eyes: on a message the bot picked up
     "files:write",  # long tool outputs attached in full
     "usergroups:read",  # APPROVERS given as user groups
 ]
 BOT_EVENTS = ["app_mention", "message.channels", "message.groups", "message.im", "message.mpim"]
 PLACEHOLDER_URL = "https://YOUR-BOT-HOST"
+ASSISTANT_DESCRIPTION = "Ask me to find models and datasets, train, evaluate or run HF Jobs."
 
 
 def manifest(settings: Settings) -> dict[str, Any]:
@@ -40,6 +42,8 @@ def manifest(settings: Settings) -> dict[str, Any]:
         "features": {
             "bot_user": {"display_name": "ml-intern", "always_online": True},
             "app_home": {"messages_tab_enabled": True, "messages_tab_read_only_enabled": False},
+            # assistant:write comes with Slack's AI-app feature; its threads arrive as DMs
+            "assistant_view": {"assistant_description": ASSISTANT_DESCRIPTION},
         },
         "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
         "settings": {
