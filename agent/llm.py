@@ -80,6 +80,8 @@ class LLMClient(Protocol):
 
     def count_tokens(self, messages: list[dict[str, Any]]) -> int: ...
 
+    async def aclose(self) -> None: ...
+
     def context_window(self) -> int: ...
 
 
@@ -184,14 +186,19 @@ class _ModelClient:
                     return
                 except (TimeoutError, openai.APITimeoutError):
                     _observe("timeout", timeout)
-                    raise litellm.Timeout(
-                        f"no data from the model for {timeout:g}s", self.params["model"], "unknown"
-                    ) from None
+                    raise self._silence() from None
                 yield chunk
         finally:
             close = getattr(stream, "aclose", None)
             if close is not None:
                 await close()
+
+    def _silence(self) -> Exception:
+        return litellm.Timeout(
+            f"no data from the model for {self.config.llm_timeout:g}s",
+            self.params["model"],
+            "unknown",
+        )
 
     async def complete(self, messages: list[dict[str, Any]]) -> str:
         response = await self._call(messages=messages)
@@ -270,6 +277,19 @@ class OpenAIClient(_ModelClient):
             )
         return exc
 
+    async def _bounded(self, stream: Any) -> AsyncIterator[Any]:
+        """The stream's chunks. The transport's read timeout (``llm_timeout``) bounds the
+        silence between them, which the SDK raises as ``APITimeoutError``: no timer per
+        chunk here."""
+        try:
+            async for chunk in stream:
+                yield chunk
+        except openai.APITimeoutError:
+            _observe("timeout", self.config.llm_timeout)
+            raise self._silence() from None
+        finally:
+            await stream.close()
+
     async def aclose(self) -> None:
         client, self._client, self._loop = self._client, None, None
         if client is not None:
@@ -291,10 +311,18 @@ def context_overflow(exc: openai.BadRequestError) -> bool:
 class LLMReply:
     """One assistant reply, built up chunk by chunk (partial if the stream was cut)."""
 
-    content: str = ""
     tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     finish_reason: str | None = None
     total_tokens: int = 0
+    texts: list[str] = field(default_factory=list)
+    """The text deltas; ``content`` joins them (appending to one string would copy it
+    whole at every chunk)."""
+
+    @property
+    def content(self) -> str:
+        if len(self.texts) > 1:
+            self.texts[:] = ["".join(self.texts)]
+        return self.texts[0] if self.texts else ""
 
     def add_tool_delta(self, delta: Any) -> None:
         call = self.tool_calls.setdefault(
@@ -326,9 +354,9 @@ async def stream_reply(
         if choice.finish_reason:
             reply.finish_reason = choice.finish_reason
         delta = choice.delta
-        if delta.content:
-            reply.content += delta.content
-            await on_text(delta.content)
+        if text := delta.content:
+            reply.texts.append(text)
+            await on_text(text)
         for tool_delta in delta.tool_calls or []:
             reply.add_tool_delta(tool_delta)
 

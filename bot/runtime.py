@@ -105,6 +105,7 @@ async def runtime(settings: Settings, tools: ToolRegistry | None = None) -> Asyn
                 try:
                     await runner.close()
                 finally:
+                    await agent.llm.aclose()
                     if tracer is not None:
                         await tracer.close()
 

@@ -6,7 +6,7 @@ import json
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bench import fig_overhead, fig_threads
+from bench import fig_chunk, fig_overhead, fig_threads
 from bench.discord_surface import EDITS_PER_WINDOW, DiscordChannel, SlidingWindow, discord_stream
 from bench.report import write
 from bench.rig import last_marker, words
@@ -78,3 +78,22 @@ async def test_the_thread_budget_figure_stays_within_slacks_limits():
         assert all(m["429"] == 0 for m in case["calls_per_min"].values())
     assert "chat.appendStream" in fig.results["native × 2"]["calls_per_min"]
     assert "chat.appendStream" not in fig.results["chat.update × 2"]["calls_per_min"]
+
+
+async def test_the_chunk_figure_reads_one_stream_on_every_path():
+    fig = await fig_chunk.run(chunks=20, repeats=1)  # a path that misses a chunk raises
+    cpu = fig.results["cpu_us_per_chunk_p50"]
+    assert set(cpu) == {
+        "a_plain_sse",
+        "b_openai_client",
+        "c_litellm_acompletion",
+        "d_agent_openai",
+        "d_agent_litellm",
+    }
+    assert all(value > 0 for value in cpu.values())
+    assert fig.results["ratio_to_openai_client"]["b_openai_client"] == 1.0
+    profile = fig.results["profiles"]["d_agent_openai"]
+    assert "`agent/llm.py:" in profile and "openai/_streaming.py" in profile
+    assert "litellm/" in fig.results["profiles"]["d_agent_litellm"]
+    shown = fig_chunk.report(fig)
+    assert all(f"| {path} |" in shown for path in cpu)

@@ -2,6 +2,9 @@
 and a chat message, each naming what to set; nothing is retried or reported as a 5xx."""
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 from adapters.console.frontend import ConsoleFrontEnd
 from agent.config import AgentConfig
@@ -75,3 +78,28 @@ async def test_a_chat_message_gets_the_same_explanation(make_bot, llm):
     assert expected is not None and names_what_to_set(expected)
     assert expected.split(":")[0] in told and "INFERENCE_TOKEN" in told
     assert len(llm.requests) == asked
+
+
+def test_commands_that_run_no_turns_never_import_litellm(tmp_path):
+    """manifest, invite and --help answer at once: LiteLLM (~3 s) loads only where turns run."""
+    check = (
+        "import contextlib, io, sys\n"
+        "from bot.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['manifest', 'slack'])\n"
+        "    with contextlib.suppress(SystemExit):\n"
+        "        main(['--help'])\n"
+        "print('litellm' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(Path(__file__).parents[1]),
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

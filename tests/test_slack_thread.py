@@ -191,9 +191,9 @@ async def test_the_stop_button_below_a_native_stream_stops_the_turn(make_bot, sl
     llm.script(tool_calls(("slow", {"seconds": 30}), content="Starting the long part."))
     event = await bot.send.mention("work")
     thread = event["ts"]
-    await eventually(lambda: any(m.button_ids() == ["mib:stop"] for m in bot.thread(thread)))
+    await eventually(lambda: "[in_progress] slow" in bot.seen(thread))
     control = next(m for m in bot.thread(thread) if m.button_ids())
-    assert "[in_progress] slow" in bot.seen(thread)
+    assert control.button_ids() == ["mib:stop"] and not control.streaming
     await bot.send.click(control, "mib:stop")
     await bot.settle(lambda: any("Stopped" in m.text for m in bot.thread(thread)))
     assert control.ts not in slack.messages  # the Stop message is deleted with the turn

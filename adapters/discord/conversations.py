@@ -19,6 +19,7 @@ from adapters.discord.approvals import actor_of
 from adapters.discord.keys import Place, encode_key, place_of
 from adapters.discord.surface import DiscordSurfaces
 from bot.output.views import NOTHING_RUNNING, clip, status_facts
+from bot.store import redis_keys
 from bot.turns.commands import run_command
 from bot.turns.runner import TurnRunner
 
@@ -119,7 +120,9 @@ class Conversations:
         if place is None or not await self._addressed(message, channel, place, me):
             return
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
-        if not text or not await self.store.first_seen(f"discord:{message.id}"):
+        if not text or not await self.store.first_seen(
+            redis_keys.platform_event("discord", message.id)
+        ):
             return
         await self.start_turn(encode_key(place), text, message.author)
 

@@ -10,11 +10,13 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack.approvals import GroupDirectory
+from adapters.slack.keys import session_key
 from adapters.slack.mrkdwn import from_slack
 from adapters.slack.surface import SlackSurfaces
+from bot.output.messages import viewing_channel
 from bot.output.views import NOTHING_RUNNING, help_lines, status_facts
 from bot.platform import call_surface
-from bot.session_key import SessionKey, platform_of
+from bot.session_key import platform_of
 from bot.turns.commands import parse_command, run_command
 from bot.turns.runner import TurnRunner
 
@@ -31,12 +33,6 @@ HELP = "\n".join(
         "Costly actions (GPU jobs, repo writes) wait for an approval click.",
     ]
 )
-
-
-def session_key(team: str, event: dict[str, Any]) -> str:
-    """One thread is one session; a message outside a thread starts one on itself."""
-    thread = event.get("thread_ts") or event["ts"]
-    return SessionKey("slack", team, event["channel"], thread).encode()
 
 
 def with_files(text: str, files: list[dict[str, Any]]) -> str:
@@ -75,14 +71,14 @@ class Conversations:
 
     async def on_mention(self, ack: AsyncAck, event: dict, context: AsyncBoltContext) -> None:
         await ack()
-        await self._handle(event, context)
+        await self.handle(event, context)
 
     async def on_message(self, ack: AsyncAck, event: dict, context: AsyncBoltContext) -> None:
         """A plain message: every DM, and replies in a thread the bot is in."""
         await ack()
         if event.get("bot_id") or not await self._addressed(event, context):
             return
-        await self._handle(event, context)
+        await self.handle(event, context)
 
     async def on_ignored(self, ack: AsyncAck) -> None:
         """Edits, deletions, bot messages and other subtypes: acknowledged, nothing else."""
@@ -108,7 +104,11 @@ class Conversations:
             return False  # the app_mention event of this message brings it
         return bool(await self.store.meta(session_key(context.team_id, event)))
 
-    async def _handle(self, event: dict, context: AsyncBoltContext) -> None:
+    async def handle(
+        self, event: dict, context: AsyncBoltContext, *, viewing: str | None = None
+    ) -> None:
+        """A message for the bot: a command, or a question for the agent. ``viewing`` is the
+        channel the person looks at beside the assistant pane (:mod:`adapters.slack.assistant`)."""
         key = session_key(context.team_id, event)
         text = with_files(
             from_slack(event.get("text", ""), context.bot_user_id), event.get("files", [])
@@ -122,6 +122,8 @@ class Conversations:
                 await self._reply(key, reply)
         else:
             await self._react(event)
+            if viewing:
+                text = f"{text}\n\n{viewing_channel(viewing)}"
             await self.runner.ask(key, text, event["user"], thinking=THINKING)
 
     async def _reply(self, key: str, text: str) -> None:

@@ -19,9 +19,12 @@ from slack_bolt.response import BoltResponse
 
 from adapters.slack import modals
 from adapters.slack.approvals import APPROVAL_ACTION, Approvals, GroupDirectory
+from adapters.slack.assistant import build_assistant
 from adapters.slack.conversations import Conversations
+from adapters.slack.install import EVENTS_PATH
 from adapters.slack.surface import slack_surfaces
 from bot.output.views import STOP_ID
+from bot.store import redis_keys
 from bot.store.sessions import SessionStore
 
 if TYPE_CHECKING:
@@ -29,7 +32,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EVENTS_PATH = "/slack/events"
 HANDLED_MESSAGES = {"type": "message", "subtype": (None, "file_share")}
 """New messages and file shares; edits, deletions and other subtypes are only acknowledged."""
 
@@ -43,7 +45,7 @@ def dedupe(store: SessionStore):
 
     async def middleware(body: dict[str, Any], next: Any) -> BoltResponse | None:
         event_id = body.get("event_id")
-        if event_id and not await store.first_seen(f"slack:{event_id}"):
+        if event_id and not await store.first_seen(redis_keys.platform_event("slack", event_id)):
             logger.info("dropping redelivered Slack event %s", event_id)
             return BoltResponse(status=200, body="")
         return await next()
@@ -76,6 +78,8 @@ class SlackFrontEnd:
         approvals = Approvals(rt.runner, self.surfaces, directory)
         app = self.app
         app.use(dedupe(rt.store))
+        if settings.slack_assistant:
+            app.use(build_assistant(conversations, settings, rt.store))
         app.event("app_mention")(conversations.on_mention)
         app.event(HANDLED_MESSAGES)(conversations.on_message)
         app.event("message")(conversations.on_ignored)

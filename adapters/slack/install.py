@@ -6,8 +6,10 @@ from typing import Any
 
 import yaml
 
-from adapters.slack.frontend import EVENTS_PATH
 from bot.settings import Settings
+
+EVENTS_PATH = "/slack/events"
+"""Where Slack POSTs events and interactions (HTTP mode)."""
 
 BOT_SCOPES = [
     "app_mentions:read",  # app_mention events
@@ -16,20 +18,34 @@ BOT_SCOPES = [
     "im:history",  # DMs (message.im)
     "mpim:history",  # group DMs (message.mpim)
     "chat:write",  # answers, edits, streams, approval cards, ephemeral replies
-    "assistant:write",  # the thread status while a turn works (assistant.threads.setStatus)
     "reactions:write",  # the :eyes: on a message the bot picked up
     "files:write",  # long tool outputs attached in full
     "usergroups:read",  # APPROVERS given as user groups
 ]
 BOT_EVENTS = ["app_mention", "message.channels", "message.groups", "message.im", "message.mpim"]
 PLACEHOLDER_URL = "https://YOUR-BOT-HOST"
-ASSISTANT_DESCRIPTION = "Ask me to find models and datasets, train, evaluate or run HF Jobs."
+
+
+ASSISTANT_SCOPES = ["assistant:write"]  # greeting, suggested prompts, titles in the pane
+ASSISTANT_EVENTS = ["assistant_thread_started", "assistant_thread_context_changed"]
 
 
 def manifest(settings: Settings) -> dict[str, Any]:
     socket_mode = settings.slack_app_token is not None
     base = (settings.slack_public_url or PLACEHOLDER_URL).rstrip("/")
-    events: dict[str, Any] = {"bot_events": BOT_EVENTS}
+    scopes, bot_events = list(BOT_SCOPES), list(BOT_EVENTS)
+    features: dict[str, Any] = {
+        "bot_user": {"display_name": "ml-intern", "always_online": True},
+        "app_home": {"messages_tab_enabled": True, "messages_tab_read_only_enabled": False},
+    }
+    if settings.slack_assistant:  # the AI-app split view asks for its extras only when on
+        scopes += [s for s in ASSISTANT_SCOPES if s not in scopes]
+        bot_events += ASSISTANT_EVENTS
+        features["assistant_view"] = {
+            "assistant_description": "An ML-engineering agent that works on the Hugging Face Hub.",
+            "suggested_prompts": [],
+        }
+    events: dict[str, Any] = {"bot_events": bot_events}
     interactivity: dict[str, Any] = {"is_enabled": True}
     if not socket_mode:
         events["request_url"] = base + EVENTS_PATH
@@ -39,13 +55,8 @@ def manifest(settings: Settings) -> dict[str, Any]:
             "name": "ml-intern",
             "description": "An ML-engineering agent that works on the Hugging Face Hub.",
         },
-        "features": {
-            "bot_user": {"display_name": "ml-intern", "always_online": True},
-            "app_home": {"messages_tab_enabled": True, "messages_tab_read_only_enabled": False},
-            # assistant:write comes with Slack's AI-app feature; its threads arrive as DMs
-            "assistant_view": {"assistant_description": ASSISTANT_DESCRIPTION},
-        },
-        "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
+        "features": features,
+        "oauth_config": {"scopes": {"bot": scopes}},
         "settings": {
             "event_subscriptions": events,
             "interactivity": interactivity,

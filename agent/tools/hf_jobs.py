@@ -7,7 +7,6 @@ import hashlib
 import re
 import shlex
 from collections.abc import Mapping
-from datetime import datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -17,29 +16,25 @@ from huggingface_hub.utils import parse_hf_uri
 
 from agent.policy import job_flavor
 from agent.session import Session
+from agent.tools.hf_jobs_schema import DEFAULT_IMAGE, DESCRIPTION, UV_IMAGE, parameters
 from agent.tools.hub_common import (
     REPO_TYPES,
     dict_arg,
     dispatch,
     int_arg,
-    limit_schema,
     list_arg,
-    operation_schema,
     optional_text,
     read_repo_text,
     take,
     text_arg,
 )
 from agent.tools.hub_errors import call_hub
+from agent.tools.job_text import describe_scheduled, job_label, shorten, when
 from agent.tools.job_watch import duration_of, job_logs, stage_of, watch_job
 from agent.tools.registry import Tool, ToolContext, ToolError, ToolResult
 from agent.tools.sandbox import SANDBOX_PREFIX, resolve_script
 
-DEFAULT_IMAGE = "python:3.12"
-UV_IMAGE = "ghcr.io/astral-sh/uv:python3.12-bookworm"
 ACTIVE_STAGES = ["SCHEDULING", "RUNNING"]
-MAX_COMMAND_SHOWN = 200
-MAX_LABEL = 80
 MIN_REDACTED_LENGTH = 4
 HF_URI_PREFIX = "hf://"
 INLINE_SCRIPT_PATH = "/tmp/job_script.py"
@@ -359,125 +354,9 @@ def script_name(script: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", stem) or "script"
 
 
-def describe_scheduled(job: Any, one_line: bool = False) -> str:
-    spec = job.job_spec
-    state = "suspended" if job.suspend else "active"
-    next_run = when(job.status.next_job_run_at if job.status else None)
-    command = shorten(" ".join(spec.command or []))
-    if one_line:
-        label = (spec.labels or {}).get("name") or shorten(command, MAX_LABEL)
-        return f"{job.id}  {job.schedule}  {state}  {spec.flavor}  next: {next_run}  {label}"
-    rows = {
-        "id": job.id,
-        "schedule": job.schedule,
-        "state": state,
-        "hardware": spec.flavor,
-        "image": spec.docker_image or spec.space_id,
-        "command": command,
-        "next run": next_run,
-    }
-    return "\n".join(f"{key}: {value}" for key, value in rows.items() if value)
-
-
 def _timeout(args: dict[str, Any]) -> str | None:
     """'30m', '4h' or a number of seconds."""
     value = args.get("timeout")
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(int(value))
     return optional_text(args, "timeout")
-
-
-def job_label(job: Any) -> str:
-    """A job's name label, else its command, shortened."""
-    name = (job.labels or {}).get("name")
-    return name or shorten(" ".join(job.command or []), MAX_LABEL)
-
-
-def when(moment: datetime | None) -> str | None:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else None
-
-
-def shorten(text: str, limit: int = MAX_COMMAND_SHOWN) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-DESCRIPTION = (
-    "Run and manage Hugging Face Jobs (paid cloud compute).\n"
-    "- run: a Docker image + command. uv: a Python script run with uv (script + dependencies).\n"
-    "- 'scheduled run' / 'scheduled uv': the same on a cron schedule.\n"
-    "- ps, logs, inspect, cancel; 'scheduled ps', 'scheduled inspect', 'scheduled suspend', "
-    "'scheduled resume', 'scheduled delete'.\n"
-    "The script may be inline Python, 'sandbox:<file>' (written with sandbox_write), "
-    "'hf://[datasets/|spaces/]<namespace>/<repo>[@rev]/<path>' or an https URL. "
-    "Job storage is ephemeral: push results to the Hub (push_to_hub) inside the script. "
-    "Secrets are passed by name (e.g. ['HF_TOKEN']) and never shown. "
-    "Runs on GPU (and on CPU unless configured otherwise) wait for a person's approval. "
-    "After a run you get a live status line; do not poll in a loop.\n"
-    "Hardware: cpu-basic, cpu-upgrade, t4-small, t4-medium, l4x1, l4x4, a10g-small, "
-    "a10g-large, a10g-largex2, a100-large, a100x4, h200, ... (1-3B params: t4/a10g-small; "
-    "7-13B: a10g-large; 30B+: a100-large)."
-)
-
-
-def parameters(operations: Mapping[str, Any]) -> dict[str, Any]:
-    strings = {"type": "array", "items": {"type": "string"}}
-    return {
-        "type": "object",
-        "properties": {
-            "operation": operation_schema(operations, "What to do."),
-            "script": {
-                "type": "string",
-                "description": "uv operations: inline Python, 'sandbox:<file>', 'hf://...' or URL.",
-            },
-            "dependencies": {
-                **strings,
-                "description": "uv: pip packages, e.g. ['trl', 'datasets'].",
-            },
-            "script_args": {**strings, "description": "uv: arguments passed to the script."},
-            "python": {"type": "string", "description": "uv: Python version, e.g. '3.12'."},
-            "command": {
-                **strings,
-                "description": "run: the command, e.g. ['python', '-c', '...'].",
-            },
-            "image": {
-                "type": "string",
-                "description": f"Docker image (run default {DEFAULT_IMAGE}; uv default {UV_IMAGE}).",
-            },
-            "hardware_flavor": {
-                "type": "string",
-                "description": "Hardware, e.g. cpu-basic (default), t4-small, a10g-large, a100-large.",
-            },
-            "timeout": {
-                "type": ["string", "integer"],
-                "description": "Max run time, e.g. '30m', '4h' or seconds (training needs hours).",
-            },
-            "env": {
-                "type": "object",
-                "additionalProperties": {"type": "string"},
-                "description": "Plain environment variables.",
-            },
-            "secrets": {**strings, "description": "Names of secrets to pass, e.g. ['HF_TOKEN']."},
-            "schedule": {
-                "type": "string",
-                "description": "Scheduled runs: '@hourly', '@daily', '@weekly' or a cron expression.",
-            },
-            "job_id": {"type": "string", "description": "logs, inspect, cancel: the job id."},
-            "scheduled_job_id": {
-                "type": "string",
-                "description": "scheduled inspect/suspend/resume/delete: the scheduled job id.",
-            },
-            "tail": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": 500,
-                "description": "logs: how many last lines (default 50).",
-            },
-            "all": {"type": "boolean", "description": "ps: include finished jobs."},
-            "limit": limit_schema(20, 100),
-            "namespace": {
-                "type": "string",
-                "description": "User or org that runs (and pays for) the job. Default: the token's user.",
-            },
-        },
-        "required": ["operation"],
-    }

@@ -19,8 +19,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bot.session_key import SessionKey
+from bot.store.redis_keys import AUDIT as AUDIT_STREAM
 
-AUDIT_STREAM = "mib:audit"
 MAX_ENTRIES = 1_000_000
 """The stream is trimmed (approximately) past this many entries."""
 Outcome = str

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from bot.store import redis_keys
+
 MAX_CAP_USD = 10_000.0
 
 # KEYS: budget hash. ARGV: cost. Returns 1 when spent, 0 when over the cap or no budget.
@@ -46,7 +48,7 @@ class Budgets:
 
     @staticmethod
     def _key(session_key: str) -> str:
-        return f"mib:budget:{session_key}"
+        return redis_keys.budget(session_key)
 
     async def get(self, session_key: str) -> Budget | None:
         raw = await self.redis.hgetall(self._key(session_key))

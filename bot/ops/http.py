@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.ops.metrics import QUEUE_DEPTH
-from bot.store.sessions import STREAM
+from bot.store.redis_keys import TURNS
 
 REDIS_TIMEOUT = 2.0
 """A probe answers within this even while the client retries a lost Redis."""
@@ -30,7 +30,7 @@ def build_http_app(redis: Redis) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         with contextlib.suppress(*DOWN):  # /healthz reports Redis
             async with asyncio.timeout(REDIS_TIMEOUT):
-                QUEUE_DEPTH.set(await redis.xlen(STREAM))
+                QUEUE_DEPTH.set(await redis.xlen(TURNS))
         body = generate_latest()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from prometheus_client import Counter, Gauge, Histogram
 
 from agent import events as ev
-from agent import llm
 
 TURNS = Counter("mib_turns_total", "Turn steps, by how they ended", ["outcome"])
 TOOL_CALLS = Counter("mib_tool_calls_total", "Tool calls, by tool and outcome", ["tool", "outcome"])
@@ -60,6 +59,8 @@ _llm_holders = 0
 @contextmanager
 def observing_llm() -> Iterator[None]:
     """Feed model calls to the metrics while inside (nested or overlapping uses add it once)."""
+    from agent import llm  # imported by the process that runs turns, not by every command
+
     global _llm_holders
     if _llm_holders == 0:
         llm.OBSERVERS.append(observe_llm)

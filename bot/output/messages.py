@@ -139,3 +139,8 @@ def compacted(old_tokens: int, new_tokens: int) -> str:
 def undid(removed: int) -> str:
     what = f"{removed} message(s)" if removed else "nothing to undo"
     return f"↩️ Undid the last turn ({what})."
+
+
+def viewing_channel(channel_id: str) -> str:
+    """Told to the agent with a message from Slack's assistant pane: where the person is."""
+    return f"(Context from Slack: the person is viewing channel <#{channel_id}> beside this chat.)"

@@ -4,10 +4,12 @@ Every write of a session is one MULTI transaction, and every contested
 transition (lock release, an approval decision) one Lua script, so a crash or a
 Redis restart between steps never leaves a half-written session.
 
-Work reaches workers through one stream (:data:`STREAM`, consumer group
-:data:`GROUP`): an entry says "this session has input". The input itself waits
+Work reaches workers through one stream (:data:`~bot.store.redis_keys.TURNS`,
+consumer group :data:`~bot.store.redis_keys.TURNS_GROUP`): an entry says "this
+session has input". The input itself waits
 in the session's inbox list, and moves to the session's ``current`` list while
 it runs, so a worker that dies mid-turn leaves it where the next one finds it.
+Key names come from :mod:`bot.store.redis_keys`, which lists them all.
 """
 
 from __future__ import annotations
@@ -23,10 +25,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from agent.session import Session
+from bot.store import redis_keys
 
-PREFIX = "mib"
-STREAM = f"{PREFIX}:turns"
-GROUP = "workers"
 IDEMPOTENCY_TTL = 86_400
 """Seconds a tool call's idempotency key is kept: takeovers happen within minutes."""
 HAND_BACK_IDLE_MS = 10**9
@@ -127,10 +127,6 @@ class Work:
     reclaimed: bool = False
 
 
-def _k(*parts: str) -> str:
-    return ":".join((PREFIX, *parts))
-
-
 class SessionStore:
     """Per-session state in Redis; holds nothing in process memory."""
 
@@ -145,7 +141,7 @@ class SessionStore:
     # ── sessions ─────────────────────────────────────────────────────────
 
     async def load(self, key: str) -> Session | None:
-        raw = await self.redis.get(_k("session", key))
+        raw = await self.redis.get(redis_keys.session(key))
         return Session.from_dict(json.loads(raw)) if raw else None
 
     async def save(self, session: Session, **meta: Any) -> None:
@@ -158,24 +154,34 @@ class SessionStore:
         """End the running input of ``key``: save ``session`` (None deletes it) in the same step."""
         async with self.redis.pipeline(transaction=True) as pipe:
             if session is None:
-                pipe.delete(_k("session", key), _k("meta", key), _k("lines", key))
+                pipe.delete(*redis_keys.session_data(key))
             else:
                 self._write(pipe, session, meta)
-            pipe.delete(_k("current", key))
+            pipe.delete(redis_keys.current(key))
             await pipe.execute()
 
     def _write(self, pipe: Any, session: Session, meta: dict[str, Any]) -> None:
         fields = {"last_activity": time.time(), **meta}
-        pipe.set(_k("session", session.key), json.dumps(session.to_dict()), ex=self.ttl)
-        pipe.hset(_k("meta", session.key), mapping={k: json.dumps(v) for k, v in fields.items()})
-        pipe.expire(_k("meta", session.key), self.ttl)
+        pipe.set(redis_keys.session(session.key), json.dumps(session.to_dict()), ex=self.ttl)
+        pipe.hset(
+            redis_keys.meta(session.key), mapping={k: json.dumps(v) for k, v in fields.items()}
+        )
+        pipe.expire(redis_keys.meta(session.key), self.ttl)
+
+    async def note(self, key: str, **fields: Any) -> None:
+        """Keep ``fields`` in the session's metadata (beside what turns write)."""
+        meta = redis_keys.meta(key)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(meta, mapping={k: json.dumps(v) for k, v in fields.items()})
+            pipe.expire(meta, self.ttl)
+            await pipe.execute()
 
     async def meta(self, key: str) -> dict[str, Any]:
-        raw = await self.redis.hgetall(_k("meta", key))
+        raw = await self.redis.hgetall(redis_keys.meta(key))
         return {k.decode(): json.loads(v) for k, v in raw.items()}
 
     async def delete(self, key: str) -> None:
-        await self.redis.delete(_k("session", key), _k("meta", key), _k("lines", key))
+        await self.redis.delete(*redis_keys.session_data(key))
 
     # ── inbox: inputs waiting for their turn, in order ───────────────────
 
@@ -183,51 +189,54 @@ class SessionStore:
         """Queue ``item`` (given a ``turn_id``) and announce it on the stream, in one step."""
         item = {"turn_id": uuid.uuid4().hex[:12], **item}
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(_k("inbox", key), json.dumps(item))
-            pipe.expire(_k("inbox", key), self.ttl)
-            pipe.xadd(STREAM, {"key": key})
+            pipe.rpush(redis_keys.inbox(key), json.dumps(item))
+            pipe.expire(redis_keys.inbox(key), self.ttl)
+            pipe.xadd(redis_keys.TURNS, {"key": key})
             await pipe.execute()
         return item
 
     async def take_input(self, key: str) -> dict[str, Any] | None:
         """Move the next input to ``current``, where it stays until :meth:`finish`."""
-        raw = await self.redis.lmove(_k("inbox", key), _k("current", key), "LEFT", "RIGHT")
+        raw = await self.redis.lmove(
+            redis_keys.inbox(key), redis_keys.current(key), "LEFT", "RIGHT"
+        )
         return json.loads(raw) if raw else None
 
     async def current_input(self, key: str) -> dict[str, Any] | None:
         """An input a worker took and never finished (it died or was stopped)."""
-        raw = await self.redis.lindex(_k("current", key), 0)
+        raw = await self.redis.lindex(redis_keys.current(key), 0)
         return json.loads(raw) if raw else None
 
     async def busy(self, key: str) -> bool:
         """Whether ``key`` has input queued or running, or a worker holds it."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.llen(_k("inbox", key))
-            pipe.llen(_k("current", key))
-            pipe.exists(_k("lock", key))
+            pipe.llen(redis_keys.inbox(key))
+            pipe.llen(redis_keys.current(key))
+            pipe.exists(redis_keys.lock(key))
             return any(await pipe.execute())
 
     async def inbox_size(self, key: str) -> int:
-        return await self.redis.llen(_k("inbox", key))
+        return await self.redis.llen(redis_keys.inbox(key))
 
     async def pending_keys(self) -> set[str]:
         """Sessions with input queued or left running."""
         keys: set[str] = set()
-        for kind in ("inbox", "current"):
-            prefix = _k(kind, "")
+        for prefix in redis_keys.PENDING_PREFIXES:
             async for k in self.redis.scan_iter(match=prefix + "*"):
                 keys.add(k.decode()[len(prefix) :])
         return keys
 
     async def announce(self, key: str) -> None:
         """Put an entry for ``key`` on the stream (its inputs are already queued)."""
-        await self.redis.xadd(STREAM, {"key": key})
+        await self.redis.xadd(redis_keys.TURNS, {"key": key})
 
     # ── the turn stream: which sessions have input ───────────────────────
 
     async def ensure_group(self) -> None:
         try:
-            await self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+            await self.redis.xgroup_create(
+                redis_keys.TURNS, redis_keys.TURNS_GROUP, id="0", mkstream=True
+            )
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -236,7 +245,11 @@ class SessionStore:
         """New entries for this consumer; waits up to ``block_ms`` for one."""
         try:
             reply = await self.redis.xreadgroup(
-                GROUP, consumer, {STREAM: ">"}, count=count, block=block_ms
+                redis_keys.TURNS_GROUP,
+                consumer,
+                {redis_keys.TURNS: ">"},
+                count=count,
+                block=block_ms,
             )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
@@ -249,7 +262,7 @@ class SessionStore:
         """Entries whose worker has not renewed its lease for ``min_idle_ms``."""
         try:
             _, entries, *_ = await self.redis.xautoclaim(
-                STREAM, GROUP, consumer, min_idle_ms, "0-0", count=count
+                redis_keys.TURNS, redis_keys.TURNS_GROUP, consumer, min_idle_ms, "0-0", count=count
             )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
@@ -259,35 +272,43 @@ class SessionStore:
         return [Work(i.decode(), f[b"key"].decode(), True) for i, f in entries if f]
 
     async def renew_lease(self, consumer: str, entry_id: str) -> None:
-        await self.redis.xclaim(STREAM, GROUP, consumer, 0, [entry_id], justid=True)
+        await self.redis.xclaim(
+            redis_keys.TURNS, redis_keys.TURNS_GROUP, consumer, 0, [entry_id], justid=True
+        )
 
     async def hand_back(self, consumer: str, entry_id: str) -> None:
         """Let the next XAUTOCLAIM of any worker take ``entry_id`` at once."""
         await self.redis.xclaim(
-            STREAM, GROUP, consumer, 0, [entry_id], idle=HAND_BACK_IDLE_MS, justid=True
+            redis_keys.TURNS,
+            redis_keys.TURNS_GROUP,
+            consumer,
+            0,
+            [entry_id],
+            idle=HAND_BACK_IDLE_MS,
+            justid=True,
         )
 
     async def ack(self, entry_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xack(STREAM, GROUP, entry_id)
-            pipe.xdel(STREAM, entry_id)
+            pipe.xack(redis_keys.TURNS, redis_keys.TURNS_GROUP, entry_id)
+            pipe.xdel(redis_keys.TURNS, entry_id)
             await pipe.execute()
 
     # ── the per-session turn lock ────────────────────────────────────────
 
     async def acquire_lock(self, key: str, ttl_ms: int) -> str | None:
         token = secrets.token_hex(8)
-        ok = await self.redis.set(_k("lock", key), token, nx=True, px=ttl_ms)
+        ok = await self.redis.set(redis_keys.lock(key), token, nx=True, px=ttl_ms)
         return token if ok else None
 
     async def extend_lock(self, key: str, token: str, ttl_ms: int) -> bool:
-        return bool(await self._extend(keys=[_k("lock", key)], args=[token, ttl_ms]))
+        return bool(await self._extend(keys=[redis_keys.lock(key)], args=[token, ttl_ms]))
 
     async def release_lock(self, key: str, token: str) -> None:
-        await self._release(keys=[_k("lock", key)], args=[token])
+        await self._release(keys=[redis_keys.lock(key)], args=[token])
 
     async def locked(self, key: str) -> bool:
-        return bool(await self.redis.exists(_k("lock", key)))
+        return bool(await self.redis.exists(redis_keys.lock(key)))
 
     # ── tool calls: each runs at most once ───────────────────────────────
 
@@ -295,7 +316,7 @@ class SessionStore:
         """Store the idempotency key of a tool call before it runs; False if it was stored before."""
         return bool(
             await self.redis.set(
-                _k("ran", key, tool_call_id), time.time(), nx=True, ex=IDEMPOTENCY_TTL
+                redis_keys.ran(key, tool_call_id), time.time(), nx=True, ex=IDEMPOTENCY_TTL
             )
         )
 
@@ -313,7 +334,7 @@ class SessionStore:
         ids = [t["tool_call_id"] for t in tools]
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(
-                _k("approval", approval_id),
+                redis_keys.approval(approval_id),
                 mapping={
                     "session_key": key,
                     "requester": requester,
@@ -324,20 +345,20 @@ class SessionStore:
                     "platform_ref": "{}",
                 },
             )
-            pipe.expire(_k("approval", approval_id), self.ttl)
+            pipe.expire(redis_keys.approval(approval_id), self.ttl)
             await pipe.execute()
 
     async def set_approval_ref(self, approval_id: str, ref: dict[str, Any]) -> None:
         """Remember where the approval card was posted (to update it from any process)."""
-        await self.redis.hset(_k("approval", approval_id), "platform_ref", json.dumps(ref))
+        await self.redis.hset(redis_keys.approval(approval_id), "platform_ref", json.dumps(ref))
 
     async def approval(self, approval_id: str) -> ApprovalRecord | None:
-        raw = await self.redis.hgetall(_k("approval", approval_id))
+        raw = await self.redis.hgetall(redis_keys.approval(approval_id))
         if not raw:
             return None
         fields = {k.decode(): v.decode() for k, v in raw.items()}
-        decisions = await self.redis.hgetall(_k("decisions", approval_id))
-        votes = await self.redis.hgetall(_k("votes", approval_id))
+        decisions = await self.redis.hgetall(redis_keys.decisions(approval_id))
+        votes = await self.redis.hgetall(redis_keys.votes(approval_id))
         return ApprovalRecord(
             approval_id=approval_id,
             session_key=fields["session_key"],
@@ -360,9 +381,9 @@ class SessionStore:
         """
         result = await self._decide(
             keys=[
-                _k("approval", approval_id),
-                _k("decisions", approval_id),
-                _k("votes", approval_id),
+                redis_keys.approval(approval_id),
+                redis_keys.decisions(approval_id),
+                redis_keys.votes(approval_id),
             ],
             args=[
                 tool_call_id or "*",
@@ -375,38 +396,42 @@ class SessionStore:
 
     async def close_approval(self, approval_id: str, status: str) -> bool:
         """Mark an open approval ``abandoned`` (or another terminal status); False if not open."""
-        return bool(await self._close(keys=[_k("approval", approval_id)], args=[status]))
+        return bool(await self._close(keys=[redis_keys.approval(approval_id)], args=[status]))
 
     # ── status lines that outlive a turn (job progress) ──────────────────
 
     async def keep_background(self, key: str, line: str, work: dict[str, Any]) -> None:
         """Remember background work (a job watch) to resume after a restart."""
-        await self.redis.hset(_k("background"), f"{key}\x1f{line}", json.dumps(work))
+        await self.redis.hset(
+            redis_keys.BACKGROUND, redis_keys.background_field(key, line), json.dumps(work)
+        )
 
     async def end_background(self, key: str, line: str) -> None:
-        await self.redis.hdel(_k("background"), f"{key}\x1f{line}")
+        await self.redis.hdel(redis_keys.BACKGROUND, redis_keys.background_field(key, line))
 
     async def background(self) -> list[tuple[str, str, dict[str, Any]]]:
         """Every background work remembered: ``(session key, line key, work)``."""
-        raw = await self.redis.hgetall(_k("background"))
-        return [(*k.decode().split("\x1f", 1), json.loads(v)) for k, v in raw.items()]
+        raw = await self.redis.hgetall(redis_keys.BACKGROUND)
+        return [
+            (*redis_keys.parse_background_field(k.decode()), json.loads(v)) for k, v in raw.items()
+        ]
 
     async def claim_background(self, key: str, line: str, seconds: int) -> bool:
         """One process resumes a piece of work per ``seconds`` (processes start together)."""
-        return bool(await self.redis.set(_k("resumed", key, line), 1, nx=True, ex=seconds))
+        return bool(await self.redis.set(redis_keys.resumed(key, line), 1, nx=True, ex=seconds))
 
     async def line_ref(self, key: str, line: str) -> str | None:
-        raw = await self.redis.hget(_k("lines", key), line)
+        raw = await self.redis.hget(redis_keys.lines(key), line)
         return raw.decode() if raw else None
 
     async def set_line_ref(self, key: str, line: str, ref: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(_k("lines", key), line, ref)
-            pipe.expire(_k("lines", key), self.ttl)
+            pipe.hset(redis_keys.lines(key), line, ref)
+            pipe.expire(redis_keys.lines(key), self.ttl)
             await pipe.execute()
 
     # ── dedupe of redelivered platform events ────────────────────────────
 
     async def first_seen(self, event_id: str, ttl_seconds: int = 3600) -> bool:
         """True the first time ``event_id`` is seen within the TTL."""
-        return bool(await self.redis.set(_k("seen", event_id), 1, nx=True, ex=ttl_seconds))
+        return bool(await self.redis.set(redis_keys.seen(event_id), 1, nx=True, ex=ttl_seconds))

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.ops.metrics import REFUSED
 from bot.output.messages import slow_down, too_long
-from bot.session_key import SessionKey
+from bot.store import redis_keys
 from bot.store.sessions import SessionStore
 from bot.turns.limits import TurnLimits
 
@@ -36,10 +36,7 @@ class Admission:
             REFUSED.labels("too_long").inc()
             return too_long(size, self.max_input_chars)
         if self.limits is not None:
-            parsed = SessionKey.parse(key)
-            wait = await self.limits.take(
-                item.get("user", ""), f"{parsed.platform}:{parsed.team}:{parsed.channel}"
-            )
+            wait = await self.limits.take(item.get("user", ""), redis_keys.channel_of(key))
             if wait:
                 REFUSED.labels("rate_limited").inc()
                 return slow_down(max(wait, 1))

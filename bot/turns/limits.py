@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from bot.store import redis_keys
+
 # KEYS: user counter, channel counter. ARGV: user limit, channel limit, window ms.
 # Returns 0 when the turn may start (and counts it), else the ms until it may.
 _TAKE = """
@@ -36,7 +38,7 @@ class TurnLimits:
         if not (self.per_user or self.per_channel):
             return 0.0
         wait_ms = await self._take(
-            keys=[f"mib:rate:user:{user}", f"mib:rate:channel:{channel}"],
+            keys=[redis_keys.rate_user(user), redis_keys.rate_channel(channel)],
             args=[self.per_user, self.per_channel, self.window_ms],
         )
         return int(wait_ms) / 1000

@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from agent.tools.registry import ToolContext, ToolRegistry, ToolResult
 from bot.ops.logs import TURN
 from bot.output.messages import ALREADY_STARTED, NOT_RUN_STORE_DOWN
+from bot.store import redis_keys
 from bot.store.sessions import SessionStore
 
 
@@ -51,4 +52,4 @@ class OnceTools:
             -1,
         )
         digest = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:16]
-        return f"{TURN.get()}:{place}:{ctx.tool_call_id}:{digest}"
+        return redis_keys.tool_call(TURN.get(), place, ctx.tool_call_id, digest)

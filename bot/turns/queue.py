@@ -21,11 +21,11 @@ from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
 
+from bot.store.redis_keys import CONTROL
 from bot.store.sessions import SessionStore, Work
 
 logger = logging.getLogger(__name__)
 
-CONTROL = "mib:control"
 READ_BLOCK_MS = 1_000
 REDIS_BACKOFF = (0.5, 1, 2, 5, 10)
 

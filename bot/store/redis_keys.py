@@ -1,0 +1,213 @@
+"""Every Redis key name the bot uses, built here and nowhere else.
+
+The strings are a storage format: Redis data written by an older version must be
+found by a newer one, so a key's bytes never change (``tests/test_redis_keys.py``
+pins each one, and fails if a module elsewhere spells a key itself).
+
+A *session key* (:mod:`bot.session_key`, ``<platform>:<team>:<channel>:<thread>``)
+names a conversation and is not itself a Redis key: the keys below embed it as
+their ``<session>`` part, e.g. ``mib:session:slack:T1:C1:1700000000.000100``.
+
+Placeholders: ``<session>`` a session key; ``<approval>`` an approval id (shown
+on its card); ``<line>`` a status line's key (``job:<job id>``, made in
+``agent/tools/job_watch.py``); ``<call>`` a tool call's idempotency key
+(:func:`tool_call`); ``<event>`` a platform event (:func:`platform_event`, e.g.
+``slack:Ev0123``) or an input's own ``event_id``; ``<user>`` a platform user id;
+``<channel>`` the ``<platform>:<team>:<channel>`` of a session key
+(:func:`channel_of`). "Session TTL" is ``session_ttl_days`` (default 30 days),
+the ``ttl_seconds`` of :class:`~bot.store.sessions.SessionStore` and
+:class:`~bot.approvals.budget.Budgets`.
+
+================================  =======  ===================================================  ==============================  =======================================
+Key                               Type     Holds                                                Owner (writes it)               TTL
+================================  =======  ===================================================  ==============================  =======================================
+``mib:session:<session>``         string   the session (history, pending, state) as JSON        bot/store/sessions.py           session TTL, renewed on every save
+``mib:meta:<session>``            hash     session metadata (last_activity, ...), JSON values   bot/store/sessions.py           session TTL, renewed on every save
+``mib:lines:<session>``           hash     ``<line>`` -> platform ref of its status line        bot/store/sessions.py           session TTL, renewed on every write
+``mib:inbox:<session>``           list     inputs (JSON) waiting for their turn, in order       bot/store/sessions.py           session TTL, renewed on every push
+``mib:current:<session>``         list     the input (JSON) being run, until it ends            bot/store/sessions.py           none (LMOVEd from the inbox);
+                                                                                                                                deleted by ``finish``
+``mib:lock:<session>``            string   the turn lock: its holder's token                    bot/store/sessions.py           the turn lease (``turn_lease_seconds``,
+                                                                                                                                30 s), renewed while held
+``mib:ran:<session>:<call>``      string   when a tool call started (its run-once claim)        bot/store/sessions.py           ``IDEMPOTENCY_TTL`` (1 day)
+``mib:approval:<approval>``       hash     an approval: session_key, requester, status,         bot/store/sessions.py           session TTL, set when opened
+                                           ids, tools, required, platform_ref
+``mib:decisions:<approval>``      hash     tool call id -> decision JSON                        bot/store/sessions.py (Lua)     none: never set, so it outlives
+                                                                                                                                its approval
+``mib:votes:<approval>``          hash     tool call id -> JSON list of its approvers so far    bot/store/sessions.py (Lua)     the approval's TTL, copied on each vote
+``mib:background``                hash     ``<session>\\x1f<line>`` (:func:`background_field`)  bot/store/sessions.py           none; a field is removed when its
+                                           -> JSON of work to resume after a restart                                            work ends
+``mib:resumed:<session>:<line>``  string   ``1``: a process resumed this work                   bot/store/sessions.py           ``RESUME_CLAIM_SECONDS`` (60 s, passed
+                                                                                                                                by bot/turns/runner.py)
+``mib:seen:<event>``              string   ``1``: this platform event was taken once            bot/store/sessions.py           ``first_seen``'s ``ttl_seconds`` (1 h)
+``mib:turns``                     stream   ``{key: <session>}``: this session has input;        bot/store/sessions.py           none; entries are XDELed when acked
+                                           consumer group ``workers`` (:data:`TURNS_GROUP`)
+``mib:audit``                     stream   one entry per decided tool call, JSON fields         bot/approvals/audit.py          none; trimmed to ~``MAX_ENTRIES`` (1e6)
+``mib:budget:<session>``          hash     auto-approve budget: cap, spent (USD)                bot/approvals/budget.py         session TTL, set by ``set_cap``
+``mib:rate:user:<user>``          string   turn starts by the user in this window               bot/turns/limits.py (Lua)       the window (60 s), from the first count
+``mib:rate:channel:<channel>``    string   turn starts in the channel in this window            bot/turns/limits.py (Lua)       the window (60 s), from the first count
+``mib:control``                   pub/sub  ``{"stop": <session>}`` messages: a channel,         bot/turns/runner.py publishes,  nothing is stored
+                                           not a key                                            bot/turns/queue.py listens
+================================  =======  ===================================================  ==============================  =======================================
+
+Readers besides the owners: bot/ops/http.py (``XLEN mib:turns`` for
+``/metrics``), ``SessionStore.pending_keys`` (SCAN ``mib:inbox:*`` and
+``mib:current:*``, :data:`PENDING_PREFIXES`).
+
+Lua scripts: every script (in bot/store/sessions.py, bot/approvals/budget.py,
+bot/turns/limits.py) receives its keys through ``KEYS[]``, built here; none
+builds a key name itself. The decide script writes ``mib:decisions:<approval>``
+and ``mib:votes:<approval>`` (``KEYS[2]``, ``KEYS[3]``) and copies the approval
+hash's TTL onto the votes hash.
+"""
+
+from __future__ import annotations
+
+from bot.session_key import SessionKey
+
+PREFIX = "mib"
+"""The namespace of every key; a Redis shared with other programs sees only ``mib:*``."""
+
+TURNS = f"{PREFIX}:turns"
+"""The turn stream."""
+TURNS_GROUP = "workers"
+"""The consumer group of :data:`TURNS` (a group name, not a key)."""
+AUDIT = f"{PREFIX}:audit"
+"""The audit stream."""
+BACKGROUND = f"{PREFIX}:background"
+"""The hash of background work to resume after a restart."""
+CONTROL = f"{PREFIX}:control"
+"""The pub/sub channel of stop requests (not a key: nothing is stored)."""
+
+BACKGROUND_SEPARATOR = "\x1f"
+"""Between the session key and the line key in a :data:`BACKGROUND` field."""
+
+
+def _k(*parts: str) -> str:
+    return ":".join((PREFIX, *parts))
+
+
+# ── per session ──────────────────────────────────────────────────────────
+
+
+def session(key: str) -> str:
+    """The session's JSON."""
+    return _k("session", key)
+
+
+def meta(key: str) -> str:
+    """The session's metadata hash."""
+    return _k("meta", key)
+
+
+def lines(key: str) -> str:
+    """The session's status lines: line key -> platform ref."""
+    return _k("lines", key)
+
+
+def inbox(key: str) -> str:
+    """Inputs of the session waiting for their turn."""
+    return _k("inbox", key)
+
+
+def current(key: str) -> str:
+    """The input of the session being run."""
+    return _k("current", key)
+
+
+def lock(key: str) -> str:
+    """The session's turn lock."""
+    return _k("lock", key)
+
+
+def session_data(key: str) -> tuple[str, ...]:
+    """The keys that make up a session's state, deleted together when it is deleted."""
+    return session(key), meta(key), lines(key)
+
+
+PENDING_PREFIXES = (inbox(""), current(""))
+"""``mib:inbox:`` and ``mib:current:``: what follows is the session key of pending input."""
+
+
+# ── tool calls: each runs at most once ───────────────────────────────────
+
+
+def tool_call(turn_id: str, place: int, tool_call_id: str, args_digest: str) -> str:
+    """The ``<call>`` part of :func:`ran`: unique per turn, history place, call and arguments."""
+    return f"{turn_id}:{place}:{tool_call_id}:{args_digest}"
+
+
+def ran(key: str, call: str) -> str:
+    """A tool call's run-once claim; ``call`` is :func:`tool_call`."""
+    return _k("ran", key, call)
+
+
+# ── approvals ────────────────────────────────────────────────────────────
+
+
+def approval(approval_id: str) -> str:
+    return _k("approval", approval_id)
+
+
+def decisions(approval_id: str) -> str:
+    return _k("decisions", approval_id)
+
+
+def votes(approval_id: str) -> str:
+    return _k("votes", approval_id)
+
+
+def budget(key: str) -> str:
+    """The session's auto-approve budget."""
+    return _k("budget", key)
+
+
+# ── background work and status lines ────────────────────────────────────
+
+
+def background_field(key: str, line: str) -> str:
+    """The field of :data:`BACKGROUND` for the work behind status line ``line`` of ``key``."""
+    return f"{key}{BACKGROUND_SEPARATOR}{line}"
+
+
+def parse_background_field(field: str) -> tuple[str, str]:
+    """``(session key, line key)`` of a :func:`background_field`."""
+    key, line = field.split(BACKGROUND_SEPARATOR, 1)
+    return key, line
+
+
+def resumed(key: str, line: str) -> str:
+    """Claimed by the one process that resumes the work behind ``line`` after a restart."""
+    return _k("resumed", key, line)
+
+
+# ── dedupe of redelivered platform events ────────────────────────────────
+
+
+def platform_event(platform: str, event_id: str | int) -> str:
+    """The ``<event>`` part of :func:`seen` for an event of ``platform`` (``slack:Ev01``)."""
+    return f"{platform}:{event_id}"
+
+
+def seen(event: str) -> str:
+    """Set the first time ``event`` is taken; a redelivery finds it."""
+    return _k("seen", event)
+
+
+# ── turn-start limits ────────────────────────────────────────────────────
+
+
+def channel_of(session_key: str) -> str:
+    """The ``<channel>`` of :func:`rate_channel` for a session: ``<platform>:<team>:<channel>``."""
+    parsed = SessionKey.parse(session_key)
+    return f"{parsed.platform}:{parsed.team}:{parsed.channel}"
+
+
+def rate_user(user: str) -> str:
+    """Turn starts of ``user`` in the current window."""
+    return _k("rate", "user", user)
+
+
+def rate_channel(channel: str) -> str:
+    """Turn starts in ``channel`` (:func:`channel_of`) in the current window."""
+    return _k("rate", "channel", channel)
