@@ -66,8 +66,7 @@ class StatusLine:
         sender, self._sender = self._sender, None
         if sender is not None:
             sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            await asyncio.wait([sender])  # a cancel of this task itself still goes through
         self._wanted = NONE
         try:
             await call_surface(self.surface, self.surface.clear_status)
