@@ -22,12 +22,13 @@ ANSWER_CHUNKS = 3
 
 
 def _placeholders(slack, sent: list[Sent]) -> list[float]:
-    """Event sent → "thinking…" posted in its thread, in ms."""
-    posted = {
-        (c.args.get("channel"), c.args.get("thread_ts")): c.at
-        for c in slack.timeline
-        if c.method == "chat.postMessage" and c.status == 200
-    }
+    """Event sent → its thread shows the bot works (the thread status, or a "thinking…"
+    placeholder where the status's rate budget is too busy), in ms."""
+    posted: dict[tuple[str, str], float] = {}
+    for c in slack.timeline:
+        if c.status == 200 and c.method in ("chat.postMessage", "assistant.threads.setStatus"):
+            where = (c.args.get("channel") or c.args.get("channel_id"), c.args.get("thread_ts"))
+            posted.setdefault(where, c.at)
     keys = ((s.mention.channel, s.mention.ts, s.at) for s in sent)
     return [ms(posted[(ch, ts)] - at) for ch, ts, at in keys if (ch, ts) in posted]
 

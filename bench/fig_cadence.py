@@ -65,7 +65,7 @@ async def run(chunks: int, rate: float) -> Figure:
                 streams = SlackStreams(bot, slack, llm, sender, "CE")
                 complete = await streams.run(1, chunks, rate, within=chunks / rate + 30)
             slack_result = streams.results() | {"complete": complete}
-    allowed = min(limits.channel_per_second, 1000 / slack_ms)
+    allowed = min(limits.per_minute("chat.update") / 60, 1000 / slack_ms)  # Tier 3
     _judge(fig, "Slack", slack_result, slack_ms, allowed)
     discord = await discord_stream(chunks, rate, discord_ms / 1000)
     discord_result = aggregate([discord])

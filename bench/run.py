@@ -28,6 +28,7 @@ from bench import (  # noqa: E402
     fig_concurrency,
     fig_memory,
     fig_overhead,
+    fig_threads,
 )
 from bench.figure import Figure  # noqa: E402
 from bench.proc import machine  # noqa: E402
@@ -53,6 +54,9 @@ class Scale:
     idle_sessions: int = 10_000
     history_messages: int = 50
     approvals: int = 10
+    budget_threads: tuple[int, ...] = (1, 6, 20)
+    budget_words: int = 150
+    budget_rate: float = 4.0
 
 
 SCALES = {
@@ -73,6 +77,9 @@ SCALES = {
         idle_sessions=20,
         history_messages=50,
         approvals=1,
+        budget_threads=(1, 3),
+        budget_words=6,
+        budget_rate=6.0,
     ),
 }
 
@@ -99,6 +106,7 @@ def figures(s: Scale) -> dict[str, Callable[[], Awaitable[Figure]]]:
         "overhead": lambda: fig_overhead.run(s.overhead_turns, s.overhead_chunks),
         "memory": lambda: fig_memory.run(s.idle_sessions, s.history_messages),
         "approval": lambda: fig_approval.run(s.approvals),
+        "thread_budget": lambda: fig_threads.run(s.budget_threads, s.budget_words, s.budget_rate),
     }
 
 

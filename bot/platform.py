@@ -4,12 +4,13 @@ Two seams meet here.
 
 * **Output** — a :class:`Surface` is one chat thread as the renderer writes to it:
   post, edit, a compact line per tool call, an approval card, a notice. Optional
-  capabilities (:class:`NativeStream`, :class:`Attachments`, :class:`ApprovalCards`,
-  :class:`FeedbackButtons`, :class:`Typing`, :class:`ToolSteps`, :class:`FileAccess`,
-  :class:`JobCards`, :class:`Pings`, :class:`DirectMessages`) are detected with
-  ``isinstance``, never assumed. Every call goes through :func:`call_surface`, behind
-  the surface's :class:`RateGate`, retried after a 429 (:class:`RateLimited`) or a 5xx
-  (:class:`PlatformUnavailable`).
+  capabilities (:class:`NativeStream`, :class:`StreamSteps`, :class:`WorkingStatus`,
+  :class:`Attachments`, :class:`ApprovalCards`, :class:`FeedbackButtons`, :class:`Typing`,
+  :class:`ToolSteps`, :class:`FileAccess`, :class:`JobCards`, :class:`Pings`,
+  :class:`DirectMessages`) are detected with ``isinstance``, never assumed. Every call
+  goes through :func:`call_surface`, behind the surface's :class:`Gate` (a per-channel
+  :class:`RateGate`, or a platform's own budget per method), retried after a 429
+  (:class:`RateLimited`) or a 5xx (:class:`PlatformUnavailable`).
 * **Wiring** — a :class:`Platform` is one adapter package as the command line,
   ``worker`` and ``doctor`` see it: is it configured, its front end, the surfaces a
   worker renders with, an auth check, an install helper. :func:`platforms` finds every
@@ -28,6 +29,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -65,28 +67,52 @@ class PlatformUnavailable(Exception):
     """A platform answered 5xx or timed out: the call is retried with backoff."""
 
 
+@runtime_checkable
+class Gate(Protocol):
+    """What :func:`call_surface` and the renderer wait on before a surface call.
+
+    ``method`` names the surface method about to be called (``"edit"``,
+    ``"stream_append"``…), so a platform may budget each kind of call on its own.
+    """
+
+    async def wait(self, method: str = "") -> None:
+        """Take the turn of one call of ``method``."""
+        ...
+
+    async def ready(self, method: str = "") -> None:
+        """Wait until a call of ``method`` could go (the renderer then shows its newest text)."""
+        ...
+
+    def penalize(self, seconds: float, method: str = "") -> None:
+        """The platform refused ``method`` (a 429, a 5xx): no such call for ``seconds``."""
+        ...
+
+
 class RateGate:
-    """Spaces a channel's calls at least ``interval`` seconds apart, longer after a 429."""
+    """Spaces a channel's calls at least ``interval`` seconds apart, longer after a 429.
+
+    It ignores ``method``: every call of the channel shares its pace (a :class:`Gate`).
+    """
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self._next = 0.0
         self._lock = asyncio.Lock()
 
-    async def wait(self) -> None:
+    async def wait(self, method: str = "") -> None:
         async with self._lock:
             delay = self._next - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             self._next = time.monotonic() + self.interval
 
-    async def ready(self) -> None:
+    async def ready(self, method: str = "") -> None:
         """Wait until a call could go, without taking its turn."""
         delay = self._next - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
 
-    def penalize(self, seconds: float) -> None:
+    def penalize(self, seconds: float, method: str = "") -> None:
         self._next = max(self._next, time.monotonic() + seconds)
 
 
@@ -108,7 +134,7 @@ class Surface(Protocol):
     """The few platform calls a thread needs. Raise :class:`RateLimited` on a 429."""
 
     max_chars: int
-    gate: RateGate
+    gate: Gate
 
     async def post(self, text: str, *, final: bool = False) -> str: ...
     async def edit(self, ref: str, text: str, *, final: bool = False) -> None: ...
@@ -142,6 +168,65 @@ class NativeStream(Protocol):
     async def stream_start(self, text: str) -> str: ...
     async def stream_append(self, ref: str, text: str) -> None: ...
     async def stream_stop(self, ref: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a turn's work shown inside a native stream: a tool call or a plan item.
+
+    ``state`` is ``pending`` (waits, e.g. for an approval), ``running``, ``done`` or
+    ``failed``; ``output`` is a one-line result; ``sources`` are ``(url, label)`` pairs
+    (a job's page, a repo).
+    """
+
+    id: str
+    title: str
+    state: str
+    output: str = ""
+    details: str = ""
+    sources: tuple[tuple[str, str], ...] = ()
+
+
+@runtime_checkable
+class StreamSteps(Protocol):
+    """Optional capability of a :class:`NativeStream` surface: steps inside the stream.
+
+    ``stream_steps`` shows ``steps`` (new, or updated by ``id``) in the stream ``ref``
+    and returns its ref; with ``ref`` None it starts a stream. ``plan`` titles the plan
+    the steps belong to. It raises :class:`StreamUnavailable` and :class:`StreamClosed`
+    as :class:`NativeStream` does.
+    """
+
+    async def stream_steps(
+        self, ref: str | None, steps: Sequence[Step], plan: str | None = None
+    ) -> str: ...
+
+
+class StatusUnavailable(Exception):
+    """No working status now: ``lasting`` when the platform won't show one at all (a scope
+    missing), else only this time (an error, a rate budget too busy to wait for)."""
+
+    def __init__(self, reason: str, *, lasting: bool = False) -> None:
+        super().__init__(reason)
+        self.lasting = lasting
+
+
+@runtime_checkable
+class WorkingStatus(Protocol):
+    """Optional capability of a :class:`Surface`: the thread shows that the bot is working,
+    outside its messages (Slack's assistant thread status).
+
+    ``set_status`` shows ``text`` with ``loading`` lines shown in turn, and raises
+    :class:`StatusUnavailable` where it can't (then a placeholder message says it);
+    the platform drops a status not set again within ``status_refresh_seconds``.
+    ``clear_status`` is called when the turn ends or waits for an approval: the thread
+    stops showing work (the status, and any Stop control shown with it).
+    """
+
+    status_refresh_seconds: float
+
+    async def set_status(self, text: str, loading: Sequence[str] = ()) -> None: ...
+    async def clear_status(self) -> None: ...
 
 
 @runtime_checkable
@@ -241,18 +326,18 @@ async def call_surface(surface: Surface, method: Any, *args: Any, **kwargs: Any)
     """One platform call behind the surface's rate gate, retried after a 429 or a 5xx."""
     name = getattr(method, "__name__", "call")
     for attempt in range(MAX_RATE_RETRIES):
-        await surface.gate.wait()
+        await surface.gate.wait(name)
         PLATFORM_CALLS.labels(name).inc()
         try:
             return await method(*args, **kwargs)
         except RateLimited as limited:
             RATE_LIMITED.labels("platform").inc()
             logger.info("rate limited: waiting %.1fs", limited.retry_after)
-            surface.gate.penalize(limited.retry_after)
+            surface.gate.penalize(limited.retry_after, name)
         except PlatformUnavailable as exc:
             delay = UNAVAILABLE_BACKOFF * 2**attempt * random.uniform(0.5, 1.0)
             logger.info("platform unavailable (%s): retrying in %.1fs", exc, delay)
-            surface.gate.penalize(delay)
+            surface.gate.penalize(delay, name)
     raise RuntimeError(f"the platform refused {name} {MAX_RATE_RETRIES} times")
 
 

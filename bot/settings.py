@@ -73,7 +73,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
-    slack_edit_interval_ms: int = Field(1000, ge=0)
+    slack_edit_interval_ms: int = Field(
+        1000, ge=0, description="A thread's answer is written at most this often (ms)"
+    )
     slack_native_streaming: bool = Field(
         True, description="Stream answers with chat.startStream when the workspace allows it"
     )

@@ -6,7 +6,7 @@ import json
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bench import fig_chunk, fig_overhead
+from bench import fig_chunk, fig_overhead, fig_threads
 from bench.discord_surface import EDITS_PER_WINDOW, DiscordChannel, SlidingWindow, discord_stream
 from bench.report import write
 from bench.rig import last_marker, words
@@ -68,6 +68,16 @@ async def test_the_overhead_figure_and_the_report(tmp_path):
     data = json.loads((tmp_path / "latest.json").read_text())
     assert data["figures"][0]["key"] == "overhead"
     assert "| 1 |" in (tmp_path / "latest.md").read_text()
+
+
+async def test_the_thread_budget_figure_stays_within_slacks_limits():
+    fig = await fig_threads.run(threads=(1, 2), words=4, rate=8.0)
+    assert set(fig.results) == {"native × 1", "native × 2", "chat.update × 1", "chat.update × 2"}
+    for case in fig.results.values():
+        assert case["threads_shown"] in (1, 2) and case["interval_s"]["n"] >= 1
+        assert all(m["429"] == 0 for m in case["calls_per_min"].values())
+    assert "chat.appendStream" in fig.results["native × 2"]["calls_per_min"]
+    assert "chat.appendStream" not in fig.results["chat.update × 2"]["calls_per_min"]
 
 
 async def test_the_chunk_figure_reads_one_stream_on_every_path():

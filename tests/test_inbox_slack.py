@@ -326,7 +326,7 @@ async def test_cancel_is_a_decision_under_the_rules_and_is_audited(
     await bot.send.click_in_view(alice, f"mib:jobcancel:{job_id}", user="U0ALICE")
     await eventually(lambda: hub.jobs[job_id].canceled)
     await eventually(lambda: "canceled" in job_cards(bot, thread)[0].shown(), 15)
-    assert any("requested by u0alice." in m.text for m in bot.thread(thread))
+    await eventually(lambda: any("requested by u0alice." in m.text for m in bot.thread(thread)))
     outcomes = [
         (e.outcome, e.decided_by)
         for e in await AuditLog(bot.rt.redis).read()

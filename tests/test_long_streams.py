@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from adapters.slack import budget
 from adapters.slack.surface import StreamingSlackSurface
 from bot.output.messages import CUT_OFF
 from tests.standins.llm import error, text, tool_calls, truncated
@@ -36,6 +37,12 @@ from tests.test_slack import slack as slack
 MINUTE = 0.1
 """Real seconds that stand for one minute of a simulated stream."""
 DONE = "✔️ Done."
+
+
+def scale_slack_budget(monkeypatch) -> None:
+    """Slack's calls per minute per method, per scaled minute (as its streams' ages are)."""
+    for tier, per_minute in list(budget.TIER_PER_MINUTE.items()):
+        monkeypatch.setitem(budget.TIER_PER_MINUTE, tier, per_minute * 60 / MINUTE)
 
 
 def answer(chars: int) -> str:
@@ -80,7 +87,9 @@ async def slack_chat(bot, llm) -> Chat:
         await eventually(lambda: bot.thread(thread[0]) and llm.requests)
 
     async def stop() -> None:
-        await bot.send.click(bot.thread(thread[0])[0], "mib:stop")
+        # the answer while it is edited; the Stop message below a native stream
+        stoppable = [m for m in bot.thread(thread[0]) if "mib:stop" in m.button_ids()]
+        await bot.send.click(stoppable[0], "mib:stop")
 
     async def settle() -> None:
         await bot.settle()
@@ -124,6 +133,7 @@ async def chat(request, llm, redis_url, slack, make_bot, api, monkeypatch):
         slack.stream_seconds = 5 * MINUTE
         scaled = StreamingSlackSurface.stream_max_seconds / 60 * MINUTE
         monkeypatch.setattr(StreamingSlackSurface, "stream_max_seconds", scaled)
+        scale_slack_budget(monkeypatch)
     slack.streaming_enabled = native
     yield await slack_chat(await make_bot(slack_native_streaming=native), llm)
 
@@ -192,8 +202,9 @@ async def test_a_reply_cut_short_says_so_in_its_last_message(chat, llm, replies,
 
 
 @pytest.fixture
-async def streaming(slack, make_bot, llm):
+async def streaming(slack, make_bot, llm, monkeypatch):
     """Slack with native streams, and a chat through them."""
+    scale_slack_budget(monkeypatch)
     slack.streaming_enabled = True
     return await slack_chat(await make_bot(slack_native_streaming=True), llm)
 
@@ -201,7 +212,10 @@ async def streaming(slack, make_bot, llm):
 def streamed(slack) -> list[str]:
     """The text of every chat.startStream / appendStream call Slack took."""
     calls = slack.called("chat.startStream") + slack.called("chat.appendStream")
-    return [c.get("markdown_text", "") for c in calls]
+    return [
+        "".join(c["text"] for c in call.get("chunks", []) if c["type"] == "markdown_text")
+        for call in calls
+    ]
 
 
 async def test_the_bot_closes_each_stream_before_slack_would(streaming, slack, llm, monkeypatch):

@@ -15,7 +15,7 @@ from adapters.slack.mrkdwn import from_slack, to_mrkdwn
 from bot.ops.http import build_http_app, serve
 from bot.runtime import runtime
 from bot.settings import Settings
-from tests.standins.llm import hang, text, tool_calls
+from tests.standins.llm import text, tool_calls
 from tests.standins.slack import BOT_USER, SlackSender, SlackStandIn
 from tests.support import RAN, eventually, test_tools
 
@@ -34,6 +34,13 @@ class SlackBot:
 
     def thread(self, thread_ts: str, channel: str = CHANNEL):
         return self.slack.thread(channel, thread_ts)
+
+    def seen(self, thread_ts: str, channel: str = CHANNEL) -> list[str]:
+        """The thread as a person sees it: messages, task cards, buttons, the status."""
+        return self.slack.seen(channel, thread_ts)
+
+    def status(self, thread_ts: str, channel: str = CHANNEL) -> str:
+        return self.slack.shown_status(channel, thread_ts)
 
     def answer(self, thread_ts: str) -> str:
         """The bot's answer text in a thread (answer messages, not tool lines or cards)."""
@@ -113,14 +120,19 @@ async def bot(make_bot):
     return await make_bot()
 
 
-async def test_a_mention_gets_a_placeholder_then_streamed_edits_then_the_final_answer(bot, llm):
+async def test_a_mention_shows_the_thread_status_then_streamed_edits_then_the_final_answer(
+    bot, llm
+):
     llm.script(text("Here is a **bold** answer about `transformers`.", chunk_size=4, delay=0.01))
     event = await bot.send.mention("what is a transformer?")
     thread = event["ts"]
     await bot.settle(lambda: "answer about" in bot.answer(thread))
 
-    first_post = bot.slack.called("chat.postMessage")[0]
-    assert first_post["thread_ts"] == thread and "thinking" in first_post["text"]
+    status = bot.slack.called("assistant.threads.setStatus")[0]
+    assert status["thread_ts"] == thread and status["status"] == "is thinking…"
+    assert status["loading_messages"]
+    assert not any("thinking" in p["text"] for p in bot.slack.called("chat.postMessage"))
+    assert bot.slack.shown_status(CHANNEL, thread) == ""  # cleared with the turn
     assert bot.slack.called("reactions.add")[0]["name"] == "eyes"
     assert len(bot.slack.called("chat.update")) >= 2  # streamed, then final
     answer = bot.thread(thread)[0]
@@ -367,16 +379,17 @@ async def test_a_click_on_an_abandoned_approval_gets_a_clear_answer(bot, llm, sl
     assert RAN == []
 
 
-async def test_the_stop_button_stops_a_streaming_turn(bot, llm):
-    llm.script(hang())
-    event = await bot.send.mention("think forever")
+async def test_the_stop_button_on_the_streaming_answer_stops_the_turn(bot, llm):
+    llm.script(text(" ".join(f"word{i}" for i in range(400)), chunk_size=6, delay=0.05))
+    event = await bot.send.mention("talk for a while")
     thread = event["ts"]
     await eventually(lambda: bot.thread(thread) and bot.thread(thread)[0].button_ids())
-    placeholder = bot.thread(thread)[0]
-    assert placeholder.button_ids() == ["mib:stop"]
-    await eventually(lambda: llm.requests)
-    await bot.send.click(placeholder, "mib:stop")
+    answer = bot.thread(thread)[0]
+    assert answer.button_ids() == ["mib:stop"] and "word0" in answer.shown()
+    await bot.send.click(answer, "mib:stop")
     await bot.settle(lambda: any("Stopped" in m.text for m in bot.thread(thread)))
+    assert "word399" not in bot.answer(thread)
+    assert all(m.button_ids() == [] for m in bot.thread(thread))
     status = await bot.rt.runner.status(f"slack:T0TEAM:{CHANNEL}:{thread}")
     assert status["status"] == "idle"
 

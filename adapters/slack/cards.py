@@ -21,6 +21,7 @@ from bot.approvals.card import (
     button_id,
     script_preview,
 )
+from bot.output.messages import STOP_CONTROL
 from bot.output.textsplit import split_text
 from bot.output.views import STOP_ID, THUMBS
 
@@ -64,7 +65,7 @@ def answer(markdown: str, stop_key: str | None = None) -> dict[str, Any]:
     body = to_mrkdwn(markdown).strip() or "…"
     blocks = [section(part) for part in split_text(body, SECTION_CHARS)]
     if stop_key:
-        blocks.append(actions(button("⏹ Stop", STOP_ID, stop_key)))
+        blocks.append(stop_button(stop_key))
     return {"text": body[:TEXT_CHARS], "blocks": blocks}
 
 
@@ -104,6 +105,16 @@ def final_answer(markdown: str, key: str, turn_id: str, *, streamed: bool) -> di
 
 def markdown_block(markdown: str) -> dict[str, Any]:
     return {"type": "markdown", "text": markdown[:MARKDOWN_CHARS]}
+
+
+def stop_button(stop_key: str) -> dict[str, Any]:
+    return actions(button("⏹ Stop", STOP_ID, stop_key))
+
+
+def stop_control(stop_key: str) -> dict[str, Any]:
+    """The small message carrying the Stop button while a native stream is written."""
+    body = to_mrkdwn(STOP_CONTROL)
+    return {"text": body, "blocks": [context(body), stop_button(stop_key)]}
 
 
 def line(markdown: str) -> dict[str, Any]:

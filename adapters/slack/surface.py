@@ -1,24 +1,48 @@
-"""A Slack thread as a :class:`bot.platform.Surface`, natively streamed where Slack allows it."""
+"""A Slack thread as a :class:`bot.platform.Surface`, natively streamed where Slack allows it.
+
+Every Web API call waits in the workspace's rate budget (:mod:`adapters.slack.budget`).
+While a turn works, the thread shows Slack's assistant thread status
+(``assistant.threads.setStatus``, the ``assistant:write`` scope) rather than a
+placeholder message; where Slack refuses it, the front end posts the placeholder.
+
+Natively streamed answers (chat.startStream / appendStream / stopStream) carry the
+turn's tool calls as task cards (``task_update`` chunks) and the plan tool's to-do list
+as a plan (a ``plan_update`` chunk titling its items' task cards), shown with
+``task_display_mode`` ``plan`` (see :data:`TASK_DISPLAY_MODE`). A stream holds no
+buttons: while one is written, a small message below it carries the Stop button, and
+is deleted when the turn ends or waits. An approval card is a message of its own: the
+renderer shows its calls as pending tasks, stops the stream, posts the card, and the
+turn resumed after the decision streams on in a new message below the card.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks.block_elements import UrlSourceElement
+from slack_sdk.models.messages.chunk import (
+    Chunk,
+    MarkdownTextChunk,
+    PlanUpdateChunk,
+    TaskUpdateChunk,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import cards
+from adapters.slack.budget import ThreadGate, WorkspaceBudget
 from adapters.slack.rooms import RoomMessages
 from agent import events as ev
 from bot.approvals.card import ApprovalCard
 from bot.attachments import SharedFile
 from bot.platform import (
-    ChannelGates,
-    RateGate,
     RateLimited,
+    StatusUnavailable,
+    Step,
     StreamClosed,
     StreamUnavailable,
 )
@@ -26,24 +50,46 @@ from bot.session_key import SessionKey
 from bot.settings import Settings
 from bot.store.sessions import ApprovalRecord
 
-if TYPE_CHECKING:
-    pass
-
 logger = logging.getLogger(__name__)
 
 MAX_CHARS = cards.SECTION_CHARS
 """One answer message is one section block: the renderer continues in a new message past it."""
 DEFAULT_RETRY_AFTER = 1.0
 REFUSALS = frozenset(
-    {"unknown_method", "not_allowed", "not_allowed_token_type", "missing_scope", "not_enabled"}
+    {
+        "unknown_method",
+        "not_allowed",
+        "not_allowed_token_type",
+        "missing_scope",
+        "not_enabled",
+        "feature_not_enabled",
+    }
 )
-"""chat.startStream errors that mean the workspace or app can't stream at all."""
+"""Errors that mean the workspace or app can't use a method at all (stream, status)."""
 STREAM_ENDED = frozenset({"message_not_in_streaming_state", "msg_too_long"})
 """chat.appendStream / stopStream errors: the stream is over (or the text too long for it)."""
+TASK_DISPLAY_MODE = "plan"
+"""Task cards together in one plan block beside the answer, not ``timeline`` (a card
+between paragraphs): an ML turn makes many tool calls (search, read, run, watch), and
+they read best as one checklist of steps while the answer reads as prose."""
+TASK_STATUS = {"pending": "pending", "running": "in_progress", "done": "complete"}
+"""A step's state as a task card's status (anything else is ``error``)."""
+
+
+def task_chunk(step: Step) -> TaskUpdateChunk:
+    return TaskUpdateChunk(
+        id=step.id,
+        title=step.title,
+        status=TASK_STATUS.get(step.state, "error"),
+        output=step.output or None,
+        details=step.details or None,
+        sources=[UrlSourceElement(url=url, text=label) for url, label in step.sources] or None,
+    )
 
 
 async def slack_call(method: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
-    """One Web API call; a 429 becomes :class:`RateLimited` with Slack's Retry-After."""
+    """One Web API call outside a thread's budget (App Home, DMs); a 429 becomes
+    :class:`RateLimited` with Slack's Retry-After."""
     try:
         return await method(**kwargs)
     except SlackApiError as exc:
@@ -53,35 +99,91 @@ async def slack_call(method: Callable[..., Awaitable[Any]], **kwargs: Any) -> An
         raise
 
 
+class StatusPermit:
+    """Whether Slack lets the app set thread statuses, learnt from its first refusal
+    (said once in the log): after it, threads get a placeholder without asking again."""
+
+    def __init__(self) -> None:
+        self.works = True
+
+    def refused(self, error: str) -> bool:
+        """Slack answered ``error``: True when it means never."""
+        if error not in REFUSALS:
+            logger.info("assistant.threads.setStatus failed (%s): a placeholder this turn", error)
+            return False
+        if self.works:
+            logger.warning(
+                "Slack refused the thread status (%s): threads show a 'thinking…' placeholder "
+                "instead; give the app the assistant:write scope (`ml-intern-bot manifest`)",
+                error,
+            )
+        self.works = False
+        return True
+
+
 class SlackSurface(RoomMessages):
     """Messages in one thread: answers with a Stop button until final (then 👍 / 👎 under
-    the turn's last one), lines, cards, notices."""
+    the turn's last one), lines, cards, notices; the thread's status while a turn works."""
 
     max_chars = MAX_CHARS
+    status_refresh_seconds = 90.0
+    """Slack drops a thread status after about 2 minutes without a refresh."""
+    status_wait = 2.0
+    """Seconds a status waits for its slot of the budget; past it, it is skipped (a
+    placeholder says "thinking…" instead), so a busy workspace never holds a turn up."""
 
-    def __init__(self, client: AsyncWebClient, key: str, gate: RateGate) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        key: str,
+        budget: WorkspaceBudget,
+        *,
+        interval: float,
+        permit: StatusPermit,
+    ) -> None:
         self.client = client
         self.key = key
         self.session = SessionKey.parse(key)
-        self.gate = gate
+        self.budget = budget
+        self.gate = ThreadGate(budget, self.channel, key, interval)
+        self.permit = permit
+        self._status = ""  # the status this surface set and has not cleared
         self._streamed: set[str] = set()  # messages streamed natively: markdown, not sections
 
     @property
     def channel(self) -> str:
         return self.session.channel
 
+    async def call(
+        self, method: Callable[..., Awaitable[Any]], within: float | None = None, **kwargs: Any
+    ) -> Any:
+        """One Web API call in its turn of the workspace budget (:class:`TimeoutError` if
+        none comes ``within`` seconds); a 429 blocks the method for every thread and becomes
+        :class:`RateLimited` with Slack's Retry-After."""
+        name = method.__name__.replace("_", ".")
+        await self.budget.acquire(name, self.channel, self.key, within)
+        try:
+            return await method(**kwargs)
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                retry_after = float(exc.response.headers.get("Retry-After", DEFAULT_RETRY_AFTER))
+                self.budget.penalize(name, self.channel, retry_after)
+                raise RateLimited(retry_after) from exc
+            raise
+
     async def _post(self, payload: dict[str, Any]) -> str:
-        response = await slack_call(
+        response = await self.call(
             self.client.chat_postMessage,
             channel=self.channel,
             thread_ts=self.session.thread,
             **payload,
         )
+        self._status = ""  # Slack clears a thread's status when the app replies in it
         return response["ts"]
 
     async def update(self, ts: str, payload: dict[str, Any]) -> None:
         """Replace a message of this thread with a payload from :mod:`adapters.slack.cards`."""
-        await slack_call(self.client.chat_update, channel=self.channel, ts=ts, **payload)
+        await self.call(self.client.chat_update, channel=self.channel, ts=ts, **payload)
 
     async def post(self, text: str, *, final: bool = False) -> str:
         return await self._post(cards.answer(text, None if final else self.key))
@@ -107,7 +209,7 @@ class SlackSurface(RoomMessages):
 
     async def attach_file(self, filename: str, content: bytes, title: str) -> None:
         """A file in the thread (a long tool output, an image)."""
-        await slack_call(
+        await self.call(
             self.client.files_upload_v2,
             channel=self.channel,
             thread_ts=self.session.thread,
@@ -133,7 +235,7 @@ class SlackSurface(RoomMessages):
 
     async def post_ephemeral(self, user: str, text: str) -> None:
         """A reply in the thread only ``user`` sees."""
-        await slack_call(
+        await self.call(
             self.client.chat_postEphemeral,
             channel=self.channel,
             thread_ts=self.session.thread,
@@ -141,12 +243,43 @@ class SlackSurface(RoomMessages):
             **cards.notice(text),
         )
 
+    # ── the thread's status (WorkingStatus) ──────────────────────────────
+
+    async def set_status(self, text: str, loading: Sequence[str] = ()) -> None:
+        """Show ``text`` after the app's name under the thread (empty: none)."""
+        if not self.permit.works:
+            raise StatusUnavailable("refused before", lasting=True)
+        if not text and not self._status:
+            return  # nothing of ours is shown (a reply cleared it)
+        try:
+            await self.call(
+                self.client.assistant_threads_setStatus,
+                within=self.status_wait,
+                channel_id=self.channel,
+                thread_ts=self.session.thread,
+                status=text,
+                loading_messages=list(loading) or None,
+            )
+        except TimeoutError as exc:
+            raise StatusUnavailable("the rate budget is busy") from exc
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            raise StatusUnavailable(error, lasting=self.permit.refused(error)) from exc
+        self._status = text
+
+    async def clear_status(self) -> None:
+        if self._status:  # if it can't be cleared now, Slack drops it within minutes
+            with contextlib.suppress(StatusUnavailable):
+                await self.set_status("")
+
 
 class StreamingSlackSurface(SlackSurface):
-    """Answers through chat.startStream / appendStream / stopStream (markdown as is).
+    """Answers through chat.startStream / appendStream / stopStream, as markdown chunks,
+    with the turn's steps as task cards (a :class:`bot.platform.StreamSteps`).
 
-    ``on_refused`` is called when Slack refuses to start a stream, so later
-    turns use edits straight away.
+    ``on_refused`` is called when Slack refuses to start a stream, so later turns use
+    edits straight away. With ``stop_control`` (no placeholder carries a Stop button),
+    a message with one is posted below the first stream and deleted by ``clear_status``.
     """
 
     stream_max_seconds = 180.0
@@ -158,22 +291,55 @@ class StreamingSlackSurface(SlackSurface):
         self,
         client: AsyncWebClient,
         key: str,
-        gate: RateGate,
+        budget: WorkspaceBudget,
         *,
+        interval: float,
         recipient: str,
         on_refused: Callable[[], None],
+        stop_control: bool,
+        permit: StatusPermit,
     ) -> None:
-        super().__init__(client, key, gate)
+        super().__init__(client, key, budget, interval=interval, permit=permit)
         self.recipient = recipient
         self.on_refused = on_refused
+        self.stop_control = stop_control
+        self._stop_ts: str | None = None
 
     async def stream_start(self, text: str) -> str:
+        return await self._start([MarkdownTextChunk(text=text)])
+
+    async def stream_append(self, ref: str, text: str) -> None:
+        await self._in_stream(
+            self.client.chat_appendStream, ts=ref, chunks=[MarkdownTextChunk(text=text)]
+        )
+
+    async def stream_stop(self, ref: str) -> None:
+        await self._in_stream(self.client.chat_stopStream, ts=ref)
+
+    async def stream_steps(
+        self, ref: str | None, steps: Sequence[Step], plan: str | None = None
+    ) -> str:
+        chunks: list[Chunk] = [PlanUpdateChunk(title=plan)] if plan else []
+        chunks += [task_chunk(step) for step in steps]
+        if ref is None:
+            return await self._start(chunks)
+        await self._in_stream(self.client.chat_appendStream, ts=ref, chunks=chunks)
+        return ref
+
+    async def clear_status(self) -> None:
+        await super().clear_status()
+        if self._stop_ts is not None:
+            stop_ts, self._stop_ts = self._stop_ts, None
+            await self.call(self.client.chat_delete, channel=self.channel, ts=stop_ts)
+
+    async def _start(self, chunks: list[Chunk]) -> str:
         try:
-            response = await slack_call(
+            response = await self.call(
                 self.client.chat_startStream,
                 channel=self.channel,
                 thread_ts=self.session.thread,
-                markdown_text=text,
+                chunks=chunks,
+                task_display_mode=TASK_DISPLAY_MODE,
                 recipient_team_id=self.session.team,
                 recipient_user_id=self.recipient,
             )
@@ -184,18 +350,15 @@ class StreamingSlackSurface(SlackSurface):
                 self.on_refused()
             raise StreamUnavailable(error) from exc
         self._streamed.add(response["ts"])
+        self._status = ""  # a new message in the thread: Slack cleared the status
+        if self.stop_control and self._stop_ts is None:
+            self._stop_ts = await self._post(cards.stop_control(self.key))
         return response["ts"]
-
-    async def stream_append(self, ref: str, text: str) -> None:
-        await self._in_stream(self.client.chat_appendStream, ts=ref, markdown_text=text)
-
-    async def stream_stop(self, ref: str) -> None:
-        await self._in_stream(self.client.chat_stopStream, ts=ref)
 
     async def _in_stream(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> None:
         """A call on an open stream; Slack saying the stream is over raises StreamClosed."""
         try:
-            await slack_call(method, channel=self.channel, **kwargs)
+            await self.call(method, channel=self.channel, **kwargs)
         except SlackApiError as exc:
             error = str(exc.response.get("error"))
             if error in STREAM_ENDED:
@@ -204,22 +367,37 @@ class StreamingSlackSurface(SlackSurface):
 
 
 class SlackSurfaces:
-    """Builds the surface of a session; one rate gate per channel, shared by its threads."""
+    """Builds the surface of a session; one rate budget per workspace, shared by its threads.
+
+    It remembers for later turns that Slack refused native streams or the thread
+    status (then the front end posts a placeholder), and logs the latter once.
+    """
 
     def __init__(self, client: AsyncWebClient, *, interval: float, native_streaming: bool) -> None:
         self.client = client
-        self.gates = ChannelGates(interval)
+        self.interval = interval
         self.native_streaming = native_streaming
+        self.status = StatusPermit()
+        self.budgets: dict[str, WorkspaceBudget] = {}
 
     def __call__(self, key: str, ref: dict[str, Any] | None = None) -> SlackSurface:
         """The runner's surface factory; a turn started by a person may stream natively."""
-        gate = self.gates(SessionKey.parse(key).channel)
-        recipient = (ref or {}).get("user")
+        session = SessionKey.parse(key)
+        budget = self.budgets.setdefault(session.team, WorkspaceBudget())
+        ref = ref or {}
+        recipient = ref.get("user")
         if self.native_streaming and recipient:
             return StreamingSlackSurface(
-                self.client, key, gate, recipient=recipient, on_refused=self._refused
+                self.client,
+                key,
+                budget,
+                interval=self.interval,
+                recipient=recipient,
+                on_refused=self._refused,
+                stop_control=not ref.get("placeholder"),
+                permit=self.status,
             )
-        return SlackSurface(self.client, key, gate)
+        return SlackSurface(self.client, key, budget, interval=self.interval, permit=self.status)
 
     def _refused(self) -> None:
         self.native_streaming = False

@@ -144,7 +144,12 @@ class ApprovalFlow:
             decisions = [{"tool_call_id": i, **d} for i, d in record.decisions.items()]
             await self.submit(
                 record.session_key,
-                {"kind": "resume", "approval_id": approval_id, "decisions": decisions},
+                {
+                    "kind": "resume",
+                    "approval_id": approval_id,
+                    "decisions": decisions,
+                    "ref": {"user": record.requester},  # whom a native stream answers
+                },
             )
         return record
 

@@ -173,6 +173,32 @@ WHAT_WENT_WRONG_HINT = "Your 👎 is recorded already; this note goes with it."
 WHAT_WENT_WRONG_SEND, WHAT_WENT_WRONG_SKIP = "Send", "Skip"
 """The form's buttons, where the platform lets them be named (Slack)."""
 
+# ── the thread's working status (where the platform shows one) ──────
+
+THINKING_STATUS = "is thinking…"
+"""Shown after the bot's name while the model works on an answer."""
+THINKING_LOADING = ("Thinking…", "Reading the thread…", "Working out the next step…")
+"""Lines the platform rotates under a thinking status."""
+
+
+def running_status(tools: list[str]) -> str:
+    """The status while tools run: ``is running hf_jobs…``."""
+    return f"is running {', '.join(tools)}…"
+
+
+def running_loading(tools: list[str]) -> tuple[str, ...]:
+    return tuple(f"running {tool}…" for tool in tools)
+
+
+STOP_CONTROL = "_Working on it — stop me here, or say_ `stop`."
+"""The small message carrying the Stop button while a natively streamed answer is written."""
+
+
+def plan_title(done: int, total: int, now: str | None) -> str:
+    """The title of the plan's steps: how far it is, and what is being done."""
+    title = f"Plan · {done} of {total} done"
+    return f"{title} · now: {now}" if now else title
+
 
 def error_notice(error: str) -> str:
     """A turn that ended on an error (the error is already worded for people)."""

@@ -6,7 +6,11 @@ continued in new messages at the platform's length limit, and one compact line
 per tool call updated as its state changes. A surface that can stream natively
 (:class:`NativeStream`) gets appends instead of edits; a stream is closed before the
 platform's age limit, and one the platform ends early anyway is continued in a new
-message, so no character is lost or shown twice.
+message, so no character is lost or shown twice. One that also shows steps
+(:class:`StreamSteps`) gets each tool call and the plan as steps inside the stream,
+which then stays open across the model's calls until the turn ends or waits for an
+approval. A surface with a :class:`WorkingStatus` shows what the turn does meanwhile
+(:mod:`bot.output.status`).
 
 Where the surface can (:mod:`bot.output.progress`), a typing indicator shows while the
 model thinks, and a turn's tool lines share one message. Once a turn completes, the
@@ -41,12 +45,16 @@ from bot.output.messages import (
 )
 from bot.output.progress import Steps, Thinking
 from bot.output.redact import clean
+from bot.output.status import StatusLine
+from bot.output.steps import StepBook
 from bot.output.textsplit import CLOSE_RESERVE, cut_once, open_fence
 from bot.platform import (
     Attachments,
     FeedbackButtons,
     NativeStream,
+    Step,
     StreamClosed,
+    StreamSteps,
     StreamUnavailable,
     Surface,
     ToolSteps,
@@ -113,21 +121,33 @@ class StreamRenderer:
         self._lock = asyncio.Lock()
         self._lines: dict[str, str] = {}  # tool_call_id -> line ref
         self._tools: dict[str, str] = {}  # tool_call_id -> tool name
+        self._running: dict[str, str] = {}  # tool_call_id -> tool, while it runs
         self._native = isinstance(surface, NativeStream)
         self._answer: tuple[str, str] | None = None  # the last answer message: ref, text
         self._thinking = Thinking(surface)
-        self._steps = Steps(surface) if isinstance(surface, ToolSteps) else None
+        self._tool_steps = Steps(surface) if isinstance(surface, ToolSteps) else None
+        self._gap = False  # the model's text paused for tool calls; more goes after a blank line
+        self._steps = StepBook() if isinstance(surface, StreamSteps) else None
+        self.status = StatusLine(surface)
 
     # ── events ───────────────────────────────────────────────────────────
 
     async def handle(self, event: ev.Event) -> None:
+        self._track_work(event)
         match event:
             case ev.Processing():
                 self._thinking.start()
             case ev.AssistantChunk(content=content):
                 self._add(content)
+            case ev.AssistantStreamEnd() if self._in_steps():
+                await self._pause_segment()
             case ev.AssistantStreamEnd():
                 await self._end_segment()
+            case ev.ToolCall() | ev.ToolStateChange() | ev.ToolOutput() if await self._as_steps(
+                event
+            ):
+                if isinstance(event, ev.ToolOutput):
+                    await self._attach(event, clean(event.output))
             case ev.ToolCall(tool=tool, tool_call_id=call_id):
                 self._thinking.stop()
                 self._tools[call_id] = tool
@@ -164,9 +184,15 @@ class StreamRenderer:
         await self._notice(text)
 
     async def show_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
+        """Post the approval card: a message with buttons, which no stream can hold. The
+        calls it holds show as pending steps first; the stream stops before the card, and
+        the turn resumed after the decision streams on in a new message below it."""
+        if self._steps is not None and self._in_steps():
+            await self._show_steps(self._steps.waiting(event))
         await self._end_segment()
         self._thinking.stop()
         self._answer = None
+        await self.status.close()
         event = dataclasses.replace(event, tools=json.loads(clean(json.dumps(event.tools))))
         if self._placeholder:
             await self._call(self.surface.edit, self._placeholder, WAITING_FOR_APPROVAL, final=True)
@@ -177,8 +203,9 @@ class StreamRenderer:
         self._thinking.stop()
         await self._end_segment()
         await self._retire_placeholder()
-        if self._steps is not None:
-            await self._steps.close()
+        if self._tool_steps is not None:
+            await self._tool_steps.close()
+        await self.status.close()
 
     async def _offer_feedback(self) -> None:
         """👍 / 👎 under the final answer: the last message, if the turn ended on answer text."""
@@ -186,6 +213,28 @@ class StreamRenderer:
             ref, text = self._answer
             await self._call(self.surface.final_answer, ref, text, self._turn_id)
         self._answer = None
+
+    # ── the working status ───────────────────────────────────────────────
+
+    def _track_work(self, event: ev.Event) -> None:
+        """What the status says: thinking, running tools, or nothing while text streams."""
+        match event:
+            case ev.Processing():
+                self.status.thinking()
+            case ev.AssistantChunk():
+                self.status.idle()
+            case (
+                ev.ToolCall(tool=tool, tool_call_id=call_id)
+                | ev.ToolStateChange(tool=tool, tool_call_id=call_id, state="running")
+            ):
+                self._running[call_id] = tool
+                self.status.running(list(self._running.values()))
+            case ev.ToolOutput(tool_call_id=call_id) | ev.ToolStateChange(tool_call_id=call_id):
+                self._running.pop(call_id, None)
+                if self._running:
+                    self.status.running(list(self._running.values()))
+                else:
+                    self.status.thinking()  # the model reads the results next
 
     async def _cut_short(self, notice: str) -> None:
         """The answer ends early: show all of it, then say so in the last message."""
@@ -202,6 +251,9 @@ class StreamRenderer:
 
     def _add(self, content: str) -> None:
         """Take streamed text; clean and show it up to the last finished word."""
+        if self._gap and content:  # the model's next call: a new paragraph in the same stream
+            self._gap = False
+            self._text += "" if self._text.endswith("\n\n") else "\n\n"
         self._word += content
         ends = [m.end() for m in _WORD_END.finditer(self._word)]
         cut = ends[-1] if ends else (len(self._word) if len(self._word) > MAX_WORD_CHARS else 0)
@@ -210,6 +262,51 @@ class StreamRenderer:
             self._word = self._word[cut:]
             self._kick()
 
+    def _in_steps(self) -> bool:
+        """Tool calls show as steps in the native stream (until streaming is refused)."""
+        return self._steps is not None and self._native
+
+    async def _as_steps(self, event: ev.Event) -> bool:
+        """Show a tool event as steps where the surface can; False: show it as a line."""
+        if self._steps is None or not self._in_steps():
+            return False
+        found = self._steps.of(event)
+        if found is None:
+            return False
+        steps, plan = found
+        return await self._show_steps(steps, plan) if steps else True
+
+    async def _show_steps(self, steps: list[Step], plan: str | None = None) -> bool:
+        """Show ``steps`` after the text so far, in the open stream (or a new one); False
+        when the platform refused to stream (the event then shows as a line)."""
+        await self._pause_segment()
+        surface: Any = self.surface
+        for _ in range(2):  # a stream the platform ended is continued in a new one
+            if self._ref is not None and (
+                self._closed or time.monotonic() - self._started >= surface.stream_max_seconds
+            ):
+                await self._end_segment()
+            try:
+                async with self._lock:
+                    ref = await self._call(surface.stream_steps, self._ref, steps, plan)
+                    if self._ref is None:
+                        self._ref, self._started = ref, time.monotonic()
+                return True
+            except StreamUnavailable:
+                logger.info("native streaming refused: tool calls show as lines")
+                self._native = False
+                return False
+            except StreamClosed as exc:
+                logger.info("the platform ended the stream (%s): continuing in a new one", exc)
+                self._closed = True
+        return True
+
+    async def _pause_segment(self) -> None:
+        """The model's text so far, shown whole in the open stream, which stays open."""
+        await self._settle()
+        self._gap = bool(self._text.strip())  # its last word is whole: the stream takes it now
+        await self._flush(final=False)
+
     def _kick(self) -> None:
         self._dirty.set()
         if self._flusher is None or self._flusher.done():
@@ -217,11 +314,26 @@ class StreamRenderer:
 
     async def _flush_loop(self) -> None:
         while self._dirty.is_set():
-            await self.surface.gate.ready()  # then show the newest text, not what came first
+            await self.surface.gate.ready(self._text_call())  # then show the newest text
             self._dirty.clear()
             await self._flush(final=False)
 
+    def _text_call(self) -> str:
+        """The surface method the next text write calls."""
+        if self._native:
+            return "stream_append" if self._ref else "stream_start"
+        return "edit" if self._ref or self._placeholder else "post"
+
     async def _end_segment(self) -> None:
+        await self._settle()
+        await self._flush(final=True)
+        if self._ref is not None and self._shown:
+            self._answer = (self._ref, self._shown)
+        self._ref, self._text, self._shown, self._closed = None, "", "", False
+        self._gap = False
+
+    async def _settle(self) -> None:
+        """Take the word being written as it is, and let the flusher finish."""
         if self._word:
             self._text += clean(self._word)
             self._word = ""
@@ -229,10 +341,6 @@ class StreamRenderer:
             self._dirty.clear()
             await self._flusher
             self._flusher = None
-        await self._flush(final=True)
-        if self._ref is not None and self._shown:
-            self._answer = (self._ref, self._shown)
-        self._ref, self._text, self._shown, self._closed = None, "", "", False
 
     async def _flush(self, *, final: bool) -> None:
         async with self._lock:
@@ -299,7 +407,8 @@ class StreamRenderer:
         stream, ``_closed`` is set and ``_shown`` is what the message kept.
         """
         surface: Any = self.surface
-        upto = len(text) if final else stream_cut(text[: surface.max_chars - CLOSE_RESERVE])
+        whole = final or self._gap
+        upto = len(text) if whole else stream_cut(text[: surface.max_chars - CLOSE_RESERVE])
         try:
             if not self._closed:
                 await self._append(text[len(self._shown) : upto])
@@ -340,8 +449,8 @@ class StreamRenderer:
     async def _line(self, key: str, text: str) -> None:
         async with self._lock:
             self._answer = None
-            if self._steps is not None:
-                await self._steps.set(key, clean(text))
+            if self._tool_steps is not None:
+                await self._tool_steps.set(key, clean(text))
                 return
             self._lines[key] = await self._call(
                 self.surface.post_line, self._lines.get(key), clean(text)

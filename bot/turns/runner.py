@@ -42,6 +42,7 @@ from bot.jobs.room import JobRoom
 from bot.ops.metrics import REFUSED
 from bot.ops.traces import Tracer
 from bot.output.messages import STORE_DOWN
+from bot.output.status import show_working
 from bot.platform import SurfaceFactory, call_surface
 from bot.session_key import platform_of
 from bot.store.sessions import SessionStore, Work
@@ -165,13 +166,15 @@ class TurnRunner:
         thinking: str | None,
         files: Sequence[SharedFile] = (),
     ) -> bool:
-        """A person's message: post the ``thinking`` placeholder the answer will stream into
-        (None: none, e.g. where the thread shows a typing indicator instead), then queue the
-        message (see :meth:`submit`). ``files`` shared with it are queued as references; the
-        turn downloads them (:mod:`bot.turns.intake`)."""
+        """A person's message: show at once that the bot works on it, then queue it (see
+        :meth:`submit`). The thread's status says so where the surface has one
+        (:class:`~bot.platform.WorkingStatus`); else a ``thinking`` placeholder the answer
+        will stream into (None: none, e.g. where the thread shows a typing indicator
+        instead). ``files`` shared with it are queued as references; the turn downloads
+        them (:mod:`bot.turns.intake`)."""
+        surface = self.surfaces[platform_of(key)](key, {"user": user})
         ref: dict[str, Any] = {"user": user}
-        if thinking is not None:
-            surface = self.surfaces[platform_of(key)](key, {})
+        if not await show_working(surface) and thinking is not None:
             ref["placeholder"] = await call_surface(surface, surface.post, thinking)
         item = {"kind": "message", "text": text, "user": user, "ref": ref}
         if files:

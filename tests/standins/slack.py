@@ -15,7 +15,14 @@ answer the bot token with the bytes; without it, or without the ``files:read`` s
 Native streams keep Slack's limits: a call's ``markdown_text`` over ``max_append``
 characters gets ``msg_too_long``; a stream older than ``stream_seconds`` (unset: never)
 is over, and appending to or stopping it gets ``message_not_in_streaming_state``;
-``chat.update`` of a message still streaming gets ``streaming_state_conflict``.
+``chat.update`` of a message still streaming gets ``streaming_state_conflict``. Their
+chunks are kept as a person sees them: the markdown text, and each task card's latest
+state under the plan's title.
+
+``assistant.threads.setStatus`` shows a status under a thread until it is cleared, the
+bot posts in the thread (Slack clears it then), or ``status_seconds`` pass without a
+refresh; ``status_error`` makes it refuse (e.g. ``missing_scope``). :meth:`SlackStandIn.seen`
+reads a thread as a person sees it.
 
 App Home: ``views.publish`` keeps the last view published for each user (``homes``),
 refusing what Slack refuses (not a home view, over 100 blocks); ``users.conversations``
@@ -42,8 +49,8 @@ BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
 MAX_APPEND = 12_000
 """Slack's limit for ``markdown_text`` in one chat.startStream / appendStream call."""
-MESSAGE_WRITES = frozenset({"chat.postMessage", "chat.update"})
-"""Calls that write a channel's messages: Slack allows ~1 per second per channel."""
+STATUS_SECONDS = 120.0
+"""Slack drops a thread status not set again within about 2 minutes."""
 
 
 @dataclass
@@ -55,6 +62,28 @@ class Message:
     thread_ts: str | None = None
     streaming: bool = False
     started: float = 0.0  # when its stream started (monotonic)
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # task id -> latest chunk
+    plan: str = ""  # the plan's title
+    display_mode: str = ""  # a stream's task_display_mode
+
+    def seen(self) -> list[str]:
+        """The message as a person reads it: its text, task cards (status, title, output,
+        links) under the plan's title, and its buttons."""
+        lines = [self.shown()] if self.shown() else []
+        if self.plan:
+            lines.append(f"[plan] {self.plan}")
+        for task in self.tasks.values():
+            card = f"[{task['status']}] {task['title']}"
+            if task.get("output"):
+                card += f" — {task['output']}"
+            lines += [card, *(f"    ↗ {s['url']}" for s in task.get("sources") or [])]
+        lines += [
+            f"[button {element['text']['text']}]"
+            for block in self.blocks
+            if block.get("type") == "actions"
+            for element in block["elements"]
+        ]
+        return lines
 
     def button_ids(self) -> list[str]:
         return [
@@ -78,20 +107,42 @@ class Message:
         )
 
     def shown(self) -> str:
-        """What a person reads: the section texts, else the top-level text."""
+        """What a person reads: the section (or context) texts, else the top-level text."""
         sections = [b["text"]["text"] for b in self.blocks if b.get("type") == "section"]
+        if not sections:
+            sections = [
+                e["text"] for b in self.blocks if b.get("type") == "context" for e in b["elements"]
+            ]
         return "\n".join(sections) if sections else self.text
+
+
+TIERS = {2: 20.0, 3: 50.0, 4: 100.0}
+"""Calls per minute per workspace by tier (Slack's "20+", "50+", "100+")."""
+METHOD_TIERS = {
+    "chat.update": 3,
+    "chat.delete": 3,
+    "chat.startStream": 2,
+    "chat.appendStream": 4,
+    "chat.stopStream": 2,
+    "assistant.threads.setStatus": 3,
+}
+"""The tier of each method the stand-in limits (Slack's method reference)."""
 
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Slack's published limits: ~1 message write per second per channel with short bursts,
-    and ``chat.update`` at Tier 3 (50+ per minute per workspace, sporadic bursts welcome)."""
+    """Slack's published limits: ``chat.postMessage`` ~1 per second per channel with short
+    bursts, and each method of :data:`METHOD_TIERS` at its tier per workspace, with bursts
+    of ``burst_seconds`` worth of calls ("sporadic bursts welcome")."""
 
     channel_per_second: float = 1.0
     channel_burst: float = 2.0
-    update_per_minute: float = 50.0
-    update_burst: float = 50.0
+    tiers: dict[int, float] = field(default_factory=lambda: dict(TIERS))
+    burst_seconds: float = 10.0
+
+    def per_minute(self, method: str) -> float | None:
+        tier = METHOD_TIERS.get(method)
+        return None if tier is None else self.tiers[tier]
 
 
 class TokenBucket:
@@ -137,7 +188,12 @@ class SlackStandIn:
         self.refused: list[tuple[str, str]] = []  # (method, error) of each refused call
         self.limits: RateLimits | None = None
         self.rate_limited: dict[str, int] = {}  # method -> 429s answered by the limits
+        self.status: dict[tuple[str, str], tuple[str, list[str], float]] = {}
+        """(channel, thread) -> status, loading messages, when set (monotonic)."""
+        self.status_seconds = STATUS_SECONDS
+        self.status_error: str | None = None
         self._buckets: dict[str, TokenBucket] = {}
+        self._blocked: dict[str, float] = {}  # method -> refused until (after a scripted 429)
         self.base_url = ""
         self.token = "xoxb-test"
         self.scopes = {"files:read", "files:write", "chat:write"}
@@ -164,11 +220,12 @@ class SlackStandIn:
         """Seconds to wait if ``method`` may not be called now; 0 counts the call."""
         limits = self.limits
         buckets: list[tuple[str, float, float]] = []
-        if method in MESSAGE_WRITES:
+        if method == "chat.postMessage":
             channel = f"channel:{args.get('channel')}"
             buckets.append((channel, limits.channel_per_second, limits.channel_burst))
-        if method == "chat.update":
-            buckets.append(("chat.update", limits.update_per_minute / 60, limits.update_burst))
+        if per_minute := limits.per_minute(method):
+            rate = per_minute / 60
+            buckets.append((method, rate, max(1.0, rate * limits.burst_seconds)))
         taken = [self._buckets.setdefault(n, TokenBucket(r, b)) for n, r, b in buckets]
         wait = max((bucket.wait() for bucket in taken), default=0.0)
         if not wait:
@@ -189,6 +246,18 @@ class SlackStandIn:
             for m in self.messages.values()
             if m.channel == channel and (m.thread_ts == thread_ts or m.ts == thread_ts)
         ]
+
+    def seen(self, channel: str, thread_ts: str) -> list[str]:
+        """A thread as a person sees it: each bot message's lines, then the status if shown."""
+        lines = [line for message in self.thread(channel, thread_ts) for line in message.seen()]
+        if status := self.shown_status(channel, thread_ts):
+            lines.append(f"(status) ml-intern {status}")
+        return lines
+
+    def shown_status(self, channel: str, thread_ts: str) -> str:
+        """The status under a thread now ("" for none): set, not cleared, not lapsed."""
+        status, _, at = self.status.get((channel, thread_ts), ("", [], 0.0))
+        return status if time.monotonic() - at < self.status_seconds else ""
 
     # ── serving ──────────────────────────────────────────────────────────
 
@@ -232,8 +301,11 @@ class SlackStandIn:
         if self.fail_next.get(method):
             status, body, headers = self.fail_next[method].pop(0)
             self.refused.append((method, body["error"]))
+            if status == 429:  # Slack refuses the method until Retry-After has passed
+                self._blocked[method] = time.monotonic() + float(headers["Retry-After"])
             return web.json_response(body, status=status, headers=headers)
-        if self.limits and (wait := self._over_limit(method, args)):
+        wait = self._blocked.get(method, 0.0) - time.monotonic()
+        if wait > 0 or (self.limits and (wait := self._over_limit(method, args))):
             self.rate_limited[method] = self.rate_limited.get(method, 0) + 1
             headers = {"Retry-After": str(math.ceil(wait))}
             return web.json_response(
@@ -258,6 +330,7 @@ class SlackStandIn:
         }
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._replied(args["channel"], args.get("thread_ts"))
         ts = self._new_ts()
         self.messages[ts] = Message(
             args["channel"],
@@ -289,35 +362,81 @@ class SlackStandIn:
         self.ephemeral.append(args)
         return {"message_ts": self._new_ts()}
 
+    def _chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.messages.pop(args["ts"], None) is None:
+            return {"error": "message_not_found"}
+        return {"ts": args["ts"], "channel": args["channel"]}
+
     def _chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
         if not self.streaming_enabled:
             return {"error": "not_allowed"}
-        text = args.get("markdown_text", "")
-        if len(text) > self.max_append:
-            return {"error": "msg_too_long"}
         ts = self._new_ts()
-        self.messages[ts] = Message(
-            args["channel"], ts, text, [], args.get("thread_ts"), True, time.monotonic()
+        message = Message(
+            args["channel"], ts, "", [], args.get("thread_ts"), True, time.monotonic()
         )
+        message.display_mode = args.get("task_display_mode", "timeline")
+        if error := self._take_chunks(message, args):
+            return {"error": error}
+        self._replied(args["channel"], args.get("thread_ts"))
+        self.messages[ts] = message
         return {"ts": ts, "channel": args["channel"]}
 
     def _chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self.messages[args["ts"]]
         if not self._live(message):
             return {"error": "message_not_in_streaming_state"}
-        text = args.get("markdown_text", "")
-        if len(text) > self.max_append:
-            return {"error": "msg_too_long"}
-        message.text += text
+        if error := self._take_chunks(message, args):
+            return {"error": error}
         return {"ts": args["ts"]}
 
     def _chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self.messages[args["ts"]]
         if not self._live(message):
             return {"error": "message_not_in_streaming_state"}
-        message.text += args.get("markdown_text", "")
+        if error := self._take_chunks(message, args):
+            return {"error": error}
         message.streaming = False
         return {"ts": args["ts"]}
+
+    def _take_chunks(self, message: Message, args: dict[str, Any]) -> str | None:
+        """Apply a stream call's ``markdown_text`` and ``chunks``; an error name if refused."""
+        chunks = args.get("chunks") or []
+        if isinstance(chunks, str):
+            chunks = json.loads(chunks)
+        texts = [args.get("markdown_text", "")]
+        texts += [c.get("text", "") for c in chunks if c.get("type") == "markdown_text"]
+        if any(len(t) > self.max_append for t in texts):
+            return "msg_too_long"
+        message.text += args.get("markdown_text", "")
+        for chunk in chunks:
+            kind = chunk.get("type")
+            if kind == "markdown_text":
+                message.text += chunk["text"]
+            elif kind == "task_update":
+                if chunk.get("status") not in ("pending", "in_progress", "complete", "error"):
+                    return "invalid_chunks"
+                message.tasks[chunk["id"]] = {**message.tasks.get(chunk["id"], {}), **chunk}
+            elif kind == "plan_update":
+                message.plan = chunk["title"]
+            elif kind != "blocks":
+                return "invalid_chunks"
+        return None
+
+    def _assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.status_error:
+            return {"error": self.status_error}
+        where = (args["channel_id"], args["thread_ts"])
+        if args.get("status"):
+            loading = list(args.get("loading_messages") or [])
+            self.status[where] = (args["status"], loading, time.monotonic())
+        else:
+            self.status.pop(where, None)
+        return {}
+
+    def _replied(self, channel: str, thread_ts: str | None) -> None:
+        """The bot wrote in a thread: Slack clears the thread's status."""
+        if thread_ts:
+            self.status.pop((channel, thread_ts), None)
 
     def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
         return {}

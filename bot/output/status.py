@@ -1,0 +1,104 @@
+"""The thread's working status, where the surface has one (:class:`WorkingStatus`).
+
+A turn tells :class:`StatusLine` what it does now (thinking, running tools, nothing);
+the line sends only the newest wish, in the background so a busy rate budget never
+holds up the answer, and sends it again before the platform drops it. A platform that
+refuses a status is asked once: the thread's placeholder says "thinking…" instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from bot.output.messages import (
+    THINKING_LOADING,
+    THINKING_STATUS,
+    running_loading,
+    running_status,
+)
+from bot.platform import StatusUnavailable, Surface, WorkingStatus, call_surface
+
+logger = logging.getLogger(__name__)
+
+Wish = tuple[str, tuple[str, ...]]
+"""A status text and its loading lines; ``("", ())`` shows none."""
+NONE: Wish = ("", ())
+
+
+async def show_working(surface: Surface, text: str = THINKING_STATUS) -> bool:
+    """Set the thread's status once (a message just came in); False where it can't be set."""
+    if not isinstance(surface, WorkingStatus):
+        return False
+    try:
+        await call_surface(surface, surface.set_status, text, THINKING_LOADING)
+    except StatusUnavailable:
+        return False
+    return True
+
+
+class StatusLine:
+    """What one turn shows as its thread's status; ``close`` clears it."""
+
+    def __init__(self, surface: Surface) -> None:
+        self.surface = surface if isinstance(surface, WorkingStatus) else None
+        self._wanted: Wish = NONE
+        self._changed = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+
+    def thinking(self) -> None:
+        self._want((THINKING_STATUS, THINKING_LOADING))
+
+    def running(self, tools: Sequence[str]) -> None:
+        tools = sorted(set(tools))
+        self._want((running_status(tools), running_loading(tools)) if tools else NONE)
+
+    def idle(self) -> None:
+        """Nothing to show (the answer's text is what moves now)."""
+        self._want(NONE)
+
+    async def close(self) -> None:
+        """The turn ended or waits: clear the status (and the platform's Stop control)."""
+        if self.surface is None:
+            return
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.cancel()
+            await asyncio.wait([sender])  # a cancel of this task itself still goes through
+        self._wanted = NONE
+        try:
+            await call_surface(self.surface, self.surface.clear_status)
+        except Exception:  # a status is a nicety: never fail a turn for it
+            logger.exception("clearing the thread status failed")
+
+    def _want(self, wish: Wish) -> None:
+        if self.surface is None or wish == self._wanted:
+            return
+        self._wanted = wish
+        self._changed.set()
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_loop())
+
+    async def _send_loop(self) -> None:
+        """Send the newest wish; send it again before the platform drops it."""
+        assert self.surface is not None
+        refresh = self.surface.status_refresh_seconds
+        while True:
+            self._changed.clear()
+            wish = self._wanted
+            try:
+                await call_surface(self.surface, self.surface.set_status, *wish)
+            except StatusUnavailable as exc:
+                if exc.lasting:
+                    self.surface = None  # the placeholder says it; don't ask again
+                    return
+            except Exception:
+                logger.exception("setting the thread status failed")
+            if wish == NONE:
+                if not self._changed.is_set():
+                    return
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), refresh)
