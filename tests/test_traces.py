@@ -34,14 +34,16 @@ def tracer_on(hub: HubStandIn, **options: Any) -> Tracer:
     return Tracer(hub.api(), REPO, model="openai/test-model", **options)
 
 
-async def traced_turn(agent: Agent, tracer: Tracer, session: Session, said: str, turn_id: str):
+async def traced_turn(
+    agent: Agent, tracer: Tracer, session: Session, said: str, turn_id: str, model=None
+):
     """One agent turn whose events go to the tracer, as the runner's ``emit`` does."""
 
     async def emit(event) -> None:
         tracer.record(session.key, turn_id, event)
 
     await agent.run(session, said, Turn(emit=emit))
-    tracer.turn_done(session.key, turn_id, session.history)
+    tracer.turn_done(session.key, turn_id, session.history, model)
 
 
 def traced_settings(hub: HubStandIn, llm, redis_url: str, tmp_path) -> Settings:
@@ -108,7 +110,7 @@ async def test_a_batch_of_turns_lands_as_one_commit_in_a_private_dataset(hub, ll
     session = Session(key=KEY)
     llm.script(tool_calls(("echo", {"text": "hi"})), text("Echoed."), text("Second."))
     await traced_turn(agent, tracer, session, "echo hi", "t1")
-    await traced_turn(agent, tracer, session, "again", "t2")
+    await traced_turn(agent, tracer, session, "again", "t2", model="openai/chosen-model")
     finish(tracer, "t3")  # the third waiting turn triggers the upload, long before 60 s
 
     await eventually(lambda: landed(hub), within=5)
@@ -132,6 +134,7 @@ async def test_a_batch_of_turns_lands_as_one_commit_in_a_private_dataset(hub, ll
     assert answer == ["Echoed."]  # streamed chunks kept as one event
     assert [m["role"] for m in first["history"]] == ["user", "assistant", "tool", "assistant"]
     assert len(records[1]["history"]) == 6  # the session's history at the end of that turn
+    assert records[1]["model"] == "openai/chosen-model"  # a thread's choice, where it chose
 
 
 async def test_tokens_and_registered_secrets_are_redacted_in_the_upload(hub, llm):

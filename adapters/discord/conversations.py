@@ -5,10 +5,10 @@ session there; in a thread or a DM it continues that session. In a thread the
 bot opened, a plain message continues the session (with the message-content
 intent; without it, only messages that mention the bot carry text). While the
 model thinks the thread shows a typing indicator, not a placeholder message;
-answers stream into messages the bot posts with its own token.
-Files attached to a message (or to ``/ask``) go with it: the turn downloads them
-from Discord's CDN. ``/model`` in a thread chooses its model; in a server channel,
-the channel's default.
+answers stream into messages the bot posts with its own token. Files attached to
+a message (or to ``/ask``) go with it: the turn downloads them from Discord's
+CDN. ``/model`` in a thread chooses its model; in a server channel, the
+channel's default.
 """
 
 from __future__ import annotations

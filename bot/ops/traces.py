@@ -144,8 +144,15 @@ class Tracer:
         except Exception:
             logger.exception("could not record a trace event of %s", session_key)
 
-    def turn_done(self, session_key: str, turn_id: str, history: list[dict[str, Any]]) -> None:
-        """Close the turn: its events and ``history`` (as it is now) become one trace record."""
+    def turn_done(
+        self,
+        session_key: str,
+        turn_id: str,
+        history: list[dict[str, Any]],
+        model: str | None = None,
+    ) -> None:
+        """Close the turn: its events and ``history`` (as it is now) become one trace record;
+        ``model`` is the one that answered (the thread's choice), else the tracer's."""
         try:
             turn = self._open.pop((session_key, turn_id), None) or _OpenTurn(_now())
             record = {
@@ -154,7 +161,7 @@ class Tracer:
                 "turn_id": turn_id,
                 "started_at": turn.started_at,
                 "ended_at": _now(),
-                "model": self.model,
+                "model": model or self.model,
                 "events": turn.events,
                 "history": history,
             }

@@ -260,5 +260,5 @@ class RunningTurn:
                 logger.exception("could not save the session %s at the end of its turn", self.key)
                 handed_back = True
         if self.runner.tracer is not None:
-            self.runner.tracer.turn_done(self.key, self.turn_id, self.session.history)
+            self.runner.tracer.turn_done(self.key, self.turn_id, self.session.history, self.model)
         return handed_back
