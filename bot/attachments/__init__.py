@@ -26,14 +26,13 @@ sandbox (created when needed), and inlined by kind; see :mod:`bot.attachments.pr
 """
 
 from bot.attachments.fetch import Fetched, FetchFailed, SharedFile, fetch, format_size
+from bot.attachments.kinds import classify, notebook_text
 from bot.attachments.prepare import (
     INLINE_BUDGET,
     MAX_IMAGE_BYTES,
     Ingested,
-    classify,
     ingest,
     model_sees_images,
-    notebook_text,
 )
 
 __all__ = [
