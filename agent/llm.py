@@ -20,8 +20,6 @@ import itertools
 import json
 import logging
 import os
-import random
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,9 +41,6 @@ from agent.model import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT_WINDOW = 128_000
-RETRY_BASE = 0.5
-RETRY_CAP = 8.0
-RETRY_AFTER_CAP = 30.0
 
 OBSERVERS: list[Callable[[str, float], None]] = []
 """Called after each call attempt with its outcome (ok, 429, 5xx, timeout, auth, error) and seconds."""
@@ -53,6 +48,15 @@ OBSERVERS: list[Callable[[str, float], None]] = []
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm  # noqa: E402  (the environment above must be set before the import)
 from litellm.exceptions import ContextWindowExceededError  # noqa: E402
+
+from agent.llm_errors import (  # noqa: E402
+    TRANSIENT,
+    CredentialError,
+    describe_llm_error,
+    error_detail,
+    outcome_of,
+    retry_delay,
+)
 
 litellm.suppress_debug_info = True
 
@@ -83,15 +87,6 @@ class LLMClient(Protocol):
     async def aclose(self) -> None: ...
 
     def context_window(self) -> int: ...
-
-
-class CredentialError(Exception):
-    """No credential is set for the model, or the provider refused it (``status_code`` 401 or
-    403). Never retried; ``str()`` is the explanation for a person, naming what to set."""
-
-    def __init__(self, message: str, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
 
 
 def make_llm_client(config: AgentConfig) -> LLMClient:
@@ -375,98 +370,3 @@ def parse_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:
 def _observe(outcome: str, seconds: float) -> None:
     for observer in OBSERVERS:
         observer(outcome, seconds)
-
-
-TRANSIENT = frozenset({"429", "5xx", "timeout"})
-
-
-def outcome_of(exc: Exception) -> str:
-    """``429``, ``5xx``, ``timeout``, ``auth`` or ``error``: how a model call failed.
-
-    LiteLLM's exceptions subclass the ``openai`` ones, so one test covers both paths.
-    """
-    status = getattr(exc, "status_code", None)
-    if isinstance(
-        exc, CredentialError | openai.AuthenticationError | openai.PermissionDeniedError
-    ) or status in (401, 403):
-        return "auth"
-    if isinstance(exc, openai.RateLimitError) or status == 429:
-        return "429"
-    if isinstance(exc, openai.APITimeoutError | asyncio.TimeoutError):
-        return "timeout"
-    if isinstance(exc, openai.APIConnectionError) or (isinstance(status, int) and status >= 500):
-        return "5xx"
-    return "error"
-
-
-def is_transient(exc: Exception) -> bool:
-    """Worth another attempt: rate limits, server errors, timeouts, dropped connections."""
-    return outcome_of(exc) in TRANSIENT
-
-
-def retry_delay(exc: Exception, attempt: int) -> float:
-    """The provider's Retry-After when it sent one, else exponential backoff with full jitter."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    try:
-        return min(float(headers.get("retry-after", "")), RETRY_AFTER_CAP)
-    except ValueError:
-        return random.uniform(0, min(RETRY_CAP, RETRY_BASE * 2**attempt))
-
-
-_LITELLM_PREFIX = re.compile(r"^litellm\.\w+: (?:\w+: )?(?:\w+Exception - )?")
-
-
-def error_detail(exc: Exception) -> str:
-    """The provider's own message, one line (without LiteLLM's class-name prefixes)."""
-    body = getattr(exc, "body", None)
-    message = body.get("message") if isinstance(body, dict) else None
-    text = str(message or getattr(exc, "message", "") or exc).strip()
-    return _LITELLM_PREFIX.sub("", text.splitlines()[0] if text else "")[:300]
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
-def _connection_failure(exc: Exception) -> str | None:
-    """What broke when no answer came back at all (LiteLLM reports that as a 500): the
-    innermost cause, e.g. ``ConnectionRefusedError: [Errno 111] …``; else None."""
-    chain = _causes(exc)
-    if not any(
-        isinstance(e, openai.APIConnectionError) and not isinstance(e, openai.APITimeoutError)
-        for e in chain
-    ):
-        return None
-    root = chain[-1]
-    said = str(root).strip().splitlines()[0][:300] if str(root).strip() else ""
-    return f"{type(root).__name__}: {said}" if said else type(root).__name__
-
-
-def describe_llm_error(exc: Exception) -> str:
-    """A short message a person can act on, instead of a provider traceback."""
-    if isinstance(exc, CredentialError):
-        return str(exc)
-    status = getattr(exc, "status_code", None)
-    detail = str(getattr(exc, "message", "") or exc).strip().splitlines()[0][:300]
-    if isinstance(exc, openai.RateLimitError) or status == 429:
-        return "The model provider is rate-limiting requests (429). Wait a minute and send your message again."
-    if isinstance(exc, openai.APITimeoutError):
-        return (
-            "The model did not answer in time. Send your message again, or try a smaller request."
-        )
-    if outcome_of(exc) == "auth":
-        return (
-            f"The model provider refused the credential ({status or 'auth'}). Set INFERENCE_TOKEN "
-            "(or HF_TOKEN) for the HF router, or LLM_API_KEY for LLM_API_BASE, and restart."
-        )
-    if unreachable := _connection_failure(exc):
-        return f"Could not reach the model provider: {unreachable}"
-    if isinstance(exc, litellm.ServiceUnavailableError) or (status and status >= 500):
-        return f"The model provider had an error ({status or 'unavailable'}). Try again shortly."
-    return f"The model call failed: {type(exc).__name__}: {detail}"
