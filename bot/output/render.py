@@ -36,7 +36,6 @@ from agent import events as ev
 from bot.output.messages import (
     CUT_OFF,
     DONE,
-    STATE_ICONS,
     STOPPED,
     WAITING_FOR_APPROVAL,
     compacted,
@@ -47,7 +46,8 @@ from bot.output.progress import Steps, Thinking
 from bot.output.redact import clean
 from bot.output.status import StatusLine
 from bot.output.steps import StepBook
-from bot.output.textsplit import CLOSE_RESERVE, cut_once, open_fence
+from bot.output.textsplit import CLOSE_RESERVE, cut_at, cut_once, stream_cut
+from bot.output.toollines import summarize, tool_line
 from bot.platform import (
     Attachments,
     FeedbackButtons,
@@ -66,39 +66,8 @@ logger = logging.getLogger(__name__)
 MAX_WORD_CHARS = 200
 """Streamed text waits for a word's end to be cleaned, but no longer than this."""
 _WORD_END = re.compile(r"\s")
-SUMMARY_CHARS = 160
 ATTACH_OVER_CHARS = 1000
 """Tool outputs longer than this are attached in full where the platform can."""
-
-
-def stream_cut(text: str) -> int:
-    """How much of a growing answer a stream may append now: whole lines, or words outside code."""
-    line_end = text.rfind("\n") + 1
-    if open_fence(text[:line_end]):
-        return line_end
-    return max(line_end, text.rfind(" ") + 1)
-
-
-def cut_at(text: str, at: int) -> tuple[str, str]:
-    """Split ``text`` at ``at``, closing a code fence open there and reopening it after."""
-    head, rest = text[:at], text[at:]
-    fence = open_fence(head)
-    if fence:  # ``head`` only grows: a stream has shown ``text[:at]`` already
-        head += ("" if head.endswith("\n") else "\n") + fence[:3]
-        rest = fence + "\n" + rest if rest else ""
-    return head, rest
-
-
-def summarize(text: str, limit: int = SUMMARY_CHARS) -> str:
-    """First non-empty line of a tool output, shortened."""
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def tool_line(tool: str, state: str, detail: str = "") -> str:
-    icon = STATE_ICONS.get(state, "•")
-    text = f"{icon} `{tool}` {state}"
-    return f"{text} — {detail}" if detail else text
 
 
 class StreamRenderer:
@@ -121,7 +90,6 @@ class StreamRenderer:
         self._lock = asyncio.Lock()
         self._lines: dict[str, str] = {}  # tool_call_id -> line ref
         self._tools: dict[str, str] = {}  # tool_call_id -> tool name
-        self._running: dict[str, str] = {}  # tool_call_id -> tool, while it runs
         self._native = isinstance(surface, NativeStream)
         self._answer: tuple[str, str] | None = None  # the last answer message: ref, text
         self._thinking = Thinking(surface)
@@ -133,7 +101,7 @@ class StreamRenderer:
     # ── events ───────────────────────────────────────────────────────────
 
     async def handle(self, event: ev.Event) -> None:
-        self._track_work(event)
+        self.status.follow(event)
         match event:
             case ev.Processing():
                 self._thinking.start()
@@ -213,28 +181,6 @@ class StreamRenderer:
             ref, text = self._answer
             await self._call(self.surface.final_answer, ref, text, self._turn_id)
         self._answer = None
-
-    # ── the working status ───────────────────────────────────────────────
-
-    def _track_work(self, event: ev.Event) -> None:
-        """What the status says: thinking, running tools, or nothing while text streams."""
-        match event:
-            case ev.Processing():
-                self.status.thinking()
-            case ev.AssistantChunk():
-                self.status.idle()
-            case (
-                ev.ToolCall(tool=tool, tool_call_id=call_id)
-                | ev.ToolStateChange(tool=tool, tool_call_id=call_id, state="running")
-            ):
-                self._running[call_id] = tool
-                self.status.running(list(self._running.values()))
-            case ev.ToolOutput(tool_call_id=call_id) | ev.ToolStateChange(tool_call_id=call_id):
-                self._running.pop(call_id, None)
-                if self._running:
-                    self.status.running(list(self._running.values()))
-                else:
-                    self.status.thinking()  # the model reads the results next
 
     async def _cut_short(self, notice: str) -> None:
         """The answer ends early: show all of it, then say so in the last message."""

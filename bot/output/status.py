@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
+from agent import events as ev
 from bot.output.messages import (
     THINKING_LOADING,
     THINKING_STATUS,
@@ -47,6 +48,28 @@ class StatusLine:
         self._wanted: Wish = NONE
         self._changed = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
+        self._running: dict[str, str] = {}  # tool_call_id -> tool, while it runs
+
+    def follow(self, event: ev.Event) -> None:
+        """What the status says after ``event``: thinking, running tools, or nothing while
+        text streams."""
+        match event:
+            case ev.Processing():
+                self.thinking()
+            case ev.AssistantChunk():
+                self.idle()
+            case (
+                ev.ToolCall(tool=tool, tool_call_id=call_id)
+                | ev.ToolStateChange(tool=tool, tool_call_id=call_id, state="running")
+            ):
+                self._running[call_id] = tool
+                self.running(list(self._running.values()))
+            case ev.ToolOutput(tool_call_id=call_id) | ev.ToolStateChange(tool_call_id=call_id):
+                self._running.pop(call_id, None)
+                if self._running:
+                    self.running(list(self._running.values()))
+                else:
+                    self.thinking()  # the model reads the results next
 
     def thinking(self) -> None:
         self._want((THINKING_STATUS, THINKING_LOADING))

@@ -53,3 +53,21 @@ def split_text(text: str, limit: int) -> list[str]:
         pieces.append(head)
     pieces.append(text)
     return pieces
+
+
+def stream_cut(text: str) -> int:
+    """How much of a growing answer a stream may append now: whole lines, or words outside code."""
+    line_end = text.rfind("\n") + 1
+    if open_fence(text[:line_end]):
+        return line_end
+    return max(line_end, text.rfind(" ") + 1)
+
+
+def cut_at(text: str, at: int) -> tuple[str, str]:
+    """Split ``text`` at ``at``, closing a code fence open there and reopening it after."""
+    head, rest = text[:at], text[at:]
+    fence = open_fence(head)
+    if fence:  # ``head`` only grows: a stream has shown ``text[:at]`` already
+        head += ("" if head.endswith("\n") else "\n") + fence[:3]
+        rest = fence + "\n" + rest if rest else ""
+    return head, rest

@@ -26,74 +26,12 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from agent.session import Session
-from bot.store import redis_keys
+from bot.store import lua, redis_keys
 
 IDEMPOTENCY_TTL = 86_400
 """Seconds a tool call's idempotency key is kept: takeovers happen within minutes."""
 HAND_BACK_IDLE_MS = 10**9
 """Idle time given to an entry handed back on shutdown: the next XAUTOCLAIM takes it."""
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-_EXTEND = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-# KEYS: approval hash, decisions hash, votes hash.
-# ARGV: tool call id or '*', decision JSON, '1' when approving, the voter's id.
-# A call whose approval hash lists it in 'required' with n > 1 is approved only by
-# the n-th distinct approver; earlier approvals are votes. A rejection decides at once.
-_DECIDE = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return 'missing' end
-if status ~= 'open' then return status end
-local ids = cjson.decode(redis.call('HGET', KEYS[1], 'ids'))
-local required = cjson.decode(redis.call('HGET', KEYS[1], 'required') or '{}')
-local approving = ARGV[3] == '1'
-
-local function decide(id)
-  if redis.call('HEXISTS', KEYS[2], id) == 1 then return 'already' end
-  local need = tonumber(required[id] or 1)
-  if approving and need > 1 then
-    local voters = cjson.decode(redis.call('HGET', KEYS[3], id) or '[]')
-    for _, v in ipairs(voters) do if v == ARGV[4] then return 'voted' end end
-    table.insert(voters, ARGV[4])
-    redis.call('HSET', KEYS[3], id, cjson.encode(voters))
-    redis.call('EXPIRE', KEYS[3], redis.call('TTL', KEYS[1]))
-    if #voters < need then return 'vote' end
-  end
-  redis.call('HSET', KEYS[2], id, ARGV[2])
-  return 'recorded'
-end
-
-local outcome = 'already'
-if ARGV[1] == '*' then
-  local rank = {already = 0, voted = 1, vote = 2, recorded = 3}
-  for _, id in ipairs(ids) do
-    local one = decide(id)
-    if rank[one] > rank[outcome] then outcome = one end
-  end
-else
-  local known = false
-  for _, id in ipairs(ids) do if id == ARGV[1] then known = true end end
-  if not known then return 'missing' end
-  outcome = decide(ARGV[1])
-end
-if outcome == 'recorded' and redis.call('HLEN', KEYS[2]) >= #ids then
-  redis.call('HSET', KEYS[1], 'status', 'decided')
-  return 'complete'
-end
-return outcome
-"""
-_CLOSE = """
-if redis.call('HGET', KEYS[1], 'status') == 'open' then
-  redis.call('HSET', KEYS[1], 'status', ARGV[1])
-  return 1
-end
-return 0
-"""
 
 DecideResult = Literal[
     "recorded", "complete", "vote", "voted", "already", "missing", "decided", "abandoned"
@@ -142,10 +80,10 @@ class SessionStore:
         self.ttl = ttl_seconds
         self.clock = clock
         """Epoch seconds when an approval opens (the sweeper reads them with the same clock)."""
-        self._release = redis.register_script(_RELEASE)
-        self._extend = redis.register_script(_EXTEND)
-        self._decide = redis.register_script(_DECIDE)
-        self._close = redis.register_script(_CLOSE)
+        self._release = redis.register_script(lua.RELEASE)
+        self._extend = redis.register_script(lua.EXTEND)
+        self._decide = redis.register_script(lua.DECIDE)
+        self._close = redis.register_script(lua.CLOSE)
 
     # ── sessions ─────────────────────────────────────────────────────────
 
