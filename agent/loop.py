@@ -11,9 +11,8 @@ import asyncio
 import dataclasses
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from agent import events as ev
 from agent.config import AgentConfig
@@ -37,10 +36,10 @@ from agent.policy import call_needs_approval, validate_tool_args
 from agent.prompt import SYSTEM_PROMPT
 from agent.session import PendingApproval, Session, tool_message
 from agent.tools.registry import ToolContext, ToolRegistry, ToolResult
+from agent.turn import Decision, Turn, TurnCancelled, sanitise_feedback, until_cancelled
 
 logger = logging.getLogger(__name__)
 
-Emit = Callable[[ev.Event], Awaitable[None]]
 
 INTERRUPTED = "Interrupted: the user stopped the turn before this tool finished."
 ABANDONED = "Task abandoned — user continued the conversation without approving."
@@ -64,62 +63,6 @@ TRUNCATED_NOTE = (
 
 
 Step = Literal["done", "continue", "paused"]
-
-
-async def _noop() -> None:
-    return None
-
-
-class Decision(TypedDict, total=False):
-    tool_call_id: str
-    approved: bool
-    edited_script: str | None
-    feedback: str | None
-    expired: bool
-    """Nobody decided in time: the call did not run (``feedback`` says more)."""
-
-
-@dataclass
-class Turn:
-    """Everything a turn talks to besides the session: events out, stop in, persistence."""
-
-    emit: Emit
-    cancel: asyncio.Event = field(default_factory=asyncio.Event)
-    checkpoint: Callable[[], Awaitable[None]] = _noop
-    notify: Emit | None = None
-    """Where tools send events that outlive the turn (job progress); defaults to ``emit``."""
-    spawn: Callable[[Awaitable[Any]], Any] = asyncio.ensure_future
-
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel.is_set()
-
-
-class TurnCancelled(Exception):
-    """The user stopped the turn."""
-
-
-async def until_cancelled(awaitable: Awaitable[Any], cancel: asyncio.Event) -> Any:
-    """Await ``awaitable`` unless ``cancel`` is set first; then cancel it and raise."""
-    task = asyncio.ensure_future(awaitable)
-    waiter = asyncio.ensure_future(cancel.wait())
-    try:
-        done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    finally:
-        waiter.cancel()
-    if task in done:
-        return task.result()
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    raise TurnCancelled
-
-
-def sanitise_feedback(text: str) -> str:
-    """Strip control characters a person's reason may carry."""
-    return "".join(ch for ch in str(text).strip() if ch >= " " or ch in "\n\t")
 
 
 @dataclass
