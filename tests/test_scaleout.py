@@ -29,7 +29,10 @@ async def fleet(tmp_path_factory, llm, redis_server):
     if not redis_server.running:
         redis_server.start()
     fleet = Fleet(tmp_path_factory.mktemp("fleet"), redis_server.url, llm.base_url)
-    fleet.start(3, FAULT_PLATFORM="429,5xx,429")  # each worker's first platform calls fail
+    # Each worker's first platform calls fail. No worker dies here, so the lease is long:
+    # on a loaded machine a 1 s lease can lapse between heartbeats and a second worker
+    # would take over a live turn (a lost lease does not stop the first one yet).
+    fleet.start(3, FAULT_PLATFORM="429,5xx,429", TURN_LEASE_SECONDS="5")
     yield fleet
     fleet.close()
 
