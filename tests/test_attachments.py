@@ -117,7 +117,7 @@ class FileServer:
         app.router.add_get("/stream/{name}", self._stream)
         app.router.add_get("/expired/{name}", self._expired)
         app.router.add_get("/login", self._login)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

@@ -82,6 +82,7 @@ def settings_for(llm, redis_url, slack, tmp_path, **overrides) -> Settings:
         "slack_api_url": slack.base_url,
         "slack_edit_interval_ms": 20,
         "slack_native_streaming": False,
+        "shutdown_grace_seconds": 2,  # a turn still running at teardown is handed back soon
         **overrides,
     }
     return Settings(_env_file=None, **values)

@@ -40,9 +40,14 @@ def build_http_app(redis: Redis) -> web.Application:
     return app
 
 
+SHUTDOWN_TIMEOUT = 5.0
+"""Seconds a closing server waits for requests in flight (a Slack event's ack is quick;
+the turns it queued are handed over by the runner, not by the HTTP server)."""
+
+
 async def serve(app: web.Application, port: int, host: str = "0.0.0.0") -> web.AppRunner:
     """Start serving ``app``; the caller cleans up the returned runner."""
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

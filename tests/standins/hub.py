@@ -190,7 +190,7 @@ class HubStandIn:
         """Serve on ``port`` (0: a free one); after :meth:`close`, start again on ``self.port``."""
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 2**20)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.1)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", port).start()
         host, port = self._runner.addresses[0][:2]

@@ -269,7 +269,7 @@ class SlackStandIn:
         app.router.add_get("/files-pri/{file}/{name}", self._file)
         app.router.add_get("/files-pri/{file}/download/{name}", self._file)
         app.router.add_get("/signin", self._signin)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
