@@ -183,7 +183,6 @@ async def test_the_modules_write_these_exact_keys_with_the_documented_ttls(redis
     ]
     no_ttl = {
         "mib:current:slack:T01:C02:1700000000.000100",
-        "mib:decisions:appr-7f3a",
         "mib:background",
         "mib:turns",
         "mib:audit",

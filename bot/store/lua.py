@@ -36,6 +36,7 @@ local function decide(id)
     if #voters < need then return 'vote' end
   end
   redis.call('HSET', KEYS[2], id, ARGV[2])
+  redis.call('EXPIRE', KEYS[2], redis.call('TTL', KEYS[1]))
   return 'recorded'
 end
 

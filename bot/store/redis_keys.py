@@ -33,8 +33,7 @@ Key                               Type     Holds                                
 ``mib:ran:<session>:<call>``      string   when a tool call started (its run-once claim)        bot/store/sessions.py           ``IDEMPOTENCY_TTL`` (1 day)
 ``mib:approval:<approval>``       hash     an approval: session_key, requester, status,         bot/store/sessions.py           session TTL, set when opened
                                            ids, tools, required, platform_ref
-``mib:decisions:<approval>``      hash     tool call id -> decision JSON                        bot/store/sessions.py (Lua)     none: never set, so it outlives
-                                                                                                                                its approval
+``mib:decisions:<approval>``      hash     tool call id -> decision JSON                        bot/store/sessions.py (Lua)     the approval's TTL, copied on each decision
 ``mib:votes:<approval>``          hash     tool call id -> JSON list of its approvers so far    bot/store/sessions.py (Lua)     the approval's TTL, copied on each vote
 ``mib:background``                hash     ``<session>\\x1f<line>`` (:func:`background_field`)  bot/store/sessions.py           none; a field is removed when its
                                            -> JSON of work to resume after a restart                                            work ends
@@ -79,7 +78,7 @@ Lua scripts: every script (in bot/store/sessions.py, bot/approvals/budget.py,
 bot/turns/limits.py, bot/turns/feedback.py) receives its keys through ``KEYS[]``, built here; none
 builds a key name itself. The decide script writes ``mib:decisions:<approval>``
 and ``mib:votes:<approval>`` (``KEYS[2]``, ``KEYS[3]``) and copies the approval
-hash's TTL onto the votes hash.
+hash's TTL onto both.
 """
 
 from __future__ import annotations
