@@ -23,6 +23,10 @@ if status ~= 'open' then return status end
 local ids = cjson.decode(redis.call('HGET', KEYS[1], 'ids'))
 local required = cjson.decode(redis.call('HGET', KEYS[1], 'required') or '{}')
 local approving = ARGV[3] == '1'
+local ttl = redis.call('TTL', KEYS[1])
+local function expire_with_approval(key)  -- an approval with no TTL keeps its keys too
+  if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+end
 
 local function decide(id)
   if redis.call('HEXISTS', KEYS[2], id) == 1 then return 'already' end
@@ -32,11 +36,11 @@ local function decide(id)
     for _, v in ipairs(voters) do if v == ARGV[4] then return 'voted' end end
     table.insert(voters, ARGV[4])
     redis.call('HSET', KEYS[3], id, cjson.encode(voters))
-    redis.call('EXPIRE', KEYS[3], redis.call('TTL', KEYS[1]))
+    expire_with_approval(KEYS[3])
     if #voters < need then return 'vote' end
   end
   redis.call('HSET', KEYS[2], id, ARGV[2])
-  redis.call('EXPIRE', KEYS[2], redis.call('TTL', KEYS[1]))
+  expire_with_approval(KEYS[2])
   return 'recorded'
 end
 
