@@ -67,6 +67,9 @@ async def test_pending_lists_exactly_what_the_person_may_decide_and_its_buttons_
         await rig.idle()
         assert RAN == [("hf_jobs", GPU_JOB)]
         assert f"Approved by <@{BOB}>" in str(api.messages[card["id"]]["embeds"])
+        redrawn = api.messages[message["id"]]  # /pending's answer, without the decided call
+        assert redrawn["content"] == "Nothing is waiting for your decision."
+        assert redrawn["components"] == []
 
         again = await slash(rig, "pending", BOB)
         assert ephemeral_replies(api, again)[0]["content"].startswith("Nothing is waiting")

@@ -9,6 +9,7 @@ refusal goes only to the person who clicked.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -31,9 +32,16 @@ def actor_of(user: discord.abc.User) -> Actor:
 class Approvals:
     """The handlers behind the approval buttons and the Reject / Edit script modals."""
 
-    def __init__(self, runner: TurnRunner, surfaces: DiscordSurfaces) -> None:
+    def __init__(
+        self,
+        runner: TurnRunner,
+        surfaces: DiscordSurfaces,
+        redraw_inbox: Callable[[discord.Interaction], Awaitable[None]],
+    ) -> None:
         self.runner = runner
         self.surfaces = surfaces
+        self.redraw_inbox = redraw_inbox
+        """Redraws ``/pending``'s answer after a click on one of its buttons."""
 
     async def on_click(
         self, interaction: discord.Interaction, verb: str, approval_id: str, n: int | None
@@ -60,6 +68,9 @@ class Approvals:
         )
         if click.refusal:
             await self._tell(interaction, click.refusal)
+        message = interaction.message
+        if message is not None and message.flags.ephemeral:  # a click on /pending's answer
+            await self.redraw_inbox(interaction)
 
     def _modal(self, request: ModalRequest) -> discord.ui.Modal:
         """The Discord modal for a Reject or Edit script click."""

@@ -45,8 +45,8 @@ class DiscordBot(discord.AutoShardedClient):
         self.conversations = Conversations(
             self, runner, self.surfaces, message_content=settings.discord_message_content
         )
-        self.approvals = Approvals(runner, self.surfaces)
         self.inbox = InboxCommands(runner)
+        self.approvals = Approvals(runner, self.surfaces, self.inbox.redraw_pending)
         self.feedback = Feedback(runner)
         add_commands(self.tree, self.conversations, self.inbox)
         runner.surfaces["discord"] = self.surfaces

@@ -110,10 +110,21 @@ class InboxCommands:
 
     async def pending(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.followup.send(ephemeral=True, **await self._pending_reply(interaction))
+
+    async def redraw_pending(self, interaction: discord.Interaction) -> None:
+        """After a click on ``/pending``'s answer: the answer again, without what was decided."""
+        try:
+            await interaction.edit_original_response(
+                **{"view": None, **await self._pending_reply(interaction)}
+            )
+        except discord.HTTPException as exc:  # e.g. the interaction token lapsed (15 min)
+            logger.info("could not redraw /pending for %s: %s", interaction.user.id, exc)
+
+    async def _pending_reply(self, interaction: discord.Interaction) -> dict[str, Any]:
         actor = actor_of(interaction.user)
         waiting = await self.inbox.waiting_for(actor, await self.visible(interaction))
-        now = self.runner.jobs.clock().timestamp()
-        await interaction.followup.send(ephemeral=True, **pending_reply(waiting, now))
+        return pending_reply(waiting, self.runner.jobs.clock().timestamp())
 
     async def jobs(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)

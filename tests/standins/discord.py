@@ -326,6 +326,9 @@ class DiscordStandIn:
             message = self.messages[interaction["message"]["id"]]
             self._apply(message, data)
             resource["message"] = message
+        clicked = interaction.get("message")
+        if body["type"] in (CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE) and clicked:
+            self.originals[token] = clicked["id"]  # the message whose button was clicked
         return self._json({"interaction": answer, "resource": resource})
 
     async def _edit_original(self, request: web.Request) -> web.Response:
