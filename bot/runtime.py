@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import os
 import signal
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from agent.model import credential_problem
 from agent.tools import build_hf_tools
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import ToolRegistry
+from agent.tools.sandbox import Sandbox
 from bot.approvals.controls import TeamControls
 from bot.approvals.expiry import Sweeper
 from bot.jobs.card import Clock, utc_now
@@ -106,6 +108,10 @@ async def runtime(
             clock=clock,
         )
         sweeping = asyncio.create_task(sweeper.run(), name="approval sweeper")
+        pruning = asyncio.create_task(
+            prune_sandboxes(runner.intake.sandbox, settings.session_ttl_seconds),
+            name="sandbox pruning",
+        )
         if tracer is not None:
             tracer.start()
         prices = None
@@ -120,6 +126,7 @@ async def runtime(
                 logger.info("SIGTERM: finishing or handing back running turns")
             finally:
                 sweeping.cancel()
+                pruning.cancel()
                 if prices is not None:
                     prices.cancel()
                 try:
@@ -180,6 +187,16 @@ def build_runner(
         hub=hub_api(settings),
         clock=clock,
     )
+
+
+async def prune_sandboxes(sandbox: Sandbox, idle_seconds: float, every: float = 3600) -> None:
+    """Every ``every`` seconds, remove the sandboxes of sessions gone for ``idle_seconds``
+    (a turn touches its session's sandbox, so a live session keeps its files)."""
+    while True:
+        removed = await asyncio.to_thread(sandbox.prune, idle_seconds, time.time())
+        if removed:
+            logger.info("removed %d idle sandboxes: %s", len(removed), ", ".join(removed))
+        await asyncio.sleep(every)
 
 
 def sandbox_root(settings: Settings) -> Path:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from typing import Any
 
 import pytest
@@ -10,6 +12,8 @@ import pytest
 from agent.session import Session
 from agent.tools.registry import ToolContext, ToolRegistry, ToolResult
 from agent.tools.sandbox import Sandbox, sandbox_tools, session_dirname
+from bot.runtime import prune_sandboxes
+from tests.support import eventually
 
 KEY = "t:1:2:3"
 
@@ -110,3 +114,34 @@ async def test_file_and_total_size_caps(call):
     assert not full.success and "over its 250 B limit" in full.output
     # replacing a file counts its new size, not both
     assert (await call("sandbox_write", path="b.txt", content="w" * 70)).success
+
+
+def make_sandboxes(sandbox: Sandbox, *keys: str) -> list[Session]:
+    """Sessions with a file in their sandbox, each last used in 1970."""
+    sessions = [Session(key=key) for key in keys]
+    for session in sessions:
+        sandbox.create(session)
+        (sandbox.directory(session) / "train.py").write_text("print(1)\n")
+        os.utime(sandbox.directory(session), (1_000, 1_000))
+    return sessions
+
+
+def test_idle_sandboxes_are_pruned_and_a_touched_one_is_kept(tmp_path):
+    sandbox = Sandbox(tmp_path)
+    live, gone = make_sandboxes(sandbox, "t:1:2:live", "t:1:2:gone")
+    sandbox.touch(live)  # what each turn of a session does
+    sandbox.touch(Session(key="t:1:2:none"))  # no sandbox: nothing is made
+
+    assert sandbox.prune(idle_seconds=86_400, now=time.time()) == [session_dirname(gone.key)]
+    assert [p.name for p in tmp_path.iterdir()] == [session_dirname(live.key)]
+    assert (tmp_path / session_dirname(live.key) / "train.py").is_file()
+
+
+async def test_the_runtime_prunes_sandboxes_in_the_background(tmp_path):
+    sandbox = Sandbox(tmp_path)
+    make_sandboxes(sandbox, "t:1:2:gone")
+    pruning = asyncio.create_task(prune_sandboxes(sandbox, idle_seconds=86_400))
+    try:
+        await eventually(lambda: not any(tmp_path.iterdir()))
+    finally:
+        pruning.cancel()

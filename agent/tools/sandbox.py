@@ -13,6 +13,7 @@ import asyncio
 import collections
 import hashlib
 import re
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -164,6 +165,23 @@ class Sandbox:
 
     def usage(self, session: Session) -> int:
         return sum(size for _, size in self.files(session))
+
+    def touch(self, session: Session) -> None:
+        """Mark the session's sandbox as in use (its directory's mtime), if it has one."""
+        if STATE_KEY in session.state and (base := self._base(session)).is_dir():
+            base.touch()
+
+    def prune(self, idle_seconds: float, now: float) -> list[str]:
+        """Remove the sandboxes not touched for ``idle_seconds`` (their sessions have expired);
+        the names of those removed."""
+        if not self.root.is_dir():
+            return []
+        idle = [
+            d for d in self.root.iterdir() if d.is_dir() and now - d.stat().st_mtime > idle_seconds
+        ]
+        for directory in idle:
+            shutil.rmtree(directory, ignore_errors=True)
+        return sorted(d.name for d in idle)
 
     def _base(self, session: Session) -> Path:
         return self.root / session_dirname(session.key)

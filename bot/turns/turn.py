@@ -122,6 +122,7 @@ class RunningTurn:
         surface = runner.surfaces[platform_of(key)](key, ref)
         renderer = StreamRenderer(surface, ref.get("placeholder"), turn_id=turn_id)
         session = await runner.store.load(key) or Session(key=key)
+        runner.intake.sandbox.touch(session)  # in use: not pruned while the session lives
         meta = await runner.store.meta(key)
         requester = item.get("user") or meta.get("requester", "")
         item, takeovers = takeover.carried_on(item, meta, turn_id, taken_over)
