@@ -25,6 +25,7 @@ from bench import (  # noqa: E402
     fig_ack,
     fig_approval,
     fig_cadence,
+    fig_chunk,
     fig_concurrency,
     fig_memory,
     fig_overhead,
@@ -57,6 +58,8 @@ class Scale:
     budget_threads: tuple[int, ...] = (1, 6, 20)
     budget_words: int = 150
     budget_rate: float = 4.0
+    chunk_chunks: int = 3000
+    chunk_repeats: int = 5
 
 
 SCALES = {
@@ -80,6 +83,8 @@ SCALES = {
         budget_threads=(1, 3),
         budget_words=6,
         budget_rate=6.0,
+        chunk_chunks=200,
+        chunk_repeats=1,
     ),
 }
 
@@ -107,6 +112,7 @@ def figures(s: Scale) -> dict[str, Callable[[], Awaitable[Figure]]]:
         "memory": lambda: fig_memory.run(s.idle_sessions, s.history_messages),
         "approval": lambda: fig_approval.run(s.approvals),
         "thread_budget": lambda: fig_threads.run(s.budget_threads, s.budget_words, s.budget_rate),
+        "chunk_cpu": lambda: fig_chunk.run(s.chunk_chunks, s.chunk_repeats),
     }
 
 
