@@ -33,7 +33,7 @@ from bench.rig import (
     standins,
     streamed,
 )
-from bench.slackload import mentions, post_all
+from bench.slackload import Mention, mentions, post_all
 from tests.conftest import free_port
 from tests.standins.slack import SlackSender
 
@@ -101,11 +101,10 @@ async def to_healthz(env: dict[str, str]) -> float:
 
 
 async def to_first_turn(
-    env: dict[str, str], front: BotProcess, llm: TimedLLM, slack: TimedSlack, n: int
+    env: dict[str, str], front: BotProcess, llm: TimedLLM, slack: TimedSlack, mention: Mention
 ) -> float:
     """Seconds from launching ``worker`` to its first turn's model call; the turn (queued by
     ``front``) is let finish before the worker stops, so none is left for the next one."""
-    (mention,) = mentions(SlackSender("", SECRET), 1, f"CCOLD{n}X")
     await post_all(front.events_url, [mention])
     seen = len(llm.requests)
     start = time.monotonic()
@@ -136,9 +135,9 @@ async def run(repeats: int) -> Figure:
             slack_s = [await to_healthz(env) for _ in range(repeats)]
             step(f"ml-intern-bot worker → first turn × {repeats}")
             async with BotProcess(env | {"RUN_TURNS": "0"}) as front:
-                worker_s = [await to_first_turn(env, front, llm, slack, n) for n in range(repeats)]
-            cold = [f"CCOLD{n}X00000" for n in range(repeats)]  # mentions()' channels
-            answered = len(finished(slack, cold, ANSWER_CHUNKS))
+                batch = mentions(SlackSender("", SECRET), repeats, "CCOLD")  # unique event ids
+                worker_s = [await to_first_turn(env, front, llm, slack, m) for m in batch]
+            answered = len(finished(slack, [m.channel for m in batch], ANSWER_CHUNKS))
     base = statistics.median(baseline)
     fig.results = {
         "import_litellm_s": _summary(baseline),
