@@ -73,7 +73,14 @@ async def run(
         biggest["added_ms"]["p99"],
         below(biggest["added_ms"]["p99"], 50) if biggest["complete"] else False,
     )
-    fig.results["workers"] = await _scale_out(workers, turns)
+    scale_out = fig.results["workers"] = await _scale_out(workers, turns)
+    fig.target(
+        f"worker scale-out: turns/s with {', '.join(map(str, workers))} workers; × 1 worker",
+        "reported",
+        [scale_out[f"{k} workers"]["turns_per_s"] for k in workers]
+        + [scale_out[f"{k} workers"][f"vs_{workers[0]}_worker"] for k in workers[1:]],
+        None,
+    )
     fig.results["plot"] = plots
     return fig
 

@@ -3,7 +3,8 @@
 A turn with a zero-latency LLM (the loopback stand-in, no delay) and a no-op
 tool: one model call asking for the tool, then a streamed answer. Its wall time
 in the runtime (submit → idle) is compared with the same two model calls made
-straight through LiteLLM in the same process (the baseline). Redis round trips
+straight through the client the agent makes (``make_llm_client``: the ``openai`` client
+for this OpenAI-compatible stand-in) in the same process (the baseline). Redis round trips
 are counted by a proxy in front of redis-server, at two answer lengths.
 """
 
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.llm import LiteLLMClient, LLMReply, stream_reply
+from agent.llm import LLMReply, make_llm_client, stream_reply
 from bench.discord_surface import DiscordChannel
 from bench.figure import Figure, below
 from bench.proc import cpu_seconds
@@ -34,7 +35,7 @@ def _script(llm: Any, chunks: int) -> None:
 
 
 async def _llm_only(llm: Any, settings: Any, chunks: int, turns: int) -> list[float]:
-    client = LiteLLMClient(settings.agent_config())
+    client = make_llm_client(settings.agent_config())  # what Agent uses as ``agent.llm``
     specs = bench_tools().specs()
     messages = [{"role": "user", "content": "overhead"}]
 
@@ -48,6 +49,7 @@ async def _llm_only(llm: Any, settings: Any, chunks: int, turns: int) -> list[fl
         for _ in range(2):
             await stream_reply(await client.stream(messages, specs), LLMReply(), on_text)
         walls.append(ms(time.monotonic() - start))
+    await client.aclose()
     return walls
 
 

@@ -139,16 +139,20 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 def bot_env(
-    redis_url: str, llm: LLMStandIn, slack: SlackStandIn | None, data_dir: Path, **extra: Any
+    redis_url: str,
+    llm: LLMStandIn | str,
+    slack: SlackStandIn | None,
+    data_dir: Path,
+    **extra: Any,
 ) -> dict[str, str]:
-    """The bot's settings, as environment variables (names from the README); ``extra``
-    adds more (``worker_concurrency=500``). Per-user and per-channel turn limits are off:
-    the bench measures capacity, not abuse protection."""
+    """The bot's settings, as environment variables (names from the README); ``llm`` is the
+    stand-in or its base URL; ``extra`` adds more (``worker_concurrency=500``). Per-user
+    and per-channel turn limits are off: the bench measures capacity, not abuse protection."""
     env = {
         "REDIS_URL": redis_url,
         "DATA_DIR": str(data_dir),
         "MODEL": "openai/bench-model",
-        "LLM_API_BASE": llm.base_url,
+        "LLM_API_BASE": llm if isinstance(llm, str) else llm.base_url,
         "LLM_API_KEY": "sk-bench",
         "LLM_RETRIES": "0",
         "LOG_LEVEL": "WARNING",

@@ -25,6 +25,8 @@ from bench import (  # noqa: E402
     fig_ack,
     fig_approval,
     fig_cadence,
+    fig_chunk,
+    fig_cold,
     fig_concurrency,
     fig_memory,
     fig_overhead,
@@ -57,6 +59,9 @@ class Scale:
     budget_threads: tuple[int, ...] = (1, 6, 20)
     budget_words: int = 150
     budget_rate: float = 4.0
+    chunk_chunks: int = 3000
+    chunk_repeats: int = 5
+    cold_repeats: int = 5
 
 
 SCALES = {
@@ -70,7 +75,7 @@ SCALES = {
         threads=(1, 3),
         thread_chunks=6,
         thread_rate=20,
-        workers=(1,),
+        workers=(1, 2),
         worker_turns=3,
         overhead_turns=2,
         overhead_chunks=(4, 12),
@@ -80,6 +85,9 @@ SCALES = {
         budget_threads=(1, 3),
         budget_words=6,
         budget_rate=6.0,
+        chunk_chunks=200,
+        chunk_repeats=1,
+        cold_repeats=1,
     ),
 }
 
@@ -107,6 +115,8 @@ def figures(s: Scale) -> dict[str, Callable[[], Awaitable[Figure]]]:
         "memory": lambda: fig_memory.run(s.idle_sessions, s.history_messages),
         "approval": lambda: fig_approval.run(s.approvals),
         "thread_budget": lambda: fig_threads.run(s.budget_threads, s.budget_words, s.budget_rate),
+        "chunk_cpu": lambda: fig_chunk.run(s.chunk_chunks, s.chunk_repeats),
+        "cold_start": lambda: fig_cold.run(s.cold_repeats),
     }
 
 

@@ -7,6 +7,7 @@ import json
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bench import fig_chunk, fig_overhead, fig_threads
+from bench.chunk_bot import STAGES
 from bench.discord_surface import EDITS_PER_WINDOW, DiscordChannel, SlidingWindow, discord_stream
 from bench.report import write
 from bench.rig import last_marker, words
@@ -87,13 +88,13 @@ async def test_the_chunk_figure_reads_one_stream_on_every_path():
         "a_plain_sse",
         "b_openai_client",
         "c_litellm_acompletion",
-        "d_agent_openai",
-        "d_agent_litellm",
+        "d_agent_stream",
+        "d_whole_bot",
     }
     assert all(value > 0 for value in cpu.values())
     assert fig.results["ratio_to_openai_client"]["b_openai_client"] == 1.0
-    profile = fig.results["profiles"]["d_agent_openai"]
+    profile = fig.results["profiles"]["d_whole_bot"]
     assert "`agent/llm.py:" in profile and "openai/_streaming.py" in profile
-    assert "litellm/" in fig.results["profiles"]["d_agent_litellm"]
+    assert set(fig.results["stages_us_per_chunk_profiled"]) == {s for s, _, _ in STAGES}
     shown = fig_chunk.report(fig)
     assert all(f"| {path} |" in shown for path in cpu)

@@ -1,8 +1,13 @@
-"""Tools from Model Context Protocol servers, offered to the model beside the built-in ones."""
+"""Tools from Model Context Protocol servers, offered to the model beside the built-in ones.
+
+The server side (and the MCP SDK, slow to import) loads on first use: a bot with no MCP
+server configured never imports it.
+"""
+
+from typing import Any
 
 from agent.mcp.config import McpConfigError, ServerConfig, load_servers
 from agent.mcp.manager import McpManager
-from agent.mcp.server import McpServer, McpTiming, approval_rule
 
 __all__ = [
     "McpConfigError",
@@ -13,3 +18,11 @@ __all__ = [
     "approval_rule",
     "load_servers",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("McpServer", "McpTiming", "approval_rule"):
+        from agent.mcp import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,14 +7,31 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from agent.mcp.config import ServerConfig
-from agent.mcp.server import McpServer, McpTiming
 from agent.tools.registry import ToolRegistry
+
+if TYPE_CHECKING:
+    from agent.mcp.server import McpServer, McpTiming
 
 logger = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT = 5.0
+
+
+def _servers(
+    configs: list[ServerConfig],
+    registry: ToolRegistry,
+    env: Mapping[str, str],
+    timing: McpTiming | None,
+) -> list[McpServer]:
+    """A server per config; the MCP SDK (~0.3 s to import) only when one is configured."""
+    if not configs:
+        return []
+    from agent.mcp.server import McpServer, McpTiming
+
+    return [McpServer(c, registry, env, timing or McpTiming()) for c in configs]
 
 
 class McpManager:
@@ -32,7 +49,7 @@ class McpManager:
         startup_timeout: float = 10.0,
     ) -> None:
         env = os.environ if environ is None else environ
-        self.servers = [McpServer(c, registry, env, timing or McpTiming()) for c in configs]
+        self.servers = _servers(list(configs), registry, env, timing)
         self.startup_timeout = startup_timeout
         self._tasks: list[asyncio.Task[None]] = []
 
