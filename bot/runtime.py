@@ -109,7 +109,7 @@ async def runtime(
         )
         sweeping = asyncio.create_task(sweeper.run(), name="approval sweeper")
         pruning = asyncio.create_task(
-            prune_sandboxes(runner.intake.sandbox, settings.session_ttl_seconds),
+            prune_sandboxes(runner.inputs.intake.sandbox, settings.session_ttl_seconds),
             name="sandbox pruning",
         )
         if tracer is not None:
