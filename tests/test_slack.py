@@ -11,12 +11,13 @@ import yaml
 
 from adapters.slack.frontend import SlackFrontEnd
 from adapters.slack.install import BOT_EVENTS, BOT_SCOPES, manifest_yaml
+from adapters.slack.keys import session_key
 from adapters.slack.mrkdwn import from_slack, to_mrkdwn
 from bot.ops.http import build_http_app, serve
 from bot.runtime import runtime
 from bot.settings import Settings
 from tests.standins.llm import text, tool_calls
-from tests.standins.slack import BOT_USER, SlackSender, SlackStandIn
+from tests.standins.slack import BOT_USER, TEAM, SlackSender, SlackStandIn
 from tests.support import RAN, eventually, test_tools
 
 SECRET = "test-signing-secret"
@@ -234,6 +235,30 @@ async def test_a_retried_event_runs_one_turn(bot, llm):
     await asyncio.sleep(0.2)
     assert len(llm.requests) == 1
     assert len(bot.slack.called("reactions.add")) == 1
+
+
+async def test_events_are_acknowledged_and_queued_while_the_model_and_web_api_stall(
+    bot, llm, slack
+):
+    """The 200 waits on no turn and no platform call: with the model and every Web API call
+    held, mentions still get their 200 and are queued; released, each turn answers."""
+    llm.script(text("An answer."), text("An answer."))
+    llm.held.hold()
+    slack.held.hold()
+    first = await bot.send.mention("one", channel="C0ONE")  # asserts the 200
+    await eventually(lambda: slack.held.waiting)  # its turn waits on the held Web API
+    second = await bot.send.mention("two", channel="C0TWO")
+    keys = [session_key(TEAM, first), session_key(TEAM, second)]
+    await eventually(lambda: len(slack.held.waiting) == 2)  # both turns started, both held
+    assert all([await bot.rt.store.busy(key) for key in keys])
+    assert llm.requests == [] and slack.seen("C0ONE", first["ts"]) == []
+
+    slack.held.release()
+    await eventually(lambda: len(llm.held.waiting) == 2)  # the turns go on to the held model
+    llm.held.release()
+    threads = [("C0ONE", first["ts"]), ("C0TWO", second["ts"])]
+    await bot.settle(lambda: all(slack.seen(*t) == ["An answer."] for t in threads))
+    assert [r["timestamp"] for r in slack.called("reactions.add")] == [first["ts"], second["ts"]]
 
 
 async def test_a_long_reply_arrives_whole_across_messages_with_code_blocks_intact(bot, llm):

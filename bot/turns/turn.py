@@ -31,6 +31,7 @@ from bot.ops.metrics import RUNNING_TURNS, count
 from bot.ops.traces import Tracer
 from bot.output.messages import HANDED_BACK, STALE_APPROVAL, STORE_LOST, unknown_request, went_wrong
 from bot.output.render import StreamRenderer
+from bot.output.status import show_received
 from bot.session_key import platform_of
 from bot.store.sessions import SessionStore
 from bot.turns import takeover
@@ -119,7 +120,11 @@ class RunningTurn:
     ) -> RunningTurn:
         """The turn of ``item``: its thread's surface, the stored session and who asked."""
         ref = item.get("ref", {})
-        surface = runner.surfaces[platform_of(key)](key, ref)
+        factory = runner.surfaces[platform_of(key)]
+        surface = factory(key, ref)
+        first = not taken_over and item["kind"] == "message"
+        if first and (greeted := await show_received(surface, ref)) is not ref:
+            ref, surface = greeted, factory(key, greeted)  # the answer takes the placeholder
         renderer = StreamRenderer(surface, ref.get("placeholder"), turn_id=turn_id)
         session = await runner.store.load(key) or Session(key=key)
         meta = await runner.store.meta(key)
