@@ -303,6 +303,35 @@ async def test_approve_runs_the_job_once_and_the_card_shows_who_decided(bot, llm
     assert "Approved by <@U0ALICE>" in json.dumps(card.blocks)
 
 
+async def test_an_approved_tool_runs_while_the_card_redraw_is_held_and_the_thread_keeps_order(
+    bot, llm, slack
+):
+    """The tool starts once the decision is recorded, not once the card is redrawn: with
+    chat.update held, the job runs; released, the thread's writes come in order: the card
+    shows the decision, then the call's line, then its result."""
+    llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("The job is running."))
+    thread, card = await bot.pause_on("train it on a GPU")
+    slack.held.hold("chat.update")
+    clicked = len(slack.calls)
+    status, _ = await bot.send.click(card, card.button_ids()[0])
+    assert status == 200
+    await eventually(lambda: RAN == [("hf_jobs", GPU_JOB)])
+    assert slack.held.waiting == ["chat.update"]  # the card's redraw, not made yet
+
+    slack.held.release()
+    await bot.settle(lambda: "The job is running." in bot.answer(thread))
+    writes = [
+        (method, args.get("ts"), args.get("text", ""))
+        for method, args in slack.calls[clicked:]
+        if method in ("chat.postMessage", "chat.update")
+    ]
+    decided = next(i for i, w in enumerate(writes) if w[:2] == ("chat.update", card.ts))
+    running = next(i for i, w in enumerate(writes) if "`hf_jobs` running" in w[2])
+    result = next(i for i, w in enumerate(writes) if "`hf_jobs` done" in w[2])
+    assert decided < running < result
+    assert "Approved by <@U0ALICE>" in json.dumps(bot.card(thread).blocks)
+
+
 async def test_reject_asks_a_reason_in_a_modal_and_the_agent_reads_it(bot, llm):
     llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("OK, I won't."))
     thread, card = await bot.pause_on("train it")

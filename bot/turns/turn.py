@@ -125,7 +125,8 @@ class RunningTurn:
         first = not taken_over and item["kind"] == "message"
         if first and (greeted := await show_received(surface, ref)) is not ref:
             ref, surface = greeted, factory(key, greeted)  # the answer takes the placeholder
-        renderer = StreamRenderer(surface, ref.get("placeholder"), turn_id=turn_id)
+        writer = runner.approvals.writers.of(key)  # the card's redraws and the lines, in order
+        renderer = StreamRenderer(surface, ref.get("placeholder"), turn_id=turn_id, writer=writer)
         session = await runner.store.load(key) or Session(key=key)
         meta = await runner.store.meta(key)
         requester = item.get("user") or meta.get("requester", "")
