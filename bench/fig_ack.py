@@ -3,22 +3,34 @@
 Mentions go out open-loop at a set rate, each in its own channel (so the
 per-channel gate never queues placeholders), to the bot in a child process.
 The baseline is a bare aiohttp handler in a child process at the same rates.
+Every event is then accounted for: answered (its answer in the thread), refused (a
+reply saying why), still queued or running in Redis when the drain time ran out, or
+lost (none of these).
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
+from redis.asyncio import Redis
+
+from adapters.slack.keys import session_key
 from bench.figure import Figure, below, finished, step, until
 from bench.proc import Usage
-from bench.rig import SECRET, BotProcess, bot_env, redis_server, standins, streamed
-from bench.slackload import Sent, mentions, post_all
+from bench.rig import SECRET, BotProcess, TimedSlack, bot_env, redis_server, standins, streamed
+from bench.slackload import Mention, Sent, mentions, post_all
 from bench.stats import ms, ratio, summary
-from tests.standins.slack import SlackSender
+from bot.output.messages import STORE_DOWN, slow_down, too_long
+from bot.store.sessions import SessionStore
+from tests.standins.slack import TEAM, SlackSender
 
 ANSWER_CHUNKS = 3
+REFUSALS = (STORE_DOWN, too_long(1, 1).split("(")[0], slow_down(1).split(":")[0])
+"""How each refusal the bot replies with begins (rate limits are off in the bench, so
+these come only from a failing store or an input the bot can't take)."""
 
 
 def _placeholders(slack, sent: list[Sent]) -> list[float]:
@@ -31,6 +43,36 @@ def _placeholders(slack, sent: list[Sent]) -> list[float]:
             posted.setdefault(where, c.at)
     keys = ((s.mention.channel, s.mention.ts, s.at) for s in sent)
     return [ms(posted[(ch, ts)] - at) for ch, ts, at in keys if (ch, ts) in posted]
+
+
+def _refused(slack: TimedSlack, channels: Iterable[str]) -> set[str]:
+    """The channels where the bot replied with a refusal."""
+    wanted = set(channels)
+    return {
+        c.args.get("channel")
+        for c in slack.timeline
+        if c.status == 200
+        and c.method in ("chat.postMessage", "chat.update")
+        and c.args.get("channel") in wanted
+        and str(c.args.get("text", "")).startswith(REFUSALS)
+    }
+
+
+async def _outcomes(slack: TimedSlack, store: SessionStore, batch: list[Mention]) -> dict:
+    """Each event answered, refused, still queued or running, or lost."""
+    channels = [m.channel for m in batch]
+    answered = finished(slack, channels, ANSWER_CHUNKS)
+    refused = _refused(slack, channels) - answered
+    open_ = [m for m in batch if m.channel not in answered | refused]
+    waiting = [
+        m for m in open_ if await store.busy(session_key(TEAM, {"channel": m.channel, "ts": m.ts}))
+    ]
+    return {
+        "answered": len(answered),
+        "refused": len(refused),
+        "still_queued": len(waiting),
+        "lost": len(open_) - len(waiting),
+    }
 
 
 async def run(rates: tuple[int, ...], seconds: float, drain_timeout: float) -> Figure:
@@ -51,6 +93,7 @@ async def run(rates: tuple[int, ...], seconds: float, drain_timeout: float) -> F
                     batch = mentions(sender, max(1, int(rate * seconds)), f"CB{rate}X")
                     sent = await post_all(bare.events_url, batch, rate)
                     baseline[rate] = summary([ms(s.latency) for s in sent])
+            store = SessionStore(Redis.from_url(redis.url))
             async with BotProcess(env) as bot:
                 warm = mentions(sender, 3, "CWARMX")
                 await post_all(bot.events_url, warm)
@@ -58,15 +101,18 @@ async def run(rates: tuple[int, ...], seconds: float, drain_timeout: float) -> F
                 for rate in rates:
                     step(f"the bot at {rate} events/s")
                     fig.results[f"{rate}/s"] = await _at_rate(
-                        bot, slack, sender, rate, seconds, drain_timeout, baseline[rate]
+                        bot, slack, store, sender, rate, seconds, drain_timeout, baseline[rate]
                     )
-    at200 = fig.results.get("200/s", {})
+            await store.redis.aclose()
+    top = fig.results.get(f"{max(rates)}/s", {})
     fig.target(
-        "ack p99 at 200 events/s",
+        f"ack p99 at {max(rates)} events/s",
         "< 50 ms",
-        at200.get("ack_ms", {}).get("p99"),
-        below(at200.get("ack_ms", {}).get("p99"), 50),
+        top.get("ack_ms", {}).get("p99"),
+        below(top.get("ack_ms", {}).get("p99"), 50),
     )
+    lost = [r["outcomes"]["lost"] for r in fig.results.values()]
+    fig.target("events lost (every rate)", "0", lost, all(n == 0 for n in lost) if lost else None)
     placeholder_p50 = [r["placeholder_ms"]["p50"] for r in fig.results.values()]
     fig.target(
         "placeholder p50 (every rate)",
@@ -77,14 +123,18 @@ async def run(rates: tuple[int, ...], seconds: float, drain_timeout: float) -> F
     return fig
 
 
-async def _at_rate(bot, slack, sender, rate, seconds, drain_timeout, baseline) -> dict:
+async def _at_rate(bot, slack, store, sender, rate, seconds, drain_timeout, baseline) -> dict:
     batch = mentions(sender, max(1, int(rate * seconds)), f"C{rate}X")
     await bot.probe()  # start the inside view afresh
     usage = Usage(bot.pid).start()
     started = time.monotonic()
     sent = await post_all(bot.events_url, batch, rate)
     channels = [m.channel for m in batch]
-    await until(lambda: len(finished(slack, channels, ANSWER_CHUNKS)) == len(batch), drain_timeout)
+
+    def replied() -> int:
+        return len(finished(slack, channels, ANSWER_CHUNKS) | _refused(slack, channels))
+
+    await until(lambda: replied() == len(batch), drain_timeout)
     drained = time.monotonic() - started
     done = len(finished(slack, channels, ANSWER_CHUNKS))
     await usage.stop()
@@ -99,6 +149,7 @@ async def _at_rate(bot, slack, sender, rate, seconds, drain_timeout, baseline) -
         "server_ack_ms": summary(inside["acks_ms"]),
         "bot_loop_lag_ms": summary(inside["loop_lag_ms"]),
         "placeholder_ms": summary(_placeholders(slack, sent)),
+        "outcomes": await _outcomes(slack, store, batch),
         "turns_answered": done,
         "turns_per_s": round(done / drained, 1),
         "bot_cpu_percent": usage.cpu_percent,

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.figure import Figure, until
+from bench.figure import Figure, below, until
 from bench.rig import SECRET, BotProcess, bot_env, fleet, redis_server, standins
 from bench.slackload import mentions, post_all
 from bench.stats import ms, summary
@@ -76,9 +76,10 @@ async def run(approvals: int) -> Figure:
                 fig.results[name] = await _clicks(front, slack, llm, approvals, name[0])
     for name, result in fig.results.items():
         p50 = result["click_to_tool_start_ms"]["p50"]
-        fig.target(f"click → tool start p50, {name}", "reported", p50, None)
+        fig.target(f"click → tool start p50, {name}", "< 250 ms", p50, below(p50, 250))
     fig.notes.append(
         "The click is handled by the front end; the tool runs where the turn runs "
-        "(the same process, or a worker process)."
+        "(the same process, or a worker process). The card's redraw and the tool's line are "
+        "made by the thread's writer beside the tool, so neither waits for the rate gate first."
     )
     return fig

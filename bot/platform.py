@@ -5,8 +5,8 @@ Two seams meet here.
 * **Output** — a :class:`Surface` is one chat thread as the renderer writes to it:
   post, edit, a compact line per tool call, an approval card, a notice. Optional
   capabilities (:class:`NativeStream`, :class:`StreamSteps`, :class:`WorkingStatus`,
-  :class:`Attachments`, :class:`ApprovalCards`, :class:`FeedbackButtons`, :class:`Typing`,
-  :class:`ToolSteps`, :class:`FileAccess`, :class:`JobCards`, :class:`Pings`,
+  :class:`Receipts`, :class:`Attachments`, :class:`ApprovalCards`,
+  :class:`FeedbackButtons`, :class:`Typing`, :class:`ToolSteps`, :class:`FileAccess`, :class:`JobCards`, :class:`Pings`,
   :class:`DirectMessages`) are detected with ``isinstance``, never assumed. Every call
   goes through :func:`call_surface`, behind the surface's :class:`Gate` (a per-channel
   :class:`RateGate`, or a platform's own budget per method), retried after a 429
@@ -227,6 +227,14 @@ class WorkingStatus(Protocol):
 
     async def set_status(self, text: str, loading: Sequence[str] = ()) -> None: ...
     async def clear_status(self) -> None: ...
+
+
+@runtime_checkable
+class Receipts(Protocol):
+    """Optional capability of a :class:`Surface`: a person's message shows that it reached
+    the bot (Slack's 👀 reaction); ``message`` is the platform's id of it."""
+
+    async def mark_received(self, message: str) -> None: ...
 
 
 @runtime_checkable

@@ -33,7 +33,7 @@ from bot.ops.metrics import observing_llm
 from bot.ops.traces import Tracer, tracer_for
 from bot.output.redact import register_secret
 from bot.settings import Settings
-from bot.store.embedded import redis_for
+from bot.store.embedded import redis_for, side_client
 from bot.store.sessions import SessionStore
 from bot.turns.intake import FileIntake
 from bot.turns.limits import TurnLimits
@@ -50,6 +50,13 @@ class Runtime:
     runner: TurnRunner
     sweeper: Sweeper | None = None
     """Announces, reminds and expires pending approvals (its task runs in the lifespan)."""
+    acks: SessionStore | None = None
+    """The store on a small connection pool of its own, for what a front end does before
+    its acknowledgement (dedupe): turns never hold its connections. None: ``store``."""
+
+    @property
+    def ack_store(self) -> SessionStore:
+        return self.acks or self.store
 
 
 def hub_api(settings: Settings) -> HfApi:
@@ -92,6 +99,7 @@ async def runtime(
     async with (
         mcp_servers(settings, registry),
         redis_for(settings.redis_url, settings.data_dir) as redis,
+        side_client(redis) as ack_redis,
     ):
         store = SessionStore(
             redis, ttl_seconds=settings.session_ttl_seconds, clock=lambda: clock().timestamp()
@@ -119,7 +127,8 @@ async def runtime(
             prices = asyncio.create_task(runner.controls.load_hub_prices(hub_api(settings)))
         with observing_llm(), sigterm_cancels(asyncio.current_task()) as terminated:
             try:
-                yield Runtime(settings, redis, store, runner, sweeper)
+                acks = SessionStore(ack_redis, ttl_seconds=settings.session_ttl_seconds)
+                yield Runtime(settings, redis, store, runner, sweeper, acks)
             except asyncio.CancelledError:
                 if not terminated.is_set():
                     raise

@@ -95,13 +95,20 @@ async def test_tool_lines_follow_the_call_state():
     renderer = StreamRenderer(surface)
 
     await renderer.handle(ev.ToolCall(tool="hf_search", arguments={}, tool_call_id="c1"))
-    assert "running" in surface.lines["l1"]
     await renderer.handle(
         ev.ToolOutput(tool="hf_search", tool_call_id="c1", output="3 models found\nbert…")
     )
-    assert surface.lines == {"l1": "✅ `hf_search` done — 3 models found"}
     await renderer.handle(ev.ToolStateChange(tool="hf_jobs", tool_call_id="c2", state="rejected"))
-    assert surface.lines["l2"] == "🚫 `hf_jobs` rejected"
+    await renderer.close()
+    assert surface.calls == [
+        ("line", "⏳ `hf_search` running"),
+        ("line", "✅ `hf_search` done — 3 models found"),
+        ("line", "🚫 `hf_jobs` rejected"),
+    ]
+    assert surface.lines == {
+        "l1": "✅ `hf_search` done — 3 models found",
+        "l2": "🚫 `hf_jobs` rejected",
+    }
 
 
 async def test_rate_limit_is_waited_out_and_nothing_is_lost():

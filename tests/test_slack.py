@@ -11,12 +11,13 @@ import yaml
 
 from adapters.slack.frontend import SlackFrontEnd
 from adapters.slack.install import BOT_EVENTS, BOT_SCOPES, manifest_yaml
+from adapters.slack.keys import session_key
 from adapters.slack.mrkdwn import from_slack, to_mrkdwn
 from bot.ops.http import build_http_app, serve
 from bot.runtime import runtime
 from bot.settings import Settings
 from tests.standins.llm import text, tool_calls
-from tests.standins.slack import BOT_USER, SlackSender, SlackStandIn
+from tests.standins.slack import BOT_USER, TEAM, SlackSender, SlackStandIn
 from tests.support import RAN, eventually, test_tools
 
 SECRET = "test-signing-secret"
@@ -237,6 +238,30 @@ async def test_a_retried_event_runs_one_turn(bot, llm):
     assert len(bot.slack.called("reactions.add")) == 1
 
 
+async def test_events_are_acknowledged_and_queued_while_the_model_and_web_api_stall(
+    bot, llm, slack
+):
+    """The 200 waits on no turn and no platform call: with the model and every Web API call
+    held, mentions still get their 200 and are queued; released, each turn answers."""
+    llm.script(text("An answer."), text("An answer."))
+    llm.held.hold()
+    slack.held.hold()
+    first = await bot.send.mention("one", channel="C0ONE")  # asserts the 200
+    await eventually(lambda: slack.held.waiting)  # its turn waits on the held Web API
+    second = await bot.send.mention("two", channel="C0TWO")
+    keys = [session_key(TEAM, first), session_key(TEAM, second)]
+    await eventually(lambda: len(slack.held.waiting) == 2)  # both turns started, both held
+    assert all([await bot.rt.store.busy(key) for key in keys])
+    assert llm.requests == [] and slack.seen("C0ONE", first["ts"]) == []
+
+    slack.held.release()
+    await eventually(lambda: len(llm.held.waiting) == 2)  # the turns go on to the held model
+    llm.held.release()
+    threads = [("C0ONE", first["ts"]), ("C0TWO", second["ts"])]
+    await bot.settle(lambda: all(slack.seen(*t) == ["An answer."] for t in threads))
+    assert [r["timestamp"] for r in slack.called("reactions.add")] == [first["ts"], second["ts"]]
+
+
 async def test_a_long_reply_arrives_whole_across_messages_with_code_blocks_intact(bot, llm):
     code = "\n".join(f"    value_{i} = compute({i})" for i in range(150))
     prose = " ".join(f"word{i}" for i in range(500))
@@ -277,6 +302,35 @@ async def test_approve_runs_the_job_once_and_the_card_shows_who_decided(bot, llm
     card = bot.card(thread)
     assert card.button_ids() == []
     assert "Approved by <@U0ALICE>" in json.dumps(card.blocks)
+
+
+async def test_an_approved_tool_runs_while_the_card_redraw_is_held_and_the_thread_keeps_order(
+    bot, llm, slack
+):
+    """The tool starts once the decision is recorded, not once the card is redrawn: with
+    chat.update held, the job runs; released, the thread's writes come in order: the card
+    shows the decision, then the call's line, then its result."""
+    llm.script(tool_calls(("hf_jobs", GPU_JOB)), text("The job is running."))
+    thread, card = await bot.pause_on("train it on a GPU")
+    slack.held.hold("chat.update")
+    clicked = len(slack.calls)
+    status, _ = await bot.send.click(card, card.button_ids()[0])
+    assert status == 200
+    await eventually(lambda: RAN == [("hf_jobs", GPU_JOB)])
+    assert slack.held.waiting == ["chat.update"]  # the card's redraw, not made yet
+
+    slack.held.release()
+    await bot.settle(lambda: "The job is running." in bot.answer(thread))
+    writes = [
+        (method, args.get("ts"), args.get("text", ""))
+        for method, args in slack.calls[clicked:]
+        if method in ("chat.postMessage", "chat.update")
+    ]
+    decided = next(i for i, w in enumerate(writes) if w[:2] == ("chat.update", card.ts))
+    running = next(i for i, w in enumerate(writes) if "`hf_jobs` running" in w[2])
+    result = next(i for i, w in enumerate(writes) if "`hf_jobs` done" in w[2])
+    assert decided < running < result
+    assert "Approved by <@U0ALICE>" in json.dumps(bot.card(thread).blocks)
 
 
 async def test_reject_asks_a_reason_in_a_modal_and_the_agent_reads_it(bot, llm):

@@ -7,7 +7,6 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 
 from adapters.slack.approvals import GroupDirectory
 from adapters.slack.keys import session_key
@@ -25,7 +24,6 @@ from bot.turns.runner import TurnRunner
 logger = logging.getLogger(__name__)
 
 THINKING = "_thinking…_"
-RECEIVED_REACTION = "eyes"
 FILES_HINT = (
     "the Slack app needs the files:read scope: add it to the app "
     "(`ml-intern-bot manifest slack` prints the manifest) and reinstall it"
@@ -138,10 +136,11 @@ class Conversations:
         elif not files and (command := parse_command(text)):
             await self._command(key, event, *command)
         else:
-            await self._react(event)
             if viewing:
                 text = f"{text}\n\n{viewing_channel(viewing)}"
-            await self.runner.ask(key, text, event["user"], thinking=THINKING, files=files)
+            await self.runner.ask(
+                key, text, event["user"], thinking=THINKING, files=files, received=event["ts"]
+            )
 
     async def _command(self, key: str, event: dict, name: str, argument: str) -> None:
         """A session command; ``status`` gets the model menu when there is a choice."""
@@ -164,11 +163,3 @@ class Conversations:
     async def _reply(self, key: str, text: str) -> None:
         surface = self.surfaces(key)
         await call_surface(surface, surface.post_notice, text)
-
-    async def _react(self, event: dict) -> None:
-        try:
-            await self.surfaces.client.reactions_add(
-                channel=event["channel"], timestamp=event["ts"], name=RECEIVED_REACTION
-            )
-        except SlackApiError as exc:  # e.g. already_reacted: a nicety, never a failure
-            logger.info("reactions.add failed: %s", exc.response.get("error"))

@@ -83,7 +83,7 @@ class SlackFrontEnd:
         self.home = AppHome(rt.runner, self.surfaces, directory)
         feedback = Feedback(rt.runner, self.surfaces)
         app = self.app
-        app.use(dedupe(rt.store))
+        app.use(dedupe(rt.ack_store))
         if settings.slack_assistant:
             app.use(build_assistant(conversations, settings, rt.store))
         app.event("app_mention")(conversations.on_mention)

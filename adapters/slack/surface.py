@@ -3,7 +3,7 @@
 Every Web API call waits in the workspace's rate budget (:mod:`adapters.slack.budget`).
 While a turn works, the thread shows Slack's assistant thread status
 (``assistant.threads.setStatus``, the ``assistant:write`` scope) rather than a
-placeholder message; where Slack refuses it, the front end posts the placeholder.
+placeholder message; where Slack refuses it, the turn posts the placeholder.
 
 Natively streamed answers (chat.startStream / appendStream / stopStream) carry the
 turn's tool calls as task cards (``task_update`` chunks) and the plan tool's to-do list
@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 MAX_CHARS = cards.SECTION_CHARS
 """One answer message is one section block: the renderer continues in a new message past it."""
 DEFAULT_RETRY_AFTER = 1.0
+RECEIVED_REACTION = "eyes"
+"""The reaction a person's message gets when its turn starts."""
 REFUSALS = frozenset(
     {
         "unknown_method",
@@ -233,6 +235,18 @@ class SlackSurface(RoomMessages):
         token = self.client.token
         return replace(file, headers={"Authorization": f"Bearer {token}"}) if token else file
 
+    async def mark_received(self, message: str) -> None:
+        """The person's message ``message`` (its ts) gets 👀 (a :class:`bot.platform.Receipts`)."""
+        try:
+            await self.call(
+                self.client.reactions_add,
+                channel=self.channel,
+                timestamp=message,
+                name=RECEIVED_REACTION,
+            )
+        except SlackApiError as exc:  # e.g. already_reacted: a nicety, never a failure
+            logger.info("reactions.add failed: %s", exc.response.get("error"))
+
     async def post_ephemeral(self, user: str, text: str) -> None:
         """A reply in the thread only ``user`` sees."""
         await self.call(
@@ -370,7 +384,7 @@ class SlackSurfaces:
     """Builds the surface of a session; one rate budget per workspace, shared by its threads.
 
     It remembers for later turns that Slack refused native streams or the thread
-    status (then the front end posts a placeholder), and logs the latter once.
+    status (then turns post a placeholder), and logs the latter once.
     """
 
     def __init__(self, client: AsyncWebClient, *, interval: float, native_streaming: bool) -> None:

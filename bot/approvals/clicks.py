@@ -57,12 +57,6 @@ class Click:
     decided: Decided | None
     refusal: str | None
 
-    @property
-    def card_changed(self) -> bool:
-        return self.decided is not None and (
-            self.decided.accepted or self.decided.result == "abandoned"
-        )
-
 
 async def decide_click(
     runner: TurnRunner,
@@ -73,7 +67,8 @@ async def decide_click(
     extend: bool = False,
     **decision: Any,
 ) -> Click:
-    """Record ``actor``'s decision on call ``n`` (None: every call left); redraw the card.
+    """Record ``actor``'s decision on call ``n`` (None: every call left); the card is
+    redrawn (a decision queues its redraw, see :meth:`ApprovalFlow.decide`).
 
     ``extend`` (the Extend budget & approve button) first raises the thread's
     auto-approve cap just enough for the call.
@@ -89,10 +84,9 @@ async def decide_click(
     except (RedisError, OSError):
         return Click(None, None, STORE_DOWN)
     refusal = None if decided.accepted else explain(decided.result, record, n)
-    click = Click(record, decided, refusal)
-    if click.card_changed:
+    if decided.result == "abandoned":
         await runner.refresh_card(approval_id)
-    return click
+    return Click(record, decided, refusal)
 
 
 @dataclass(frozen=True)

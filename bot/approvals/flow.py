@@ -3,13 +3,16 @@
 When the agent asks to run calls that need approval, :meth:`ApprovalFlow.pause`
 stores the approval, takes the decisions the team's rules and the thread's budget
 allow at once, and shows a card for the rest. :meth:`ApprovalFlow.decide` records
-a click (checked against the stored approval, never the click's own ids), audits
-it, and queues the turn's ``resume`` input when it was the last decision. Cards
-are redrawn from the store, so the newest state wins on every platform.
+a click (checked against the stored approval, never the click's own ids), queues the
+card's redraw, audits it, and queues the turn's ``resume`` input when it was the last
+decision. Cards are redrawn from the store by the thread's writer
+(:mod:`bot.output.writer`), so the newest state wins on every platform, the card shows
+a decision before the line of the call it let run, and the call never waits for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -26,6 +29,7 @@ from bot.ops.metrics import APPROVALS
 from bot.output.messages import BUDGET_FORBIDDEN, auto_decided
 from bot.output.redact import clean
 from bot.output.render import StreamRenderer
+from bot.output.writer import Writers
 from bot.platform import ApprovalCards, call_surface
 from bot.session_key import platform_of
 from bot.store.sessions import ApprovalRecord, SessionStore
@@ -65,6 +69,8 @@ class ApprovalFlow:
         self.controls = controls
         self.surfaces = surfaces  # the runner's dict: front ends add their factories later
         self.submit = submit
+        self.writers = Writers()
+        """Each thread's writer in this process: card redraws here, tool lines in turns."""
 
     async def pause(
         self, key: str, event: ev.ApprovalRequired, requester: str, renderer: StreamRenderer
@@ -130,6 +136,8 @@ class ApprovalFlow:
         }
         result = await self.store.decide(approval_id, tool_call_id, decision)
         APPROVALS.labels(verdict, result).inc()
+        if result in ("recorded", "complete", "vote"):
+            self._redraw(record.session_key, approval_id)  # before the resume's lines
         return Decided(result, await self._recorded(approval_id, decision, result))
 
     async def _recorded(
@@ -168,7 +176,21 @@ class ApprovalFlow:
         return await self.controls.budgets.set_cap(key, cap)
 
     async def refresh_card(self, approval_id: str) -> None:
-        """Redraw an approval's card from the store, where the platform can (newest state wins)."""
+        """Redraw an approval's card from the store, where the platform can (newest state
+        wins), and wait until it was drawn."""
+        try:
+            record = await self.store.approval(approval_id)
+        except Exception:
+            logger.exception("could not redraw the card of approval %s", approval_id)
+            return
+        if record is not None and record.platform_ref:
+            await asyncio.wait([self._redraw(record.session_key, approval_id)])
+
+    def _redraw(self, key: str, approval_id: str) -> asyncio.Future[None]:
+        """Queue the card's redraw with its thread's writer (in place of one still queued)."""
+        return self.writers.of(key).update(f"card:{approval_id}", lambda: self._draw(approval_id))
+
+    async def _draw(self, approval_id: str) -> None:
         try:
             record = await self.store.approval(approval_id)
             if record is None or not record.platform_ref:

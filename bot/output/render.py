@@ -3,7 +3,9 @@
 It turns agent events into a few platform calls on a :class:`Surface`: one
 message edited as the answer streams (at most once per rate-gate interval),
 continued in new messages at the platform's length limit, and one compact line
-per tool call updated as its state changes. A surface that can stream natively
+per tool call updated as its state changes (made by the thread's
+:class:`~bot.output.writer.ThreadWriter` beside the turn, so a tool never waits for its
+line). A surface that can stream natively
 (:class:`NativeStream`) gets appends instead of edits; a stream is closed before the
 platform's age limit, and one the platform ends early anyway is continued in a new
 message, so no character is lost or shown twice. One that also shows steps
@@ -48,6 +50,7 @@ from bot.output.status import StatusLine
 from bot.output.steps import StepBook
 from bot.output.textsplit import CLOSE_RESERVE, cut_at, cut_once, stream_cut
 from bot.output.toollines import summarize, tool_line
+from bot.output.writer import ThreadWriter
 from bot.platform import (
     Attachments,
     FeedbackButtons,
@@ -74,9 +77,15 @@ class StreamRenderer:
     """Renders one turn's events on a surface; ``close`` flushes what is left."""
 
     def __init__(
-        self, surface: Surface, placeholder: str | None = None, *, turn_id: str | None = None
+        self,
+        surface: Surface,
+        placeholder: str | None = None,
+        *,
+        turn_id: str | None = None,
+        writer: ThreadWriter | None = None,
     ) -> None:
         self.surface = surface
+        self._writer = writer or ThreadWriter()  # tool lines: the turn never waits for them
         self._placeholder = placeholder
         self._turn_id = turn_id
         self._ref: str | None = None  # the message the current answer streams into
@@ -88,7 +97,7 @@ class StreamRenderer:
         self._dirty = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self._lines: dict[str, str] = {}  # tool_call_id -> line ref
+        self._lines: dict[str, asyncio.Future[str]] = {}  # tool_call_id -> its line's post
         self._tools: dict[str, str] = {}  # tool_call_id -> tool name
         self._native = isinstance(surface, NativeStream)
         self._answer: tuple[str, str] | None = None  # the last answer message: ref, text
@@ -168,6 +177,7 @@ class StreamRenderer:
         return await self._call(self.surface.post_approval, event)
 
     async def close(self) -> None:
+        await self._writer.flush()
         self._thinking.stop()
         await self._end_segment()
         await self._retire_placeholder()
@@ -398,9 +408,21 @@ class StreamRenderer:
             if self._tool_steps is not None:
                 await self._tool_steps.set(key, clean(text))
                 return
-            self._lines[key] = await self._call(
-                self.surface.post_line, self._lines.get(key), clean(text)
+            self._write_line(key, clean(text))
+
+    def _write_line(self, key: str, text: str) -> None:
+        """Queue the line's post, or its update, with the thread's writer."""
+        surface, posted = self.surface, self._lines.get(key)
+        if posted is None:
+            self._lines[key] = self._writer.post(
+                lambda: call_surface(surface, surface.post_line, None, text)
             )
+            return
+
+        async def update() -> None:
+            await call_surface(surface, surface.post_line, posted.result(), text)
+
+        self._writer.update(f"line:{key}", update)
 
     async def _notice(self, text: str) -> None:
         self._thinking.stop()
@@ -409,4 +431,5 @@ class StreamRenderer:
             await self._call(self.surface.post_notice, clean(text))
 
     async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        await self._writer.flush()  # after the lines queued so far, in thread order
         return await call_surface(self.surface, method, *args, **kwargs)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from agent import events as ev
 from bot.output.messages import (
@@ -20,7 +21,7 @@ from bot.output.messages import (
     running_loading,
     running_status,
 )
-from bot.platform import StatusUnavailable, Surface, WorkingStatus, call_surface
+from bot.platform import Receipts, StatusUnavailable, Surface, WorkingStatus, call_surface
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,22 @@ async def show_working(surface: Surface, text: str = THINKING_STATUS) -> bool:
     except StatusUnavailable:
         return False
     return True
+
+
+async def show_received(surface: Surface, ref: dict[str, Any]) -> dict[str, Any]:
+    """What a turn shows first of the message its input ``ref`` brought: the message's
+    received mark (``ref["received"]``), then the thread's status, else a placeholder
+    (``ref["thinking"]``); the ref, with the placeholder's when one was posted. A failed
+    call leaves the turn to run without it."""
+    try:
+        if (message := ref.get("received")) and isinstance(surface, Receipts):
+            await call_surface(surface, surface.mark_received, message)
+        if ref.get("thinking") is None or ref.get("placeholder") or await show_working(surface):
+            return ref
+        return {**ref, "placeholder": await call_surface(surface, surface.post, ref["thinking"])}
+    except Exception:
+        logger.exception("showing that a message was received failed")
+        return ref
 
 
 class StatusLine:

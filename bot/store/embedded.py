@@ -21,6 +21,8 @@ START_TIMEOUT = 10.0
 MAX_CONNECTIONS = 200
 POOL_WAIT = 10.0
 """Seconds a command waits for a free connection before it fails."""
+ACK_CONNECTIONS = 8
+"""Connections of the acknowledgement pool (:func:`side_client`)."""
 
 
 def connect(url: str, max_connections: int = MAX_CONNECTIONS) -> Redis:
@@ -38,6 +40,19 @@ def connect(url: str, max_connections: int = MAX_CONNECTIONS) -> Redis:
         health_check_interval=30,
     )
     return Redis.from_pool(pool)
+
+
+def side_client(redis: Redis, max_connections: int = ACK_CONNECTIONS) -> Redis:
+    """A client of the same server with a small pool of its own: what a front end's
+    acknowledgements use, so turns holding every connection of the main pool never make
+    an acknowledgement wait for one."""
+    pool = redis.connection_pool
+    own = type(pool)(
+        connection_class=pool.connection_class,
+        max_connections=max_connections,
+        **pool.connection_kwargs,
+    )
+    return Redis.from_pool(own)
 
 
 async def _answers(url: str) -> bool:

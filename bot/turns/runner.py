@@ -42,7 +42,6 @@ from bot.jobs.room import JobRoom
 from bot.ops.metrics import REFUSED
 from bot.ops.traces import Tracer
 from bot.output.messages import STORE_DOWN
-from bot.output.status import show_working
 from bot.platform import SurfaceFactory, call_surface
 from bot.session_key import platform_of
 from bot.store.sessions import SessionStore, Work
@@ -165,17 +164,20 @@ class TurnRunner:
         *,
         thinking: str | None,
         files: Sequence[SharedFile] = (),
+        received: str | None = None,
     ) -> bool:
-        """A person's message: show at once that the bot works on it, then queue it (see
-        :meth:`submit`). The thread's status says so where the surface has one
-        (:class:`~bot.platform.WorkingStatus`); else a ``thinking`` placeholder the answer
-        will stream into (None: none, e.g. where the thread shows a typing indicator
-        instead). ``files`` shared with it are queued as references; the turn downloads
-        them (:mod:`bot.turns.intake`)."""
-        surface = self.surfaces[platform_of(key)](key, {"user": user})
+        """A person's message, queued at once (see :meth:`submit`): no platform call waits
+        before it. The turn shows first that the bot works on it (see
+        :func:`~bot.output.status.show_received`): ``received`` (the platform's id of the
+        message) gets its mark where the surface has one, and the thread its working status,
+        else a ``thinking`` placeholder the answer will stream into (None: none, e.g. where
+        the thread shows a typing indicator instead). ``files`` shared with it are queued as
+        references; the turn downloads them (:mod:`bot.turns.intake`)."""
         ref: dict[str, Any] = {"user": user}
-        if not await show_working(surface) and thinking is not None:
-            ref["placeholder"] = await call_surface(surface, surface.post, thinking)
+        if thinking is not None:
+            ref["thinking"] = thinking
+        if received is not None:
+            ref["received"] = received
         item = {"kind": "message", "text": text, "user": user, "ref": ref}
         if files:
             item["files"] = file_refs(list(files))

@@ -31,6 +31,7 @@ from bot.ops.metrics import RUNNING_TURNS, count
 from bot.ops.traces import Tracer
 from bot.output.messages import HANDED_BACK, STALE_APPROVAL, STORE_LOST, unknown_request, went_wrong
 from bot.output.render import StreamRenderer
+from bot.output.status import show_received
 from bot.session_key import platform_of
 from bot.store.sessions import SessionStore
 from bot.turns import takeover
@@ -119,8 +120,13 @@ class RunningTurn:
     ) -> RunningTurn:
         """The turn of ``item``: its thread's surface, the stored session and who asked."""
         ref = item.get("ref", {})
-        surface = runner.surfaces[platform_of(key)](key, ref)
-        renderer = StreamRenderer(surface, ref.get("placeholder"), turn_id=turn_id)
+        factory = runner.surfaces[platform_of(key)]
+        surface = factory(key, ref)
+        first = not taken_over and item["kind"] == "message"
+        if first and (greeted := await show_received(surface, ref)) is not ref:
+            ref, surface = greeted, factory(key, greeted)  # the answer takes the placeholder
+        writer = runner.approvals.writers.of(key)  # the card's redraws and the lines, in order
+        renderer = StreamRenderer(surface, ref.get("placeholder"), turn_id=turn_id, writer=writer)
         session = await runner.store.load(key) or Session(key=key)
         runner.intake.sandbox.touch(session)  # in use: not pruned while the session lives
         meta = await runner.store.meta(key)

@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.standins.hold import Hold
+
 Call = tuple  # (name, arguments) or (name, arguments, id)
 
 
@@ -102,6 +104,8 @@ class LLMStandIn:
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
+        self.held = Hold()
+        """``held.hold()``: completions are answered only once released."""
 
     def script(self, *replies: Reply) -> None:
         self._queue.extend(replies)
@@ -135,6 +139,7 @@ class LLMStandIn:
     # ── serving ──────────────────────────────────────────────────────────
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
+        await self.held.passing("completions")
         body = await request.json()
         self.requests.append(body)
         reply = self._queue.pop(0) if self._queue else self.default

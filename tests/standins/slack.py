@@ -44,6 +44,8 @@ from urllib.parse import quote, urlencode
 from aiohttp import ClientSession, WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
+from tests.standins.hold import Hold
+
 TEAM = "T0TEAM"
 BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
@@ -202,6 +204,8 @@ class SlackStandIn:
         self._ts = itertools.count(1)
         self._files = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self.held = Hold()
+        """Web API methods answered only once released (``auth.test`` is never held)."""
 
     # ── scripting ────────────────────────────────────────────────────────
 
@@ -289,6 +293,8 @@ class SlackStandIn:
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        if method != "auth.test":
+            await self.held.passing(method)
         args: dict[str, Any] = dict(request.query)
         if request.content_type == "application/json":
             args.update(await request.json())
