@@ -90,20 +90,14 @@ async def _serve_probed(app: web.Application) -> None:
 
 
 async def worker() -> None:
-    from slack_sdk.web.async_client import AsyncWebClient
 
-    from adapters.slack.surface import SlackSurfaces
+    from adapters.slack.surface import slack_surfaces
     from bench.tools import bench_tools
     from bot.ops.worker import run_worker
     from bot.settings import Settings
 
-    settings = Settings(_env_file=None)
-    client = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
-    )
-    surfaces = SlackSurfaces(
-        client, interval=settings.slack_edit_interval_ms / 1000, native_streaming=False
-    )
+    settings = Settings(_env_file=None, slack_native_streaming=False)
+    surfaces = slack_surfaces(settings)
     print("READY 0", flush=True)  # the heavy imports are done; the runtime ends on SIGTERM
     await run_worker(settings, tools=bench_tools(), surfaces={"slack": surfaces})
 

@@ -354,6 +354,13 @@ SurfaceFactory = Callable[[str, dict[str, Any]], Surface]
 
 
 @runtime_checkable
+class Closing(Protocol):
+    """Optional capability of a surface factory: connections to close with the runtime."""
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
 class FrontEnd(Protocol):
     """A running chat front end: adds its HTTP routes, then runs until cancelled."""
 

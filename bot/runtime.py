@@ -32,6 +32,7 @@ from bot.ops.logs import install as install_logs
 from bot.ops.metrics import observing_llm
 from bot.ops.traces import Tracer, tracer_for
 from bot.output.redact import register_secret
+from bot.platform import Closing
 from bot.settings import Settings
 from bot.store.embedded import redis_for, side_client
 from bot.store.sessions import SessionStore
@@ -142,6 +143,9 @@ async def runtime(
                     await runner.close()
                 finally:
                     await runner.agent.aclose()  # the LLM clients of MODEL and of chosen models
+                    for surfaces in runner.surfaces.values():
+                        if isinstance(surfaces, Closing):
+                            await surfaces.aclose()
                     if tracer is not None:
                         await tracer.close()
 

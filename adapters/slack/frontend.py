@@ -26,7 +26,7 @@ from adapters.slack.feedback import WENT_WRONG_CALLBACK, Feedback
 from adapters.slack.home import HOME_ACTION, JOB_ACTION, OPEN_ACTION, AppHome
 from adapters.slack.install import EVENTS_PATH
 from adapters.slack.models import MODEL_ACTION
-from adapters.slack.surface import slack_surfaces
+from adapters.slack.surface import SlackSurfaces, slack_surfaces
 from bot.output.views import STOP_ID
 from bot.store import redis_keys
 from bot.store.sessions import SessionStore
@@ -64,7 +64,8 @@ class SlackFrontEnd:
         settings = rt.settings
         self.app_token = _secret(settings.slack_app_token)
         signing_secret = _secret(settings.slack_signing_secret)
-        self.surfaces = slack_surfaces(settings)
+        known = rt.runner.surfaces.get("slack")  # one Web API client per runtime
+        self.surfaces = known if isinstance(known, SlackSurfaces) else slack_surfaces(settings)
         self.client = self.surfaces.client
         self.app = AsyncApp(
             client=self.client,

@@ -35,11 +35,14 @@ class Slack:
 
         from adapters.slack.surface import slack_surfaces
 
+        surfaces = slack_surfaces(settings)
         try:
-            answer = await slack_surfaces(settings).client.auth_test()
+            answer = await surfaces.client.auth_test()
         except SlackApiError as exc:
             error = exc.response.get("error")
             raise PermissionError(f"Slack refused SLACK_BOT_TOKEN: {error}") from exc
+        finally:
+            await surfaces.aclose()
         return f"workspace {answer.get('team', answer.get('team_id'))} as @{answer.get('user')}"
 
     def install_text(self, settings: Settings) -> str:

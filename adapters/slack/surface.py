@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks.block_elements import UrlSourceElement
 from slack_sdk.models.messages.chunk import (
@@ -416,12 +417,21 @@ class SlackSurfaces:
     def _refused(self) -> None:
         self.native_streaming = False
 
+    async def aclose(self) -> None:
+        """Close the Web API client's HTTP session (a :class:`bot.platform.Closing`)."""
+        if self.client.session is not None:
+            await self.client.session.close()
+
 
 def slack_surfaces(settings: Settings) -> SlackSurfaces:
-    """The surfaces of the bot's Slack workspace, through the Web API at ``SLACK_API_URL``."""
+    """The surfaces of the bot's Slack workspace, through the Web API at ``SLACK_API_URL``,
+    on one HTTP session (kept-alive connections; without it slack_sdk opens a session per
+    call). Call it with the event loop running."""
     token = settings.slack_bot_token
     client = AsyncWebClient(
-        token=token.get_secret_value() if token else None, base_url=settings.slack_api_url
+        token=token.get_secret_value() if token else None,
+        base_url=settings.slack_api_url,
+        session=aiohttp.ClientSession(),
     )
     return SlackSurfaces(
         client,

@@ -41,14 +41,22 @@ async def show_working(surface: Surface, text: str = THINKING_STATUS) -> bool:
     return True
 
 
-async def show_received(surface: Surface, ref: dict[str, Any]) -> dict[str, Any]:
-    """What a turn shows first of the message its input ``ref`` brought: the message's
-    received mark (``ref["received"]``), then the thread's status, else a placeholder
-    (``ref["thinking"]``); the ref, with the placeholder's when one was posted. A failed
-    call leaves the turn to run without it."""
+async def mark_received(surface: Surface, message: str) -> None:
+    """The person's message ``message`` (the platform's id of it) shows that it reached the
+    bot, where the surface can (:class:`Receipts`); a failure is only logged."""
+    if not isinstance(surface, Receipts):
+        return
     try:
-        if (message := ref.get("received")) and isinstance(surface, Receipts):
-            await call_surface(surface, surface.mark_received, message)
+        await call_surface(surface, surface.mark_received, message)
+    except Exception:
+        logger.exception("marking a message received failed")
+
+
+async def show_received(surface: Surface, ref: dict[str, Any]) -> dict[str, Any]:
+    """What a turn shows first of the message its input ``ref`` brought: the thread's
+    status, else a placeholder (``ref["thinking"]``); the ref, with the placeholder's when
+    one was posted. A failed call leaves the turn to run without it."""
+    try:
         if ref.get("thinking") is None or ref.get("placeholder") or await show_working(surface):
             return ref
         return {**ref, "placeholder": await call_surface(surface, surface.post, ref["thinking"])}

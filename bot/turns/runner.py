@@ -42,6 +42,7 @@ from bot.jobs.room import JobRoom
 from bot.ops.metrics import REFUSED
 from bot.ops.traces import Tracer
 from bot.output.messages import STORE_DOWN
+from bot.output.status import mark_received
 from bot.platform import SurfaceFactory, call_surface
 from bot.session_key import platform_of
 from bot.store.sessions import SessionStore, Work
@@ -167,21 +168,23 @@ class TurnRunner:
         received: str | None = None,
     ) -> bool:
         """A person's message, queued at once (see :meth:`submit`): no platform call waits
-        before it. The turn shows first that the bot works on it (see
-        :func:`~bot.output.status.show_received`): ``received`` (the platform's id of the
-        message) gets its mark where the surface has one, and the thread its working status,
-        else a ``thinking`` placeholder the answer will stream into (None: none, e.g. where
-        the thread shows a typing indicator instead). ``files`` shared with it are queued as
-        references; the turn downloads them (:mod:`bot.turns.intake`)."""
+        before it. Then ``received`` (the platform's id of the message) gets its mark where
+        the surface has one, so a message queued behind busy turns shows it arrived. The
+        turn shows that the bot works on it (see :func:`~bot.output.status.show_received`):
+        the thread's working status, else a ``thinking`` placeholder the answer will stream
+        into (None: none, e.g. where the thread shows a typing indicator instead). ``files``
+        shared with it are queued as references; the turn downloads them
+        (:mod:`bot.turns.intake`)."""
         ref: dict[str, Any] = {"user": user}
         if thinking is not None:
             ref["thinking"] = thinking
-        if received is not None:
-            ref["received"] = received
         item = {"kind": "message", "text": text, "user": user, "ref": ref}
         if files:
             item["files"] = file_refs(list(files))
-        return await self.submit(key, item)
+        queued = await self.submit(key, item)
+        if queued and received is not None:
+            await mark_received(self.surfaces[platform_of(key)](key, ref), received)
+        return queued
 
     async def stop(self, key: str) -> bool:
         """Stop the turn running for ``key`` in any process; False if none runs."""
