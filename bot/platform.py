@@ -217,7 +217,8 @@ class WorkingStatus(Protocol):
     outside its messages (Slack's assistant thread status).
 
     ``set_status`` shows ``text`` with ``loading`` lines shown in turn, and raises
-    :class:`StatusUnavailable` where it can't (then a placeholder message says it);
+    :class:`StatusUnavailable` where it can't, or not within ``wait`` seconds of the
+    platform's rate budget (None: the surface's own wait), then a placeholder says it;
     the platform drops a status not set again within ``status_refresh_seconds``.
     ``clear_status`` is called when the turn ends or waits for an approval: the thread
     stops showing work (the status, and any Stop control shown with it).
@@ -225,7 +226,9 @@ class WorkingStatus(Protocol):
 
     status_refresh_seconds: float
 
-    async def set_status(self, text: str, loading: Sequence[str] = ()) -> None: ...
+    async def set_status(
+        self, text: str, loading: Sequence[str] = (), *, wait: float | None = None
+    ) -> None: ...
     async def clear_status(self) -> None: ...
 
 

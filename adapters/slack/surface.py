@@ -260,7 +260,9 @@ class SlackSurface(RoomMessages):
 
     # ── the thread's status (WorkingStatus) ──────────────────────────────
 
-    async def set_status(self, text: str, loading: Sequence[str] = ()) -> None:
+    async def set_status(
+        self, text: str, loading: Sequence[str] = (), *, wait: float | None = None
+    ) -> None:
         """Show ``text`` after the app's name under the thread (empty: none)."""
         if not self.permit.works:
             raise StatusUnavailable("refused before", lasting=True)
@@ -269,7 +271,7 @@ class SlackSurface(RoomMessages):
         try:
             await self.call(
                 self.client.assistant_threads_setStatus,
-                within=self.status_wait,
+                within=self.status_wait if wait is None else wait,
                 channel_id=self.channel,
                 thread_ts=self.session.thread,
                 status=text,

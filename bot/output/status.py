@@ -30,12 +30,20 @@ Wish = tuple[str, tuple[str, ...]]
 NONE: Wish = ("", ())
 
 
+FIRST_STATUS_WAIT = 0.1
+"""Seconds a turn's first status waits for the platform's rate budget: past that, a
+placeholder shows the person at once that the bot works on it."""
+
+
 async def show_working(surface: Surface, text: str = THINKING_STATUS) -> bool:
-    """Set the thread's status once (a message just came in); False where it can't be set."""
+    """Set the thread's status once (a message just came in); False where it can't be set
+    now."""
     if not isinstance(surface, WorkingStatus):
         return False
     try:
-        await call_surface(surface, surface.set_status, text, THINKING_LOADING)
+        await call_surface(
+            surface, surface.set_status, text, THINKING_LOADING, wait=FIRST_STATUS_WAIT
+        )
     except StatusUnavailable:
         return False
     return True
