@@ -97,10 +97,13 @@ class StreamRenderer:
         self._gap = False  # the model's text paused for tool calls; more goes after a blank line
         self._steps = StepBook() if isinstance(surface, StreamSteps) else None
         self.status = StatusLine(surface)
+        self._halted = False  # another worker carries the turn on: show nothing more
 
     # ── events ───────────────────────────────────────────────────────────
 
     async def handle(self, event: ev.Event) -> None:
+        if self._halted:
+            return
         self.status.follow(event)
         match event:
             case ev.Processing():
@@ -174,6 +177,17 @@ class StreamRenderer:
         if self._tool_steps is not None:
             await self._tool_steps.close()
         await self.status.close()
+
+    def halt(self) -> None:
+        """Show nothing more, at once and without a platform call: the turn's lock was lost
+        and the worker that took the session carries the turn on."""
+        self._halted = True
+        self._thinking.stop()
+        if self._flusher is not None:
+            self._flusher.cancel()
+        if self._tool_steps is not None:
+            self._tool_steps.abandon()
+        self.status.abandon()
 
     async def _offer_feedback(self) -> None:
         """👍 / 👎 under the final answer: the last message, if the turn ended on answer text."""
@@ -409,4 +423,6 @@ class StreamRenderer:
             await self._call(self.surface.post_notice, clean(text))
 
     async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._halted:
+            return None
         return await call_surface(self.surface, method, *args, **kwargs)

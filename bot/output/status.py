@@ -96,6 +96,12 @@ class StatusLine:
         except Exception:  # a status is a nicety: never fail a turn for it
             logger.exception("clearing the thread status failed")
 
+    def abandon(self) -> None:
+        """Send nothing more, not even a clear (another worker carries the turn on)."""
+        if self._sender is not None:
+            self._sender.cancel()
+        self.surface = None
+
     def _want(self, wish: Wish) -> None:
         if self.surface is None or wish == self._wanted:
             return
