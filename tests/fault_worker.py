@@ -67,6 +67,9 @@ class FileSurface:
     async def edit(self, ref: str, text: str, *, final: bool = False) -> None:
         self._call("edit", ref, text=text, final=final)
 
+    async def delete(self, ref: str) -> None:
+        self._call("delete", ref)
+
     async def post_line(self, ref: str | None, text: str) -> str:
         return self._call("line", ref, text=text)
 

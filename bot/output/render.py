@@ -16,6 +16,11 @@ Where the surface can (:mod:`bot.output.progress`), a typing indicator shows whi
 model thinks, and a turn's tool lines share one message. Once a turn completes, the
 last message of its answer gets the 👍 / 👎 of :class:`FeedbackButtons`.
 
+What the answer has made visible (:class:`~bot.output.visible.Visible`) goes to the
+``on_shown`` callback once per flush; a worker taking a dead worker's turn over hands it
+back as ``resume`` and calls :meth:`StreamRenderer.adopt`, so the answer goes on in the
+same messages or below a marked one (:mod:`bot.output.visible`).
+
 Everything it posts goes through :func:`bot.output.redact.clean` first: secrets are
 redacted and mass mentions defused, for every platform. Streamed text is cleaned
 a word at a time, so a token is never shown half-way before it can be recognised.
@@ -30,12 +35,12 @@ import json
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agent import events as ev
 from bot.output.messages import (
     CUT_OFF,
-    DONE,
     STOPPED,
     WAITING_FOR_APPROVAL,
     compacted,
@@ -48,11 +53,13 @@ from bot.output.status import StatusLine
 from bot.output.steps import StepBook
 from bot.output.textsplit import CLOSE_RESERVE, cut_at, cut_once, stream_cut
 from bot.output.toollines import summarize, tool_line
+from bot.output.visible import EDIT, STREAM, Leftovers, Visible
 from bot.platform import (
     Attachments,
     FeedbackButtons,
     NativeStream,
     Step,
+    StopControls,
     StreamClosed,
     StreamSteps,
     StreamUnavailable,
@@ -71,14 +78,30 @@ ATTACH_OVER_CHARS = 1000
 
 
 class StreamRenderer:
-    """Renders one turn's events on a surface; ``close`` flushes what is left."""
+    """Renders one turn's events on a surface; ``close`` flushes what is left.
+
+    ``on_shown`` receives what the turn shows whenever a flush changed it; ``resume`` is
+    what a dead worker's turn left shown, for :meth:`adopt`.
+    """
 
     def __init__(
-        self, surface: Surface, placeholder: str | None = None, *, turn_id: str | None = None
+        self,
+        surface: Surface,
+        placeholder: str | None = None,
+        *,
+        turn_id: str | None = None,
+        on_shown: Callable[[Visible], Awaitable[None]] | None = None,
+        resume: Visible | None = None,
     ) -> None:
         self.surface = surface
-        self._placeholder = placeholder
+        self._placeholder = resume.placeholder if resume else placeholder
         self._turn_id = turn_id
+        self._on_shown = on_shown
+        self._reported: Visible | None = None
+        self._resume = resume
+        self._segment: list[str] = []  # the messages of the answer being written
+        self._streamed = False  # they are native streams
+        self._left = Leftovers(surface, self._call)  # what a dead worker's turn left shown
         self._ref: str | None = None  # the message the current answer streams into
         self._word = ""  # streamed text not cleaned yet: the word being written
         self._text = ""  # what that message should show
@@ -98,6 +121,40 @@ class StreamRenderer:
         self._steps = StepBook() if isinstance(surface, StreamSteps) else None
         self.status = StatusLine(surface)
         self._halted = False  # another worker carries the turn on: show nothing more
+
+    # ── what is visible, and taking over what a dead worker left ─────────
+
+    def visible(self) -> Visible:
+        """What the turn shows now (see :mod:`bot.output.visible`)."""
+        controls = getattr(self.surface, "stop_control", None)
+        return Visible(
+            turn=self._turn_id or "-",
+            mode=STREAM if self._streamed else EDIT,
+            refs=(*self._segment, *self._left.reuse),
+            text=self._left.text if self._left.reuse else self._shown,
+            placeholder=self._placeholder,
+            status=self.status.showing,
+            controls=(controls,) if isinstance(self.surface, StopControls) and controls else (),
+        )
+
+    async def adopt(self) -> None:
+        """Take over what a dead worker's turn left shown (``resume``): its edited answer
+        messages are written in again, a stream it can't go on with is marked in place,
+        its Stop control deleted; the thread shows this turn's status until it ends."""
+        left, self._resume = self._resume, None
+        self.status.thinking()  # replaces any status the dead worker left; cleared at close
+        if left is not None and await self._left.adopt(left):
+            self._native = False  # the answer goes on in the same messages, by edits
+        await self._report()
+
+    async def _report(self) -> None:
+        """Hand what is visible to ``on_shown`` if it changed (at most once per flush)."""
+        if self._on_shown is None or self._halted:
+            return
+        now = self.visible()
+        if now != self._reported:
+            self._reported = now
+            await self._on_shown(now)
 
     # ── events ───────────────────────────────────────────────────────────
 
@@ -165,14 +222,18 @@ class StreamRenderer:
         self._answer = None
         await self.status.close()
         event = dataclasses.replace(event, tools=json.loads(clean(json.dumps(event.tools))))
+        await self._left.settle()
         if self._placeholder:
             await self._call(self.surface.edit, self._placeholder, WAITING_FOR_APPROVAL, final=True)
             self._placeholder = None
-        return await self._call(self.surface.post_approval, event)
+        card = await self._call(self.surface.post_approval, event)
+        await self._report()
+        return card
 
     async def close(self) -> None:
         self._thinking.stop()
         await self._end_segment()
+        await self._left.settle()
         await self._retire_placeholder()
         if self._tool_steps is not None:
             await self._tool_steps.close()
@@ -199,13 +260,15 @@ class StreamRenderer:
     async def _cut_short(self, notice: str) -> None:
         """The answer ends early: show all of it, then say so in the last message."""
         await self._end_segment()
+        await self._left.settle()
         await self._retire_placeholder()
         await self._notice(notice)
 
     async def _retire_placeholder(self) -> None:
         if self._placeholder:  # no answer took it: don't leave "thinking…" and its Stop button
-            await self._call(self.surface.edit, self._placeholder, DONE, final=True)
-            self._placeholder = None
+            placeholder, self._placeholder = self._placeholder, None
+            await self._left.delete(placeholder)
+            await self._report()
 
     # ── streaming text ───────────────────────────────────────────────────
 
@@ -250,7 +313,8 @@ class StreamRenderer:
                 async with self._lock:
                     ref = await self._call(surface.stream_steps, self._ref, steps, plan)
                     if self._ref is None:
-                        self._ref, self._started = ref, time.monotonic()
+                        self._ref, self._started, self._streamed = ref, time.monotonic(), True
+                        self._segment.append(ref)
                 return True
             except StreamUnavailable:
                 logger.info("native streaming refused: tool calls show as lines")
@@ -289,8 +353,11 @@ class StreamRenderer:
         await self._flush(final=True)
         if self._ref is not None and self._shown:
             self._answer = (self._ref, self._shown)
+        if self._segment:  # this answer is whole: what a dead worker left of it goes
+            await self._left.settle()
         self._ref, self._text, self._shown, self._closed = None, "", "", False
-        self._gap = False
+        self._gap, self._segment, self._streamed = False, [], False
+        await self._report()
 
     async def _settle(self) -> None:
         """Take the word being written as it is, and let the flusher finish."""
@@ -304,14 +371,18 @@ class StreamRenderer:
 
     async def _flush(self, *, final: bool) -> None:
         async with self._lock:
-            while True:
-                while self._must_cut():
-                    await self._next_message()
-                if not self._text or (self._text == self._shown and not final):
-                    return
-                await self._show(self._text, final=final)
-                if not self._closed:
-                    return
+            await self._flush_text(final=final)
+            await self._report()
+
+    async def _flush_text(self, *, final: bool) -> None:
+        while True:
+            while self._must_cut():
+                await self._next_message()
+            if not self._text or (self._text == self._shown and not final):
+                return
+            await self._show(self._text, final=final)
+            if not self._closed:
+                return
 
     def _must_cut(self) -> bool:
         """The message is full, or its native stream ended or is too old to take more."""
@@ -354,8 +425,13 @@ class StreamRenderer:
         if self._ref is None and self._placeholder and not self._started:
             # the placeholder comes first: it takes the answer unless a stream went before
             self._ref, self._placeholder = self._placeholder, None
+            self._segment.append(self._ref)
+        if self._ref is None and (reused := self._left.next_ref()):  # a dead worker's message
+            self._ref = reused
+            self._segment.append(reused)
         if self._ref is None:
             self._ref = await self._call(self.surface.post, text, final=final)
+            self._segment.append(self._ref)
         elif text != self._shown or final:
             await self._call(self.surface.edit, self._ref, text, final=final)
         self._shown = text
@@ -386,7 +462,8 @@ class StreamRenderer:
             piece = delta[at : at + step]
             if self._ref is None:
                 self._ref = await self._call(surface.stream_start, piece)
-                self._started = time.monotonic()
+                self._started, self._streamed = time.monotonic(), True
+                self._segment.append(self._ref)
             else:
                 await self._call(surface.stream_append, self._ref, piece)
             self._shown += piece

@@ -3,7 +3,10 @@
 A worker that dies mid-turn leaves its input current in the session and its
 stream entry pending; the worker that claims the entry runs that input again with
 ``taken_over``. If the turn had started (the stored turn id is the input's), it
-is carried on rather than started afresh: tool calls left without a result get
+is carried on rather than started afresh: what the dead worker left shown is taken
+over (:meth:`~bot.output.render.StreamRenderer.adopt`: the answer goes on in the same
+messages, or below one marked as interrupted; its placeholder, Stop control and status
+are resolved), tool calls left without a result get
 :data:`~bot.output.messages.RESTARTED`, a pending approval card is posted again,
 and the agent goes on from the history. After :data:`MAX_TAKEOVERS` takeovers of
 the same turn it gives up and says so: an input that keeps killing its worker
@@ -46,7 +49,9 @@ def carried_on(
 async def take_over(
     agent: Agent, session: Session, kind: str, turn: Turn, renderer: StreamRenderer
 ) -> None:
-    """Carry on a turn a dead worker left: answer its open tool calls, say so, go on."""
+    """Carry on a turn a dead worker left: take over what it showed, answer its open tool
+    calls, say so, go on."""
+    await renderer.adopt()
     for raw in session.close_open_tool_calls(RESTARTED):
         await turn.emit(
             ev.ToolStateChange(

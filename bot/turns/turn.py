@@ -38,6 +38,7 @@ from bot.ops.metrics import RUNNING_TURNS, count
 from bot.ops.traces import Tracer
 from bot.output.messages import HANDED_BACK, STALE_APPROVAL, STORE_LOST, unknown_request, went_wrong
 from bot.output.render import StreamRenderer
+from bot.output.visible import Visible, left_by
 from bot.session_key import platform_of
 from bot.store.sessions import Hold, LockLost, SessionStore
 from bot.turns import takeover
@@ -163,9 +164,15 @@ class RunningTurn:
         """The turn of ``item``: its thread's surface, the stored session and who asked."""
         ref = item.get("ref", {})
         surface = runner.surfaces[platform_of(key)](key, ref)
-        renderer = StreamRenderer(surface, ref.get("placeholder"), turn_id=turn_id)
-        session = await runner.store.load(key) or Session(key=key)
         meta = await runner.store.meta(key)
+        renderer = StreamRenderer(
+            surface,
+            ref.get("placeholder"),
+            turn_id=turn_id,
+            on_shown=lambda visible: keep_visible(runner.store, fence, visible),
+            resume=left_by(meta, turn_id) if taken_over else None,
+        )
+        session = await runner.store.load(key) or Session(key=key)
         requester = item.get("user") or meta.get("requester", "")
         item, takeovers = takeover.carried_on(item, meta, turn_id, taken_over)
         chosen = await runner.models.chosen(key)
@@ -322,3 +329,13 @@ class RunningTurn:
         if self.runner.tracer is not None:
             self.runner.tracer.turn_done(self.key, self.turn_id, self.session.history, self.model)
         return handed_back
+
+
+async def keep_visible(store: SessionStore, fence: Fence, visible: Visible) -> None:
+    """Keep what a turn shows in its session's metadata, while it holds the lock."""
+    try:
+        await store.note(fence.key, fence=fence.hold, visible=visible.to_dict())
+    except LockLost:
+        fence.lose()
+    except (RedisError, OSError) as exc:  # the next flush writes it again
+        logger.warning("could not keep what %s shows: %s", fence.key, exc)
