@@ -38,8 +38,9 @@ def surfaces(slack, *, native: bool) -> SlackSurfaces:
     return SlackSurfaces(client, interval=0.0, native_streaming=native)
 
 
-async def dead_turn(slack, ref: dict, *, native: bool) -> Visible:
-    """A turn shows part of its answer, then its worker dies: what it last reported."""
+async def dead_turn(slack, ref: dict, *, native: bool, whole: bool = False) -> Visible:
+    """A turn shows part of its answer (all of it, ``whole``, but it is not saved yet),
+    then its worker dies: what it last reported."""
     reports: list[Visible] = []
 
     async def keep(visible: Visible) -> None:
@@ -50,6 +51,10 @@ async def dead_turn(slack, ref: dict, *, native: bool) -> Visible:
     await renderer.handle(ev.Processing())
     await renderer.handle(ev.AssistantChunk(content=PARTIAL))
     await wait_for(lambda: reports and reports[-1].text == PARTIAL)
+    if whole:
+        await renderer.handle(ev.AssistantStreamEnd())
+        await renderer.handle(ev.TurnComplete())
+        await renderer.close()
     renderer.halt()  # SIGKILL: nothing more from it
     return reports[-1]
 
@@ -102,3 +107,13 @@ async def test_a_native_stream_is_marked_in_place_and_the_answer_follows(slack):
     shown = assert_reads_well(slack)
     assert shown == [f"{PARTIAL.rstrip()}\n\n{INTERRUPTED}", TAKEN_OVER, ANSWER]
     assert left.controls[0] not in slack.messages  # the dead worker's Stop control is gone
+
+
+async def test_an_answer_shown_whole_but_not_saved_is_written_again_in_place(slack):
+    left = await dead_turn(slack, {"user": "U1"}, native=True, whole=True)
+    assert left.whole and left.mode == "stream" and len(left.refs) == 1
+
+    await take_over(slack, {"user": "U1"}, left, native=True)
+
+    assert assert_reads_well(slack) == [ANSWER, TAKEN_OVER]  # not a second answer below
+    assert slack.messages[left.refs[0]].shown() == ANSWER

@@ -99,8 +99,9 @@ class StreamRenderer:
         self._on_shown = on_shown
         self._reported: Visible | None = None
         self._resume = resume
-        self._segment: list[str] = []  # the messages of the answer being written
+        self._segment: list[str] = []  # the messages of the last answer text shown
         self._streamed = False  # they are native streams
+        self._whole = False  # that text ended (kept until new text, a tool call or a card)
         self._left = Leftovers(surface, self._call)  # what a dead worker's turn left shown
         self._ref: str | None = None  # the message the current answer streams into
         self._word = ""  # streamed text not cleaned yet: the word being written
@@ -124,14 +125,17 @@ class StreamRenderer:
 
     # ── what is visible, and taking over what a dead worker left ─────────
 
-    def visible(self) -> Visible:
-        """What the turn shows now (see :mod:`bot.output.visible`)."""
+    def visible(self, *, ahead: bool = False) -> Visible:
+        """What the turn shows now, or ``ahead``: once the text waiting is shown (see
+        :mod:`bot.output.visible`)."""
         controls = getattr(self.surface, "stop_control", None)
+        text = self._text if ahead and self._ref is not None else self._shown
         return Visible(
             turn=self._turn_id or "-",
             mode=STREAM if self._streamed else EDIT,
             refs=(*self._segment, *self._left.reuse),
-            text=self._left.text if self._left.reuse else self._shown,
+            text=self._left.text if self._left.reuse else text[: self.surface.max_chars],
+            whole=self._whole,
             placeholder=self._placeholder,
             status=self.status.showing,
             controls=(controls,) if isinstance(self.surface, StopControls) and controls else (),
@@ -147,11 +151,11 @@ class StreamRenderer:
             self._native = False  # the answer goes on in the same messages, by edits
         await self._report()
 
-    async def _report(self) -> None:
-        """Hand what is visible to ``on_shown`` if it changed (at most once per flush)."""
+    async def _report(self, *, ahead: bool = False) -> None:
+        """Hand what is visible to ``on_shown`` if it changed (at most twice per flush)."""
         if self._on_shown is None or self._halted:
             return
-        now = self.visible()
+        now = self.visible(ahead=ahead)
         if now != self._reported:
             self._reported = now
             await self._on_shown(now)
@@ -220,6 +224,7 @@ class StreamRenderer:
         await self._end_segment()
         self._thinking.stop()
         self._answer = None
+        self._new_answer()
         await self.status.close()
         event = dataclasses.replace(event, tools=json.loads(clean(json.dumps(event.tools))))
         await self._left.settle()
@@ -313,8 +318,8 @@ class StreamRenderer:
                 async with self._lock:
                     ref = await self._call(surface.stream_steps, self._ref, steps, plan)
                     if self._ref is None:
-                        self._ref, self._started, self._streamed = ref, time.monotonic(), True
-                        self._segment.append(ref)
+                        self._ref, self._started = ref, time.monotonic()
+                        self._add_message(ref, streamed=True)
                 return True
             except StreamUnavailable:
                 logger.info("native streaming refused: tool calls show as lines")
@@ -355,9 +360,22 @@ class StreamRenderer:
             self._answer = (self._ref, self._shown)
         if self._segment:  # this answer is whole: what a dead worker left of it goes
             await self._left.settle()
+            self._whole = True
         self._ref, self._text, self._shown, self._closed = None, "", "", False
-        self._gap, self._segment, self._streamed = False, [], False
+        self._gap = False
         await self._report()
+
+    def _add_message(self, ref: str, *, streamed: bool = False) -> None:
+        """``ref`` shows the answer text now written (after the last one, or a new answer)."""
+        if self._whole:
+            self._new_answer()
+        self._segment.append(ref)
+        self._streamed = self._streamed or streamed
+
+    def _new_answer(self) -> None:
+        """The answer text shown so far went with tool calls or a card: no taker writes it
+        again."""
+        self._segment, self._streamed, self._whole = [], False, False
 
     async def _settle(self) -> None:
         """Take the word being written as it is, and let the flusher finish."""
@@ -371,6 +389,9 @@ class StreamRenderer:
 
     async def _flush(self, *, final: bool) -> None:
         async with self._lock:
+            await self._report(ahead=True)  # (a turn that lost its lock shows no more)
+            if self._halted:
+                return
             await self._flush_text(final=final)
             await self._report()
 
@@ -425,13 +446,13 @@ class StreamRenderer:
         if self._ref is None and self._placeholder and not self._started:
             # the placeholder comes first: it takes the answer unless a stream went before
             self._ref, self._placeholder = self._placeholder, None
-            self._segment.append(self._ref)
+            self._add_message(self._ref)
         if self._ref is None and (reused := self._left.next_ref()):  # a dead worker's message
             self._ref = reused
-            self._segment.append(reused)
+            self._add_message(reused)
         if self._ref is None:
             self._ref = await self._call(self.surface.post, text, final=final)
-            self._segment.append(self._ref)
+            self._add_message(self._ref)
         elif text != self._shown or final:
             await self._call(self.surface.edit, self._ref, text, final=final)
         self._shown = text
@@ -462,8 +483,8 @@ class StreamRenderer:
             piece = delta[at : at + step]
             if self._ref is None:
                 self._ref = await self._call(surface.stream_start, piece)
-                self._started, self._streamed = time.monotonic(), True
-                self._segment.append(self._ref)
+                self._started = time.monotonic()
+                self._add_message(self._ref, streamed=True)
             else:
                 await self._call(surface.stream_append, self._ref, piece)
             self._shown += piece
@@ -486,6 +507,7 @@ class StreamRenderer:
     async def _line(self, key: str, text: str) -> None:
         async with self._lock:
             self._answer = None
+            self._new_answer()
             if self._tool_steps is not None:
                 await self._tool_steps.set(key, clean(text))
                 return

@@ -9,7 +9,8 @@ holds its lock). A worker carrying on a dead worker's turn hands it to its rende
 
 * writes the answer into the same messages again where they were edited (chat.update),
   and deletes (or marks) those its answer did not need;
-* marks a natively streamed message it can't go on writing in place
+* marks a natively streamed message it can't go on writing (one still being written) in
+  place
   (:data:`~bot.output.messages.INTERRUPTED`) and answers in a new message below;
 * takes over the placeholder no answer took yet, deletes a Stop control left beside a
   stream, and shows a thread status of its own, cleared when its turn ends.
@@ -34,15 +35,17 @@ STREAM = "stream"
 
 @dataclass(frozen=True)
 class Visible:
-    """What a turn shows now: the messages of the answer being written (``refs``, in order;
-    ``mode`` says whether they are edited or natively streamed), what the last one shows
-    (``text``), the placeholder no answer took, whether a thread status is set, and
-    messages carrying a Stop control beside a stream."""
+    """What a turn shows now: the messages of its last answer text (``refs``, in order;
+    ``mode`` says whether they are edited or natively streamed; ``whole`` once that text
+    ended, e.g. just before the turn is saved), what the last one shows (``text``), the
+    placeholder no answer took, whether a thread status is set, and messages carrying a
+    Stop control beside a stream."""
 
     turn: str
     mode: str = EDIT
     refs: tuple[str, ...] = ()
     text: str = ""
+    whole: bool = False
     placeholder: str | None = None
     status: bool = False
     controls: tuple[str, ...] = ()
@@ -54,6 +57,7 @@ class Visible:
             "refs": list(self.refs),
             "chars": len(self.text),
             "text": self.text,
+            "whole": self.whole,
             "placeholder": self.placeholder,
             "status": self.status,
             "controls": list(self.controls),
@@ -66,6 +70,7 @@ class Visible:
             mode=raw.get("mode", EDIT),
             refs=tuple(raw.get("refs", ())),
             text=raw.get("text", ""),
+            whole=bool(raw.get("whole")),
             placeholder=raw.get("placeholder"),
             status=bool(raw.get("status")),
             controls=tuple(raw.get("controls", ())),
@@ -90,11 +95,11 @@ class Leftovers:
         self._reused = False
 
     async def adopt(self, left: Visible) -> bool:
-        """Delete its Stop controls; mark its stream in place, or keep its edited messages
-        to write in again (True: the answer goes on in them)."""
+        """Delete its Stop controls; mark a stream it was writing in place, or keep its
+        messages to write in again (True: the answer goes on in them, by edits)."""
         for ref in left.controls:
             await self.delete(ref)
-        if left.mode == STREAM and left.refs:
+        if left.mode == STREAM and left.refs and not left.whole:
             await self.mark_interrupted(left.refs[-1], left.text, stream=True)
             return False
         self.reuse, self.text = list(left.refs), left.text
