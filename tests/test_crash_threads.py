@@ -30,9 +30,9 @@ from tests.support import agent_config, assert_history_valid, test_tools
 
 CHANNEL = "C0CRASH"
 WORKERS = 3
-WAVES = (1, 1, 2)
-"""SIGKILLs in each wave of questions (4 in all)."""
-THREADS_PER_WAVE = 5
+WAVES = (1, 2, 2)
+"""SIGKILLs in each wave of questions (5 in all)."""
+THREADS_PER_WAVE = 6
 """Threads asked at once in a wave; every other one gets a second question queued."""
 SETTLE_SECONDS = 600.0
 """Generous: a loaded 2-core machine, a 3 s lease per takeover, Slack's rate budgets."""

@@ -65,6 +65,11 @@ async def test_fenced_writes_need_the_lock(bot):
         await store.finish(THREAD, None, fence=hold)
     with pytest.raises(LockLost):
         await store.note(THREAD, fence=hold, status="idle")
+    await store.push_input(THREAD, {"kind": "message", "text": "next"})
+    with pytest.raises(LockLost):
+        await store.take_input(THREAD, hold)
+    assert (await store.take_input(THREAD, taker))["text"] == "next"
+    assert await store.take_input(THREAD, taker) is None
     assert (await store.meta(THREAD))["status"] == "running"
     await store.finish(THREAD, Session(key=THREAD), fence=taker, status="idle")
     assert (await store.meta(THREAD))["status"] == "idle"

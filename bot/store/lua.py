@@ -48,6 +48,15 @@ if ARGV[5] == '1' then redis.call('DEL', KEYS[5]) end
 return 1
 """
 )
+# KEYS: lock, meta, inbox, current. ARGV: the taker's lock token, its lock TTL (ms).
+# The next input moves to current only while the lock is held (false: none, or lost).
+FENCED_TAKE = (
+    HELD
+    + """
+if not held(KEYS[2], ARGV[2]) then return {0} end
+return {1, redis.call('LMOVE', KEYS[3], KEYS[4], 'LEFT', 'RIGHT')}
+"""
+)
 # KEYS: lock, meta. ARGV: the writer's lock token, its lock TTL (ms), the TTL in seconds,
 # then field, value pairs.
 FENCED_NOTE = (

@@ -105,6 +105,7 @@ class SessionStore:
         self._close = redis.register_script(lua.CLOSE)
         self._fenced_write = redis.register_script(lua.FENCED_WRITE)
         self._fenced_note = redis.register_script(lua.FENCED_NOTE)
+        self._fenced_take = redis.register_script(lua.FENCED_TAKE)
 
     # ── sessions ─────────────────────────────────────────────────────────
 
@@ -199,11 +200,20 @@ class SessionStore:
             await pipe.execute()
         return item
 
-    async def take_input(self, key: str) -> dict[str, Any] | None:
-        """Move the next input to ``current``, where it stays until :meth:`finish`."""
-        raw = await self.redis.lmove(
-            redis_keys.inbox(key), redis_keys.current(key), "LEFT", "RIGHT"
-        )
+    async def take_input(self, key: str, fence: Hold | None = None) -> dict[str, Any] | None:
+        """Move the next input to ``current``, where it stays until :meth:`finish`; with
+        ``fence`` only while it holds the session's lock (else :class:`LockLost`)."""
+        if fence is None:
+            raw = await self.redis.lmove(
+                redis_keys.inbox(key), redis_keys.current(key), "LEFT", "RIGHT"
+            )
+        else:
+            keys = [redis_keys.lock(key), redis_keys.meta(key)]
+            keys += [redis_keys.inbox(key), redis_keys.current(key)]
+            held, *moved = await self._fenced_take(keys=keys, args=[fence.token, fence.ttl_ms])
+            if not held:
+                raise LockLost(key)
+            raw = moved[0] if moved else None
         return json.loads(raw) if raw else None
 
     async def current_input(self, key: str) -> dict[str, Any] | None:

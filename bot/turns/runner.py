@@ -314,7 +314,7 @@ class TurnRunner:
         key = fence.key
         if (left := await self.store.current_input(key)) is not None:
             await self.inputs.run(key, left, fence, taken_over=True)
-        while (item := await self.store.take_input(key)) is not None:
+        while (item := await self.store.take_input(key, fence.hold)) is not None:
             await self.inputs.run(key, item, fence)
 
     async def _with_heartbeat(

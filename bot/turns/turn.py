@@ -265,7 +265,7 @@ class RunningTurn:
         kind = self.item["kind"]
         agent, session = self.runner.agent.for_model(self.model), self.session
         if kind in takeover.KINDS:
-            await takeover.take_over(agent, session, kind, turn, self.renderer)
+            await takeover.take_over(agent, session, self.item, turn, self.renderer)
             return
         if kind in ("message", "undo", "new") and session.pending:
             await self.runner.approvals.abandon(session.pending.approval_id)
