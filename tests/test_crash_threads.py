@@ -122,7 +122,7 @@ class Crash:
         for answer in answers:
             assert self.shown(thread).count(answer) == 1, (thread, shown)
         for s in self.shown(thread):  # anything else from an answer is marked as interrupted
-            if s.startswith("Answer to") and s not in answers:
+            if s.startswith("Answer") and s not in answers:
                 assert s.endswith(INTERRUPTED), (thread, s)
         assert not any("thinking" in s for s in self.shown(thread)), (thread, shown)
         assert not any("mib:stop" in m.button_ids() for m in messages), (thread, shown)

@@ -250,7 +250,7 @@ class StreamRenderer(AnswerText):
                     ref = await self._call(surface.stream_steps, self._ref, steps, plan)
                     if self._ref is None:
                         self._ref, self._started = ref, time.monotonic()
-                        self._add_message(ref, streamed=True)
+                        await self._add_message(ref, streamed=True)
                 return True
             except StreamUnavailable:
                 logger.info("native streaming refused: tool calls show as lines")

@@ -141,12 +141,14 @@ class AnswerText:
         self._gap = False
         await self._report()
 
-    def _add_message(self, ref: str, *, streamed: bool = False) -> None:
-        """``ref`` shows the answer text now written (after the last one, or a new answer)."""
+    async def _add_message(self, ref: str, *, streamed: bool = False) -> None:
+        """``ref`` shows the answer text now written (after the last one, or a new answer);
+        reported at once, so a worker taking the turn over knows every message it wrote."""
         if self._whole:
             self._new_answer()
         self._segment.append(ref)
         self._streamed = self._streamed or streamed
+        await self._report()
 
     def _new_answer(self) -> None:
         """The answer text shown so far went with tool calls or a card: no taker writes it
@@ -222,13 +224,14 @@ class AnswerText:
         if self._ref is None and self._placeholder and not self._started:
             # the placeholder comes first: it takes the answer unless a stream went before
             self._ref, self._placeholder = self._placeholder, None
-            self._add_message(self._ref)
+            await self._add_message(self._ref)
         if self._ref is None and (reused := self._left.next_ref()):  # a dead worker's message
             self._ref = reused
-            self._add_message(reused)
+            await self._add_message(reused)
         if self._ref is None:
             self._ref = await self._call(self.surface.post, text, final=final)
-            self._add_message(self._ref)
+            self._shown = text
+            await self._add_message(self._ref)
         elif text != self._shown or final:
             await self._call(self.surface.edit, self._ref, text, final=final)
         self._shown = text
@@ -259,11 +262,11 @@ class AnswerText:
             piece = delta[at : at + step]
             if self._ref is None:
                 self._ref = await self._call(surface.stream_start, piece)
-                self._started = time.monotonic()
-                self._add_message(self._ref, streamed=True)
+                self._started, self._shown = time.monotonic(), self._shown + piece
+                await self._add_message(self._ref, streamed=True)
             else:
                 await self._call(surface.stream_append, self._ref, piece)
-            self._shown += piece
+                self._shown += piece
 
     async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         if self._halted:
