@@ -7,6 +7,10 @@ Questions come in waves; in each, workers streaming an answer are SIGKILLed and 
 and the survivors take their turns over. Then every thread is read as a person reads
 it: exactly one whole answer per question, every partial answer marked as interrupted,
 no placeholder, Stop button, open stream or status left; the session saved once per turn.
+
+A worker is killed once the message it streams into is known to it (the platform
+answered the call that made it): a kill inside that round trip leaves a message no one
+knows of, which nothing but listing the thread could find.
 """
 
 import asyncio
@@ -82,21 +86,28 @@ class Crash:
             if args.get("ts") == ts and isinstance(args.get("blocks"), list)
         ]
 
-    def partial(self, thread: str) -> bool:
-        """An answer of the thread is being written now."""
+    def partial(self, thread: str) -> list[str]:
+        """The messages of the thread with an answer being written now."""
         whole = {answer_to(q) for q in self.asked[thread]}
-        return any(
-            s.startswith("Answer to") and s not in whole and INTERRUPTED not in s
-            for s in self.shown(thread)
-        )
+        return [
+            m.ts
+            for m in self.slack.thread(CHANNEL, thread)
+            if m.shown().startswith("Answer")
+            and m.shown().strip() not in whole
+            and INTERRUPTED not in m.shown()
+        ]
 
-    def streaming_worker(self, threads: list[str]) -> int | None:
-        """A live worker writing a partial answer in one of ``threads`` now."""
+    async def streaming_worker(self, threads: list[str]) -> int | None:
+        """A live worker writing a partial answer in one of ``threads`` now, once that
+        message is known to the worker (the platform answered the call that made it)."""
         opened = {r["key"]: r["pid"] for r in self.fleet.records("turns.jsonl")}
         alive = {p.pid for p in self.fleet.procs if p.poll() is None}
         for thread in threads:
             pid = opened.get(self.key(thread))
-            if pid in alive and self.partial(thread):
+            if pid not in alive or not (writing := self.partial(thread)):
+                continue
+            visible = (await self.front.store.meta(self.key(thread))).get("visible") or {}
+            if set(writing) & set(visible.get("refs", ())):
                 return pid
         return None
 
