@@ -5,9 +5,10 @@ Two seams meet here.
 * **Output** — a :class:`Surface` is one chat thread as the renderer writes to it:
   post, edit, a compact line per tool call, an approval card, a notice. Optional
   capabilities (:class:`NativeStream`, :class:`StreamSteps`, :class:`WorkingStatus`,
-  :class:`Receipts`, :class:`Attachments`, :class:`ApprovalCards`,
-  :class:`FeedbackButtons`, :class:`Typing`, :class:`ToolSteps`, :class:`FileAccess`, :class:`JobCards`, :class:`Pings`,
-  :class:`DirectMessages`) are detected with ``isinstance``, never assumed. Every call
+  :class:`Receipts`, :class:`Deletions`, :class:`StopControls`, :class:`Attachments`,
+  :class:`ApprovalCards`, :class:`FeedbackButtons`, :class:`Typing`, :class:`ToolSteps`,
+  :class:`FileAccess`, :class:`JobCards`, :class:`Pings`, :class:`DirectMessages`) are
+  detected with ``isinstance``, never assumed. Every call
   goes through :func:`call_surface`, behind the surface's :class:`Gate` (a per-channel
   :class:`RateGate`, or a platform's own budget per method), retried after a 429
   (:class:`RateLimited`) or a 5xx (:class:`PlatformUnavailable`).
@@ -238,6 +239,23 @@ class Receipts(Protocol):
     the bot (Slack's 👀 reaction); ``message`` is the platform's id of it."""
 
     async def mark_received(self, message: str) -> None: ...
+
+
+@runtime_checkable
+class Deletions(Protocol):
+    """Optional capability of a :class:`Surface`: delete a message the bot posted (a
+    placeholder no answer took; what a dead worker's turn left that its taker replaced)."""
+
+    async def delete(self, ref: str) -> None: ...
+
+
+@runtime_checkable
+class StopControls(Protocol):
+    """Optional capability of a :class:`NativeStream` surface: a message of its own carries
+    the Stop button beside a stream (a stream holds no button). ``stop_control`` is its ref
+    while shown (None else), so a worker taking the turn over can delete it."""
+
+    stop_control: str | None
 
 
 @runtime_checkable

@@ -5,7 +5,9 @@ environment) with two test doubles the tests read back from ``FAULT_DIR``:
 a ``test`` platform whose surface appends every call to ``surface.jsonl``, and
 an ``hf_jobs`` tool that appends each execution to ``tools.jsonl`` and then
 sleeps ``sleep`` seconds. ``FAULT_PLATFORM`` lists failures the surface answers
-its first calls with (``429`` or ``5xx``, comma-separated).
+its first calls with (``429`` or ``5xx``, comma-separated). With ``FAULT_SLACK=1`` the
+worker renders through the real Slack surfaces instead (``SLACK_API_URL``: the Slack
+stand-in), noting in ``turns.jsonl`` which worker opened a surface for which session.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adapters.slack.surface import slack_surfaces
 from agent import events as ev
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import Tool, ToolContext, ToolRegistry
@@ -67,6 +70,9 @@ class FileSurface:
     async def edit(self, ref: str, text: str, *, final: bool = False) -> None:
         self._call("edit", ref, text=text, final=final)
 
+    async def delete(self, ref: str) -> None:
+        self._call("delete", ref)
+
     async def post_line(self, ref: str | None, text: str) -> str:
         return self._call("line", ref, text=text)
 
@@ -86,7 +92,15 @@ def main() -> None:
             Tool("hf_jobs", "Run a job (test double).", {"type": "object"}, fake_job, "script"),
         ]
     )
-    surfaces = {"test": lambda key, ref: FileSurface(key)}
+    surfaces: dict[str, Any] = {"test": lambda key, ref: FileSurface(key)}
+    if os.environ.get("FAULT_SLACK"):
+        slack = slack_surfaces(settings)
+
+        def slack_surface(key: str, ref: dict[str, Any]) -> Any:
+            record("turns.jsonl", key=key)
+            return slack(key, ref)
+
+        surfaces = {"slack": slack_surface}
     asyncio.run(run_worker(settings, tools=tools, surfaces=surfaces))
 
 

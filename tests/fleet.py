@@ -122,11 +122,13 @@ class Fleet:
         return [r["text"] for r in self.shown(session, "notice")]
 
     def messages(self, session: str) -> dict[str, str]:
-        """Each answer message as it finally reads."""
+        """Each answer message as it finally reads (deleted ones are gone)."""
         texts: dict[str, str] = {}
         for r in self.shown(session):
             if r["call"] in ("post", "edit"):
                 texts[r["ref"]] = r["text"]
+            elif r["call"] == "delete":
+                texts.pop(r["ref"], None)
         return texts
 
     def approvals(self, session: str) -> list[dict[str, Any]]:

@@ -196,6 +196,26 @@ async def test_a_worker_dead_around_an_approval_card_gets_the_card_posted_again(
     assert session.history[-1]["content"] == "Submitted."
 
 
+async def test_a_worker_dead_after_saving_its_answer_has_it_shown_not_asked_again(
+    make_bot, llm, redis
+):
+    # The state a worker leaves when it dies between its turn's last checkpoint and its end.
+    store = SessionStore(redis)
+    item = await store.push_input(THREAD, {"kind": "message", "text": "hi", "user": "U_ALICE"})
+    await store.take_input(THREAD)
+    history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello!"}]
+    await store.save(Session(key=THREAD, history=history), turn=item["turn_id"])
+    bot = make_bot()
+
+    await bot.runner.recover()
+    await bot.runner.wait_idle()
+
+    assert llm.requests == []  # the model is not asked again
+    assert list(bot.surface.messages.values()) == ["Hello!"]
+    assert (await bot.store.load(THREAD)).history == history
+    assert not await bot.store.busy(THREAD)
+
+
 async def test_turn_starts_are_limited_per_user_and_per_channel(make_bot, llm, redis):
     bot = make_bot(limits=TurnLimits(redis, per_user=2, per_channel=3))
     llm.default = text("ok")

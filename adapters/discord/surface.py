@@ -78,6 +78,10 @@ class DiscordSurface(RoomMessages):
     async def edit(self, ref: str, text: str, *, final: bool = False) -> None:
         await self.update(ref, content=text, view=None if final else cards.stop_view())
 
+    async def delete(self, ref: str) -> None:
+        """A placeholder no answer took, what a dead worker's turn left."""
+        await discord_call(self.channel.get_partial_message(int(ref)).delete())
+
     async def post_line(self, ref: str | None, text: str) -> str:
         if ref is None:
             return await self._send(content=text)

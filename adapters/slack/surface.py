@@ -194,6 +194,10 @@ class SlackSurface(RoomMessages):
     async def edit(self, ref: str, text: str, *, final: bool = False) -> None:
         await self.update(ref, cards.answer(text, None if final else self.key))
 
+    async def delete(self, ref: str) -> None:
+        """chat.delete: a placeholder no answer took, what a dead worker's turn left."""
+        await self.call(self.client.chat_delete, channel=self.channel, ts=ref)
+
     async def final_answer(self, ref: str, text: str, turn_id: str) -> None:
         streamed = ref in self._streamed
         await self.update(ref, cards.final_answer(text, self.key, turn_id, streamed=streamed))
@@ -319,8 +323,9 @@ class StreamingSlackSurface(SlackSurface):
         super().__init__(client, key, budget, interval=interval, permit=permit)
         self.recipient = recipient
         self.on_refused = on_refused
-        self.stop_control = stop_control
-        self._stop_ts: str | None = None
+        self.shows_stop = stop_control
+        self.stop_control: str | None = None
+        """The message carrying the Stop button below the stream, while shown."""
 
     async def stream_start(self, text: str) -> str:
         return await self._start([MarkdownTextChunk(text=text)])
@@ -345,9 +350,9 @@ class StreamingSlackSurface(SlackSurface):
 
     async def clear_status(self) -> None:
         await super().clear_status()
-        if self._stop_ts is not None:
-            stop_ts, self._stop_ts = self._stop_ts, None
-            await self.call(self.client.chat_delete, channel=self.channel, ts=stop_ts)
+        if self.stop_control is not None:
+            stop_ts, self.stop_control = self.stop_control, None
+            await self.delete(stop_ts)
 
     async def _start(self, chunks: list[Chunk]) -> str:
         try:
@@ -368,8 +373,8 @@ class StreamingSlackSurface(SlackSurface):
             raise StreamUnavailable(error) from exc
         self._streamed.add(response["ts"])
         self._status = ""  # a new message in the thread: Slack cleared the status
-        if self.stop_control and self._stop_ts is None:
-            self._stop_ts = await self._post(cards.stop_control(self.key))
+        if self.shows_stop and self.stop_control is None:
+            self.stop_control = await self._post(cards.stop_control(self.key))
         return response["ts"]
 
     async def _in_stream(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> None:

@@ -58,6 +58,9 @@ RESTARTED = (
     "Interrupted by a restart of the bot before this tool call finished; it was not retried."
 )
 """The result given to a tool call that was running when its worker died (the model reads it)."""
+INTERRUPTED = "⚠️ _interrupted — continued below_"
+"""The last line of an answer a dead worker was streaming, where the worker taking the turn
+over can't go on writing in it (a native stream): the answer follows in a new message."""
 TAKEN_OVER = "♻️ I was restarted in the middle of this; picking up where I left off."
 GIVEN_UP = "♻️ I was restarted several times in the middle of this and stopped. Send your message again to retry."
 

@@ -78,6 +78,13 @@ class Steps:
         if self._ref is not None:
             await self._draw(final=True)
 
+    def abandon(self) -> None:
+        """Draw nothing more (another worker carries the turn on)."""
+        if self._drawer is not None:
+            self._drawer.cancel()
+        self._ref = None
+        self._stale.clear()
+
     async def _redraw(self) -> None:
         while self._stale.is_set():
             await self.surface.gate.ready()  # then draw the newest lines, not the first

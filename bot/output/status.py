@@ -129,6 +129,17 @@ class StatusLine:
         except Exception:  # a status is a nicety: never fail a turn for it
             logger.exception("clearing the thread status failed")
 
+    @property
+    def showing(self) -> bool:
+        """Whether the turn wants a status shown now."""
+        return self.surface is not None and self._wanted != NONE
+
+    def abandon(self) -> None:
+        """Send nothing more, not even a clear (another worker carries the turn on)."""
+        if self._sender is not None:
+            self._sender.cancel()
+        self.surface = None
+
     def _want(self, wish: Wish) -> None:
         if self.surface is None or wish == self._wanted:
             return

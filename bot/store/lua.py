@@ -8,10 +8,66 @@ RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-EXTEND = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+# Whether the lock KEYS[1] is still held by token ARGV[1]. If the lock and the session's
+# metadata are both gone, Redis lost its data (a restart without persistence): nobody else
+# can have carried the turn on, so the holder takes its lock again.
+HELD = """
+local function held(meta, ttl_ms)
+  local holder = redis.call('GET', KEYS[1])
+  if holder == ARGV[1] then return true end
+  if holder or redis.call('EXISTS', meta) == 1 then return false end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl_ms)
+  return true
+end
+"""
+# KEYS: lock, meta. ARGV: token, TTL (ms).
+EXTEND = (
+    HELD
+    + """
+if held(KEYS[2], ARGV[2]) then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
+)
+# KEYS: lock, session, meta, lines, current.
+# ARGV: the writer's lock token, its lock TTL (ms), the session JSON ('' deletes the
+# session's data), the TTL in seconds, '1' to end the running input (delete current), then
+# meta field, value pairs. Nothing is written unless the writer still holds the lock: a
+# turn whose lock lapsed or was taken can no longer save over the one that carries it on.
+FENCED_WRITE = (
+    HELD
+    + """
+if not held(KEYS[3], ARGV[2]) then return 0 end
+if ARGV[3] == '' then
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+else
+  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+  redis.call('HSET', KEYS[3], unpack(ARGV, 6))
+  redis.call('EXPIRE', KEYS[3], ARGV[4])
+end
+if ARGV[5] == '1' then redis.call('DEL', KEYS[5]) end
+return 1
+"""
+)
+# KEYS: lock, meta, inbox, current. ARGV: the taker's lock token, its lock TTL (ms).
+# The next input moves to current only while the lock is held (false: none, or lost).
+FENCED_TAKE = (
+    HELD
+    + """
+if not held(KEYS[2], ARGV[2]) then return {0} end
+return {1, redis.call('LMOVE', KEYS[3], KEYS[4], 'LEFT', 'RIGHT')}
+"""
+)
+# KEYS: lock, meta. ARGV: the writer's lock token, its lock TTL (ms), the TTL in seconds,
+# then field, value pairs.
+FENCED_NOTE = (
+    HELD
+    + """
+if not held(KEYS[2], ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+)
 # KEYS: approval hash, decisions hash, votes hash.
 # ARGV: tool call id or '*', decision JSON, '1' when approving, the voter's id.
 # A call whose approval hash lists it in 'required' with n > 1 is approved only by

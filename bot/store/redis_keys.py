@@ -24,6 +24,7 @@ Key                               Type     Holds                                
 ================================  =======  ===================================================  ==============================  =======================================
 ``mib:session:<session>``         string   the session (history, pending, state) as JSON        bot/store/sessions.py           session TTL, renewed on every save
 ``mib:meta:<session>``            hash     session metadata (last_activity, ...), JSON values   bot/store/sessions.py           session TTL, renewed on every save
+                                           (field ``visible``: below)
 ``mib:lines:<session>``           hash     ``<line>`` -> platform ref of its status line        bot/store/sessions.py           session TTL, renewed on every write
 ``mib:inbox:<session>``           list     inputs (JSON) waiting for their turn, in order       bot/store/sessions.py           session TTL, renewed on every push
 ``mib:current:<session>``         list     the input (JSON) being run, until it ends            bot/store/sessions.py           none (LMOVEd from the inbox);
@@ -69,6 +70,16 @@ Key                               Type     Holds                                
 ``mib:control``                   pub/sub  ``{"stop": <session>}`` messages: a channel,         bot/turns/runner.py publishes,  nothing is stored
                                            not a key                                            bot/turns/queue.py listens
 ================================  =======  ===================================================  ==============================  =======================================
+
+Fields of ``mib:meta:<session>`` (JSON values): ``last_activity``, ``status`` (``running``,
+``idle``, ``awaiting_approval``), ``requester``, ``running_tools``, ``turn`` (the turn id
+last saved), ``takeovers`` (of that turn), and ``visible``: what the running turn shows
+in its thread (:class:`bot.output.visible.Visible`: ``turn``, ``mode`` ``edit`` or
+``stream``, ``refs`` of its last answer's messages, ``chars`` and ``text`` of the last
+one, ``whole``, ``placeholder``, ``status``, ``controls``), written by bot/turns/turn.py
+at the renderer's edit cadence (once per flush that changed it) and read by the worker
+taking the turn over. The turn writes its fields only while it holds ``mib:lock:<session>``
+(the fenced Lua scripts in bot/store/lua.py).
 
 Readers besides the owners: bot/ops/http.py (``XLEN mib:turns`` for
 ``/metrics``), ``SessionStore.pending_keys`` (SCAN ``mib:inbox:*`` and

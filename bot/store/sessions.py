@@ -2,7 +2,10 @@
 
 Every write of a session is one MULTI transaction, and every contested
 transition (lock release, an approval decision) one Lua script, so a crash or a
-Redis restart between steps never leaves a half-written session.
+Redis restart between steps never leaves a half-written session. A turn's writes are
+*fenced*: given the turn's lock token, they happen only while that token holds the
+session's lock (:class:`LockLost` otherwise), so a worker whose lock lapsed or was taken
+never saves over the worker carrying its turn on.
 
 Work reaches workers through one stream (:data:`~bot.store.redis_keys.TURNS`,
 consumer group :data:`~bot.store.redis_keys.TURNS_GROUP`): an entry says "this
@@ -38,6 +41,22 @@ DecideResult = Literal[
 ]
 """``vote``: an approval counted toward a call that needs several; ``voted``: that person
 had already approved it."""
+
+
+class LockLost(Exception):
+    """A fenced write found the session's lock lapsed or held by another worker."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the lock of {key} is no longer held")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A session lock this process holds: its token and TTL (ms). Fenced writes carry it."""
+
+    token: str
+    ttl_ms: int
 
 
 @dataclass(frozen=True)
@@ -84,6 +103,9 @@ class SessionStore:
         self._extend = redis.register_script(lua.EXTEND)
         self._decide = redis.register_script(lua.DECIDE)
         self._close = redis.register_script(lua.CLOSE)
+        self._fenced_write = redis.register_script(lua.FENCED_WRITE)
+        self._fenced_note = redis.register_script(lua.FENCED_NOTE)
+        self._fenced_take = redis.register_script(lua.FENCED_TAKE)
 
     # ── sessions ─────────────────────────────────────────────────────────
 
@@ -91,14 +113,24 @@ class SessionStore:
         raw = await self.redis.get(redis_keys.session(key))
         return Session.from_dict(json.loads(raw)) if raw else None
 
-    async def save(self, session: Session, **meta: Any) -> None:
-        """Write the session and its metadata in one transaction, renewing the TTL."""
+    async def save(self, session: Session, *, fence: Hold | None = None, **meta: Any) -> None:
+        """Write the session and its metadata in one step, renewing the TTL; with ``fence``
+        only while it holds the session's lock, else :class:`LockLost`."""
+        if fence is not None:
+            await self._fenced(session.key, fence, session, meta, end=False)
+            return
         async with self.redis.pipeline(transaction=True) as pipe:
             self._write(pipe, session, meta)
             await pipe.execute()
 
-    async def finish(self, key: str, session: Session | None, **meta: Any) -> None:
-        """End the running input of ``key``: save ``session`` (None deletes it) in the same step."""
+    async def finish(
+        self, key: str, session: Session | None, *, fence: Hold | None = None, **meta: Any
+    ) -> None:
+        """End the running input of ``key``: save ``session`` (None deletes it) in the same
+        step; with ``fence`` only while it holds the lock (see :meth:`save`)."""
+        if fence is not None:
+            await self._fenced(key, fence, session, meta, end=True)
+            return
         async with self.redis.pipeline(transaction=True) as pipe:
             if session is None:
                 pipe.delete(*redis_keys.session_data(key))
@@ -106,6 +138,25 @@ class SessionStore:
                 self._write(pipe, session, meta)
             pipe.delete(redis_keys.current(key))
             await pipe.execute()
+
+    async def _fenced(
+        self, key: str, hold: Hold, session: Session | None, meta: dict[str, Any], *, end: bool
+    ) -> None:
+        fields = {"last_activity": time.time(), **meta}
+        pairs = [part for k, v in fields.items() for part in (k, json.dumps(v))]
+        written = await self._fenced_write(
+            keys=[redis_keys.lock(key), *redis_keys.session_data(key), redis_keys.current(key)],
+            args=[
+                hold.token,
+                hold.ttl_ms,
+                "" if session is None else json.dumps(session.to_dict()),
+                self.ttl,
+                "1" if end else "0",
+                *pairs,
+            ],
+        )
+        if not written:
+            raise LockLost(key)
 
     def _write(self, pipe: Any, session: Session, meta: dict[str, Any]) -> None:
         fields = {"last_activity": time.time(), **meta}
@@ -115,9 +166,16 @@ class SessionStore:
         )
         pipe.expire(redis_keys.meta(session.key), self.ttl)
 
-    async def note(self, key: str, **fields: Any) -> None:
-        """Keep ``fields`` in the session's metadata (beside what turns write)."""
+    async def note(self, key: str, *, fence: Hold | None = None, **fields: Any) -> None:
+        """Keep ``fields`` in the session's metadata (beside what turns write); with
+        ``fence`` only while it holds the session's lock (else :class:`LockLost`)."""
         meta = redis_keys.meta(key)
+        if fence is not None:
+            pairs = [part for k, v in fields.items() for part in (k, json.dumps(v))]
+            args = [fence.token, fence.ttl_ms, self.ttl, *pairs]
+            if not await self._fenced_note(keys=[redis_keys.lock(key), meta], args=args):
+                raise LockLost(key)
+            return
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(meta, mapping={k: json.dumps(v) for k, v in fields.items()})
             pipe.expire(meta, self.ttl)
@@ -142,11 +200,20 @@ class SessionStore:
             await pipe.execute()
         return item
 
-    async def take_input(self, key: str) -> dict[str, Any] | None:
-        """Move the next input to ``current``, where it stays until :meth:`finish`."""
-        raw = await self.redis.lmove(
-            redis_keys.inbox(key), redis_keys.current(key), "LEFT", "RIGHT"
-        )
+    async def take_input(self, key: str, fence: Hold | None = None) -> dict[str, Any] | None:
+        """Move the next input to ``current``, where it stays until :meth:`finish`; with
+        ``fence`` only while it holds the session's lock (else :class:`LockLost`)."""
+        if fence is None:
+            raw = await self.redis.lmove(
+                redis_keys.inbox(key), redis_keys.current(key), "LEFT", "RIGHT"
+            )
+        else:
+            keys = [redis_keys.lock(key), redis_keys.meta(key)]
+            keys += [redis_keys.inbox(key), redis_keys.current(key)]
+            held, *moved = await self._fenced_take(keys=keys, args=[fence.token, fence.ttl_ms])
+            if not held:
+                raise LockLost(key)
+            raw = moved[0] if moved else None
         return json.loads(raw) if raw else None
 
     async def current_input(self, key: str) -> dict[str, Any] | None:
@@ -243,16 +310,19 @@ class SessionStore:
 
     # ── the per-session turn lock ────────────────────────────────────────
 
-    async def acquire_lock(self, key: str, ttl_ms: int) -> str | None:
+    async def acquire_lock(self, key: str, ttl_ms: int) -> Hold | None:
         token = secrets.token_hex(8)
         ok = await self.redis.set(redis_keys.lock(key), token, nx=True, px=ttl_ms)
-        return token if ok else None
+        return Hold(token, ttl_ms) if ok else None
 
-    async def extend_lock(self, key: str, token: str, ttl_ms: int) -> bool:
-        return bool(await self._extend(keys=[redis_keys.lock(key)], args=[token, ttl_ms]))
+    async def extend_lock(self, key: str, hold: Hold) -> bool:
+        """Renew the lock; False when it lapsed or another worker holds it (see
+        :data:`~bot.store.lua.HELD`: after Redis lost its data, the holder takes it again)."""
+        keys = [redis_keys.lock(key), redis_keys.meta(key)]
+        return bool(await self._extend(keys=keys, args=[hold.token, hold.ttl_ms]))
 
-    async def release_lock(self, key: str, token: str) -> None:
-        await self._release(keys=[redis_keys.lock(key)], args=[token])
+    async def release_lock(self, key: str, hold: Hold) -> None:
+        await self._release(keys=[redis_keys.lock(key)], args=[hold.token])
 
     async def locked(self, key: str) -> bool:
         return bool(await self.redis.exists(redis_keys.lock(key)))

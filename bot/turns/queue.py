@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from redis.exceptions import RedisError
 
 from bot.store.redis_keys import CONTROL
-from bot.store.sessions import SessionStore, Work
+from bot.store.sessions import LockLost, SessionStore, Work
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +114,8 @@ class StreamConsumer:
             with contextlib.suppress(RedisError, OSError):
                 await self.store.hand_back(self.name, work.entry_id)
             raise
+        except LockLost:  # another worker took the session (and this entry) over
+            return
         except (HandedBack, RedisError, OSError) as exc:  # retried when the lease runs out
             logger.warning("%s left for a retry after the lease: %r", work.key, exc)
             return

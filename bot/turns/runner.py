@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from huggingface_hub import HfApi
@@ -45,7 +45,7 @@ from bot.output.messages import STORE_DOWN
 from bot.output.status import mark_received
 from bot.platform import SurfaceFactory, call_surface
 from bot.session_key import platform_of
-from bot.store.sessions import SessionStore, Work
+from bot.store.sessions import LockLost, SessionStore, Work
 from bot.turns.admission import MAX_INPUT_CHARS, Admission
 from bot.turns.background import Background
 from bot.turns.feedback import FeedbackLog, Rating
@@ -54,7 +54,7 @@ from bot.turns.limits import TurnLimits
 from bot.turns.models import ModelChoices, ModelPicker
 from bot.turns.once import OnceTools
 from bot.turns.queue import CONTROL, StreamConsumer
-from bot.turns.turn import InputRunner
+from bot.turns.turn import Fence, InputRunner
 
 logger = logging.getLogger(__name__)
 
@@ -303,39 +303,52 @@ class TurnRunner:
         # again after releasing the lock, so no input is left behind.
         key, drained = work.key, False
         while True:
-            token = await self.store.acquire_lock(key, self.lock_ttl_ms)
-            if token is None:
+            hold = await self.store.acquire_lock(key, self.lock_ttl_ms)
+            if hold is None:
                 return drained  # another worker holds the session; it will see our input
+            fence = Fence(key, hold)
             try:
-                await self._with_heartbeat(work, token, self._run_all(key))
+                await self._with_heartbeat(work, fence, self._run_all(fence))
                 drained = True
             finally:
-                await self.store.release_lock(key, token)
+                await self.store.release_lock(key, hold)
             if await self.store.inbox_size(key) == 0:
                 return True
 
-    async def _run_all(self, key: str) -> None:
+    async def _run_all(self, fence: Fence) -> None:
+        key = fence.key
         if (left := await self.store.current_input(key)) is not None:
-            await self.inputs.run(key, left, taken_over=True)
-        while (item := await self.store.take_input(key)) is not None:
-            await self.inputs.run(key, item)
+            await self.inputs.run(key, left, fence, taken_over=True)
+        while (item := await self.store.take_input(key, fence.hold)) is not None:
+            await self.inputs.run(key, item, fence)
 
-    async def _with_heartbeat(self, work: Work, token: str, job: Awaitable[None]) -> None:
-        """Renew the session lock and the stream lease while ``job`` runs."""
+    async def _with_heartbeat(
+        self, work: Work, fence: Fence, job: Coroutine[Any, Any, None]
+    ) -> None:
+        """Renew the session lock and the stream lease while ``job`` runs; if the lock is
+        found lapsed or taken, the fence is lost: ``job`` is cancelled without a word in the
+        thread, and :class:`LockLost` raised (the entry is left to its new worker)."""
+        task = asyncio.create_task(job)
+        fence.on_lost(task.cancel)
 
         async def beat() -> None:
             while True:
                 await asyncio.sleep(self.lock_ttl_ms / 3000)
                 try:
-                    if not await self.store.extend_lock(work.key, token, self.lock_ttl_ms):
-                        logger.warning("lost the lock of %s (Redis restarted?)", work.key)
+                    if not await self.store.extend_lock(work.key, fence.hold):
+                        fence.lose()
+                        return
                     await self.store.renew_lease(self.queue.name, work.entry_id)
                 except (RedisError, OSError) as exc:
                     logger.warning("could not renew the lease of %s: %s", work.key, exc)
 
         heartbeat = asyncio.create_task(beat())
         try:
-            await job
+            await task
+        except asyncio.CancelledError:
+            if not fence.lost or not task.done():
+                raise  # this process is shutting down
+            raise LockLost(work.key) from None
         finally:
             heartbeat.cancel()
 

@@ -3,7 +3,10 @@
 A worker that dies mid-turn leaves its input current in the session and its
 stream entry pending; the worker that claims the entry runs that input again with
 ``taken_over``. If the turn had started (the stored turn id is the input's), it
-is carried on rather than started afresh: tool calls left without a result get
+is carried on rather than started afresh: what the dead worker left shown is taken
+over (:meth:`~bot.output.render.StreamRenderer.adopt`: the answer goes on in the same
+messages, or below one marked as interrupted; its placeholder, Stop control and status
+are resolved), tool calls left without a result get
 :data:`~bot.output.messages.RESTARTED`, a pending approval card is posted again,
 and the agent goes on from the history. After :data:`MAX_TAKEOVERS` takeovers of
 the same turn it gives up and says so: an input that keeps killing its worker
@@ -39,14 +42,18 @@ def carried_on(
     if taken_over and meta.get("turn") == turn_id:  # it had started: carry it on
         TAKEOVERS.inc()
         takeovers += 1
-        item = {**item, "kind": "continue" if takeovers <= MAX_TAKEOVERS else "give_up"}
+        kind = "continue" if takeovers <= MAX_TAKEOVERS else "give_up"
+        item = {**item, "kind": kind, "was": item.get("kind", "message")}
     return item, takeovers
 
 
 async def take_over(
-    agent: Agent, session: Session, kind: str, turn: Turn, renderer: StreamRenderer
+    agent: Agent, session: Session, item: dict[str, Any], turn: Turn, renderer: StreamRenderer
 ) -> None:
-    """Carry on a turn a dead worker left: answer its open tool calls, say so, go on."""
+    """Carry on a turn a dead worker left: take over what it showed, answer its open tool
+    calls, say so, go on (or show the answer it had saved, if it died just after)."""
+    kind = item["kind"]
+    await renderer.adopt()
     for raw in session.close_open_tool_calls(RESTARTED):
         await turn.emit(
             ev.ToolStateChange(
@@ -58,9 +65,24 @@ async def take_over(
         await renderer.notice(GIVEN_UP)
     elif session.pending:  # it stopped around posting the approval card: post it again
         await turn.emit(approval_event(session))
+    elif (answer := saved_answer(session, item)) is not None:
+        await renderer.notice(TAKEN_OVER)
+        for event in (ev.AssistantChunk(content=answer), ev.AssistantStreamEnd()):
+            await turn.emit(event)
+        await turn.emit(ev.TurnComplete(history_size=len(session.history)))
     else:
         await renderer.notice(TAKEN_OVER)
         await agent.run(session, "", turn)
+
+
+def saved_answer(session: Session, item: dict[str, Any]) -> str | None:
+    """The answer a message's turn had saved when its worker died (before it ended): the
+    model is not asked again."""
+    last = session.history[-1] if session.history else {}
+    answered = last.get("role") == "assistant" and not last.get("tool_calls")
+    if item.get("was") in ("message", "resume") and answered and last.get("content"):
+        return str(last["content"])
+    return None
 
 
 def approval_event(session: Session) -> ev.ApprovalRequired:

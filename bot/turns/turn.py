@@ -8,6 +8,11 @@ the approval flow, the renderer), ``checkpoint`` (the session saved mid-turn) an
 at the end, ``finish`` (saved with its final status). A turn that can't be saved,
 or is cancelled by a shutdown, ends with its input left current for the next
 worker (:class:`~bot.turns.queue.HandedBack`).
+
+Every session write of a turn carries its :class:`Fence` (the lock token): once the lock
+lapsed or was taken, the write is refused (:class:`~bot.store.sessions.LockLost`), the
+fence is lost, and the turn stops where it is: nothing more shown, nothing saved, no word
+in the thread (the worker that took the session carries the turn on).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -32,8 +39,9 @@ from bot.ops.traces import Tracer
 from bot.output.messages import HANDED_BACK, STALE_APPROVAL, STORE_LOST, unknown_request, went_wrong
 from bot.output.render import StreamRenderer
 from bot.output.status import show_received
+from bot.output.visible import Visible, left_by
 from bot.session_key import platform_of
-from bot.store.sessions import SessionStore
+from bot.store.sessions import Hold, LockLost, SessionStore
 from bot.turns import takeover
 from bot.turns.background import Background
 from bot.turns.intake import FileIntake
@@ -44,6 +52,31 @@ if TYPE_CHECKING:
     from bot.platform import SurfaceFactory
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Fence:
+    """A turn's hold on its session's lock, which its writes carry, and whether it was
+    lost. ``lose`` is called once the lock is found lapsed or taken; it calls each callback
+    given to ``on_lost`` (cancel the turn, stop its renderer) once."""
+
+    key: str
+    hold: Hold
+    lost: bool = False
+    _callbacks: list[Callable[[], object]] = field(default_factory=list)
+
+    def on_lost(self, callback: Callable[[], object]) -> None:
+        self._callbacks.append(callback)
+
+    def lose(self) -> None:
+        if self.lost:
+            return
+        self.lost = True
+        logger.warning(
+            "lost the lock of %s: stopping its turn, another worker carries on", self.key
+        )
+        for callback in self._callbacks:
+            callback()
 
 
 class InputRunner:
@@ -71,12 +104,15 @@ class InputRunner:
         self.tracer = tracer
         self.cancels: dict[str, asyncio.Event] = {}  # session key -> its running turn's stop
 
-    async def run(self, key: str, item: dict[str, Any], *, taken_over: bool = False) -> None:
-        """Run ``item`` for ``key``; ``taken_over`` when a dead worker left it current."""
+    async def run(
+        self, key: str, item: dict[str, Any], fence: Fence, *, taken_over: bool = False
+    ) -> None:
+        """Run ``item`` for ``key`` under ``fence``; ``taken_over`` when a dead worker left it
+        current. :class:`LockLost` when the lock was lost meanwhile."""
         item = {"kind": "message", **item}
         turn_id = item.get("turn_id", "-")
         with log_context(key, turn_id):
-            turn = await RunningTurn.open(self, key, item, turn_id, taken_over)
+            turn = await RunningTurn.open(self, key, item, turn_id, taken_over, fence)
             await turn.run()
 
     def stop(self, key: str) -> bool:
@@ -102,8 +138,10 @@ class RunningTurn:
         requester: str,
         takeovers: int,
         model: str,
+        fence: Fence,
     ) -> None:
         self.runner = runner
+        self.fence = fence
         self.model = model  # the thread's choice, else its channel's, else MODEL
         self.key = key
         self.item = item
@@ -116,20 +154,35 @@ class RunningTurn:
 
     @classmethod
     async def open(
-        cls, runner: InputRunner, key: str, item: dict[str, Any], turn_id: str, taken_over: bool
+        cls,
+        runner: InputRunner,
+        key: str,
+        item: dict[str, Any],
+        turn_id: str,
+        taken_over: bool,
+        fence: Fence,
     ) -> RunningTurn:
         """The turn of ``item``: its thread's surface, the stored session and who asked."""
         ref = item.get("ref", {})
         factory = runner.surfaces[platform_of(key)]
         surface = factory(key, ref)
-        first = not taken_over and item["kind"] == "message"
-        if first and (greeted := await show_received(surface, ref)) is not ref:
+        meta = await runner.store.meta(key)
+        resume = left_by(meta, turn_id) if taken_over else None
+        greet = item["kind"] == "message" and resume is None  # show it is being worked on
+        if greet and (greeted := await show_received(surface, ref)) is not ref:
             ref, surface = greeted, factory(key, greeted)  # the answer takes the placeholder
-        writer = runner.approvals.writers.of(key)  # the card's redraws and the lines, in order
-        renderer = StreamRenderer(surface, ref.get("placeholder"), turn_id=turn_id, writer=writer)
+            shown = Visible(turn=turn_id, placeholder=ref["placeholder"])
+            await keep_visible(runner.store, fence, shown)  # a taker then knows it
+        renderer = StreamRenderer(
+            surface,
+            ref.get("placeholder"),
+            turn_id=turn_id,
+            on_shown=lambda visible: keep_visible(runner.store, fence, visible),
+            resume=resume,
+            writer=runner.approvals.writers.of(key),  # the card's redraws and lines, in order
+        )
         session = await runner.store.load(key) or Session(key=key)
         runner.intake.sandbox.touch(session)  # in use: not pruned while the session lives
-        meta = await runner.store.meta(key)
         requester = item.get("user") or meta.get("requester", "")
         item, takeovers = takeover.carried_on(item, meta, turn_id, taken_over)
         chosen = await runner.models.chosen(key)
@@ -143,10 +196,13 @@ class RunningTurn:
             requester=requester,
             takeovers=takeovers,
             model=chosen.model,
+            fence=fence,
         )
 
     async def run(self) -> None:
-        """Run the input to its end; :class:`HandedBack` when another worker must carry it on."""
+        """Run the input to its end; :class:`HandedBack` when another worker must carry it on,
+        :class:`LockLost` when another worker took the session meanwhile."""
+        self.fence.on_lost(self.renderer.halt)
         cancel = self.runner.cancels[self.key] = asyncio.Event()
         handed_back = False
         RUNNING_TURNS.inc()
@@ -159,17 +215,23 @@ class RunningTurn:
         )
         try:
             await self._step(turn)
-        except asyncio.CancelledError:  # this process is shutting down
-            handed_back = True
-            with contextlib.suppress(Exception):
-                await self.renderer.notice(HANDED_BACK)
-            raise
+        except LockLost:
+            self.fence.lose()
+        except asyncio.CancelledError:
+            if not self.fence.lost:  # this process is shutting down
+                handed_back = True
+                with contextlib.suppress(Exception):
+                    await self.renderer.notice(HANDED_BACK)
+                raise
         except Exception as exc:
             handed_back = await self._failed(exc)
         finally:
             RUNNING_TURNS.dec()
             del self.runner.cancels[self.key]
-            handed_back = await self._finish(handed_back)
+            if not self.fence.lost:
+                handed_back = await self._finish(handed_back)
+        if self.fence.lost:
+            raise LockLost(self.key)
         if handed_back:
             raise HandedBack(self.key)
 
@@ -193,22 +255,27 @@ class RunningTurn:
             logger.exception("rendering %s for %s failed", event.type, self.key)
 
     async def checkpoint(self) -> None:
-        """Save the session mid-turn, with the tools running now."""
-        await self.runner.store.save(
-            self.session,
-            status="running",
-            requester=self.requester,
-            running_tools=sorted(self.running.values()),
-            turn=self.turn_id,
-            takeovers=self.takeovers,
-        )
+        """Save the session mid-turn, with the tools running now (while the lock is held)."""
+        try:
+            await self.runner.store.save(
+                self.session,
+                fence=self.fence.hold,
+                status="running",
+                requester=self.requester,
+                running_tools=sorted(self.running.values()),
+                turn=self.turn_id,
+                takeovers=self.takeovers,
+            )
+        except LockLost:
+            self.fence.lose()  # cancels the turn, even if the agent swallows this
+            raise
 
     async def _step(self, turn: Turn) -> None:
         """What the input asks for; a taken-over turn is carried on."""
         kind = self.item["kind"]
         agent, session = self.runner.agent.for_model(self.model), self.session
         if kind in takeover.KINDS:
-            await takeover.take_over(agent, session, kind, turn, self.renderer)
+            await takeover.take_over(agent, session, self.item, turn, self.renderer)
             return
         if kind in ("message", "undo", "new") and session.pending:
             await self.runner.approvals.abandon(session.pending.approval_id)
@@ -257,15 +324,28 @@ class RunningTurn:
                 await self.runner.store.finish(
                     self.key,
                     None if self.item.get("kind") == "new" else self.session,
+                    fence=self.fence.hold,
                     status="awaiting_approval" if self.session.pending else "idle",
                     requester=self.requester,
                     running_tools=[],
                     turn=self.turn_id,
                     takeovers=self.takeovers,
                 )
+            except LockLost:
+                self.fence.lose()
             except (RedisError, OSError):
                 logger.exception("could not save the session %s at the end of its turn", self.key)
                 handed_back = True
         if self.runner.tracer is not None:
             self.runner.tracer.turn_done(self.key, self.turn_id, self.session.history, self.model)
         return handed_back
+
+
+async def keep_visible(store: SessionStore, fence: Fence, visible: Visible) -> None:
+    """Keep what a turn shows in its session's metadata, while it holds the lock."""
+    try:
+        await store.note(fence.key, fence=fence.hold, visible=visible.to_dict())
+    except LockLost:
+        fence.lose()
+    except (RedisError, OSError) as exc:  # the next flush writes it again
+        logger.warning("could not keep what %s shows: %s", fence.key, exc)

@@ -164,6 +164,7 @@ class DiscordStandIn:
         r.add_get("/api/v10/channels/{channel}", self._get_channel)
         r.add_post("/api/v10/channels/{channel}/messages", self._post_message)
         r.add_patch("/api/v10/channels/{channel}/messages/{message}", self._edit_message)
+        r.add_delete("/api/v10/channels/{channel}/messages/{message}", self._delete_message)
         r.add_post("/api/v10/channels/{channel}/messages/{message}/threads", self._thread)
         r.add_get("/attachments/{channel}/{attachment}/{filename}", self._attachment)
         r.add_post("/api/v10/channels/{channel}/typing", self._typing)
@@ -371,6 +372,11 @@ class DiscordStandIn:
         self._apply(message, request[BODY])
         message["edited_timestamp"] = "2026-01-01T00:00:01+00:00"
         return self._json(message)
+
+    async def _delete_message(self, request: web.Request) -> web.Response:
+        if self.messages.pop(request.match_info["message"], None) is None:
+            return self._json({"message": "Unknown Message", "code": 10008}, status=404)
+        return web.Response(status=204)
 
     async def _typing(self, _: web.Request) -> web.Response:
         return web.Response(status=204)

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,11 +95,16 @@ def hang() -> Reply:
 
 
 class LLMStandIn:
-    """``script()`` replies; each request takes the next one. ``requests`` records bodies."""
+    """``script()`` replies; each request takes the next one. ``requests`` records bodies.
+
+    With none scripted, ``respond`` (if set) makes the reply from the request's body (e.g.
+    an answer to its last user message), else ``default`` is the reply.
+    """
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.default: Reply | None = None
+        self.respond: Callable[[dict[str, Any]], Reply] | None = None
         self.base_url = ""
         self._queue: list[Reply] = []
         self._ids = itertools.count(1)
@@ -142,7 +148,10 @@ class LLMStandIn:
         await self.held.passing("completions")
         body = await request.json()
         self.requests.append(body)
-        reply = self._queue.pop(0) if self._queue else self.default
+        if self._queue:
+            reply: Reply | None = self._queue.pop(0)
+        else:
+            reply = self.respond(body) if self.respond else self.default
         if reply is None:
             return web.json_response(
                 {"error": {"message": "no scripted reply left", "type": "test_error"}}, status=500

@@ -1,0 +1,147 @@
+"""What a turn has made visible in its thread, kept in Redis so a worker taking the turn
+over knows where to go on.
+
+The renderer reports a :class:`Visible` through its ``on_shown`` callback at its edit
+cadence (once per flush that changed it, never per chunk); the turn keeps it in the
+session's metadata (field ``visible`` of ``mib:meta:<session>``, written only while the turn
+holds its lock). A worker carrying on a dead worker's turn hands it to its renderer
+(:meth:`~bot.output.render.StreamRenderer.adopt`), which then:
+
+* writes the answer into the same messages again where they were edited (chat.update),
+  and deletes (or marks) those its answer did not need;
+* marks a natively streamed message it can't go on writing (one still being written) in
+  place
+  (:data:`~bot.output.messages.INTERRUPTED`) and answers in a new message below;
+* takes over the placeholder no answer took yet, deletes a Stop control left beside a
+  stream, and shows a thread status of its own, cleared when its turn ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.output.messages import DONE, INTERRUPTED
+from bot.platform import Deletions, NativeStream, Surface
+
+logger = logging.getLogger(__name__)
+
+EDIT = "edit"
+STREAM = "stream"
+
+
+@dataclass(frozen=True)
+class Visible:
+    """What a turn shows now: the messages of its last answer text (``refs``, in order;
+    ``mode`` says whether they are edited or natively streamed; ``whole`` once that text
+    ended, e.g. just before the turn is saved), what the last one shows (``text``), the
+    placeholder no answer took, whether a thread status is set, and messages carrying a
+    Stop control beside a stream."""
+
+    turn: str
+    mode: str = EDIT
+    refs: tuple[str, ...] = ()
+    text: str = ""
+    whole: bool = False
+    placeholder: str | None = None
+    status: bool = False
+    controls: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "turn": self.turn,
+            "mode": self.mode,
+            "refs": list(self.refs),
+            "chars": len(self.text),
+            "text": self.text,
+            "whole": self.whole,
+            "placeholder": self.placeholder,
+            "status": self.status,
+            "controls": list(self.controls),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Visible:
+        return cls(
+            turn=raw["turn"],
+            mode=raw.get("mode", EDIT),
+            refs=tuple(raw.get("refs", ())),
+            text=raw.get("text", ""),
+            whole=bool(raw.get("whole")),
+            placeholder=raw.get("placeholder"),
+            status=bool(raw.get("status")),
+            controls=tuple(raw.get("controls", ())),
+        )
+
+
+def left_by(meta: dict[str, Any], turn_id: str) -> Visible | None:
+    """What turn ``turn_id`` left shown, from the session's stored metadata."""
+    raw = meta.get("visible")
+    return Visible.from_dict(raw) if raw and raw.get("turn") == turn_id else None
+
+
+class Leftovers:
+    """What a dead worker's turn left shown, as the renderer taking the turn over resolves
+    it; ``call`` is the renderer's way to call the surface."""
+
+    def __init__(self, surface: Surface, call: Callable[..., Awaitable[Any]]) -> None:
+        self.surface = surface
+        self.call = call
+        self.reuse: list[str] = []  # its answer messages not written in again yet
+        self.text = ""  # what the last of them shows
+        self._reused = False
+
+    async def adopt(self, left: Visible) -> bool:
+        """Delete its Stop controls; mark a stream it was writing in place, or keep its
+        messages to write in again (True: the answer goes on in them, by edits)."""
+        for ref in left.controls:
+            await self.delete(ref)
+        if left.mode == STREAM and left.refs and not left.whole:
+            await self.mark_interrupted(left.refs[-1], left.text, stream=True)
+            return False
+        self.reuse, self.text = list(left.refs), left.text
+        return bool(self.reuse)
+
+    def next_ref(self) -> str | None:
+        """The next of its messages for the answer to go on in, if any is left."""
+        if not self.reuse:
+            return None
+        self._reused = True
+        return self.reuse.pop(0)
+
+    async def settle(self) -> None:
+        """Its messages the answer did not go on in: deleted once the answer went on in the
+        first of them, else the last one is marked as interrupted."""
+        left, self.reuse = self.reuse, []
+        for ref in left:
+            if self._reused and isinstance(self.surface, Deletions):
+                await self.delete(ref)
+            elif self._reused or ref == left[-1]:
+                await self.mark_interrupted(ref, self.text if ref == left[-1] else "")
+
+    async def mark_interrupted(self, ref: str, text: str, *, stream: bool = False) -> None:
+        """End a message a dead worker was writing with :data:`INTERRUPTED`, in place."""
+        surface: Any = self.surface
+        if stream and isinstance(surface, NativeStream):
+            with contextlib.suppress(Exception):  # it may have ended already
+                await self.call(surface.stream_stop, ref)
+        room = self.surface.max_chars - len(INTERRUPTED) - 2
+        marked = f"{text[:room].rstrip()}\n\n{INTERRUPTED}" if text.strip() else INTERRUPTED
+        try:
+            await self.call(self.surface.edit, ref, marked, final=True)
+        except Exception:
+            logger.exception("could not mark an interrupted answer")
+
+    async def delete(self, ref: str) -> None:
+        """Delete a message (where the surface can't, it says :data:`DONE`, final)."""
+        surface: Any = self.surface
+        try:
+            if isinstance(surface, Deletions):
+                await self.call(surface.delete, ref)
+            else:
+                await self.call(surface.edit, ref, DONE, final=True)
+        except Exception:
+            logger.exception("could not delete a message a turn left")
