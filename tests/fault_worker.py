@@ -83,7 +83,7 @@ class FileSurface:
         self._call("notice", text=text)
 
 
-def main() -> None:
+async def work() -> None:
     settings = load_settings()
     setup_logging(settings)
     tools = ToolRegistry(
@@ -94,14 +94,18 @@ def main() -> None:
     )
     surfaces: dict[str, Any] = {"test": lambda key, ref: FileSurface(key)}
     if os.environ.get("FAULT_SLACK"):
-        slack = slack_surfaces(settings)
+        slack = slack_surfaces(settings)  # its HTTP session needs the running loop
 
         def slack_surface(key: str, ref: dict[str, Any]) -> Any:
             record("turns.jsonl", key=key)
             return slack(key, ref)
 
         surfaces = {"slack": slack_surface}
-    asyncio.run(run_worker(settings, tools=tools, surfaces=surfaces))
+    await run_worker(settings, tools=tools, surfaces=surfaces)
+
+
+def main() -> None:
+    asyncio.run(work())
 
 
 if __name__ == "__main__":
