@@ -8,9 +8,10 @@ and the survivors take their turns over. Then every thread is read as a person r
 it: exactly one whole answer per question, every partial answer marked as interrupted,
 no placeholder, Stop button, open stream or status left; the session saved once per turn.
 
-A worker is killed once the message it streams into is known to it (the platform
-answered the call that made it): a kill inside that round trip leaves a message no one
-knows of, which nothing but listing the thread could find.
+A worker is killed while it streams an answer, once every partial message of its
+threads is known to it (the platform answered the calls that made them): a kill inside
+such a round trip leaves a message no one knows of, which nothing but listing the thread
+could find.
 """
 
 import asyncio
@@ -98,16 +99,25 @@ class Crash:
         ]
 
     async def streaming_worker(self, threads: list[str]) -> int | None:
-        """A live worker writing a partial answer in one of ``threads`` now, once that
-        message is known to the worker (the platform answered the call that made it)."""
+        """A live worker writing a partial answer in one of ``threads`` now, once every
+        partial message of its threads is known to it (the platform answered the calls that
+        made them): a kill between Slack making a message and the worker noting it would
+        leave a message no one knows of."""
         opened = {r["key"]: r["pid"] for r in self.fleet.records("turns.jsonl")}
         alive = {p.pid for p in self.fleet.procs if p.poll() is None}
+        noted = {}
         for thread in threads:
-            pid = opened.get(self.key(thread))
-            if pid not in alive or not (writing := self.partial(thread)):
-                continue
             visible = (await self.front.store.meta(self.key(thread))).get("visible") or {}
-            if set(writing) & set(visible.get("refs", ())):
+            noted[thread] = set(visible.get("refs", ()))
+        # No await from here to the kill: the stand-in (this event loop) makes no message.
+        mine: dict[int, list[str]] = {}
+        for thread in threads:
+            if (pid := opened.get(self.key(thread))) in alive:
+                mine.setdefault(pid, []).append(thread)
+        for pid, its in mine.items():
+            writing = {thread: set(self.partial(thread)) for thread in its}
+            streaming = any(writing[t] & noted[t] for t in its)
+            if streaming and all(writing[t] <= noted[t] for t in its):
                 return pid
         return None
 
