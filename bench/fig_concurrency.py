@@ -62,7 +62,7 @@ async def run(
     for result in fig.results.values():
         latency = result["chunk_to_visible_ms"]
         result["added_ms"] = {
-            q: None if latency[q] is None else round(latency[q] - base[q], 1)
+            q: None if latency[q] is None or base[q] is None else round(latency[q] - base[q], 1)
             for q in ("p50", "p99")
         }
         result["vs_1_thread"] = {q: ratio(latency[q], base[q]) for q in ("p50", "p99")}

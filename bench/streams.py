@@ -88,6 +88,8 @@ class SlackStreams:
         complete = await until(
             lambda: len(finished(self.slack, channels, chunks)) == threads, within, every=0.25
         )
+        # the LLM stand-in notes a stream when its response ends, just after the last chunk
+        await until(lambda: len(self.llm.streams) >= threads, 5.0)
         await self.usage.stop()
         self.loop_lag_ms = summary((await self.bot.probe())["loop_lag_ms"])
         by_asked = {s.asked: s for s in self.llm.streams}
