@@ -37,7 +37,6 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agent import events as ev
@@ -54,8 +53,6 @@ from bot.output.redact import clean
 from bot.output.steps import StepBook
 from bot.output.stream import AnswerText
 from bot.output.toollines import summarize, tool_line
-from bot.output.visible import Visible
-from bot.output.writer import ThreadWriter
 from bot.platform import (
     Attachments,
     FeedbackButtons,
@@ -63,7 +60,6 @@ from bot.platform import (
     StreamClosed,
     StreamSteps,
     StreamUnavailable,
-    Surface,
     ToolSteps,
 )
 
@@ -80,27 +76,11 @@ class StreamRenderer(AnswerText):
     what a dead worker's turn left shown, for :meth:`adopt`.
     """
 
-    def __init__(
-        self,
-        surface: Surface,
-        placeholder: str | None = None,
-        *,
-        turn_id: str | None = None,
-        on_shown: Callable[[Visible], Awaitable[None]] | None = None,
-        resume: Visible | None = None,
-        writer: ThreadWriter | None = None,
-    ) -> None:
-        super().__init__(
-            surface,
-            placeholder,
-            turn_id=turn_id,
-            on_shown=on_shown,
-            resume=resume,
-            writer=writer,
-        )
-        self._resume = resume
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # AnswerText's arguments
+        super().__init__(*args, **kwargs)
         self._lines: dict[str, asyncio.Future[str]] = {}  # tool_call_id -> its line's post
         self._tools: dict[str, str] = {}  # tool_call_id -> tool name
+        surface = self.surface
         self._tool_steps = Steps(surface) if isinstance(surface, ToolSteps) else None
         self._steps = StepBook() if isinstance(surface, StreamSteps) else None
 

@@ -53,6 +53,7 @@ class AnswerText:
     ) -> None:
         self.surface = surface
         self._writer = writer or ThreadWriter()  # tool lines: the turn never waits for them
+        self._resume = resume  # what a dead worker's turn left shown, until adopted
         self._placeholder = resume.placeholder if resume else placeholder
         self._turn_id = turn_id
         self._on_shown = on_shown
