@@ -60,7 +60,7 @@ async def test_a_status_is_set_again_before_slack_drops_it(bot, llm, monkeypatch
     since = shown[shown.index("is running slow…") :]  # once the tool's status is shown,
     assert "" not in since  # it never lapses while the tool runs
     refreshes = [
-        c for c in bot.slack.called("assistant.threads.setStatus") if c["status"] == shown[0]
+        c for c in bot.slack.called("assistant.threads.setStatus") if c["status"] == since[0]
     ]
     assert len(refreshes) >= 3
 
