@@ -60,7 +60,7 @@ async def mark_received(surface: Surface, message: str) -> None:
         logger.exception("marking a message received failed")
 
 
-async def show_received(surface: Surface, ref: dict[str, Any]) -> dict[str, Any]:
+async def show_taken_up(surface: Surface, ref: dict[str, Any]) -> dict[str, Any]:
     """What a turn shows first of the message its input ``ref`` brought: the thread's
     status, else a placeholder (``ref["thinking"]``); the ref, with the placeholder's when
     one was posted. A failed call leaves the turn to run without it."""
@@ -69,7 +69,7 @@ async def show_received(surface: Surface, ref: dict[str, Any]) -> dict[str, Any]
             return ref
         return {**ref, "placeholder": await call_surface(surface, surface.post, ref["thinking"])}
     except Exception:
-        logger.exception("showing that a message was received failed")
+        logger.exception("showing that a message is being worked on failed")
         return ref
 
 

@@ -170,7 +170,7 @@ class TurnRunner:
         """A person's message, queued at once (see :meth:`submit`): no platform call waits
         before it. Then ``received`` (the platform's id of the message) gets its mark where
         the surface has one, so a message queued behind busy turns shows it arrived. The
-        turn shows that the bot works on it (see :func:`~bot.output.status.show_received`):
+        turn shows that the bot works on it (see :func:`~bot.output.status.show_taken_up`):
         the thread's working status, else a ``thinking`` placeholder the answer will stream
         into (None: none, e.g. where the thread shows a typing indicator instead). ``files``
         shared with it are queued as references; the turn downloads them

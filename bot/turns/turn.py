@@ -38,7 +38,7 @@ from bot.ops.metrics import RUNNING_TURNS, count
 from bot.ops.traces import Tracer
 from bot.output.messages import HANDED_BACK, STALE_APPROVAL, STORE_LOST, unknown_request, went_wrong
 from bot.output.render import StreamRenderer
-from bot.output.status import show_received
+from bot.output.status import show_taken_up
 from bot.output.visible import Visible, left_by
 from bot.session_key import platform_of
 from bot.store.sessions import Hold, LockLost, SessionStore
@@ -169,7 +169,7 @@ class RunningTurn:
         meta = await runner.store.meta(key)
         resume = left_by(meta, turn_id) if taken_over else None
         greet = item["kind"] == "message" and resume is None  # show it is being worked on
-        if greet and (greeted := await show_received(surface, ref)) is not ref:
+        if greet and (greeted := await show_taken_up(surface, ref)) is not ref:
             ref, surface = greeted, factory(key, greeted)  # the answer takes the placeholder
             shown = Visible(turn=turn_id, placeholder=ref["placeholder"])
             await keep_visible(runner.store, fence, shown)  # a taker then knows it
