@@ -43,6 +43,11 @@ DecideResult = Literal[
 had already approved it."""
 
 
+def json_pairs(fields: dict[str, Any]) -> list[str]:
+    """``fields`` as HSET arguments for a Lua script: name, JSON value, name, ..."""
+    return [part for k, v in fields.items() for part in (k, json.dumps(v))]
+
+
 class LockLost(Exception):
     """A fenced write found the session's lock lapsed or held by another worker."""
 
@@ -143,7 +148,7 @@ class SessionStore:
         self, key: str, hold: Hold, session: Session | None, meta: dict[str, Any], *, end: bool
     ) -> None:
         fields = {"last_activity": time.time(), **meta}
-        pairs = [part for k, v in fields.items() for part in (k, json.dumps(v))]
+        pairs = json_pairs(fields)
         written = await self._fenced_write(
             keys=[redis_keys.lock(key), *redis_keys.session_data(key), redis_keys.current(key)],
             args=[
@@ -171,7 +176,7 @@ class SessionStore:
         ``fence`` only while it holds the session's lock (else :class:`LockLost`)."""
         meta = redis_keys.meta(key)
         if fence is not None:
-            pairs = [part for k, v in fields.items() for part in (k, json.dumps(v))]
+            pairs = json_pairs(fields)
             args = [fence.token, fence.ttl_ms, self.ttl, *pairs]
             if not await self._fenced_note(keys=[redis_keys.lock(key), meta], args=args):
                 raise LockLost(key)
