@@ -27,7 +27,7 @@ from agent.tools.registry import ToolRegistry
 from agent.tools.sandbox import Sandbox
 from bot.approvals.controls import TeamControls
 from bot.approvals.expiry import Sweeper
-from bot.jobs.card import Clock, utc_now
+from bot.clock import Clock, utc_now
 from bot.ops.logs import install as install_logs
 from bot.ops.metrics import observing_llm
 from bot.ops.traces import Tracer, tracer_for

@@ -12,6 +12,7 @@ import pytest
 from huggingface_hub import JobInfo
 
 from bot.approvals.costs import LIST_PRICES_USD_PER_HOUR, UNKNOWN_FLAVOR_USD_PER_HOUR, CostEstimator
+from bot.clock import human_duration
 from bot.jobs.card import (
     JobCard,
     card_from_job,
@@ -20,7 +21,6 @@ from bot.jobs.card import (
     elapsed,
     fit,
     format_usd,
-    human_duration,
     summary_text,
 )
 from bot.jobs.chart import axis_labels, build_figure, plotted, render_chart

@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 
 from bot.approvals.audit import AuditEntry
 from bot.approvals.inbox import Inbox
-from bot.jobs.card import Clock, human_duration, utc_now
+from bot.clock import Clock, human_duration, utc_now
 from bot.output.messages import (
     ANYONE_HERE,
     approval_dm,

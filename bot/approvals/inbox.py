@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from bot.approvals.actor import Actor
 from bot.approvals.budget import Budget
 from bot.approvals.card import approval_note
-from bot.jobs.card import JobCard, headline, human_duration, time_and_cost
+from bot.clock import human_duration
+from bot.jobs.card import JobCard, headline, time_and_cost
 from bot.jobs.room import JobRecord
 from bot.output.views import clip
 from bot.store import redis_keys

@@ -13,7 +13,7 @@ clock), so tests can pass a fake one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,8 +21,7 @@ from huggingface_hub import JobInfo
 
 from agent.tools.job_watch import MAX_LOG_LINE, STAGES, TERMINAL_STAGES, stage_of
 from bot.approvals.costs import CostEstimator
-
-Clock = Callable[[], datetime]
+from bot.clock import Clock, human_duration, utc_now
 
 CARD_LOG_LINES = 8
 SUMMARY_LOG_LINES = 5
@@ -33,10 +32,6 @@ MAX_METRICS_SHOWN = 6
 FENCE = "```"
 ELLIPSIS = "…"
 DEFAULT_FLAVOR = "cpu-basic"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -132,21 +127,6 @@ def elapsed(card: JobCard, clock: Clock = utc_now) -> timedelta:
 def cost_so_far(card: JobCard, clock: Clock = utc_now) -> float:
     """Estimated USD spent: the hourly price times the hours it has run."""
     return card.hourly_usd * elapsed(card, clock).total_seconds() / 3600
-
-
-def human_duration(span: timedelta | float) -> str:
-    """``45 s``, ``12 min``, ``1 h 02 min``, ``2 d 03 h`` (rounded down)."""
-    seconds = int(max(span.total_seconds() if isinstance(span, timedelta) else span, 0))
-    minutes, secs = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days} d {hours:02d} h"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min"
-    return f"{secs} s"
 
 
 def format_usd(amount: float) -> str:

@@ -36,7 +36,8 @@ from agent.tools.registry import ToolError
 from bot.approvals.actor import Actor
 from bot.approvals.audit import AuditEntry, args_digest
 from bot.approvals.controls import TeamControls
-from bot.jobs.card import Clock, JobCard, card_from_job, card_lines, summary_text, utc_now
+from bot.clock import Clock, utc_now
+from bot.jobs.card import JobCard, card_from_job, card_lines, summary_text
 from bot.jobs.chart import axis_labels, build_figure, figure_png, plotted
 from bot.jobs.logmetrics import parse_metrics
 from bot.output.messages import (

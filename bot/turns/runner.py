@@ -37,7 +37,7 @@ from bot.approvals.budget import Budget
 from bot.approvals.controls import TeamControls
 from bot.approvals.flow import ApprovalFlow, Decided
 from bot.attachments import SharedFile
-from bot.jobs.card import Clock, utc_now
+from bot.clock import Clock, utc_now
 from bot.jobs.room import JobRoom
 from bot.ops.metrics import REFUSED
 from bot.ops.traces import Tracer
