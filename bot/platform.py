@@ -35,7 +35,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agent import events as ev
-from bot.ops.metrics import PLATFORM_CALLS, RATE_LIMITED
+from bot.telemetry.metrics import PLATFORM_CALLS, RATE_LIMITED
 
 if TYPE_CHECKING:
     from datetime import datetime

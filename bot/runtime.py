@@ -28,14 +28,14 @@ from agent.tools.sandbox import Sandbox
 from bot.approvals.controls import TeamControls
 from bot.approvals.expiry import Sweeper
 from bot.clock import Clock, utc_now
-from bot.ops.logs import install as install_logs
-from bot.ops.metrics import observing_llm
-from bot.ops.traces import Tracer, tracer_for
 from bot.output.redact import register_secret
 from bot.platform import Closing
 from bot.settings import Settings
 from bot.store.embedded import redis_for, side_client
 from bot.store.sessions import SessionStore
+from bot.telemetry.logs import install as install_logs
+from bot.telemetry.metrics import observing_llm
+from bot.telemetry.traces import Tracer, tracer_for
 from bot.turns.intake import FileIntake
 from bot.turns.limits import TurnLimits
 from bot.turns.runner import TurnRunner

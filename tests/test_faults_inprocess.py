@@ -17,11 +17,11 @@ from agent.session import PendingApproval, Session
 from agent.tools.registry import ToolContext
 from bot.approvals.actor import Actor
 from bot.ops.http import build_http_app, serve
-from bot.ops.logs import ContextFormatter, log_context
-from bot.ops.metrics import observe_llm, observing_llm
 from bot.output.messages import ALREADY_STARTED, RESTARTED, STORE_DOWN, STORE_LOST, TAKEN_OVER
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
+from bot.telemetry.logs import ContextFormatter, log_context
+from bot.telemetry.metrics import observe_llm, observing_llm
 from bot.turns.commands import run_command
 from bot.turns.limits import TurnLimits
 from bot.turns.once import OnceTools

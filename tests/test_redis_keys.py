@@ -17,9 +17,9 @@ from agent.tools.registry import ToolContext
 from bot.approvals.actor import Actor
 from bot.approvals.audit import AuditEntry, AuditLog
 from bot.approvals.budget import Budgets
-from bot.ops.logs import log_context
 from bot.store import redis_keys as rk
 from bot.store.sessions import SessionStore
+from bot.telemetry.logs import log_context
 from bot.turns.admission import Admission
 from bot.turns.feedback import FeedbackLog, Rating
 from bot.turns.limits import TurnLimits

@@ -16,9 +16,9 @@ from huggingface_hub import HfApi
 from agent.loop import Agent, Turn
 from agent.session import Session
 from bot.approvals.actor import Actor
-from bot.ops.traces import Tracer, tracer_for
 from bot.output.redact import register_secret
 from bot.settings import Settings
+from bot.telemetry.traces import Tracer, tracer_for
 from bot.turns.feedback import Rating
 from tests.standins.hub import TOKEN, USER, HubStandIn, hub  # noqa: F401
 from tests.standins.llm import text, tool_calls
@@ -190,7 +190,7 @@ async def test_a_failing_hub_is_retried_with_backoff_and_the_batch_lands_once(hu
     hub.fail(r"/commit/", 500, times=2)
     tracer = tracer_on(hub, interval=0.05, batch_size=2)
     tracer.start()
-    with caplog.at_level(logging.WARNING, logger="bot.ops.traces"):
+    with caplog.at_level(logging.WARNING, logger="bot.telemetry.traces"):
         finish(tracer, "t1", "t2")
         await eventually(lambda: landed(hub), within=5)
     await tracer.close()
@@ -235,7 +235,7 @@ async def test_close_gives_up_after_its_timeout(hub, caplog):
     release = hub.stall(r"/commit/")
     finish(tracer, "t1")
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="bot.ops.traces"):
+    with caplog.at_level(logging.WARNING, logger="bot.telemetry.traces"):
         await tracer.close(within=0.3)
     assert time.monotonic() - started < 2
     assert "1 session traces were not uploaded" in caplog.text
@@ -244,7 +244,7 @@ async def test_close_gives_up_after_its_timeout(hub, caplog):
 
 async def test_the_buffer_drops_the_oldest_turns_past_its_bound(hub, caplog):
     tracer = tracer_on(hub, batch_size=10, max_pending=3)
-    with caplog.at_level(logging.WARNING, logger="bot.ops.traces"):
+    with caplog.at_level(logging.WARNING, logger="bot.telemetry.traces"):
         finish(tracer, "t1", "t2", "t3", "t4", "t5")
     assert tracer.waiting == 3 and tracer.dropped == 2
     assert "dropped 1 session traces" in caplog.text

@@ -25,7 +25,6 @@ from agent import events as ev
 from bot.approvals.actor import Actor
 from bot.approvals.budget import Budget
 from bot.approvals.controls import TeamControls, decision_summary
-from bot.ops.metrics import APPROVALS
 from bot.output.messages import BUDGET_FORBIDDEN, auto_decided
 from bot.output.redact import clean
 from bot.output.render import StreamRenderer
@@ -33,6 +32,7 @@ from bot.output.writer import Writers
 from bot.platform import ApprovalCards, call_surface
 from bot.session_key import platform_of
 from bot.store.sessions import ApprovalRecord, SessionStore
+from bot.telemetry.metrics import APPROVALS
 
 if TYPE_CHECKING:
     from bot.platform import SurfaceFactory

@@ -10,8 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.ops.metrics import QUEUE_DEPTH
 from bot.store.redis_keys import TURNS
+from bot.telemetry.metrics import QUEUE_DEPTH
 
 REDIS_TIMEOUT = 2.0
 """A probe answers within this even while the client retries a lost Redis."""

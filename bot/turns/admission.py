@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.ops.metrics import REFUSED
 from bot.output.messages import slow_down, too_long
 from bot.store import redis_keys
 from bot.store.sessions import SessionStore
+from bot.telemetry.metrics import REFUSED
 from bot.turns.limits import TurnLimits
 
 MAX_INPUT_CHARS = 20_000

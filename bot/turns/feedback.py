@@ -6,7 +6,7 @@ again (the other button, or the text of the "what went wrong" form) replaces tha
 person's entry — the old one is deleted and the new one appended in one Lua script —
 so the stream holds each person's latest rating of each turn. Anyone in the thread may
 rate. ``ml-intern-bot audit --feedback`` prints them; with session traces on, the
-runner also hands each rating to the tracer (:meth:`bot.ops.traces.Tracer.rated`).
+runner also hands each rating to the tracer (:meth:`bot.telemetry.traces.Tracer.rated`).
 """
 
 from __future__ import annotations

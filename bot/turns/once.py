@@ -9,10 +9,10 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from agent.tools.registry import ToolContext, ToolRegistry, ToolResult
-from bot.ops.logs import TURN
 from bot.output.messages import ALREADY_STARTED, NOT_RUN_STORE_DOWN
 from bot.store import redis_keys
 from bot.store.sessions import SessionStore
+from bot.telemetry.logs import TURN
 
 
 class OnceTools:

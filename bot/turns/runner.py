@@ -39,13 +39,13 @@ from bot.approvals.flow import ApprovalFlow, Decided
 from bot.attachments import SharedFile
 from bot.clock import Clock, utc_now
 from bot.jobs.room import JobRoom
-from bot.ops.metrics import REFUSED
-from bot.ops.traces import Tracer
 from bot.output.messages import STORE_DOWN
 from bot.output.status import mark_received
 from bot.platform import SurfaceFactory, call_surface
 from bot.session_key import platform_of
 from bot.store.sessions import LockLost, SessionStore, Work
+from bot.telemetry.metrics import REFUSED
+from bot.telemetry.traces import Tracer
 from bot.turns.admission import MAX_INPUT_CHARS, Admission
 from bot.turns.background import Background
 from bot.turns.feedback import FeedbackLog, Rating

@@ -21,9 +21,9 @@ from agent import events as ev
 from agent.llm import parse_arguments
 from agent.loop import Agent, Turn
 from agent.session import Session
-from bot.ops.metrics import TAKEOVERS
 from bot.output.messages import GIVEN_UP, RESTARTED, TAKEN_OVER
 from bot.output.render import StreamRenderer
+from bot.telemetry.metrics import TAKEOVERS
 
 MAX_TAKEOVERS = 2
 KINDS = ("continue", "give_up")

@@ -33,15 +33,15 @@ from agent.loop import Agent, Turn
 from agent.session import Session
 from bot.approvals.flow import ApprovalFlow
 from bot.attachments.prepare import Content
-from bot.ops.logs import log_context
-from bot.ops.metrics import RUNNING_TURNS, count
-from bot.ops.traces import Tracer
 from bot.output.messages import HANDED_BACK, STALE_APPROVAL, STORE_LOST, unknown_request, went_wrong
 from bot.output.render import StreamRenderer
 from bot.output.status import show_taken_up
 from bot.output.visible import Visible, left_by
 from bot.session_key import platform_of
 from bot.store.sessions import Hold, LockLost, SessionStore
+from bot.telemetry.logs import log_context
+from bot.telemetry.metrics import RUNNING_TURNS, count
+from bot.telemetry.traces import Tracer
 from bot.turns import takeover
 from bot.turns.background import Background
 from bot.turns.intake import FileIntake
