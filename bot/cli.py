@@ -14,7 +14,7 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
-from bot.platform import configured_platforms, platforms
+from bot.platforms import configured_platforms, platforms
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -1,37 +1,29 @@
-"""The platform contract: what the runtime needs from a chat platform, in one place.
+"""The Surface contract: what the runtime needs from one chat thread, in one place.
 
-Two seams meet here.
+A :class:`Surface` is one chat thread as the renderer writes to it: post, edit, a
+compact line per tool call, an approval card, a notice. Optional capabilities
+(:class:`NativeStream`, :class:`StreamSteps`, :class:`WorkingStatus`,
+:class:`Receipts`, :class:`Deletions`, :class:`StopControls`, :class:`Attachments`,
+:class:`ApprovalCards`, :class:`FeedbackButtons`, :class:`Typing`, :class:`ToolSteps`,
+:class:`FileAccess`, :class:`JobCards`, :class:`Pings`, :class:`DirectMessages`) are
+detected with ``isinstance``, never assumed. Every call goes through
+:func:`call_surface`, behind the surface's :class:`Gate` (a per-channel
+:class:`RateGate`, or a platform's own budget per method), retried after a 429
+(:class:`RateLimited`) or a 5xx (:class:`PlatformUnavailable`).
 
-* **Output** — a :class:`Surface` is one chat thread as the renderer writes to it:
-  post, edit, a compact line per tool call, an approval card, a notice. Optional
-  capabilities (:class:`NativeStream`, :class:`StreamSteps`, :class:`WorkingStatus`,
-  :class:`Receipts`, :class:`Deletions`, :class:`StopControls`, :class:`Attachments`,
-  :class:`ApprovalCards`, :class:`FeedbackButtons`, :class:`Typing`, :class:`ToolSteps`,
-  :class:`FileAccess`, :class:`JobCards`, :class:`Pings`, :class:`DirectMessages`) are
-  detected with ``isinstance``, never assumed. Every call
-  goes through :func:`call_surface`, behind the surface's :class:`Gate` (a per-channel
-  :class:`RateGate`, or a platform's own budget per method), retried after a 429
-  (:class:`RateLimited`) or a 5xx (:class:`PlatformUnavailable`).
-* **Wiring** — a :class:`Platform` is one adapter package as the command line,
-  ``worker`` and ``doctor`` see it: is it configured, its front end, the surfaces a
-  worker renders with, an auth check, an install helper. :func:`platforms` finds every
-  installed platform through the ``ml_intern_bot.platforms`` entry-point group
-  (``pyproject.toml``), so ``bot/`` never imports an adapter by name.
-
-Adding a platform is one package implementing :class:`Platform` (and a
-:class:`Surface`) plus one entry-point line; ARCHITECTURE.md lists the steps.
+This is the bottom of the runtime's output: the renderer, the approval flow and the job
+room write through it. How a platform is found and wired (its front end, its surfaces
+for workers) is :mod:`bot.platforms`, above the runtime.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import random
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agent import events as ev
@@ -40,17 +32,12 @@ from bot.telemetry.metrics import PLATFORM_CALLS, RATE_LIMITED
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from aiohttp import web
-
     from bot.attachments import SharedFile
     from bot.jobs.card import JobCard
-    from bot.runtime import Runtime
-    from bot.settings import Settings
     from bot.store.sessions import ApprovalRecord
 
 logger = logging.getLogger(__name__)
 
-ENTRY_POINTS = "ml_intern_bot.platforms"
 MAX_RATE_RETRIES = 6
 UNAVAILABLE_BACKOFF = 0.5
 """First wait after a platform 5xx; doubled each time, with jitter."""
@@ -379,61 +366,3 @@ class Closing(Protocol):
     """Optional capability of a surface factory: connections to close with the runtime."""
 
     async def aclose(self) -> None: ...
-
-
-@runtime_checkable
-class FrontEnd(Protocol):
-    """A running chat front end: adds its HTTP routes, then runs until cancelled."""
-
-    def mount(self, http: web.Application) -> None: ...
-    async def run(self) -> None: ...
-
-
-@runtime_checkable
-class Platform(Protocol):
-    """One chat platform, as ``run``, ``worker``, ``doctor``, ``manifest`` and ``invite`` use it.
-
-    ``name`` is the first part of its session keys. ``install_command`` is the
-    command-line verb that prints its install helper (``manifest`` for Slack's app
-    manifest, ``invite`` for Discord's install URL), or None.
-    """
-
-    name: str
-    install_command: str | None
-
-    def configured(self, settings: Settings) -> bool:
-        """Its credentials are set: ``run`` starts it."""
-        ...
-
-    def front_end(self, rt: Runtime) -> FrontEnd:
-        """The front end that takes the platform's events (and registers its surfaces)."""
-        ...
-
-    async def worker_surfaces(self, rt: Runtime) -> SurfaceFactory | None:
-        """For ``worker``: surfaces without an event listener; None when not configured."""
-        ...
-
-    async def check_auth(self, settings: Settings) -> str:
-        """For ``doctor``: who the credentials log in as; raises when they are refused."""
-        ...
-
-    def install_text(self, settings: Settings) -> str:
-        """What ``ml-intern-bot <install_command> <name>`` prints."""
-        ...
-
-
-@functools.cache
-def platforms() -> dict[str, Platform]:
-    """Every installed platform by name, from the ``ml_intern_bot.platforms`` entry points."""
-    found: dict[str, Platform] = {}
-    for entry in entry_points(group=ENTRY_POINTS):
-        platform = entry.load()
-        if not isinstance(platform, Platform):
-            raise TypeError(f"entry point {entry.value} is not a Platform")
-        found[platform.name] = platform
-    return dict(sorted(found.items()))
-
-
-def configured_platforms(settings: Settings) -> list[Platform]:
-    """The platforms whose credentials are set (the console never is: it is the fallback)."""
-    return [p for p in platforms().values() if p.configured(settings)]

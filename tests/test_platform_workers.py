@@ -10,7 +10,7 @@ from agent.loop import Agent
 from bot import cli
 from bot.ops.doctor import platform_checks, run_doctor
 from bot.ops.worker import platform_surfaces
-from bot.platform import FrontEnd, Platform, configured_platforms, platforms
+from bot.platforms import FrontEnd, Platform, configured_platforms, platforms
 from bot.runtime import Runtime, runtime
 from bot.settings import Settings
 from bot.store.embedded import connect

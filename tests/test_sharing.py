@@ -11,7 +11,7 @@ import json
 from adapters.slack.conversations import FILES_HINT
 from agent.loop import Agent
 from agent.tools.sandbox import READ_CHARS, Sandbox, session_dirname
-from bot.platform import platforms
+from bot.platforms import platforms
 from bot.runtime import runtime
 from bot.store import redis_keys as rk
 from bot.store.embedded import connect

@@ -1,4 +1,4 @@
-"""The terminal as a :class:`bot.platform.Platform`: the fallback when no chat is configured."""
+"""The terminal as a :class:`bot.platforms.Platform`: the fallback when no chat is configured."""
 
 from __future__ import annotations
 

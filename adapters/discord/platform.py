@@ -1,4 +1,4 @@
-"""Discord as a :class:`bot.platform.Platform`: what ``run``, ``worker`` and ``doctor`` call."""
+"""Discord as a :class:`bot.platforms.Platform`: what ``run``, ``worker`` and ``doctor`` call."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
-from bot.platform import configured_platforms
+from bot.platforms import configured_platforms
 from bot.settings import Settings
 from bot.store.embedded import redis_for
 

@@ -3,7 +3,7 @@
 It serves ``/healthz`` and ``/metrics`` on ``PORT`` when the port is free.
 
 It renders through the same surfaces as the front ends: each platform of the
-registry (:func:`bot.platform.platforms`) offers them with ``worker_surfaces(rt)``,
+registry (:func:`bot.platforms.platforms`) offers them with ``worker_surfaces(rt)``,
 a surface factory ``(key, ref) -> Surface`` (or None when its credentials are
 missing), without connecting a gateway or serving events.
 """
@@ -20,7 +20,8 @@ from redis.exceptions import RedisError
 
 from agent.tools.registry import ToolRegistry
 from bot.ops.http import build_http_app, serve
-from bot.platform import SurfaceFactory, platforms
+from bot.platform import SurfaceFactory
+from bot.platforms import platforms
 from bot.runtime import Runtime, log_model, runtime
 from bot.settings import Settings
 from bot.turns.queue import redis_backoff
