@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from bot.attachments import SharedFile
     from bot.jobs.card import JobCard
-    from bot.store.sessions import ApprovalRecord
+    from bot.store.approvals import ApprovalRecord
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from agent import events as ev
 from bot.approvals.card import ApprovalCard
 from bot.platform import ChannelGates, RateGate, RateLimited
 from bot.settings import Settings
-from bot.store.sessions import ApprovalRecord
+from bot.store.approvals import ApprovalRecord
 
 if TYPE_CHECKING:
     pass

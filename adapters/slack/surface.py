@@ -49,7 +49,7 @@ from bot.platform import (
 )
 from bot.session_key import SessionKey
 from bot.settings import Settings
-from bot.store.sessions import ApprovalRecord
+from bot.store.approvals import ApprovalRecord
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.approvals.controls import decision_summary
 from bot.output.views import clip
-from bot.store.sessions import ApprovalRecord
+from bot.store.approvals import ApprovalRecord
 
 KEY_ARGS = ("operation", "hardware_flavor", "flavor", "repo_id", "repo", "timeout")
 """Arguments an approver reads first, in this order."""

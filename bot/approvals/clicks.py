@@ -15,7 +15,7 @@ from bot.approvals.actor import Actor
 from bot.approvals.card import has_script
 from bot.approvals.flow import Decided
 from bot.output.messages import STORE_DOWN
-from bot.store.sessions import ApprovalRecord
+from bot.store.approvals import ApprovalRecord
 from bot.turns.runner import TurnRunner
 
 NO_SCRIPT = "This call has no script to edit."

@@ -22,7 +22,7 @@ from bot.approvals.audit import AuditEntry, AuditLog
 from bot.approvals.budget import Budget, Budgets
 from bot.approvals.costs import CostEstimator, hub_prices
 from bot.approvals.rules import ApprovalRules, Rule
-from bot.store.sessions import ApprovalRecord
+from bot.store.approvals import ApprovalRecord
 
 AUTO_APPROVER = "auto-approve"
 TEAM_RULES = "team-rules"

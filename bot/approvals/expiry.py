@@ -39,7 +39,7 @@ from bot.output.redact import clean
 from bot.platform import DirectMessages, Pings, call_surface
 from bot.session_key import platform_of
 from bot.store import redis_keys
-from bot.store.sessions import ApprovalRecord
+from bot.store.approvals import ApprovalRecord
 
 if TYPE_CHECKING:
     from bot.turns.runner import TurnRunner

@@ -31,7 +31,8 @@ from bot.output.render import StreamRenderer
 from bot.output.writer import Writers
 from bot.platform import ApprovalCards, call_surface
 from bot.session_key import platform_of
-from bot.store.sessions import ApprovalRecord, SessionStore
+from bot.store.approvals import ApprovalRecord
+from bot.store.sessions import SessionStore
 from bot.telemetry.metrics import APPROVALS
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from bot.jobs.card import JobCard, headline, time_and_cost
 from bot.jobs.room import JobRecord
 from bot.output.views import clip
 from bot.store import redis_keys
-from bot.store.sessions import ApprovalRecord
+from bot.store.approvals import ApprovalRecord
 
 if TYPE_CHECKING:
     from bot.turns.runner import TurnRunner

@@ -32,10 +32,10 @@ Key                               Type     Holds                                
 ``mib:lock:<session>``            string   the turn lock: its holder's token                    bot/store/sessions.py           the turn lease (``turn_lease_seconds``,
                                                                                                                                 30 s), renewed while held
 ``mib:ran:<session>:<call>``      string   when a tool call started (its run-once claim)        bot/store/sessions.py           ``IDEMPOTENCY_TTL`` (1 day)
-``mib:approval:<approval>``       hash     an approval: session_key, requester, status,         bot/store/sessions.py           session TTL, set when opened
+``mib:approval:<approval>``       hash     an approval: session_key, requester, status,         bot/store/approvals.py          session TTL, set when opened
                                            ids, tools, required, platform_ref
-``mib:decisions:<approval>``      hash     tool call id -> decision JSON                        bot/store/sessions.py (Lua)     the approval's TTL, copied on each decision
-``mib:votes:<approval>``          hash     tool call id -> JSON list of its approvers so far    bot/store/sessions.py (Lua)     the approval's TTL, copied on each vote
+``mib:decisions:<approval>``      hash     tool call id -> decision JSON                        bot/store/approvals.py (Lua)    the approval's TTL, copied on each decision
+``mib:votes:<approval>``          hash     tool call id -> JSON list of its approvers so far    bot/store/approvals.py (Lua)    the approval's TTL, copied on each vote
 ``mib:background``                hash     ``<session>\\x1f<line>`` (:func:`background_field`)  bot/store/sessions.py           none; a field is removed when its
                                            -> JSON of work to resume after a restart                                            work ends
 ``mib:resumed:<session>:<line>``  string   ``1``: a process resumed this work                   bot/store/sessions.py           ``RESUME_CLAIM_SECONDS`` (60 s, passed
@@ -54,15 +54,15 @@ Key                               Type     Holds                                
 ``mib:channel_model:<channel>``   string   the label of the channel's default model             bot/turns/models.py             none: kept until changed
 ``mib:rate:user:<user>``          string   turn starts by the user in this window               bot/turns/limits.py (Lua)       the window (60 s), from the first count
 ``mib:rate:channel:<channel>``    string   turn starts in the channel in this window            bot/turns/limits.py (Lua)       the window (60 s), from the first count
-``mib:pending``                   zset     approval id -> when it opened (epoch s): the open    bot/store/sessions.py adds;     none; a member leaves when its
-                                           approvals, for the inbox and the sweeper             bot/approvals/inbox.py prunes   approval is found closed
+``mib:pending``                   zset     approval id -> when it opened (epoch s): the open    bot/store/approvals.py adds,    none; a member leaves when its
+                                           approvals, for the inbox and the sweeper             prunes                          approval is found closed
 ``mib:reminded:<approval>``       string   ``1``: the approval's reminder was posted            bot/approvals/expiry.py         session TTL
 ``mib:announced:<approval>``      string   ``1``: the approvers were sent their DMs             bot/approvals/expiry.py         session TTL
 ``mib:running_jobs``              set      ids of the jobs being watched                        bot/jobs/room.py                none; a member leaves when its job ends
 ``mib:job:<job>``                 string   a job's card facts (JSON): session, namespace,       bot/jobs/room.py                session TTL, renewed on every write
                                            requester, the Hub's snapshot
 ``mib:budgets``                   set      session keys that have an auto-approve budget        bot/approvals/budget.py         none; pruned when the budget is gone
-``mib:changes``                   string   a counter bumped when approvals, jobs or budgets     bot/store/sessions.py,          none
+``mib:changes``                   string   a counter bumped when approvals, jobs or budgets     bot/store/approvals.py,         none
                                            change                                               bot/jobs/room.py, budget.py
 ``mib:home:viewers``              zset     ``<team>:<user>`` -> when they opened App Home       adapters/slack/home.py          none; entries past a day are removed
 ``mib:home:round:<version>``      string   ``1``: one process redraws App Homes for this        adapters/slack/home.py          60 s
@@ -85,7 +85,7 @@ Readers besides the owners: bot/ops/http.py (``XLEN mib:turns`` for
 ``/metrics``), ``SessionStore.pending_keys`` (SCAN ``mib:inbox:*`` and
 ``mib:current:*``, :data:`PENDING_PREFIXES`).
 
-Lua scripts: every script (in bot/store/sessions.py, bot/approvals/budget.py,
+Lua scripts: every script (in bot/store/lua.py, bot/approvals/budget.py,
 bot/turns/limits.py, bot/turns/feedback.py) receives its keys through ``KEYS[]``, built here; none
 builds a key name itself. The decide script writes ``mib:decisions:<approval>``
 and ``mib:votes:<approval>`` (``KEYS[2]``, ``KEYS[3]``) and copies the approval

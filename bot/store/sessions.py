@@ -1,4 +1,5 @@
-"""The Redis session store: sessions, inboxes, the turn stream, locks, approvals, dedupe.
+"""The Redis session store: sessions, inboxes, the turn stream, locks, dedupe (approvals:
+:mod:`bot.store.approvals`).
 
 Every write of a session is one MULTI transaction, and every contested
 transition (lock release, an approval decision) one Lua script, so a crash or a
@@ -22,25 +23,20 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from agent.session import Session
 from bot.store import lua, redis_keys
+from bot.store.approvals import ApprovalStore
 
 IDEMPOTENCY_TTL = 86_400
 """Seconds a tool call's idempotency key is kept: takeovers happen within minutes."""
 HAND_BACK_IDLE_MS = 10**9
 """Idle time given to an entry handed back on shutdown: the next XAUTOCLAIM takes it."""
-
-DecideResult = Literal[
-    "recorded", "complete", "vote", "voted", "already", "missing", "decided", "abandoned"
-]
-"""``vote``: an approval counted toward a call that needs several; ``voted``: that person
-had already approved it."""
 
 
 def json_pairs(fields: dict[str, Any]) -> list[str]:
@@ -65,23 +61,6 @@ class Hold:
 
 
 @dataclass(frozen=True)
-class ApprovalRecord:
-    approval_id: str
-    session_key: str
-    requester: str
-    status: str
-    tools: list[dict[str, Any]]
-    decisions: dict[str, dict[str, Any]]
-    platform_ref: dict[str, Any]
-    votes: dict[str, list[str]] = field(default_factory=dict)
-    """Approvers so far of calls that need several, by tool call id."""
-
-    def undecided(self) -> list[str]:
-        """Ids of the calls nobody has decided yet."""
-        return [t["tool_call_id"] for t in self.tools if t["tool_call_id"] not in self.decisions]
-
-
-@dataclass(frozen=True)
 class Work:
     """A stream entry: ``key`` has input. ``reclaimed`` if its first worker stopped answering."""
 
@@ -90,8 +69,9 @@ class Work:
     reclaimed: bool = False
 
 
-class SessionStore:
-    """Per-session state in Redis; holds nothing in process memory."""
+class SessionStore(ApprovalStore):
+    """Per-session state in Redis; holds nothing in process memory. Its approvals
+    (:class:`~bot.store.approvals.ApprovalStore`) are kept by its base."""
 
     def __init__(
         self,
@@ -100,14 +80,9 @@ class SessionStore:
         ttl_seconds: int = 30 * 86400,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.redis = redis
-        self.ttl = ttl_seconds
-        self.clock = clock
-        """Epoch seconds when an approval opens (the sweeper reads them with the same clock)."""
+        super().__init__(redis, ttl_seconds=ttl_seconds, clock=clock)
         self._release = redis.register_script(lua.RELEASE)
         self._extend = redis.register_script(lua.EXTEND)
-        self._decide = redis.register_script(lua.DECIDE)
-        self._close = redis.register_script(lua.CLOSE)
         self._fenced_write = redis.register_script(lua.FENCED_WRITE)
         self._fenced_note = redis.register_script(lua.FENCED_NOTE)
         self._fenced_take = redis.register_script(lua.FENCED_TAKE)
@@ -341,92 +316,6 @@ class SessionStore:
                 redis_keys.ran(key, tool_call_id), time.time(), nx=True, ex=IDEMPOTENCY_TTL
             )
         )
-
-    # ── approvals ────────────────────────────────────────────────────────
-
-    async def open_approval(
-        self,
-        key: str,
-        approval_id: str,
-        tools: list[dict[str, Any]],
-        requester: str,
-        required: dict[str, int] | None = None,
-    ) -> None:
-        """Store an open approval; ``required`` is how many approvers a call needs, when > 1."""
-        ids = [t["tool_call_id"] for t in tools]
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                redis_keys.approval(approval_id),
-                mapping={
-                    "session_key": key,
-                    "requester": requester,
-                    "status": "open",
-                    "ids": json.dumps(ids),
-                    "tools": json.dumps(tools),
-                    "required": json.dumps(required or {}),
-                    "platform_ref": "{}",
-                },
-            )
-            pipe.expire(redis_keys.approval(approval_id), self.ttl)
-            pipe.zadd(redis_keys.PENDING, {approval_id: self.clock()})
-            pipe.incr(redis_keys.CHANGES)
-            await pipe.execute()
-
-    async def set_approval_ref(self, approval_id: str, ref: dict[str, Any]) -> None:
-        """Remember where the approval card was posted (to update it from any process)."""
-        await self.redis.hset(redis_keys.approval(approval_id), "platform_ref", json.dumps(ref))
-
-    async def approval(self, approval_id: str) -> ApprovalRecord | None:
-        raw = await self.redis.hgetall(redis_keys.approval(approval_id))
-        if not raw:
-            return None
-        fields = {k.decode(): v.decode() for k, v in raw.items()}
-        decisions = await self.redis.hgetall(redis_keys.decisions(approval_id))
-        votes = await self.redis.hgetall(redis_keys.votes(approval_id))
-        return ApprovalRecord(
-            approval_id=approval_id,
-            session_key=fields["session_key"],
-            requester=fields["requester"],
-            status=fields["status"],
-            tools=json.loads(fields["tools"]),
-            decisions={k.decode(): json.loads(v) for k, v in decisions.items()},
-            platform_ref=json.loads(fields.get("platform_ref", "{}")),
-            votes={k.decode(): json.loads(v) for k, v in votes.items()},
-        )
-
-    async def decide(
-        self, approval_id: str, tool_call_id: str | None, decision: dict[str, Any]
-    ) -> DecideResult:
-        """Record one decision (or the same for all calls when ``tool_call_id`` is None).
-
-        Atomic: of concurrent clicks exactly one records each call, and exactly
-        one caller sees ``complete`` when the last call is decided. ``decision["by"]``
-        is the voter for calls that need several approvers.
-        """
-        result = await self._decide(
-            keys=[
-                redis_keys.approval(approval_id),
-                redis_keys.decisions(approval_id),
-                redis_keys.votes(approval_id),
-            ],
-            args=[
-                tool_call_id or "*",
-                json.dumps(decision),
-                "1" if decision.get("approved") else "0",
-                decision.get("by", ""),
-            ],
-        )
-        result = result.decode() if isinstance(result, bytes) else result
-        if result in ("recorded", "complete", "vote"):
-            await self.redis.incr(redis_keys.CHANGES)
-        return result
-
-    async def close_approval(self, approval_id: str, status: str) -> bool:
-        """Mark an open approval ``abandoned`` (or another terminal status); False if not open."""
-        closed = bool(await self._close(keys=[redis_keys.approval(approval_id)], args=[status]))
-        if closed:
-            await self.redis.incr(redis_keys.CHANGES)
-        return closed
 
     # ── status lines that outlive a turn (job progress) ──────────────────
 
