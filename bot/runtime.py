@@ -111,7 +111,7 @@ async def runtime(
         tracer = tracer_for(settings, hub_api(settings))
         runner = build_runner(settings, agent, store, tracer, clock)
         sweeper = Sweeper(
-            runner,
+            runner.approvals,
             remind_after=settings.approval_remind_after,
             expire_after=settings.approval_expire_after,
             clock=clock,

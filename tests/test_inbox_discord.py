@@ -80,7 +80,7 @@ async def test_approvers_get_a_dm_when_they_opt_in(llm, redis_url, api):
         llm, redis_url, api, approvers=f"{BOB},{CAROL},role:{ROLE}", discord_dm_approvers=True
     ) as rig:
         thread, _ = await pause_on(rig, llm)
-        sweepers = [Sweeper(rig.runner), Sweeper(rig.runner)]  # two processes
+        sweepers = [Sweeper(rig.runner.approvals), Sweeper(rig.runner.approvals)]  # two processes
         for sweeper in sweepers:
             await sweeper.sweep()
         assert set(api.dms) == {BOB, CAROL}  # not the requester, not a role
@@ -91,7 +91,7 @@ async def test_approvers_get_a_dm_when_they_opt_in(llm, redis_url, api):
 
     async with Rig(llm, redis_url, api, approvers=BOB) as rig:  # off by default
         await pause_on(rig, llm)
-        await Sweeper(rig.runner).sweep()
+        await Sweeper(rig.runner.approvals).sweep()
         assert BOB not in api.dms or len(api.in_channel(api.dms[BOB])) == 1
 
 
@@ -100,7 +100,7 @@ async def test_a_reminder_pings_the_approvers_it_names(llm, redis_url, api):
         clock = FakeClock()
         thread, _ = await pause_on(rig, llm)
         clock.advance(hours=2)
-        await Sweeper(rig.runner, clock=clock).sweep()
+        await Sweeper(rig.runner.approvals, clock=clock).sweep()
         (ping,) = [
             c.json
             for c in api.of("POST", rf"^/channels/{thread['id']}/messages$")

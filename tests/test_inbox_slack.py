@@ -366,7 +366,7 @@ async def test_reminder_then_expiry_on_a_fake_clock(make_bot, llm, slack):
     thread, card = await bot.pause_on("train it")
     approve = card.button_ids()[0]
     sweeper = bot.rt.sweeper
-    other_process = Sweeper(bot.rt.runner, clock=clock)
+    other_process = Sweeper(bot.rt.runner.approvals, clock=clock)
 
     clock.advance(minutes=59)
     await sweeper.sweep()

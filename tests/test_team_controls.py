@@ -19,12 +19,12 @@ from bot.approvals.audit import (
 )
 from bot.approvals.budget import Budgets, parse_cap
 from bot.approvals.card import approval_note, call_verbs
-from bot.approvals.clicks import decide_click
 from bot.approvals.controls import TeamControls
 from bot.approvals.costs import DEFAULT_JOB_TIMEOUT_S, CostEstimator, hub_prices, timeout_seconds
 from bot.approvals.rules import ApprovalRules, Rule, RulesError
 from bot.cli import main
 from bot.store.sessions import SessionStore
+from bot.turns.clicks import decide_click
 from bot.turns.commands import budget_command
 from bot.turns.runner import TurnRunner
 from tests.standins.hub import hub  # noqa: F401

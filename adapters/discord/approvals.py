@@ -17,7 +17,7 @@ import discord
 from adapters.discord.modals import RejectModal, ScriptEdit
 from adapters.discord.surface import DiscordSurfaces
 from bot.approvals.actor import Actor
-from bot.approvals.clicks import ModalRequest, Refused, decide_click, modal_request
+from bot.turns.clicks import ModalRequest, Refused, decide_click, modal_request
 from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)

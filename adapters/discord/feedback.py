@@ -17,7 +17,8 @@ from bot.output.messages import (
     WHAT_WENT_WRONG_HINT,
     WHAT_WENT_WRONG_LABEL,
 )
-from bot.turns.feedback import COMMENT_CHARS, rate_click
+from bot.turns.clicks import rate_click
+from bot.turns.feedback import COMMENT_CHARS
 from bot.turns.runner import TurnRunner
 
 MODAL_TIMEOUT = 3600.0

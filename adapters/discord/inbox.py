@@ -1,6 +1,6 @@
 """``/pending`` and ``/jobs``: the approvals inbox and the job control room, for one person.
 
-Both answer ephemerally with what :class:`bot.approvals.inbox.Inbox` finds in the
+Both answer ephemerally with what :class:`bot.turns.inbox.Inbox` finds in the
 threads of this server the person can see (and their DM with the bot): the calls
 waiting for their decision, with Approve, Reject and Open thread; the running
 jobs, with Logs, Cancel (when the rules let them) and Open thread. The buttons
@@ -21,10 +21,10 @@ from adapters.discord.buttons import ApprovalButton, JobButton
 from adapters.discord.keys import Place, encode_key, parse_key
 from adapters.discord.rooms import MESSAGE_CHARS, thread_url
 from bot.approvals.card import VERB_LABELS
-from bot.approvals.inbox import NO_JOBS, NOTHING_WAITING, Inbox, RunningJob, WaitingCall
 from bot.output.redact import clean
 from bot.output.views import clip
 from bot.session_key import SessionKey
+from bot.turns.inbox import NO_JOBS, NOTHING_WAITING, Inbox, RunningJob, WaitingCall
 from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from adapters.slack.keys import session_key
 from adapters.slack.surface import SlackSurfaces
 from bot.approvals.actor import Actor
 from bot.approvals.card import BUTTON_ID
-from bot.approvals.clicks import ModalRequest, Refused, decide_click, modal_request
 from bot.platform import call_surface
+from bot.turns.clicks import ModalRequest, Refused, decide_click, modal_request
 from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)

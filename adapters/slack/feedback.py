@@ -29,7 +29,8 @@ from bot.output.messages import (
     WHAT_WENT_WRONG_SKIP,
 )
 from bot.platform import call_surface
-from bot.turns.feedback import COMMENT_CHARS, rate_click
+from bot.turns.clicks import rate_click
+from bot.turns.feedback import COMMENT_CHARS
 from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)

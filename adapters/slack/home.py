@@ -1,7 +1,7 @@
 """Slack's App Home: the approvals inbox and the job control room of the person looking.
 
 When someone opens the bot's Home tab (``app_home_opened``) it is published for
-them (``views.publish``) with three parts, drawn from :class:`bot.approvals.inbox.Inbox`:
+them (``views.publish``) with three parts, drawn from :class:`bot.turns.inbox.Inbox`:
 
 * *Waiting for you*: the tool calls pending in threads of channels they are a
   member of that the team's rules let them decide (and they have not approved
@@ -10,7 +10,7 @@ them (``views.publish``) with three parts, drawn from :class:`bot.approvals.inbo
   far, with Logs, Cancel and Open thread;
 * *Budgets*: the auto-approve budgets of those channels and what is spent.
 
-Clicks decide exactly as on the thread's card (:func:`bot.approvals.clicks.decide_click`,
+Clicks decide exactly as on the thread's card (:func:`bot.turns.clicks.decide_click`,
 the same rules); the clicker's Home is redrawn at once, with a line saying why
 when a click was refused. The Logs and Cancel buttons of job cards in threads
 land here too. Everyone else who opened their Home in the last day gets it
@@ -38,8 +38,13 @@ from adapters.slack.mrkdwn import escape
 from adapters.slack.rooms import CANCEL_LABEL, LOGS_LABEL
 from adapters.slack.surface import SlackSurfaces, slack_call
 from bot.approvals.card import BUTTON_ID, VERB_LABELS, button_id
-from bot.approvals.clicks import Refused, decide_click, modal_request
-from bot.approvals.inbox import (
+from bot.jobs.room import JOB_BUTTON, JOB_VERBS, job_button_id
+from bot.output.redact import clean
+from bot.platform import RateGate, call_surface
+from bot.session_key import SessionKey
+from bot.store import redis_keys
+from bot.turns.clicks import Refused, decide_click, modal_request
+from bot.turns.inbox import (
     NO_BUDGETS,
     NO_JOBS,
     NOTHING_WAITING,
@@ -48,11 +53,6 @@ from bot.approvals.inbox import (
     RunningJob,
     WaitingCall,
 )
-from bot.jobs.room import JOB_BUTTON, JOB_VERBS, job_button_id
-from bot.output.redact import clean
-from bot.platform import RateGate, call_surface
-from bot.session_key import SessionKey
-from bot.store import redis_keys
 from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Approvals left waiting: announced to approvers, reminded once, then expired.
 
 A :class:`Sweeper` runs in every process (:meth:`Sweeper.run`), each pass going
-over the open approvals (:meth:`bot.approvals.inbox.Inbox.open_approvals`):
+over the open approvals (:meth:`bot.store.approvals.ApprovalStore.open_approvals`):
 
 * a new one is announced by direct message to the approvers the rules name,
   where the platform can (:class:`~bot.platform.DirectMessages`; Discord's
@@ -22,12 +22,12 @@ import asyncio
 import dataclasses
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis.exceptions import RedisError
 
 from bot.approvals.audit import AuditEntry
-from bot.approvals.inbox import Inbox
+from bot.approvals.flow import ApprovalFlow
 from bot.clock import Clock, human_duration, utc_now
 from bot.output.messages import (
     ANYONE_HERE,
@@ -40,9 +40,6 @@ from bot.platform import DirectMessages, Pings, call_surface
 from bot.session_key import platform_of
 from bot.store import redis_keys
 from bot.store.approvals import ApprovalRecord
-
-if TYPE_CHECKING:
-    from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
 
@@ -64,21 +61,20 @@ class Swept:
 
 
 class Sweeper:
-    """Announces, reminds and expires the approvals of one runner's store."""
+    """Announces, reminds and expires the approvals of one approval flow's store."""
 
     def __init__(
         self,
-        runner: TurnRunner,
+        flow: ApprovalFlow,
         *,
         remind_after: float = REMIND_AFTER,
         expire_after: float = EXPIRE_AFTER,
         clock: Clock = utc_now,
         interval: float = SWEEP_SECONDS,
     ) -> None:
-        self.runner = runner
-        self.inbox = Inbox(runner)
-        self.store = runner.store
-        self.redis = runner.store.redis
+        self.flow = flow
+        self.store = flow.store
+        self.redis = flow.store.redis
         self.remind_after = remind_after
         self.expire_after = expire_after
         self.clock = clock
@@ -99,7 +95,7 @@ class Sweeper:
         """One pass over the open approvals."""
         swept = Swept()
         now = self.clock().timestamp()
-        for record, opened_at in await self.inbox.open_approvals():
+        for record, opened_at in await self.store.open_approvals():
             age = now - opened_at
             approval_id = record.approval_id
             if age >= self.expire_after:
@@ -127,7 +123,7 @@ class Sweeper:
             call_id = tool["tool_call_id"]
             if call_id in record.decisions:
                 continue
-            rule = self.runner.controls.rule(tool)
+            rule = self.flow.controls.rule(tool)
             voted = set(record.votes.get(call_id, []))
             if rule.approvers == "requester":
                 who[record.requester] = None
@@ -144,7 +140,7 @@ class Sweeper:
         return ", ".join(f"`{name}`" for name in names)
 
     def _surface(self, record: ApprovalRecord) -> Any:
-        factory = self.runner.surfaces.get(platform_of(record.session_key))
+        factory = self.flow.surfaces.get(platform_of(record.session_key))
         return factory(record.session_key, {}) if factory else None
 
     # ── announce, remind, expire ─────────────────────────────────────────
@@ -192,15 +188,15 @@ class Sweeper:
         for tool in record.tools:
             if tool["tool_call_id"] not in record.decisions:
                 entry = AuditEntry.of_decision(record.session_key, approval_id, tool, decision)
-                await self.runner.controls.audit.append(
+                await self.flow.controls.audit.append(
                     dataclasses.replace(entry, outcome="expired", at=self.clock().timestamp())
                 )
-        await self.runner.refresh_card(approval_id)
+        await self.flow.refresh_card(approval_id)
         decisions = [
             {"tool_call_id": t["tool_call_id"], "approved": False, "expired": True, **decision}
             for t in record.tools
         ]
-        await self.runner.submit(
+        await self.flow.submit(
             record.session_key,
             {"kind": "resume", "approval_id": approval_id, "decisions": decisions},
         )

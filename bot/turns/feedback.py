@@ -15,19 +15,13 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from bot.approvals.actor import Actor
 from bot.approvals.audit import stream_entries, utc
-from bot.output.messages import STORE_DOWN
 from bot.output.views import THUMBS
 from bot.store import redis_keys
-
-if TYPE_CHECKING:
-    from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
 
@@ -111,24 +105,6 @@ class FeedbackLog:
         entries = await stream_entries(self.redis, redis_keys.FEEDBACK, since, limit)
         ratings = [Rating(**data, id=entry_id) for entry_id, data in entries]
         return [r for r in ratings if thread in (None, r.session_key)]
-
-
-async def rate_click(
-    runner: TurnRunner,
-    key: str,
-    turn_id: str,
-    actor: Actor,
-    rating: str,
-    comment: str | None = None,
-) -> str | None:
-    """Record a click on 👍 / 👎 (or the text of what went wrong); None when recorded,
-    else what to tell the person who clicked."""
-    try:
-        await runner.rate(key, turn_id, actor, rating, comment)
-    except (RedisError, OSError):
-        logger.exception("could not record a rating of turn %s of %s", turn_id, key)
-        return STORE_DOWN
-    return None
 
 
 def format_table(ratings: list[Rating]) -> str:

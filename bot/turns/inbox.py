@@ -146,22 +146,10 @@ class Inbox:
         """A number that grows whenever an approval, a job or a budget shown here changes."""
         return int(await self.redis.get(redis_keys.CHANGES) or 0)
 
-    async def open_approvals(self) -> list[tuple[ApprovalRecord, float]]:
-        """Every open approval and when it opened, oldest first; closed ones leave the index."""
-        found = []
-        for raw, opened_at in await self.redis.zrange(redis_keys.PENDING, 0, -1, withscores=True):
-            approval_id = raw.decode()
-            record = await self.store.approval(approval_id)
-            if record is None or record.status != "open":
-                await self.redis.zrem(redis_keys.PENDING, approval_id)
-                continue
-            found.append((record, opened_at))
-        return found
-
     async def waiting_for(self, actor: Actor, visible: Visible) -> list[WaitingCall]:
         """The undecided calls ``actor`` may decide (and has not approved yet), in threads they see."""
         waiting = []
-        for record, opened_at in await self.open_approvals():
+        for record, opened_at in await self.store.open_approvals():
             if not visible(record.session_key):
                 continue
             for n, tool in enumerate(record.tools):

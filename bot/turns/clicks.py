@@ -1,11 +1,13 @@
-"""What a click on an approval card leads to, the same on every platform.
+"""What a click leads to, the same on every platform: approval cards and 👍 / 👎.
 
-Adapters translate clicks into :func:`decide_click` and :func:`modal_request`
-and render what they return; the wording of every refusal lives here.
+Adapters translate clicks into :func:`decide_click`, :func:`modal_request` and
+:func:`rate_click` and render what they return; the wording of every refusal lives
+here. Each calls the runner, so this sits beside it, above the approvals it decides.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,8 @@ from bot.approvals.flow import Decided
 from bot.output.messages import STORE_DOWN
 from bot.store.approvals import ApprovalRecord
 from bot.turns.runner import TurnRunner
+
+logger = logging.getLogger(__name__)
 
 NO_SCRIPT = "This call has no script to edit."
 EXPLAIN = {
@@ -125,3 +129,21 @@ async def modal_request(
     if n is None or not has_script(record.tools[n]):
         raise Refused(NO_SCRIPT)
     return ModalRequest(record, n, what, record.tools[n]["arguments"]["script"])
+
+
+async def rate_click(
+    runner: TurnRunner,
+    key: str,
+    turn_id: str,
+    actor: Actor,
+    rating: str,
+    comment: str | None = None,
+) -> str | None:
+    """Record a click on 👍 / 👎 (or the text of what went wrong); None when recorded,
+    else what to tell the person who clicked."""
+    try:
+        await runner.rate(key, turn_id, actor, rating, comment)
+    except (RedisError, OSError):
+        logger.exception("could not record a rating of turn %s of %s", turn_id, key)
+        return STORE_DOWN
+    return None
