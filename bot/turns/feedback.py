@@ -12,7 +12,6 @@ runner also hands each rating to the tracer (:meth:`bot.telemetry.traces.Tracer.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import asdict, dataclass
 
@@ -22,8 +21,6 @@ from bot.approvals.actor import Actor
 from bot.approvals.audit import stream_entries, utc
 from bot.output.views import THUMBS
 from bot.store import redis_keys
-
-logger = logging.getLogger(__name__)
 
 RATINGS = ("up", "down")
 MAX_ENTRIES = 1_000_000
