@@ -94,7 +94,8 @@ def _doctor(settings: Settings) -> int:
 
 
 async def print_tools(settings: Settings, out: TextIO) -> int:
-    """Every tool the agent sees, built-in and MCP, with its approval rule."""
+    """Every tool the agent sees, built-in and MCP, with its approval rule and whether it
+    only reads."""
     from agent.policy import describe_approval
     from bot.runtime import build_tools, mcp_servers
 
@@ -106,14 +107,16 @@ async def print_tools(settings: Settings, out: TextIO) -> int:
             (
                 name,
                 source.get(name, "built-in"),
+                "yes" if tool.read_only else "",
                 describe_approval(name, registry.approval(name), config),
             )
             for name in registry.names()
+            if (tool := registry.get(name)) is not None
         ]
-        width = max(len(name) for name, _, _ in rows)
-        out.write(f"{'tool':<{width}}  {'source':<16}  needs approval\n")
-        for name, where, rule in rows:
-            out.write(f"{name:<{width}}  {where:<16}  {rule}\n")
+        width = max(len(name) for name, *_ in rows)
+        out.write(f"{'tool':<{width}}  {'source':<16}  {'read-only':<9}  needs approval\n")
+        for name, where, read_only, rule in rows:
+            out.write(f"{name:<{width}}  {where:<16}  {read_only:<9}  {rule}\n")
         for server in manager.servers:
             if not server.connected:
                 out.write(f"MCP server {server.name} unavailable: {server.error}\n")

@@ -65,6 +65,8 @@ class Tool:
     """Restarts background work the tool left (a job watch) after the bot restarted."""
     approval: Approval | None = None
     """Whether every call waits for a person (MCP tools); ``None``: the built-in policy decides."""
+    read_only: bool = False
+    """The tool only reads (docs, papers, datasets, the web): it changes nothing anywhere."""
 
     def spec(self) -> dict[str, Any]:
         return {
