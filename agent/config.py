@@ -43,5 +43,9 @@ class ResearchConfig:
     token: str | None = None
     """Sent to the Hub and the dataset viewer (private and gated datasets)."""
     timeout: float = 20.0
+    """Seconds one request may take."""
     retries: int = 3
+    """Retries of a request answered 429 or 5xx, with backoff."""
+    max_bytes: int = 10_000_000
+    """Largest answer read; a larger one is refused."""
     docs_max_age: float = 86_400.0

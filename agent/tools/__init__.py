@@ -54,7 +54,7 @@ def build_hf_tools(
 def build_research_tools(config: ResearchConfig) -> list[Tool]:
     """explore_hf_docs, fetch_hf_docs, find_hf_api, hf_papers and hf_inspect_dataset."""
     auth = {"Authorization": f"Bearer {config.token}"} if config.token else {}
-    limits = {"timeout": config.timeout, "retries": config.retries}
+    limits = {"timeout": config.timeout, "retries": config.retries, "max_bytes": config.max_bytes}
     hub = HttpClient("the Hugging Face Hub", headers=auth, **limits)
     viewer = HttpClient("the dataset viewer", headers=auth, **limits)
     arxiv = HttpClient("arXiv", **limits)

@@ -81,7 +81,7 @@ class _Sections(HTMLParser):
         if self._in_title:
             self.title += data
         elif not self._in_math:
-            self._write(data)
+            self._write(re.sub(r"\s+", " ", data))  # line breaks come from block tags only
 
     def _write(self, text: str) -> None:
         if self._skip:

@@ -12,7 +12,6 @@ from agent.tools.registry import Tool, ToolContext
 
 SPEC_PATH = "/.well-known/openapi.json"
 SPEC_TTL = 86_400.0
-SPEC_MAX_BYTES = 20_000_000
 METHODS = ("get", "post", "put", "patch", "delete")
 MAX_DESCRIPTION = 400
 WORD = re.compile(r"[a-z0-9]+")
@@ -27,9 +26,7 @@ class HubApiSpec:
 
     async def find(self, args: dict[str, Any], ctx: ToolContext) -> str:
         query = text_arg(args, "query")
-        spec = await self.http.get_json(
-            self.hub_url + SPEC_PATH, cache_ttl=SPEC_TTL, max_bytes=SPEC_MAX_BYTES
-        )
+        spec = await self.http.get_json(self.hub_url + SPEC_PATH, cache_ttl=SPEC_TTL)
         words = set(WORD.findall(query.lower()))
         scored = [
             (score, path, method, op)

@@ -67,7 +67,8 @@ class HfDocs:
         """The pages the library's index page links, in sidebar order."""
         html = await self.http.get_text(f"{self.hub_url}/docs/{library}")
         links = re.findall(
-            rf'href="(?:{re.escape(self.hub_url)})?/docs/{re.escape(library)}/([^"#?]+)"', html
+            rf"""href=["'](?:{re.escape(self.hub_url)})?/docs/{re.escape(library)}/([^"'#?]+)""",
+            html,
         )
         paths = list(dict.fromkeys(link.removesuffix(".md").strip("/") for link in links))
         return [path for path in paths if path][:MAX_PAGES] or ["index"]

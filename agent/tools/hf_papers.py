@@ -19,7 +19,6 @@ from agent.tools.registry import Tool, ToolContext, ToolError
 
 PAPER_ID = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?")
 HTML_TTL = 7 * 86_400.0
-HTML_MAX_BYTES = 15_000_000
 MAX_ABSTRACT = 1_500
 MAX_SECTION_CHARS = 12_000
 LINKED = (("models", "models"), ("datasets", "datasets"), ("spaces", "Spaces"))
@@ -93,7 +92,7 @@ class PapersTool:
         paper_id = _paper_id(args)
         url = f"{self.arxiv_url}/html/{paper_id}"
         try:
-            html = await self.arxiv.get_text(url, cache_ttl=HTML_TTL, max_bytes=HTML_MAX_BYTES)
+            html = await self.arxiv.get_text(url, cache_ttl=HTML_TTL)
         except ToolError as exc:
             if "(404)" in str(exc):
                 raise ToolError(

@@ -131,7 +131,8 @@ class HttpClient:
                     "Retry later or ask for less."
                 ) from None
             if response.status in RETRY_STATUSES and not last:
-                wait = self._retry_after(response) or self._delay(attempt)
+                wait = self._retry_after(response)
+                wait = self._delay(attempt) if wait is None else wait
                 if wait > MAX_RETRY_AFTER:
                     raise ToolError(self._refusal(response))
                 await asyncio.sleep(wait)
