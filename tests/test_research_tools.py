@@ -58,6 +58,7 @@ async def test_explore_hf_docs_ranks_pages_from_the_sidebar(tools: Tools, resear
     assert "Dataset formats and types" in out  # a second page mentioning preferences
     assert "LoRA" not in out  # another library's pages are not searched
     assert research.count(r"/docs/other") == 0  # only the library's own links are pages
+    assert research.count(r"/docs/trl/(v0\.9\.0|main|zh)/") == 0  # nor other editions
 
 
 async def test_explore_hf_docs_builds_once_and_serves_the_warm_index(

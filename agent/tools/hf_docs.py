@@ -44,6 +44,8 @@ LIBRARIES = (
 """Libraries suggested to the model; any other docs slug works too."""
 
 LIBRARY = re.compile(r"^[A-Za-z0-9_.-]+$")
+OTHER_EDITION = re.compile(r"^(?:v\d[^/]*|main|(?!en/)[a-z]{2}(?:-[a-z]+)?)/")
+"""Links to another version (``v4.40.0/``, ``main/``) or language (``zh/``) of the docs."""
 MAX_PAGES = 400
 FETCH_CONCURRENCY = 8
 PART_CHARS = 12_000
@@ -71,7 +73,9 @@ class HfDocs:
             html,
         )
         paths = list(dict.fromkeys(link.removesuffix(".md").strip("/") for link in links))
-        return [path for path in paths if path][:MAX_PAGES] or ["index"]
+        return [path for path in paths if path and not OTHER_EDITION.match(path)][:MAX_PAGES] or [
+            "index"
+        ]
 
     async def read_page(self, library: str, path: str) -> DocPage:
         url = f"{self.hub_url}/docs/{library}/{path}"

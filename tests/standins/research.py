@@ -3,7 +3,7 @@
 One server plays three:
 
 - the Hub (``HF_ENDPOINT`` = ``url``): docs sites (``/docs/<library>``: an HTML page
-  whose sidebar links every page, ``/docs/<library>/<page>.md``: the page as Markdown),
+  whose sidebar links every page, beside links to other versions and languages, ``/docs/<library>/<page>.md``: the page as Markdown),
   the OpenAPI spec (``/.well-known/openapi.json``), the papers API
   (``/api/papers/search``, ``/api/daily_papers``, ``/api/papers/<id>``) and repo
   listings filtered by ``arxiv:<id>`` (``/api/models|datasets|spaces``);
@@ -319,7 +319,10 @@ class ResearchStandIn:
         links = "".join(f'<li><a href="/docs/{library}/{page}">{page}</a></li>' for page in pages)
         html = (
             f"<html><body><nav class='sidebar'><ul>{links}</ul></nav>"
-            f"<a href='/docs/{library}/index#top'>top</a><a href='/docs/other/x'>x</a></body></html>"
+            f"<a href='/docs/{library}/index#top'>top</a><a href='/docs/other/x'>x</a>"
+            f'<a href="/docs/{library}/v0.9.0/en/index">v0.9</a>'
+            f'<a href="/docs/{library}/main/en/index">main</a>'
+            f'<a href="/docs/{library}/zh/index">中文</a></body></html>'
         )
         return web.Response(text=html, content_type="text/html")
 
