@@ -77,15 +77,20 @@ async def test_cached_answers_are_not_fetched_again(server) -> None:
     assert len(seen) == 2
 
 
-def test_ttl_cache_expires_and_evicts() -> None:
-    cache = TTLCache(max_entries=2)
-    cache.put("old", 1, ttl=-1)
+def test_ttl_cache_expires_and_evicts_by_count_and_bytes() -> None:
+    cache = TTLCache(max_entries=2, max_bytes=10)
+    cache.put("old", b"1", ttl=-1)
     assert cache.get("old") is None
-    cache.put("a", 1, ttl=60)
-    cache.put("b", 2, ttl=60)
+    cache.put("a", b"1", ttl=60)
+    cache.put("b", b"2", ttl=60)
     cache.get("a")  # a is now the most recent
-    cache.put("c", 3, ttl=60)
-    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (1, None, 3)
+    cache.put("c", b"3", ttl=60)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (b"1", None, b"3")
+
+    cache.put("big", b"x" * 9, ttl=60)  # 9 + 1 + 1 bytes > 10: the least recent (a) goes
+    assert (cache.get("a"), cache.get("c"), cache.get("big")) == (None, b"3", b"x" * 9)
+    cache.put("huge", b"x" * 11, ttl=60)  # larger than the whole cache: not kept
+    assert cache.get("huge") is None and cache.get("big") == b"x" * 9
 
 
 async def test_an_unreachable_server_is_named() -> None:

@@ -35,6 +35,9 @@ class HttpResponse:
     headers: Mapping[str, str]
     body: bytes
 
+    def __len__(self) -> int:
+        return len(self.body)
+
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
 
@@ -46,28 +49,43 @@ class HttpResponse:
 
 
 class TTLCache:
-    """A small in-memory LRU cache whose entries expire after ``ttl`` seconds."""
+    """An in-memory LRU cache whose entries expire after ``ttl`` seconds.
 
-    def __init__(self, max_entries: int = 256) -> None:
+    It holds at most ``max_entries`` entries and ``max_bytes`` of their ``size``
+    (a value's ``len()``), evicting the least recently used first.
+    """
+
+    def __init__(self, max_entries: int = 256, max_bytes: int = 64_000_000) -> None:
         self.max_entries = max_entries
-        self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Any, tuple[float, int, Any]] = OrderedDict()
+        self._bytes = 0
 
     def get(self, key: Any) -> Any | None:
         item = self._items.get(key)
         if item is None:
             return None
-        expires, value = item
+        expires, _, value = item
         if expires < time.monotonic():
-            del self._items[key]
+            self._drop(key)
             return None
         self._items.move_to_end(key)
         return value
 
     def put(self, key: Any, value: Any, ttl: float) -> None:
-        self._items[key] = (time.monotonic() + ttl, value)
-        self._items.move_to_end(key)
-        while len(self._items) > self.max_entries:
-            self._items.popitem(last=False)
+        size = len(value)
+        if size > self.max_bytes:
+            return
+        self._drop(key)
+        self._items[key] = (time.monotonic() + ttl, size, value)
+        self._bytes += size
+        while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
+            self._drop(next(iter(self._items)))
+
+    def _drop(self, key: Any) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self._bytes -= item[1]
 
 
 class HttpClient:
