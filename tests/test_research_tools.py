@@ -278,14 +278,26 @@ CALLS = [
 IDS = ["explore", "fetch", "api", "papers", "paper_html", "dataset"]
 
 
-@pytest.mark.parametrize(("name", "args", "path"), CALLS, ids=IDS)
-async def test_not_found(tools: Tools, research, name, args, path) -> None:
+NOT_FOUND = [
+    "No docs found for library 'trl'. Known libraries: transformers, trl,",
+    "Not found (404): http://127.0.0.1:",
+    "Not found (404): http://127.0.0.1:",
+    "Not found (404): http://127.0.0.1:",
+    "arXiv has no HTML version of 2305.18290",
+    "Dataset 'org/prefs' not found (404), or private or gated",
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "path", "expected"),
+    [(*call, said) for call, said in zip(CALLS, NOT_FOUND, strict=True)],
+    ids=IDS,
+)
+async def test_not_found(tools: Tools, research, name, args, path, expected) -> None:
     research.fail(path, 404)
     result = await tools(name, **args)
     assert not result.success
-    assert (
-        "(404)" in result.output or "No docs found" in result.output or "no HTML" in result.output
-    )
+    assert expected in result.output
     assert "Traceback" not in result.output
 
 

@@ -74,12 +74,12 @@ class DocsIndex:
 
     async def search(self, library: str, query: str, limit: int = 8) -> list[DocHit]:
         """The pages of ``library`` best matching ``query``, building the index first if needed."""
-        built_at = self.built_at(library)
+        built_at = await asyncio.to_thread(self.built_at, library)
         if built_at is None:
             await self.refresh(library)
         elif self.clock() - built_at > self.max_age:
             self._refresh_in_background(library)
-        return self.query(library, query, limit)
+        return await asyncio.to_thread(self.query, library, query, limit)
 
     def query(self, library: str, query: str, limit: int) -> list[DocHit]:
         """Ranked hits from what is indexed now (no fetching)."""

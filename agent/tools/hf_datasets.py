@@ -13,12 +13,13 @@ import json
 from typing import Any
 
 from agent.tools.dataset_formats import feature_type, training_format
-from agent.tools.http import HttpClient
+from agent.tools.http import HttpClient, HttpError
 from agent.tools.hub_common import human_size, int_arg, optional_text, text_arg
 from agent.tools.registry import Tool, ToolContext, ToolError
 
 MAX_CELL_CHARS = 300
 MAX_PARQUET_FILES = 10
+MAX_SPLITS = 30
 
 
 class InspectDatasetTool:
@@ -36,7 +37,15 @@ class InspectDatasetTool:
 
     async def inspect(self, args: dict[str, Any], ctx: ToolContext) -> str:
         dataset = text_arg(args, "dataset")
-        valid = await self._get("is-valid", dataset=dataset)
+        try:
+            valid = await self._get("is-valid", dataset=dataset)
+        except HttpError as exc:
+            if exc.status in (401, 403, 404):
+                raise ToolError(
+                    f"Dataset {dataset!r} not found ({exc.status}), or private or gated and the "
+                    "bot's token cannot read it. Check the id (org/name) with hf_search."
+                ) from None
+            raise
         if not any(valid.get(k) for k in ("viewer", "preview")):
             return (
                 f"{dataset}: the dataset viewer cannot read it (not valid for viewer or preview). "
@@ -61,7 +70,9 @@ class InspectDatasetTool:
             _attempt(self._get("parquet", dataset=dataset)),
         )
         lines = [f"{dataset} (viewer: yes, search: {'yes' if valid.get('search') else 'no'})"]
-        lines += _splits(splits, size_answer)
+        lines += _splits(splits[:MAX_SPLITS], size_answer)
+        if len(splits) > MAX_SPLITS:
+            lines.append(f"  … and {len(splits) - MAX_SPLITS} more (ask for one with config)")
         features = _features(info, rows)
         lines.append(f"\nfeatures of {config}:")
         lines += [f"  {name}: {feature_type(kind)}" for name, kind in features.items()] or [

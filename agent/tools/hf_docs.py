@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.tools.docs_index import DocPage, DocsIndex
-from agent.tools.http import HttpClient
+from agent.tools.http import HttpClient, HttpError
 from agent.tools.hub_common import int_arg, text_arg
 from agent.tools.registry import Tool, ToolContext, ToolError
 
@@ -106,8 +106,8 @@ class HfDocs:
         query = text_arg(args, "query")
         try:
             hits = await self.index.search(library, query, int_arg(args, "limit", 8, 20))
-        except ToolError as exc:
-            if "Not found (404)" in str(exc):
+        except HttpError as exc:
+            if exc.status == 404:
                 raise ToolError(
                     f"No docs found for library {library!r}. Known libraries: "
                     f"{', '.join(LIBRARIES)}."
@@ -124,7 +124,10 @@ class HfDocs:
 
     async def fetch(self, args: dict[str, Any], ctx: ToolContext) -> str:
         library, path = self._locate(text_arg(args, "url"))
-        offset = max(0, int(args.get("offset") or 0))
+        try:
+            offset = max(0, int(args.get("offset") or 0))
+        except (TypeError, ValueError):
+            raise ToolError("'offset' must be an integer.") from None
         page = await self.read_page(library, path)
         return _part(page, offset)
 

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from agent.tools.arxiv_html import Section, find_section, parse_sections
-from agent.tools.http import HttpClient
+from agent.tools.http import HttpClient, HttpError
 from agent.tools.hub_common import dispatch, int_arg, operation_schema, optional_text, text_arg
 from agent.tools.registry import Tool, ToolContext, ToolError
 
@@ -93,8 +93,8 @@ class PapersTool:
         url = f"{self.arxiv_url}/html/{paper_id}"
         try:
             html = await self.arxiv.get_text(url, cache_ttl=HTML_TTL)
-        except ToolError as exc:
-            if "(404)" in str(exc):
+        except HttpError as exc:
+            if exc.status == 404:
                 raise ToolError(
                     f"arXiv has no HTML version of {paper_id} (only some papers have one). "
                     "Use hf_papers details for its abstract."

@@ -4,7 +4,8 @@ Every call the docs, papers, dataset, GitHub and web tools make goes through
 :class:`HttpClient`: one timeout per request, retries with exponential backoff
 on 429 and 5xx (honouring a short ``Retry-After``) and on dropped connections,
 answers cut off at ``max_bytes``, optional caching of stable answers, and every
-failure raised as a :class:`~agent.tools.registry.ToolError` the model can read.
+failure raised as a :class:`~agent.tools.registry.ToolError` the model can read
+(an :class:`HttpError`, with the status, when the server refused).
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ USER_AGENT = "ml-intern-bot (+https://github.com/huggingface/ml-intern)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 10.0
 """Longest ``Retry-After`` waited for inside one tool call; longer ones end the call."""
+
+
+class HttpError(ToolError):
+    """A server's refusal (4xx, or 5xx after the retries): its message, and its status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -152,11 +161,11 @@ class HttpClient:
                 wait = self._retry_after(response)
                 wait = self._delay(attempt) if wait is None else wait
                 if wait > MAX_RETRY_AFTER:
-                    raise ToolError(self._refusal(response))
+                    raise HttpError(self._refusal(response), response.status)
                 await asyncio.sleep(wait)
                 continue
             if not (200 <= response.status < 300 or response.status in ok or _redirect(response)):
-                raise ToolError(self._refusal(response))
+                raise HttpError(self._refusal(response), response.status)
             if cache_ttl and 200 <= response.status < 300:
                 self.cache.put(key, response, cache_ttl)
             return response
