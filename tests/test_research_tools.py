@@ -330,3 +330,32 @@ async def test_oversize(research, tmp_path, name, args, path) -> None:
     result = await tools(name, **args)
     assert not result.success
     assert "larger than 50,000 bytes" in result.output
+
+
+# ── settings ─────────────────────────────────────────────────────────────
+
+
+async def test_the_bot_settings_point_the_tools_at_their_servers(
+    research, tmp_path, monkeypatch
+) -> None:
+    from bot.runtime import build_tools
+    from bot.settings import Settings
+
+    monkeypatch.setenv("HF_ENDPOINT", research.url)
+    monkeypatch.setenv("DATASETS_SERVER_URL", research.viewer_url)
+    monkeypatch.setenv("ARXIV_URL", research.arxiv_url)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HF_TOKEN", "hf_bot")
+    settings = Settings(_env_file=None)
+    registry = build_tools(settings)
+    ctx = ToolContext(session=Session(key="test:t:c:1"))
+
+    docs = await registry.call("explore_hf_docs", {"library": "peft", "query": "lora"}, ctx)
+    paper = await registry.call("hf_papers", {"operation": "read", "paper_id": "2305.18290"}, ctx)
+    data = await registry.call("hf_inspect_dataset", {"dataset": "org/chat"}, ctx)
+
+    assert docs.output.startswith(f"1. LoRA\n{research.url}/docs/peft/lora")
+    assert (tmp_path / "hf_docs.sqlite").exists()
+    assert f"{research.arxiv_url}/html/2305.18290" in paper.output
+    assert "training format: conversational language modeling" in data.output
+    assert settings.research_config().token == "hf_bot"  # private and gated datasets
