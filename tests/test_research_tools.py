@@ -10,7 +10,7 @@ import pytest
 
 from agent.session import Session
 from agent.tools import build_research_tools
-from agent.tools.registry import ToolContext, ToolRegistry, ToolResult
+from agent.tools.registry import ToolContext, ToolError, ToolRegistry, ToolResult
 from tests.standins.research import ResearchStandIn, research  # noqa: F401
 
 
@@ -94,6 +94,35 @@ async def test_stale_docs_index_answers_while_it_refreshes(research, tmp_path) -
     fresh = await docs.index.search("trl", "odds ratio", 3)
     assert [hit.title for hit in fresh] == ["ORPO Trainer"]
     assert docs.index.built_at("trl") == now[0]
+
+
+async def test_a_missing_page_is_left_out_of_the_index(tools: Tools, research) -> None:
+    research.fail(r"/grpo_trainer\.md$", 404)
+
+    out = ok(await tools("explore_hf_docs", library="trl", query="trainer"))
+
+    assert "DPO Trainer" in out and "GRPO Trainer" not in out
+
+
+async def test_a_failed_refresh_keeps_the_old_pages(research, tmp_path) -> None:
+    from agent.tools.hf_docs import HfDocs
+    from agent.tools.http import HttpClient
+
+    now = [1000.0]
+    docs = HfDocs(HttpClient("hub", timeout=2, retries=0), research.url, tmp_path / "i.sqlite")
+    docs.index.clock = lambda: now[0]
+    await docs.index.search("trl", "GRPO", 3)
+    research.fail(r"\.md$", 503, times=100)
+
+    now[0] += 2 * 86_400
+    await docs.index.search("trl", "GRPO", 3)
+    await docs.index.wait_refreshed()
+    after = await docs.index.search("trl", "GRPO", 3)
+
+    assert [hit.title for hit in after][:1] == ["GRPO Trainer"]
+    assert docs.index.built_at("trl") == 1000.0
+    with pytest.raises(ToolError, match=r"6 of the 6 pages of the trl docs could not be read"):
+        await docs.index.refresh("trl")
 
 
 async def test_explore_hf_docs_unknown_library_and_no_match(tools: Tools) -> None:

@@ -54,7 +54,7 @@ PUBLIC_DOCS = "https://huggingface.co/docs/"
 
 
 class HfDocs:
-    """The docs of ``hub_url`` (``HF_ENDPOINT``), searched through an index at ``index``."""
+    """The docs of ``hub_url`` (``HF_ENDPOINT``), searched through an index at ``index_path``."""
 
     def __init__(
         self, http: HttpClient, hub_url: str, index_path: Path, *, max_age: float = 86_400.0
@@ -72,31 +72,36 @@ class HfDocs:
             rf"""href=["'](?:{re.escape(self.hub_url)})?/docs/{re.escape(library)}/([^"'#?]+)""",
             html,
         )
-        paths = list(dict.fromkeys(link.removesuffix(".md").strip("/") for link in links))
-        return [path for path in paths if path and not OTHER_EDITION.match(path)][:MAX_PAGES] or [
-            "index"
-        ]
+        paths = dict.fromkeys(link.removesuffix(".md").strip("/") for link in links)
+        current = [path for path in paths if path and not OTHER_EDITION.match(path)]
+        return current[:MAX_PAGES] or ["index"]
 
-    async def read_page(self, library: str, path: str) -> DocPage:
+    async def read_page(self, library: str, path: str, cache_ttl: float = 0) -> DocPage:
         url = f"{self.hub_url}/docs/{library}/{path}"
-        text = await self.http.get_text(f"{url}.md", cache_ttl=PAGE_CACHE_TTL)
+        text = await self.http.get_text(f"{url}.md", cache_ttl=cache_ttl)
         return DocPage(url=url, title=_title(text, path), body=text)
 
     async def library_pages(self, library: str) -> list[DocPage]:
-        """Every page of ``library`` (what the index holds); pages that fail are left out."""
+        """Every page of ``library`` (what the index holds). A page that fails is left out,
+        up to a tenth of them (at least one); more fail the whole (an older index is kept)."""
         paths = await self.page_paths(library)
         gate = asyncio.Semaphore(FETCH_CONCURRENCY)
 
-        async def one(path: str) -> DocPage | None:
+        async def one(path: str) -> DocPage | ToolError:
             async with gate:
                 try:
                     return await self.read_page(library, path)
-                except ToolError:
-                    return None
+                except ToolError as exc:
+                    return exc
 
-        pages = [page for page in await asyncio.gather(*map(one, paths)) if page]
-        if not pages:
-            raise ToolError(f"None of the {len(paths)} pages of the {library} docs could be read.")
+        read = await asyncio.gather(*map(one, paths))
+        pages = [page for page in read if isinstance(page, DocPage)]
+        errors = [error for error in read if isinstance(error, ToolError)]
+        if len(errors) > max(1, len(paths) // 10):
+            raise ToolError(
+                f"{len(errors)} of the {len(paths)} pages of the {library} docs could not be "
+                f"read; the first: {errors[0]}"
+            )
         return pages
 
     # ── the tools ────────────────────────────────────────────────────────
@@ -128,7 +133,7 @@ class HfDocs:
             offset = max(0, int(args.get("offset") or 0))
         except (TypeError, ValueError):
             raise ToolError("'offset' must be an integer.") from None
-        page = await self.read_page(library, path)
+        page = await self.read_page(library, path, cache_ttl=PAGE_CACHE_TTL)
         return _part(page, offset)
 
     def _locate(self, url: str) -> tuple[str, str]:
