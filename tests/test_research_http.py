@@ -93,6 +93,17 @@ def test_ttl_cache_expires_and_evicts_by_count_and_bytes() -> None:
     assert cache.get("huge") is None and cache.get("big") == b"x" * 9
 
 
+async def test_too_many_redirects_read_clearly(server) -> None:
+    url, answers, seen = server
+    answers += [(302, {"Location": "/loop"}, "")] * 20
+    client = HttpClient("the test server")
+
+    with pytest.raises(
+        ToolError, match=r"Could not read .*/loop from the test server: TooManyRedirects"
+    ):
+        await client.get(f"{url}/loop")
+
+
 async def test_an_unreachable_server_is_named() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -309,7 +309,7 @@ IDS = ["explore", "fetch", "api", "papers", "paper_html", "dataset"]
 
 NOT_FOUND = [
     "No docs found for library 'trl'. Known libraries: transformers, trl,",
-    "Not found (404): http://127.0.0.1:",
+    "No docs page trl/sft_trainer. Find pages with explore_hf_docs.",
     "Not found (404): http://127.0.0.1:",
     "Not found (404): http://127.0.0.1:",
     "arXiv has no HTML version of 2305.18290",

@@ -133,7 +133,14 @@ class HfDocs:
             offset = max(0, int(args.get("offset") or 0))
         except (TypeError, ValueError):
             raise ToolError("'offset' must be an integer.") from None
-        page = await self.read_page(library, path, cache_ttl=PAGE_CACHE_TTL)
+        try:
+            page = await self.read_page(library, path, cache_ttl=PAGE_CACHE_TTL)
+        except HttpError as exc:
+            if exc.status == 404:
+                raise ToolError(
+                    f"No docs page {library}/{path}. Find pages with explore_hf_docs."
+                ) from None
+            raise
         return _part(page, offset)
 
     def _locate(self, url: str) -> tuple[str, str]:

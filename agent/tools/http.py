@@ -160,6 +160,10 @@ class HttpClient:
                     f"{self.name} did not answer within {self.timeout:g} s ({url}). "
                     "Retry later or ask for less."
                 ) from None
+            except aiohttp.ClientError as exc:  # a bad URL, too many redirects, a broken body
+                raise ToolError(
+                    f"Could not read {url} from {self.name}: {type(exc).__name__} {exc}"
+                ) from None
             if response.status in RETRY_STATUSES and not last:
                 wait = self._retry_after(response)
                 wait = self._delay(attempt) if wait is None else wait
