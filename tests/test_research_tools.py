@@ -255,7 +255,7 @@ async def test_hf_inspect_dataset_preference_pairs(tools: Tools, research) -> No
         "training format: preference pairs (with 'prompt' + 'chosen'/'rejected'): DPOTrainer" in out
     )
     assert '"chosen": "Hi!"' in out
-    assert "… (2,000 chars)" in out and "x" * 400 not in out  # a long cell is cut
+    assert '"rejected": "' + "x" * 300 + '…"' in out  # a long cell is cut
     assert f"{research.url}/datasets/org/prefs/resolve/" in out
 
 

@@ -1,11 +1,14 @@
-"""Which TRL training format a dataset's columns show, and the trainer that takes it."""
+"""How a dataset's data reads: its features as short types, cells cut for showing, and
+which TRL training format its columns show (with the trainer that takes it)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 CHAT_COLUMNS = ("messages", "conversations", "conversation", "chat")
+MAX_CELL_CHARS = 300
 
 
 def training_format(features: Mapping[str, Any]) -> str:
@@ -75,3 +78,11 @@ def feature_type(feature: Any) -> str:
         inner = ", ".join(f"{k}: {feature_type(v)}" for k, v in feature.items())
         return "{" + inner + "}"
     return str(kind)
+
+
+def cut_cell(value: Any, limit: int = MAX_CELL_CHARS) -> Any:
+    """A row's cell as is, or its text cut to ``limit`` characters with an ellipsis."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if len(text) <= limit:
+        return value
+    return text[:limit] + "…"

@@ -12,12 +12,11 @@ import asyncio
 import json
 from typing import Any
 
-from agent.tools.dataset_formats import feature_type, training_format
+from agent.tools.dataset_formats import cut_cell, feature_type, training_format
 from agent.tools.http import HttpClient, HttpError
 from agent.tools.hub_common import human_size, int_arg, optional_text, text_arg
 from agent.tools.registry import Tool, ToolContext, ToolError
 
-MAX_CELL_CHARS = 300
 MAX_PARQUET_FILES = 10
 MAX_SPLITS = 30
 
@@ -161,7 +160,7 @@ def _rows(rows: dict[str, Any] | ToolError, count: int) -> list[str]:
     if isinstance(rows, ToolError):
         return [f"  unavailable ({rows})"]
     shown = [
-        "  " + json.dumps({k: _cell(v) for k, v in r.get("row", {}).items()}, ensure_ascii=False)
+        "  " + json.dumps({k: cut_cell(v) for k, v in r.get("row", {}).items()}, ensure_ascii=False)
         for r in rows.get("rows", [])[:count]
     ]
     return shown or ["  (no rows)"]
@@ -178,10 +177,3 @@ def _parquet(parquet: dict[str, Any] | ToolError) -> list[str]:
     if len(files) > MAX_PARQUET_FILES:
         lines.append(f"  … and {len(files) - MAX_PARQUET_FILES} more")
     return lines or ["  none"]
-
-
-def _cell(value: Any) -> Any:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    if len(text) <= MAX_CELL_CHARS:
-        return value
-    return text[:MAX_CELL_CHARS] + f"… ({len(text):,} chars)"
