@@ -28,6 +28,7 @@ from bench import (  # noqa: E402
     fig_chunk,
     fig_cold,
     fig_concurrency,
+    fig_docs,
     fig_memory,
     fig_overhead,
     fig_threads,
@@ -62,6 +63,8 @@ class Scale:
     chunk_chunks: int = 3000
     chunk_repeats: int = 5
     cold_repeats: int = 5
+    docs_pages: int = 400
+    docs_queries: int = 300
 
 
 SCALES = {
@@ -88,6 +91,8 @@ SCALES = {
         chunk_chunks=200,
         chunk_repeats=1,
         cold_repeats=1,
+        docs_pages=20,
+        docs_queries=10,
     ),
 }
 
@@ -117,6 +122,7 @@ def figures(s: Scale) -> dict[str, Callable[[], Awaitable[Figure]]]:
         "thread_budget": lambda: fig_threads.run(s.budget_threads, s.budget_words, s.budget_rate),
         "chunk_cpu": lambda: fig_chunk.run(s.chunk_chunks, s.chunk_repeats),
         "cold_start": lambda: fig_cold.run(s.cold_repeats),
+        "docs_search": lambda: fig_docs.run(s.docs_pages, s.docs_queries),
     }
 
 

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from agent.loop import Agent
 from agent.mcp import McpManager, load_servers
 from agent.model import credential_problem
-from agent.tools import build_hf_tools
+from agent.tools import build_hf_tools, build_research_tools
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import ToolRegistry
 from agent.tools.sandbox import Sandbox
@@ -74,7 +74,8 @@ def build_tools(settings: Settings) -> ToolRegistry:
         auto_file_upload=settings.auto_file_upload,
         secrets=settings.job_secrets(),
     )
-    return ToolRegistry([PLAN_TOOL, *hf_tools])
+    research = build_research_tools(settings.research_config())
+    return ToolRegistry([PLAN_TOOL, *hf_tools, *research])
 
 
 def mcp_environ(settings: Settings) -> dict[str, str]:

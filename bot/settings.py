@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agent.config import AgentConfig
+from agent.config import AgentConfig, ResearchConfig
 from bot.attachments.fetch import DEFAULT_MAX_BYTES
 
 if TYPE_CHECKING:
@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     job_secret_names: str = Field(
         "HF_TOKEN", description="Environment variables hf_jobs may pass to jobs, by name"
     )
+
+    # Research tools (docs, papers, datasets)
+    datasets_server_url: str = Field(
+        "https://datasets-server.huggingface.co",
+        description="The dataset viewer API hf_inspect_dataset reads",
+    )
+    arxiv_url: str = Field("https://arxiv.org", description="Where hf_papers reads paper HTML")
 
     # Slack
     slack_bot_token: SecretStr | None = None
@@ -257,6 +264,17 @@ class Settings(BaseSettings):
             n: os.environ.get(n) for n in names if n != "HF_TOKEN"
         }
         return {n: values[n] for n in names if values.get(n)}
+
+    def research_config(self) -> ResearchConfig:
+        """The research tools' servers (HF_ENDPOINT, DATASETS_SERVER_URL, ARXIV_URL); the docs
+        index in DATA_DIR."""
+        return ResearchConfig(
+            hub_url=self.hf_endpoint or ResearchConfig.hub_url,
+            datasets_server_url=self.datasets_server_url,
+            arxiv_url=self.arxiv_url,
+            docs_index=self.data_dir / "hf_docs.sqlite",
+            token=self.hub_token(),
+        )
 
     def agent_config(self) -> AgentConfig:
         return AgentConfig(

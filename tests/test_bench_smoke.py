@@ -6,7 +6,7 @@ import json
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bench import fig_chunk, fig_overhead, fig_threads
+from bench import fig_chunk, fig_docs, fig_overhead, fig_threads
 from bench.chunk_bot import STAGES
 from bench.discord_surface import EDITS_PER_WINDOW, DiscordChannel, SlidingWindow, discord_stream
 from bench.report import write
@@ -98,3 +98,10 @@ async def test_the_chunk_figure_reads_one_stream_on_every_path():
     assert set(fig.results["stages_us_per_chunk_profiled"]) == {s for s, _, _ in STAGES}
     shown = fig_chunk.report(fig)
     assert all(f"| {path} |" in shown for path in cpu)
+
+
+async def test_the_docs_search_figure_builds_and_searches():
+    fig = await fig_docs.run(pages=5, queries=3, repeats=1)
+    assert fig.status == "done", fig.notes
+    assert fig.results["search_ms"]["n"] == 3 and len(fig.results["build_s"]) == 1
+    assert fig.targets[0].met in (True, False)

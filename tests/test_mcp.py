@@ -404,9 +404,11 @@ def test_tools_command_lists_built_in_and_mcp_tools(tmp_path, log, monkeypatch, 
     assert main(["tools"]) == 0
 
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
-    assert rows["local__lookup"].split()[1:] == ["mcp", "local", "never"]
-    assert rows["local__wipe"].split()[1:] == ["mcp", "local", "always"]
-    assert rows["plan"].split()[1:] == ["built-in", "never"]
-    assert rows["sandbox_create"].split()[1:] == ["built-in", "always"]
+    assert rows["tool"].split() == ["tool", "source", "read-only", "needs", "approval"]
+    assert rows["local__lookup"].split()[1:] == ["mcp", "local", "no", "never"]
+    assert rows["local__wipe"].split()[1:] == ["mcp", "local", "no", "always"]
+    assert rows["plan"].split()[1:] == ["built-in", "no", "never"]
+    assert rows["sandbox_create"].split()[1:] == ["built-in", "no", "always"]
+    assert rows["explore_hf_docs"].split()[1:] == ["built-in", "yes", "never"]
     assert "delete_branch" in rows["hf_repo_git"]
     assert rows["MCP"].startswith("MCP server down unavailable: ")

@@ -1,4 +1,5 @@
-"""The agent's tools; :func:`build_hf_tools` makes the Hugging Face ones."""
+"""The agent's tools; :func:`build_hf_tools` makes the Hugging Face ones,
+:func:`build_research_tools` the read-only docs, papers and dataset ones."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
+from agent.config import ResearchConfig
+from agent.tools.hf_api_spec import HubApiSpec
+from agent.tools.hf_datasets import InspectDatasetTool
+from agent.tools.hf_docs import HfDocs
 from agent.tools.hf_jobs import JobsTool
+from agent.tools.hf_papers import PapersTool
 from agent.tools.hf_repo_git import RepoGitTool
 from agent.tools.hf_repos import PrivateReposTool, RepoFilesTool
 from agent.tools.hf_search import SearchTool, default_viewer_endpoint
+from agent.tools.http import HttpClient
 from agent.tools.registry import Tool
 from agent.tools.sandbox import Sandbox, sandbox_tools
 
@@ -41,4 +48,20 @@ def build_hf_tools(
         PrivateReposTool(api, sandbox, auto_file_upload=auto_file_upload).tool(),
         SearchTool(api, viewer_endpoint or default_viewer_endpoint(api)).tool(),
         *sandbox_tools(sandbox),
+    ]
+
+
+def build_research_tools(config: ResearchConfig) -> list[Tool]:
+    """explore_hf_docs, fetch_hf_docs, find_hf_api, hf_papers and hf_inspect_dataset."""
+    auth = {"Authorization": f"Bearer {config.token}"} if config.token else {}
+    limits = {"timeout": config.timeout, "retries": config.retries, "max_bytes": config.max_bytes}
+    hub = HttpClient("the Hugging Face Hub", headers=auth, **limits)
+    viewer = HttpClient("the dataset viewer", headers=auth, **limits)
+    arxiv = HttpClient("arXiv", **limits)
+    docs = HfDocs(hub, config.hub_url, config.docs_index, max_age=config.docs_max_age)
+    return [
+        *docs.tools(),
+        HubApiSpec(hub, config.hub_url).tool(),
+        PapersTool(hub, config.hub_url, arxiv, config.arxiv_url).tool(),
+        InspectDatasetTool(viewer, config.datasets_server_url).tool(),
     ]

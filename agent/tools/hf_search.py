@@ -8,6 +8,7 @@ from typing import Any
 from huggingface_hub import HfApi, constants
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
+from agent.tools.dataset_formats import cut_cell, feature_type
 from agent.tools.hub_common import (
     REPO_ID,
     dispatch,
@@ -25,7 +26,6 @@ from agent.tools.registry import Tool, ToolContext, ToolError, truncate
 
 SORTS = ("downloads", "likes", "trending_score", "created_at", "last_modified")
 MAX_CARD_CHARS = 12_000
-MAX_CELL_CHARS = 300
 VIEWER_TIMEOUT = 15.0
 
 
@@ -176,11 +176,11 @@ class SearchTool:
         split = optional_text(args, "split") or (names[0] if names else "train")
         rows = await self._viewer_get("first-rows", dataset=repo_id, config=config, split=split)
         features = ", ".join(
-            f"{f['name']}: {_feature_type(f.get('type'))}" for f in rows.get("features", [])
+            f"{f['name']}: {feature_type(f.get('type'))}" for f in rows.get("features", [])
         )
         count = int_arg(args, "rows", 3, 20)
         shown = [
-            json.dumps({k: _cell(v) for k, v in r["row"].items()}, ensure_ascii=False)
+            json.dumps({k: cut_cell(v) for k, v in r["row"].items()}, ensure_ascii=False)
             for r in rows.get("rows", [])[:count]
         ]
         configs = sorted({s["config"] for s in splits})
@@ -246,24 +246,10 @@ class SearchTool:
                 "required": ["operation"],
             },
             handler=dispatch("hf_search", self.operations),
+            read_only=True,
         )
 
 
 def _tag(tags: list[str] | None, prefix: str) -> str | None:
     values = [t.split(":", 1)[1] for t in tags or [] if t.startswith(f"{prefix}:")]
     return ", ".join(values) or None
-
-
-def _feature_type(feature: Any) -> str:
-    if isinstance(feature, dict):
-        return str(feature.get("dtype") or feature.get("_type") or "?")
-    if isinstance(feature, list):
-        return f"list[{_feature_type(feature[0]) if feature else '?'}]"
-    return "?"
-
-
-def _cell(value: Any) -> Any:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    if len(text) <= MAX_CELL_CHARS:
-        return value
-    return text[:MAX_CELL_CHARS] + "…"
