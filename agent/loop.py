@@ -340,7 +340,12 @@ class Agent:
 
         async def run_one(call: _Call) -> None:
             ctx = ToolContext(
-                session=session, tool_call_id=call.id, notify=notify, spawn=turn.spawn
+                session=session,
+                tool_call_id=call.id,
+                notify=notify,
+                spawn=turn.spawn,
+                emit=turn.emit,
+                llm=self.llm,
             )
             results[call.id] = await self.tools.call(call.name, call.args, ctx)
 

@@ -6,11 +6,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.events import Event
 from agent.policy import Approval
 from agent.session import Session
+
+if TYPE_CHECKING:
+    from agent.llm import LLMClient
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,10 @@ class ToolContext:
     """Sends an event to the conversation's front end, also after the turn ended."""
     spawn: Callable[[Awaitable[Any]], Any] = field(default=asyncio.ensure_future)
     """Starts background work owned by the runtime (e.g. watching a job)."""
+    emit: Notify = _discard
+    """Sends an event into the running turn (a sub-agent's steps, as this call's progress)."""
+    llm: LLMClient | None = None
+    """The model the calling agent talks to (a sub-agent talks to it too)."""
 
 
 ToolHandler = Callable[[dict[str, Any], ToolContext], Awaitable["ToolResult | str"]]
@@ -65,6 +72,14 @@ class Tool:
     """Restarts background work the tool left (a job watch) after the bot restarted."""
     approval: Approval | None = None
     """Whether every call waits for a person (MCP tools); ``None``: the built-in policy decides."""
+    read_only: bool = False
+    """Only reads: changes nothing, costs nothing (the ``research`` sub-agent may call it)."""
+    read_operations: frozenset[str] = frozenset()
+    """The ``operation`` values that only read, on a tool whose other operations change things."""
+
+    def reads_only(self, args: dict[str, Any]) -> bool:
+        """This call only reads: the tool is read-only, or the operation is one of its reads."""
+        return self.read_only or args.get("operation") in self.read_operations
 
     def spec(self) -> dict[str, Any]:
         return {
