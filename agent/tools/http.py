@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from multidict import CIMultiDictProxy
 
 from agent.tools.registry import ToolError
@@ -106,11 +107,13 @@ class HttpClient:
         cache_ttl: float = 0,
         allow_redirects: bool = True,
         ok: tuple[int, ...] = (),
+        resolver: AbstractResolver | None = None,
     ) -> HttpResponse:
         """GET ``url``; a non-2xx answer (other than those in ``ok``) raises ToolError.
 
         ``cache_ttl`` > 0 keeps a successful answer that long. ``max_bytes`` caps
-        the body read: a longer answer is refused, not cut mid-way.
+        the body read: a longer answer is refused, not cut mid-way. ``resolver``
+        decides which addresses a host name connects to (``fetch_url`` pins checked ones).
         """
         key = (url, tuple(sorted((params or {}).items())), tuple(sorted((headers or {}).items())))
         if cache_ttl and (cached := self.cache.get(key)) is not None:
@@ -119,7 +122,7 @@ class HttpClient:
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
-                response = await self._once(url, params, headers, limit, allow_redirects)
+                response = await self._once(url, params, headers, limit, allow_redirects, resolver)
             except aiohttp.ClientConnectionError as exc:
                 if last or isinstance(exc, aiohttp.ServerTimeoutError):
                     raise ToolError(self._unreachable(url, exc)) from None
@@ -156,10 +159,14 @@ class HttpClient:
         headers: Mapping[str, str] | None,
         limit: int,
         allow_redirects: bool,
+        resolver: AbstractResolver | None = None,
     ) -> HttpResponse:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
+        connector = aiohttp.TCPConnector(resolver=resolver) if resolver else None
         async with (
-            aiohttp.ClientSession(timeout=timeout, headers=self.headers) as session,
+            aiohttp.ClientSession(
+                timeout=timeout, headers=self.headers, connector=connector
+            ) as session,
             session.get(
                 url, params=params, headers=headers, allow_redirects=allow_redirects
             ) as response,
