@@ -246,6 +246,7 @@ class SearchTool:
                 "required": ["operation"],
             },
             handler=dispatch("hf_search", self.operations),
+            read_only=True,
         )
 
 
