@@ -10,12 +10,15 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pydantic import ValidationError
 
 from bot.platform import configured_platforms, platforms
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from agent.tools.registry import Tool
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +97,8 @@ def _doctor(settings: Settings) -> int:
 
 
 async def print_tools(settings: Settings, out: TextIO) -> int:
-    """Every tool the agent sees, built-in and MCP, with its approval rule."""
+    """Every tool the agent sees, built-in and MCP, with its approval rule and whether it
+    only reads (what the ``research`` sub-agent may call)."""
     from agent.policy import describe_approval
     from bot.runtime import build_tools, mcp_servers
 
@@ -107,17 +111,27 @@ async def print_tools(settings: Settings, out: TextIO) -> int:
                 name,
                 source.get(name, "built-in"),
                 describe_approval(name, registry.approval(name), config),
+                read_only_label(registry.get(name)),
             )
             for name in registry.names()
         ]
-        width = max(len(name) for name, _, _ in rows)
-        out.write(f"{'tool':<{width}}  {'source':<16}  needs approval\n")
-        for name, where, rule in rows:
-            out.write(f"{name:<{width}}  {where:<16}  {rule}\n")
+        width = max(len(name) for name, *_ in rows)
+        out.write(f"{'tool':<{width}}  {'source':<16}  {'read-only':<10}  needs approval\n")
+        for name, where, rule, reads in rows:
+            out.write(f"{name:<{width}}  {where:<16}  {reads:<10}  {rule}\n")
         for server in manager.servers:
             if not server.connected:
                 out.write(f"MCP server {server.name} unavailable: {server.error}\n")
     return 0
+
+
+def read_only_label(tool: Tool | None) -> str:
+    """``yes``, the operations that only read (``list, read``), or ``no``."""
+    if tool is not None and tool.read_only:
+        return "yes"
+    if tool is not None and tool.read_operations:
+        return ", ".join(sorted(tool.read_operations))
+    return "no"
 
 
 async def print_audit(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:

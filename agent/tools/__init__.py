@@ -1,4 +1,5 @@
-"""The agent's tools; :func:`build_hf_tools` makes the Hugging Face ones."""
+"""The agent's tools; :func:`build_hf_tools` makes the Hugging Face ones,
+:func:`build_web_tools` those reading GitHub and the web."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
+from agent.tools.github import GitHubTools
 from agent.tools.hf_jobs import JobsTool
 from agent.tools.hf_repo_git import RepoGitTool
 from agent.tools.hf_repos import PrivateReposTool, RepoFilesTool
 from agent.tools.hf_search import SearchTool, default_viewer_endpoint
 from agent.tools.registry import Tool
 from agent.tools.sandbox import Sandbox, sandbox_tools
+from agent.tools.web import FetchUrlTool, WebSearchTool
 
 
 def build_hf_tools(
@@ -42,3 +45,18 @@ def build_hf_tools(
         SearchTool(api, viewer_endpoint or default_viewer_endpoint(api)).tool(),
         *sandbox_tools(sandbox),
     ]
+
+
+def build_web_tools(
+    *,
+    github_api_url: str,
+    github_token: str | None = None,
+    web_search_url: str | None = None,
+    fetch_allow_private: bool = False,
+) -> list[Tool]:
+    """The github_* tools, fetch_url, and web_search when a search instance is set."""
+    tools = [*GitHubTools(github_api_url, github_token).tools()]
+    if web_search_url:
+        tools.append(WebSearchTool(web_search_url).tool())
+    tools.append(FetchUrlTool(allow_private=fetch_allow_private).tool())
+    return tools
