@@ -30,6 +30,7 @@ from bench import (  # noqa: E402
     fig_concurrency,
     fig_memory,
     fig_overhead,
+    fig_research,
     fig_threads,
 )
 from bench.figure import Figure  # noqa: E402
@@ -117,6 +118,7 @@ def figures(s: Scale) -> dict[str, Callable[[], Awaitable[Figure]]]:
         "thread_budget": lambda: fig_threads.run(s.budget_threads, s.budget_words, s.budget_rate),
         "chunk_cpu": lambda: fig_chunk.run(s.chunk_chunks, s.chunk_repeats),
         "cold_start": lambda: fig_cold.run(s.cold_repeats),
+        "research_context": fig_research.run,
     }
 
 

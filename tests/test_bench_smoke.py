@@ -6,7 +6,7 @@ import json
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bench import fig_chunk, fig_overhead, fig_threads
+from bench import fig_chunk, fig_overhead, fig_research, fig_threads
 from bench.chunk_bot import STAGES
 from bench.discord_surface import EDITS_PER_WINDOW, DiscordChannel, SlidingWindow, discord_stream
 from bench.report import write
@@ -98,3 +98,11 @@ async def test_the_chunk_figure_reads_one_stream_on_every_path():
     assert set(fig.results["stages_us_per_chunk_profiled"]) == {s for s, _, _ in STAGES}
     shown = fig_chunk.report(fig)
     assert all(f"| {path} |" in shown for path in cpu)
+
+
+async def test_the_research_figure_measures_both_contexts():
+    fig = await fig_research.run()
+    without, with_ = fig.results["without_research"], fig.results["with_research"]
+    assert without["model_calls"] == 3 and with_["model_calls"] == 5
+    assert with_["main_context_tokens"] < without["main_context_tokens"]
+    assert fig.targets[0].met is True
