@@ -6,7 +6,15 @@ import pytest
 from agent.session import Session
 from agent.tools.http import HttpClient
 from agent.tools.registry import ToolContext, ToolRegistry
-from agent.tools.web import FetchUrlTool, WebSearchTool, html_text
+from agent.tools.web import (
+    FetchUrlTool,
+    PinnedResolver,
+    WebSearchTool,
+    checked_addresses,
+    html_text,
+)
+from bot.runtime import build_tools
+from bot.settings import Settings
 from tests.standins.web import PageServer, SearchStandIn
 
 PAGE = """<html><head><title>DPO with TRL</title><style>p {color: red}</style></head>
@@ -161,3 +169,22 @@ def test_html_text_keeps_headings_and_lists():
     title, text = html_text("<title> T </title><h2>Setup</h2><ul><li>a</li><li>b</li></ul>")
     assert title == "T"
     assert text == "## Setup\n\n- a\n- b"
+
+
+async def test_the_connection_goes_to_the_addresses_checked_and_no_other_host():
+    checked = await checked_addresses("localhost", 80, allow_private=True)
+    resolver = PinnedResolver("localhost", checked)
+
+    assert await resolver.resolve("localhost", 8080) == [{**r, "port": 8080} for r in checked]
+    with pytest.raises(OSError):
+        await resolver.resolve("rebound.example", 80)
+
+
+def test_web_search_is_offered_only_with_a_search_instance(tmp_path):
+    def names(**kwargs):
+        return set(build_tools(Settings(_env_file=None, data_dir=tmp_path, **kwargs)).names())
+
+    without = names(web_search_url=None)
+    assert "web_search" not in without
+    assert {"fetch_url", "github_find_examples", "github_read_file", "research"} <= without
+    assert "web_search" in names(web_search_url="http://127.0.0.1:9")
