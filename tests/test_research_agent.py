@@ -10,11 +10,11 @@ from agent.session import Session
 from agent.tools import build_hf_tools
 from agent.tools.github import GitHubTools
 from agent.tools.http import HttpClient
-from agent.tools.registry import ToolRegistry
+from agent.tools.registry import Tool, ToolRegistry
 from agent.tools.web import WebSearchTool
 from bot.output.render import StreamRenderer
 from bot.output.steps import StepBook
-from tests import support
+from tests import support, test_slack
 from tests.standins.github import GitHubStandIn
 from tests.standins.hub import TOKEN, hub  # noqa: F401
 from tests.standins.llm import text, tool_calls
@@ -174,3 +174,37 @@ async def test_research_progress_shows_in_the_calls_line_and_as_its_steps_detail
     (done,), _ = book.of(ev.ToolOutput(tool="research", tool_call_id="r1", output="summary"))
     assert step.state == "running" and step.details == "→ web_search"
     assert done.state == "done" and done.details == "→ web_search\n✓ web_search: 3 results"
+
+
+# ── in a Slack thread ────────────────────────────────────────────────────
+
+slack, make_bot = test_slack.slack, test_slack.make_bot  # its fixtures
+
+
+async def _lookup(args, ctx):
+    return f"found: {args.get('query')}"
+
+
+async def test_research_steps_are_the_details_of_its_task_card_in_a_slack_thread(
+    make_bot, slack, llm
+):
+    tools = support.test_tools()
+    tools.add(Tool("lookup", "Look it up.", {"type": "object"}, _lookup, read_only=True))
+    with_research(tools, llm)
+    slack.streaming_enabled = True
+    bot = await make_bot(tools=tools, slack_native_streaming=True)
+    llm.script(
+        tool_calls(("research", {"task": "what is DPO?"})),
+        tool_calls(("lookup", {"query": "dpo"})),
+        text("DPO optimises preferences directly."),
+        text("It optimises preferences directly."),
+    )
+    event = await bot.send.mention("what is DPO?")
+    thread = event["ts"]
+    await bot.settle(lambda: slack.called("chat.stopStream"))
+
+    seen = bot.seen(thread)
+    assert seen[0] == "It optimises preferences directly."
+    assert seen[1].startswith("[complete] research · what is DPO? — DPO optimises")
+    assert seen[2:4] == ["    · → lookup · dpo", "    · ✓ lookup: found: dpo"]
+    assert len(bot.thread(thread)) == 1, "no message of its own for a research step"

@@ -21,7 +21,7 @@ from bot.output.redact import clean
 from bot.output.views import clip
 from bot.platform import Step
 
-TITLE_ARGS = ("operation", "query", "repo_id", "repo", "hardware_flavor", "path", "url")
+TITLE_ARGS = ("operation", "query", "repo_id", "repo", "hardware_flavor", "path", "url", "task")
 """Arguments that say what a call does, in this order; the first two found title it."""
 TITLE_CHARS = 80
 OUTPUT_CHARS = 160
