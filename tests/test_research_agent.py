@@ -1,6 +1,8 @@
 """The ``research`` sub-agent, scripted through the LLM stand-in: its own context, only
 read-only tools, its steps as the parent call's progress, only its summary returned."""
 
+import asyncio
+
 import pytest
 from huggingface_hub import HfApi
 
@@ -150,6 +152,53 @@ async def test_a_research_task_past_its_step_limit_summarises_what_it_found(llm,
     wrap_up = llm.requests[3]["messages"][-1]["content"]
     assert wrap_up.startswith("Stop researching now (Stopped after 2 steps")
     assert RAN == [], "the echo and hf_jobs doubles never ran"
+
+
+async def _wait(args, ctx):
+    await asyncio.sleep(30)
+    return "never"
+
+
+async def test_a_research_task_past_its_time_limit_is_stopped_and_summarises(llm):
+    tools = support.test_tools()
+    tools.add(Tool("wait", "Wait.", {"type": "object"}, _wait, read_only=True))
+    agent = support.make_agent(llm, with_research(tools, llm, max_seconds=0.2))
+    llm.script(
+        tool_calls(("research", {"task": "wait for it"})),
+        tool_calls(("wait", {})),
+        text("PARTIAL: nothing yet."),
+        text("Done."),
+    )
+    rec = Recorder()
+
+    await agent.run(Session(key="k"), "research slowly", rec.turn)
+
+    (output,) = rec.of(ev.ToolOutput)
+    assert output.output.startswith("PARTIAL: nothing yet.")
+    assert "stopped: 0.2 s passed" in output.output
+    wrap_up = llm.requests[2]["messages"]
+    assert wrap_up[-1]["content"].startswith("Stop researching now (0.2 s passed)")
+    assert wrap_up[-2]["role"] == "tool", "the interrupted call is closed before the wrap-up"
+
+
+async def test_a_research_task_past_its_token_limit_is_stopped_and_summarises(llm):
+    tools = support.test_tools()
+    tools.add(Tool("lookup", "Look it up.", {"type": "object"}, _lookup, read_only=True))
+    agent = support.make_agent(llm, with_research(tools, llm, max_tokens=5))
+    llm.script(
+        tool_calls(("research", {"task": "look"})),
+        tool_calls(("lookup", {"query": "a"})),
+        text("PARTIAL: a."),
+        text("Done."),
+    )
+    rec = Recorder()
+
+    await agent.run(Session(key="k"), "research", rec.turn)
+
+    (output,) = rec.of(ev.ToolOutput)
+    assert output.output.startswith("PARTIAL: a.")
+    assert "stopped: 5 tokens used" in output.output
+    assert len(llm.requests) == 4, "no second research step after the limit"
 
 
 async def test_research_progress_shows_in_the_calls_line_and_as_its_steps_details():
