@@ -1,4 +1,4 @@
-"""Figure 10 — research context: what the ``research`` sub-agent keeps out of the main context.
+"""Figure 11 — research context: what the ``research`` sub-agent keeps out of the main context.
 
 One scripted task ("fine-tune with DPO: find the current way"), run twice through the
 real agent loop against the loopback LLM, GitHub, search and page stand-ins: once with
