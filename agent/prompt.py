@@ -76,8 +76,10 @@ SENTENCE_END = re.compile(r"(?<=[a-z0-9)\]'\"])\. (?=[A-Z])")
 
 
 def first_sentence(text: str) -> str:
-    """A tool's description up to its first full stop ("e.g. this" does not end it)."""
-    sentence = SENTENCE_END.split(" ".join(text.split()))[0].rstrip(".")
+    """A tool's description up to its first full stop or line end ("e.g. this" does not
+    end it)."""
+    first_line = text.strip().split("\n", 1)[0]
+    sentence = SENTENCE_END.split(" ".join(first_line.split()))[0].rstrip(".")
     return sentence if len(sentence) <= 200 else sentence[:199] + "…"
 
 

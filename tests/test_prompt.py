@@ -58,6 +58,7 @@ def test_the_sandbox_tools_of_the_new_names_count_as_a_sandbox():
 
 def test_a_first_sentence_keeps_abbreviations():
     assert first_sentence("Find files: e.g. 'trl'. More.") == "Find files: e.g. 'trl'"
+    assert first_sentence("Run jobs (paid).\n- run: a command.") == "Run jobs (paid)"
 
 
 async def test_the_model_sees_tools_added_after_start(llm):
