@@ -47,6 +47,14 @@ async def test_with_a_token_code_search_finds_files_by_their_content(github):
     assert "examples/scripts/sft.py" in result.output
 
 
+async def test_a_failed_code_search_still_ranks_the_tree(github):
+    github.fail("/search/code", 422)
+    result = await call(
+        registry(github, token="ghp_test"), "github_find_examples", library="trl", keyword="dpo"
+    )
+    assert result.success and "examples/scripts/dpo.py" in result.output
+
+
 def test_ranking_leaves_out_paths_without_the_keyword():
     ranked = rank_paths(["a/readme.md", "examples/grpo.py", "src/grpo_trainer.py"], "grpo")
     assert ranked == ["examples/grpo.py", "src/grpo_trainer.py"]

@@ -183,14 +183,17 @@ class GitHubTools:
         return ref, [e["path"] for e in tree.get("tree", []) if e.get("type") == "blob"]
 
     async def _code_search(self, repo: str, keyword: str) -> frozenset[str]:
-        """Paths GitHub's code search finds for ``keyword`` in ``repo`` (it needs a token)."""
+        """Paths GitHub's code search finds for ``keyword`` in ``repo`` (it needs a token);
+        none when it fails: the ranking of the tree's paths still answers."""
         if not self.token:
             return frozenset()
-        found = (
-            await self._get(
+        try:
+            response = await self._get(
                 "/search/code", params={"q": f"{keyword} repo:{repo}", "per_page": "50"}
             )
-        ).json()
+            found = response.json()
+        except ToolError:
+            return frozenset()
         return frozenset(item["path"] for item in found.get("items", []) if "path" in item)
 
     # ── github_find_examples ─────────────────────────────────────────────
