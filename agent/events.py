@@ -59,6 +59,17 @@ class ToolOutput(Event):
 
 
 @dataclass(frozen=True)
+class ToolProgress(Event):
+    """A step of a running tool call (a ``research`` sub-agent's tool call or its result),
+    shown inside the call's own line or step, never as a message of its own."""
+
+    type: ClassVar[str] = "tool_progress"
+    tool: str = ""
+    tool_call_id: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class ToolStateChange(Event):
     type: ClassVar[str] = "tool_state_change"
     tool_call_id: str = ""
@@ -144,6 +155,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AssistantStreamEnd,
         ToolCall,
         ToolOutput,
+        ToolProgress,
         ToolStateChange,
         ApprovalRequired,
         Compacted,

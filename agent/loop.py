@@ -33,7 +33,7 @@ from agent.llm import (
     stream_reply,
 )
 from agent.policy import call_needs_approval, validate_tool_args
-from agent.prompt import SYSTEM_PROMPT
+from agent.prompt import system_prompt
 from agent.session import PendingApproval, Session, tool_message
 from agent.tools.registry import ToolContext, ToolRegistry, ToolResult
 from agent.turn import Decision, Turn, TurnCancelled, sanitise_feedback, until_cancelled
@@ -89,6 +89,7 @@ class Agent:
         self.config = config
         self.tools = tools
         self.llm = llm or make_llm_client(config)
+        self._prompt: tuple[tuple[str, ...], str] | None = None
         self._by_model: dict[str, Agent] = {config.model: self}
         """This agent and its siblings on other models (:meth:`for_model`), shared by all."""
 
@@ -340,7 +341,12 @@ class Agent:
 
         async def run_one(call: _Call) -> None:
             ctx = ToolContext(
-                session=session, tool_call_id=call.id, notify=notify, spawn=turn.spawn
+                session=session,
+                tool_call_id=call.id,
+                notify=notify,
+                spawn=turn.spawn,
+                emit=turn.emit,
+                llm=self.llm,
             )
             results[call.id] = await self.tools.call(call.name, call.args, ctx)
 
@@ -402,5 +408,14 @@ class Agent:
         return f"{REJECTED}. User feedback: {feedback}" if feedback else REJECTED
 
     def _messages(self, session: Session) -> list[dict[str, Any]]:
-        prompt = self.config.system_prompt or SYSTEM_PROMPT
-        return [{"role": "system", "content": prompt}, *session.history]
+        return [{"role": "system", "content": self.system_prompt()}, *session.history]
+
+    def system_prompt(self) -> str:
+        """The configured prompt, or ``prompt.md`` naming the tools registered now (MCP
+        servers add theirs after start), made again only when they change."""
+        if self.config.system_prompt:
+            return self.config.system_prompt
+        names = tuple(self.tools.names())
+        if self._prompt is None or self._prompt[0] != names:
+            self._prompt = (names, system_prompt(self.tools))
+        return self._prompt[1]

@@ -31,6 +31,7 @@ from bench import (  # noqa: E402
     fig_docs,
     fig_memory,
     fig_overhead,
+    fig_research,
     fig_threads,
 )
 from bench.figure import Figure  # noqa: E402
@@ -123,6 +124,7 @@ def figures(s: Scale) -> dict[str, Callable[[], Awaitable[Figure]]]:
         "chunk_cpu": lambda: fig_chunk.run(s.chunk_chunks, s.chunk_repeats),
         "cold_start": lambda: fig_cold.run(s.cold_repeats),
         "docs_search": lambda: fig_docs.run(s.docs_pages, s.docs_queries),
+        "research_context": fig_research.run,
     }
 
 

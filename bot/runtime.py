@@ -21,7 +21,8 @@ from redis.asyncio import Redis
 from agent.loop import Agent
 from agent.mcp import McpManager, load_servers
 from agent.model import credential_problem
-from agent.tools import build_hf_tools, build_research_tools
+from agent.research import ResearchTool
+from agent.tools import build_hf_tools, build_research_tools, build_web_tools
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import ToolRegistry
 from agent.tools.sandbox import Sandbox
@@ -75,7 +76,15 @@ def build_tools(settings: Settings) -> ToolRegistry:
         secrets=settings.job_secrets(),
     )
     research = build_research_tools(settings.research_config())
-    return ToolRegistry([PLAN_TOOL, *hf_tools, *research])
+    web_tools = build_web_tools(
+        github_api_url=settings.github_api_url,
+        github_token=settings.github_token.get_secret_value() if settings.github_token else None,
+        web_search_url=settings.web_search_url,
+        fetch_allow_private=settings.fetch_url_allow_private,
+    )
+    registry = ToolRegistry([PLAN_TOOL, *hf_tools, *research, *web_tools])
+    registry.add(ResearchTool(registry, settings.agent_config()).tool())
+    return registry
 
 
 def mcp_environ(settings: Settings) -> dict[str, str]:

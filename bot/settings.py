@@ -158,6 +158,18 @@ class Settings(BaseSettings):
     # Tool servers
     mcp_servers: Path | None = Field(None, description="JSON/YAML file of MCP tool servers")
 
+    # Research: example code and the web
+    github_token: SecretStr | None = Field(
+        None, description="GitHub token for the github_* tools (optional: raises the rate limit)"
+    )
+    github_api_url: str = Field("https://api.github.com", description="GitHub's REST API")
+    web_search_url: str | None = Field(
+        None, description="A SearXNG instance (its JSON API) for web_search; unset: no web search"
+    )
+    fetch_url_allow_private: bool = Field(
+        False, description="fetch_url may read loopback, private and link-local addresses"
+    )
+
     # Reliability
     run_turns: bool = Field(
         True, description="This process also runs turns; 0 on front ends when workers run them"

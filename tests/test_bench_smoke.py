@@ -6,7 +6,7 @@ import json
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bench import fig_chunk, fig_docs, fig_overhead, fig_threads
+from bench import fig_chunk, fig_docs, fig_overhead, fig_research, fig_threads
 from bench.chunk_bot import STAGES
 from bench.discord_surface import EDITS_PER_WINDOW, DiscordChannel, SlidingWindow, discord_stream
 from bench.report import write
@@ -105,3 +105,11 @@ async def test_the_docs_search_figure_builds_and_searches():
     assert fig.status == "done", fig.notes
     assert fig.results["search_ms"]["n"] == 3 and len(fig.results["build_s"]) == 1
     assert fig.targets[0].met in (True, False)
+
+
+async def test_the_research_figure_measures_both_contexts():
+    fig = await fig_research.run()
+    without, with_ = fig.results["without_research"], fig.results["with_research"]
+    assert without["model_calls"] == 3 and with_["model_calls"] == 5
+    assert with_["main_context_tokens"] < without["main_context_tokens"]
+    assert fig.targets[0].met is True

@@ -400,6 +400,7 @@ async def test_doctor_reports_each_server(tmp_path, log):
 def test_tools_command_lists_built_in_and_mcp_tools(tmp_path, log, monkeypatch, capsys):
     monkeypatch.setenv("MCP_SERVERS", str(write_servers(tmp_path, log)))
     monkeypatch.delenv("YOLO_MODE", raising=False)
+    monkeypatch.delenv("WEB_SEARCH_URL", raising=False)
 
     assert main(["tools"]) == 0
 
@@ -409,6 +410,9 @@ def test_tools_command_lists_built_in_and_mcp_tools(tmp_path, log, monkeypatch, 
     assert rows["local__wipe"].split()[1:] == ["mcp", "local", "no", "always"]
     assert rows["plan"].split()[1:] == ["built-in", "no", "never"]
     assert rows["sandbox_create"].split()[1:] == ["built-in", "no", "always"]
-    assert rows["explore_hf_docs"].split()[1:] == ["built-in", "yes", "never"]
+    assert rows["research"].split()[1:] == ["built-in", "yes", "never"]
+    assert rows["github_find_examples"].split()[1:] == ["built-in", "yes", "never"]
+    assert "list, read" in rows["hf_repo_files"]
+    assert "web_search" not in rows, "no search instance set: not offered"
     assert "delete_branch" in rows["hf_repo_git"]
     assert rows["MCP"].startswith("MCP server down unavailable: ")

@@ -99,9 +99,9 @@ async def slack():
 async def make_bot(llm, redis_url, slack, tmp_path):
     started = []
 
-    async def make(**overrides) -> SlackBot:
+    async def make(tools=None, **overrides) -> SlackBot:
         settings = settings_for(llm, redis_url, slack, tmp_path, **overrides)
-        lifespan = runtime(settings, tools=test_tools())
+        lifespan = runtime(settings, tools=tools or test_tools())
         rt = await lifespan.__aenter__()
         adapter = SlackFrontEnd(rt)
         http = build_http_app(rt.redis)

@@ -1,5 +1,6 @@
 """The agent's tools; :func:`build_hf_tools` makes the Hugging Face ones,
-:func:`build_research_tools` the read-only docs, papers and dataset ones."""
+:func:`build_research_tools` the read-only docs, papers and dataset ones,
+:func:`build_web_tools` those reading GitHub and the web."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from huggingface_hub import HfApi
 
 from agent.config import ResearchConfig
+from agent.tools.github import GitHubTools
 from agent.tools.hf_api_spec import HubApiSpec
 from agent.tools.hf_datasets import InspectDatasetTool
 from agent.tools.hf_docs import HfDocs
@@ -20,6 +22,7 @@ from agent.tools.hf_search import SearchTool, default_viewer_endpoint
 from agent.tools.http import HttpClient
 from agent.tools.registry import Tool
 from agent.tools.sandbox import Sandbox, sandbox_tools
+from agent.tools.web import FetchUrlTool, WebSearchTool
 
 
 def build_hf_tools(
@@ -65,3 +68,18 @@ def build_research_tools(config: ResearchConfig) -> list[Tool]:
         PapersTool(hub, config.hub_url, arxiv, config.arxiv_url).tool(),
         InspectDatasetTool(viewer, config.datasets_server_url).tool(),
     ]
+
+
+def build_web_tools(
+    *,
+    github_api_url: str,
+    github_token: str | None = None,
+    web_search_url: str | None = None,
+    fetch_allow_private: bool = False,
+) -> list[Tool]:
+    """The github_* tools, fetch_url, and web_search when a search instance is set."""
+    tools = [*GitHubTools(github_api_url, github_token).tools()]
+    if web_search_url:
+        tools.append(WebSearchTool(web_search_url).tool())
+    tools.append(FetchUrlTool(allow_private=fetch_allow_private).tool())
+    return tools

@@ -236,6 +236,7 @@ class RepoFilesTool:
                 "required": ["operation", "repo_id"],
             },
             handler=dispatch("hf_repo_files", self.operations),
+            read_operations=frozenset({"list", "read"}),
         )
 
 

@@ -3,7 +3,8 @@ steps inside a native stream (:class:`bot.platform.StreamSteps`).
 
 A tool call is one step: running when called, pending while it waits for an approval,
 then done or failed with the first line of its output and the links in it (a job's
-page, a repo) as sources. The ``plan`` tool's to-do list is not a step of its own:
+page, a repo) as sources. A call's progress (a ``research`` sub-agent's steps) shows as
+the step's details, its latest lines. The ``plan`` tool's to-do list is not a step of its own:
 each item is a step and the plan's title says how far it is.
 """
 
@@ -20,11 +21,13 @@ from bot.output.redact import clean
 from bot.output.views import clip
 from bot.platform import Step
 
-TITLE_ARGS = ("operation", "query", "repo_id", "repo", "hardware_flavor", "path", "url")
+TITLE_ARGS = ("operation", "query", "repo_id", "repo", "hardware_flavor", "path", "url", "task")
 """Arguments that say what a call does, in this order; the first two found title it."""
 TITLE_CHARS = 80
 OUTPUT_CHARS = 160
 MAX_SOURCES = 3
+MAX_DETAILS = 12
+"""Progress lines a step's details keep (the latest)."""
 URL = re.compile(r"https?://[^\s<>()\[\]`'\"]+")
 PLAN_STATES = {"pending": "pending", "in_progress": "running", "done": "done"}
 ENDED = {"rejected": "rejected", "abandoned": "no longer pending", "interrupted": "stopped"}
@@ -56,6 +59,7 @@ class StepBook:
 
     def __init__(self) -> None:
         self.titles: dict[str, str] = {}  # tool_call_id -> step title
+        self.progress: dict[str, list[str]] = {}  # tool_call_id -> its progress lines
 
     def of(self, event: ev.Event) -> tuple[list[Step], str | None] | None:
         """The steps ``event`` shows or updates and the plan's new title; None: not a step."""
@@ -68,6 +72,9 @@ class StepBook:
                 return [], None  # its items are the steps
             case ev.ToolCall(tool=tool, arguments=arguments, tool_call_id=call_id):
                 return [self._step(call_id, call_title(tool, arguments), "running")], None
+            case ev.ToolProgress(tool=tool, tool_call_id=call_id, text=text):
+                self.progress.setdefault(call_id, []).append(clean(text))
+                return [self._step(call_id, self.titles.get(call_id, tool), "running")], None
             case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state="running"):
                 return [self._step(call_id, self.titles.get(call_id, tool), "running")], None
             case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state=state) if state in ENDED:
@@ -94,7 +101,8 @@ class StepBook:
 
     def _step(self, call_id: str, title: str, state: str, output: str = "") -> Step:
         self.titles[call_id] = title
-        return Step(call_id, title, state, output)
+        details = "\n".join(self.progress.get(call_id, [])[-MAX_DETAILS:])
+        return Step(call_id, title, state, output, details)
 
     def _plan(self, items: list[Any]) -> tuple[list[Step], str | None]:
         steps = [

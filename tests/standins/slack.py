@@ -70,7 +70,7 @@ class Message:
 
     def seen(self) -> list[str]:
         """The message as a person reads it: its text, task cards (status, title, output,
-        links) under the plan's title, and its buttons."""
+        details, links) under the plan's title, and its buttons."""
         lines = [self.shown()] if self.shown() else []
         if self.plan:
             lines.append(f"[plan] {self.plan}")
@@ -78,7 +78,9 @@ class Message:
             card = f"[{task['status']}] {task['title']}"
             if task.get("output"):
                 card += f" — {task['output']}"
-            lines += [card, *(f"    ↗ {s['url']}" for s in task.get("sources") or [])]
+            lines.append(card)
+            lines += [f"    · {line}" for line in (task.get("details") or "").splitlines()]
+            lines += [f"    ↗ {s['url']}" for s in task.get("sources") or []]
         lines += [
             f"[button {element['text']['text']}]"
             for block in self.blocks
