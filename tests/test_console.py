@@ -3,6 +3,7 @@
 import asyncio
 import io
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from adapters.console.frontend import ConsoleFrontEnd
+from adapters.console.screen import MAX_HELD
 from agent.loop import Agent
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
@@ -183,3 +185,27 @@ async def test_the_console_process_logs_to_a_file_and_shows_each_warning_once_be
     failed = [e for e in entries if e["message"].startswith("LLM call failed")]
     assert len(failed) == 2 and {e["level"] for e in failed} == {"WARNING"}
     assert all(e["level"] in ("WARNING", "ERROR", "CRITICAL") for e in entries)  # LOG_LEVEL
+
+
+async def test_warnings_logged_while_a_person_types_show_at_the_next_prompt_bounded(console, llm):
+    app, keyboard, out = console
+    llm.script(text("The reply, whole."))
+    logger = logging.getLogger("tests.background")
+
+    async def typing(prompt: str):
+        if not keyboard.prompts:  # something in the background warns while they type
+            for n in range(MAX_HELD + 5):
+                logger.warning("background warning %d", n)
+            logger.warning("background warning 0")  # said already
+        return await keyboard(prompt)
+
+    app.read_line = typing
+    keyboard.type("hi")
+    keyboard.type(None)
+    await app.run()
+
+    reply, _, after = out.getvalue().partition("The reply, whole.\n")
+    assert "background warning" not in reply  # nothing inside the turn's output
+    shown = [line for line in after.splitlines() if "background warning" in line]
+    assert shown == [f"⚠️ background warning {n}" for n in range(MAX_HELD)]
+    assert "… and 5 more in the log" in after

@@ -15,6 +15,10 @@ import threading
 from bot.output.redact import redact
 
 ICONS = {logging.WARNING: "⚠️", logging.ERROR: "❌", logging.CRITICAL: "❌"}
+MAX_HELD = 20
+"""Lines shown at one prompt at the most; the rest are only counted (all are in the log)."""
+MAX_SHOWN = 1000
+"""Messages remembered as shown (the oldest forgotten first): a long run stays bounded."""
 
 
 class ScreenLog(logging.Handler):
@@ -23,7 +27,9 @@ class ScreenLog(logging.Handler):
     def __init__(self, level: int = logging.WARNING) -> None:
         super().__init__(level)
         self._held: list[str] = []
-        self._said: list[str] = []  # what the screen said, as log messages may quote it
+        self._more = 0  # lines past MAX_HELD since the last prompt
+        self._shown: dict[str, None] = {}  # the messages shown, oldest first
+        self._said: list[str] = []  # what the console printed itself, which logs may quote
         self._taking = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -34,9 +40,15 @@ class ScreenLog(logging.Handler):
             return
         icon = ICONS.get(record.levelno, ICONS[logging.ERROR])
         with self._taking:
-            if not any(said in message for said in self._said):
-                self._said.append(message)
+            if message in self._shown or any(said in message for said in self._said):
+                return
+            self._shown[message] = None
+            if len(self._shown) > MAX_SHOWN:
+                del self._shown[next(iter(self._shown))]
+            if len(self._held) < MAX_HELD:
                 self._held.append(f"{icon} {message}")
+            else:
+                self._more += 1
 
     def said(self, text: str) -> None:
         """``text`` is on the screen already: a record quoting it is not shown."""
@@ -47,5 +59,5 @@ class ScreenLog(logging.Handler):
     def take(self) -> list[str]:
         """The lines held since the last call, in the order they were logged."""
         with self._taking:
-            held, self._held = self._held, []
-        return held
+            held, self._held, more, self._more = self._held, [], self._more, 0
+        return [*held, f"… and {more} more in the log"] if more else held
