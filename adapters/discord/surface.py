@@ -37,17 +37,22 @@ MAX_CHARS = 2000
 TYPING_SECONDS = 8.0
 """A typing indicator lasts 10 s (or until the bot sends a message): repeat it sooner."""
 
+RETRIED_BY_DISCORD_PY = frozenset({500, 502, 504, 524})
+"""5xx answers discord.py retries itself, for about 25 s: past them the call has failed."""
+
 T = TypeVar("T")
 
 
 async def discord_call(call: Awaitable[T]) -> T:
     """One REST call; a rate limit discord.py gave up waiting on becomes :class:`RateLimited`,
-    a 5xx it did not retry itself (or still got after its retries) :class:`PlatformUnavailable`."""
+    a 5xx it did not retry itself (a 503) :class:`PlatformUnavailable`."""
     try:
         return await call
     except discord.RateLimited as exc:
         raise RateLimited(exc.retry_after) from exc
     except discord.DiscordServerError as exc:
+        if exc.status in RETRIED_BY_DISCORD_PY:
+            raise
         raise PlatformUnavailable(failure(exc)) from exc
     except discord.HTTPException as exc:
         if exc.status == 429:
