@@ -40,9 +40,14 @@ def setup_logging(settings: Settings) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-async def _console(settings: Settings) -> None:
+async def _console(settings: Settings, why: str = "") -> None:
+    """The terminal chat; the logs go to ``DATA_DIR/bot.log`` (warnings also to the screen)."""
     from bot.runtime import runtime
+    from bot.telemetry.logs import LOG_FILE, to_file
 
+    to_file(settings.data_dir / LOG_FILE)
+    if why:
+        logger.info("%s", why)
     async with runtime(settings) as rt:
         console = platforms()["console"].front_end(rt)
         await rt.runner.recover()
@@ -78,8 +83,7 @@ async def _worker(settings: Settings) -> None:
 async def _run(settings: Settings) -> None:
     names = [platform.name for platform in configured_platforms(settings)]
     if not names:
-        logger.info("no chat credentials set: starting the console")
-        await _console(settings)
+        await _console(settings, "no chat credentials set: starting the console")
         return
     await _serve(settings, names)
 

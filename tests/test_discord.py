@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import logging
 import re
 import time
 from urllib.parse import parse_qs, urlparse
@@ -359,6 +360,30 @@ async def test_a_429_on_an_edit_is_waited_out_and_the_final_text_arrives(rig, ll
     assert any(c.method == "PATCH" and c.path == limited[0].path for c in after), "retried"
     assert time.monotonic() - started >= 0.3
     assert rig.texts(thread) == ["Slow but complete answer."]
+
+
+PROXY_PAGE = "<html><head><title>503 Service Unavailable</title></head><body>nginx</body></html>"
+
+
+async def test_an_html_error_page_is_told_briefly_and_an_edit_answered_with_one_is_retried(
+    rig, llm, api, caplog
+):
+    caplog.set_level(logging.INFO)
+    api.fail("POST", r"/threads$", 503, PROXY_PAGE)
+    rig.slash("ask", prompt="open a thread")
+    await eventually(lambda: api.of("POST", r"^/webhooks/"))
+    await rig.idle()
+    told = api.of("POST", r"^/webhooks/")[-1].json["content"]
+    assert told == "I couldn't open a thread here (HTTP 503)."  # not the page
+    assert re.search(r"POST /channels/\d+/messages/\d+/threads answered HTTP 503", caplog.text)
+
+    api.fail("PATCH", r"^/channels/\d+/messages/\d+$", 503, PROXY_PAGE, "text/plain")
+    llm.script(text("Answered all the same.", chunk_size=5, delay=0.01))
+    thread = await rig.ask("again")
+    failed = [c for c in api.of("PATCH", r"^/channels/") if c.status == 503]
+    assert len(failed) == 1
+    assert rig.texts(thread) == ["Answered all the same."]
+    assert "<html>" not in caplog.text
 
 
 # ── typing, steps, feedback ──────────────────────────────────────────────

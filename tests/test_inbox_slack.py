@@ -27,7 +27,7 @@ from tests.standins.hub import TOKEN, USER, hub  # noqa: F401
 from tests.standins.llm import text, tool_calls
 from tests.standins.slack import SlackSender, SlackStandIn
 from tests.support import RAN, eventually, test_tools
-from tests.test_slack import CHANNEL, GPU_JOB, SECRET, SlackBot, settings_for
+from tests.test_slack import CHANNEL, GPU_JOB, PROXY_PAGE, SECRET, SlackBot, settings_for
 
 OTHER = "C0OTHER"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -169,6 +169,38 @@ async def test_app_home_lists_exactly_the_approvals_the_viewer_may_decide(make_b
     assert "1 of 2 approvals (<@U0BOB>)" in home_text(dave)
     assert "1 of 2 approvals (<@U0BOB>)" in json.dumps(bot.card(job_thread).blocks)
     assert RAN == []
+
+
+async def test_app_home_is_drawn_when_slack_answers_an_html_page_or_an_empty_body(
+    make_bot, llm, slack, caplog
+):
+    bot = await make_bot(approvers="U0BOB")
+    llm.script(tool_calls(("hf_jobs", GPU_JOB)))
+    await bot.pause_on("train it")
+
+    slack.answer_raw_next("users.conversations", 502, PROXY_PAGE, "text/plain")
+    slack.answer_raw_next("chat.getPermalink", 502, "", "text/plain")
+    bob = await bot.open_home("U0BOB")  # his channels unknown: nothing of theirs is shown
+    assert "Waiting for you (0)" in home_text(bob)
+    assert "users.conversations answered HTTP 502" in caplog.text
+
+    def drawn_without_link(view: dict) -> bool:
+        buttons = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        return "Waiting for you (1)" in home_text(view) and not [e for e in buttons if "url" in e]
+
+    await bot.open_home("U0BOB")  # the approval, without a link to its thread the first time
+    await eventually(lambda: ("chat.getPermalink", "HTTP 502") in slack.refused)
+    assert any(drawn_without_link(args["view"]) for args in slack.called("views.publish"))
+
+    slack.answer_raw_next("views.publish", 405, PROXY_PAGE, "application/json")
+    published = bot.publishes("U0BOB")
+    status, _ = await bot.send.home_opened("U0BOB")
+    assert status == 200
+    await eventually(lambda: ("views.publish", "HTTP 405") in slack.refused)
+    await eventually(lambda: "views.publish answered HTTP 405" in caplog.text)
+    assert bot.publishes("U0BOB") > published
+    assert "Waiting for you (1)" in home_text(await bot.open_home("U0BOB"))  # and drawn again
+    assert "has no attribute" not in caplog.text
 
 
 async def test_a_click_in_app_home_decides_in_the_thread_and_redraws_both(make_bot, llm):

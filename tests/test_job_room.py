@@ -68,6 +68,77 @@ def test_colon_pairs_and_counters():
     assert metrics.series == {"loss": [(1.0, 1.5), (2.0, 1.1)], "val_acc": [(1.0, 0.61)]}
 
 
+def test_nanogpt_lines():
+    metrics = parse_metrics(
+        [
+            "step 0: train loss 10.9876, val loss 10.9912",
+            "iter 0: loss 10.9840, time 1234.56ms, mfu -100.00%",
+            "iter 10: loss 3.2541, time 12.34ms, mfu 31.20%",
+            "saving checkpoint to out",
+            "step 20: train loss 2.5001, val loss 2.6012",
+            "iter 20: loss 2.3456, time 12.10ms, mfu 31.45%",
+        ]
+    )
+    assert metrics.x_name == "step"  # 'iter N' and 'step N' count the same steps
+    assert metrics.series == {
+        "train_loss": [(0.0, 10.9876), (20.0, 2.5001)],
+        "val_loss": [(0.0, 10.9912), (20.0, 2.6012)],
+        "loss": [(0.0, 10.984), (10.0, 3.2541), (20.0, 2.3456)],
+        "time": [(0.0, 1234.56), (10.0, 12.34), (20.0, 12.1)],
+        "mfu": [(0.0, -100.0), (10.0, 31.2), (20.0, 31.45)],
+    }
+
+
+def test_llm_c_lines():
+    metrics = parse_metrics(
+        [
+            "step    1/74 | train loss 4.283895 | norm 11.2345 | lr 1.00e-05 | "
+            "(1234.56 ms | 5000 tok/s)",
+            "step    2/74 | loss 4.101000 (+nanz)| norm 9.8765 (+nanz)| lr 2.00e-05 | "
+            "1153.55 ms | 21.5% bf16 MFU | 454425 tok/s",
+            "val loss 4.0123",
+        ]
+    )
+    assert metrics.x_name == "step"
+    assert metrics.series == {
+        "train_loss": [(1.0, 4.283895)],
+        "norm": [(1.0, 11.2345), (2.0, 9.8765)],
+        "lr": [(1.0, 1e-05), (2.0, 2e-05)],
+        "loss": [(2.0, 4.101)],
+        "val_loss": [(2.0, 4.0123)],  # a line without a step: the last one seen
+    }
+
+
+def test_known_metrics_followed_by_their_value_after_a_space():
+    metrics = parse_metrics(
+        ["epoch 1 loss 0.9 acc 0.61", "Epoch 2 Loss 0.7 val_acc 0.70; lr 3e-4", "eval loss 0.8"]
+    )
+    assert metrics.x_name == "epoch"
+    assert metrics.series == {
+        "loss": [(1.0, 0.9), (2.0, 0.7)],
+        "acc": [(1.0, 0.61)],
+        "val_acc": [(2.0, 0.7)],
+        "lr": [(2.0, 3e-4)],
+        "eval_loss": [(2.0, 0.8)],
+    }
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "loss of 3 files",
+        "Warning: loss 3 files could not be read",
+        "the lr 2 times lower than before",
+        "accuracy 90 percent of the time",
+        "iteration 5 started",  # a step, but no metric at it
+        "time 12:00:01 now",
+        "mylr 3, pre_loss 2",
+    ],
+)
+def test_prose_with_metric_words_is_not_a_metric(prose):
+    assert not parse_metrics([prose, prose])
+
+
 def test_trainer_dict_reprs():
     metrics = parse_metrics(
         [

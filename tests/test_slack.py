@@ -4,6 +4,7 @@ loopback LLM."""
 
 import asyncio
 import json
+import logging
 import time
 
 import pytest
@@ -516,6 +517,34 @@ async def test_a_429_on_chat_update_is_waited_out_and_the_final_text_lands(bot, 
     updates = [name for name, _ in slack.calls if name == "chat.update"]
     assert len(updates) >= 2  # the refused one and at least one after it
     assert bot.thread(event["ts"])[0].button_ids() == []
+
+
+PROXY_PAGE = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+"""What a proxy in front of Slack answers when it fails: an HTML page, not JSON."""
+
+
+async def test_calls_answered_with_an_html_page_or_an_empty_body_are_retried_and_the_turn_answers(
+    bot, llm, slack, caplog
+):
+    caplog.set_level(logging.INFO)
+    slack.answer_raw_next("reactions.add", 502, PROXY_PAGE, "text/plain")
+    slack.answer_raw_next("assistant.threads.setStatus", 502, "", "text/plain")
+    slack.answer_raw_next("chat.postMessage", 502, PROXY_PAGE)
+    slack.answer_raw_next("chat.update", 502, PROXY_PAGE, "application/json")  # not JSON at all
+    llm.script(text("Proxies fail, answers land.", chunk_size=5, delay=0.01))
+    event = await bot.send.mention("go")
+    await bot.settle(lambda: "Proxies fail, answers land." in bot.answer(event["ts"]))
+    assert bot.thread(event["ts"])[0].button_ids() == []  # the final edit landed too
+    assert len(slack.called("reactions.add")) == 2  # tried again after the 502
+    refused = [method for method, error in slack.refused if error == "HTTP 502"]
+    assert sorted(refused) == [
+        "assistant.threads.setStatus",
+        "chat.postMessage",
+        "chat.update",
+        "reactions.add",
+    ]
+    assert "chat.update answered HTTP 502" in caplog.text  # the method and the status
+    assert "has no attribute" not in caplog.text
 
 
 async def test_native_streaming_appends_the_answer_when_the_workspace_allows_it(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import shlex
@@ -13,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from adapters.console.screen import ScreenLog
 from adapters.console.surface import ConsoleSurface
 from agent.model import credential_problem
 from bot.approvals.actor import Actor
@@ -76,10 +78,13 @@ class ConsoleFrontEnd:
         read_line: ReadLine = read_stdin,
         editor: str | None = None,
         thread: str = "main",
+        log_path: Path | None = None,
     ) -> None:
         self.runner = runner
         self.out = out
         self.read_line = read_line
+        self.log_path = log_path
+        self.screen = ScreenLog()
         self.editor = editor or os.environ.get("EDITOR", "vi")
         self.key = SessionKey("console", "local", "terminal", thread).encode()
         self.surface = ConsoleSurface(out)
@@ -95,24 +100,41 @@ class ConsoleFrontEnd:
         asyncio.ensure_future(self.runner.stop(self.key))
 
     async def run(self) -> None:
+        """The chat until ``/quit`` or end of input; warnings and errors logged meanwhile are
+        shown before each prompt (:class:`ScreenLog`)."""
         model = self.runner.agent.config
-        self.out.write(f"ml-intern-bot console · model {model.model} · /help for commands.\n")
+        logs = f" · logs in {self.log_path}" if self.log_path else ""
+        self.out.write(f"ml-intern-bot console · model {model.model}{logs} · /help for commands.\n")
         if problem := credential_problem(model):
             self.out.write(f"⚠️ {problem}\n")
+            self.screen.said(problem)
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGINT, self.interrupt)
+        logging.getLogger().addHandler(self.screen)
         try:
             while await self._step():
                 pass
         finally:
+            logging.getLogger().removeHandler(self.screen)
+            self._show_logged()
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGINT)
+
+    def _show_logged(self) -> None:
+        """The warnings and errors logged since the last prompt, each on its line."""
+        if held := self.screen.take():
+            self.out.write("\n" + "\n".join(held) + "\n")
+
+    async def _ask(self, prompt: str) -> str | None:
+        """A line typed at ``prompt``, after what was logged since the last one."""
+        self._show_logged()
+        return await self.read_line(prompt)
 
     async def _step(self) -> bool:
         if self.surface.approval is not None:
             return await self._decide(self.surface.approval)
-        line = await self.read_line("\nyou › ")
+        line = await self._ask("\nyou › ")
         if line is None or line.strip() == "/quit":
             return False
         line = line.strip()
@@ -153,7 +175,7 @@ class ConsoleFrontEnd:
         """Ask about each pending call until every one is decided."""
         self.surface.approval = None
         for n, tool in enumerate(approval.tools, 1):
-            answer = await self.read_line(
+            answer = await self._ask(
                 f"[{n}/{approval.count}] approve? y / n [reason] / e / Y / N › "
             )
             if answer is None:

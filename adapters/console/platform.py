@@ -21,8 +21,9 @@ class Console:
 
     def front_end(self, rt: Runtime) -> ConsoleFrontEnd:
         from adapters.console.frontend import ConsoleFrontEnd
+        from bot.telemetry.logs import LOG_FILE
 
-        return ConsoleFrontEnd(rt.runner, out=sys.stdout)
+        return ConsoleFrontEnd(rt.runner, out=sys.stdout, log_path=rt.settings.data_dir / LOG_FILE)
 
     async def worker_surfaces(self, rt: Runtime) -> None:
         """The terminal's turns run in its own process: workers render none."""

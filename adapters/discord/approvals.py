@@ -14,6 +14,7 @@ from typing import Any
 
 import discord
 
+from adapters.discord.errors import failure
 from adapters.discord.modals import RejectModal, ScriptEdit
 from adapters.discord.surface import DiscordSurfaces
 from bot.approvals.actor import Actor
@@ -85,4 +86,4 @@ class Approvals:
         try:
             await interaction.followup.send(text, ephemeral=True)
         except discord.HTTPException as exc:
-            logger.info("could not tell %s %r: %s", interaction.user.id, text, exc)
+            logger.info("could not tell %s %r: %s", interaction.user.id, text, failure(exc))

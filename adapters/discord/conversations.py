@@ -20,6 +20,7 @@ from typing import Any
 import discord
 
 from adapters.discord.approvals import actor_of
+from adapters.discord.errors import failure, reason
 from adapters.discord.keys import Place, encode_key, place_of
 from adapters.discord.surface import DiscordSurfaces
 from bot.attachments import SharedFile
@@ -86,9 +87,11 @@ class Conversations:
             try:
                 thread = await original.create_thread(name=thread_name(prompt))
             except discord.HTTPException as exc:
-                logger.warning("could not open a thread in %s: %s", interaction.channel_id, exc)
+                logger.warning(
+                    "could not open a thread in %s: %s", interaction.channel_id, failure(exc)
+                )
                 await interaction.followup.send(
-                    f"I couldn't open a thread here ({exc.text}).", ephemeral=True
+                    f"I couldn't open a thread here ({reason(exc)}).", ephemeral=True
                 )
                 return
             place = Place(interaction.guild_id, original.channel.id, thread.id)

@@ -18,6 +18,7 @@ import discord
 
 from adapters.discord.approvals import actor_of
 from adapters.discord.buttons import ApprovalButton, JobButton
+from adapters.discord.errors import failure
 from adapters.discord.keys import Place, encode_key, parse_key
 from adapters.discord.rooms import MESSAGE_CHARS, thread_url
 from bot.approvals.card import VERB_LABELS
@@ -119,7 +120,7 @@ class InboxCommands:
                 **{"view": None, **await self._pending_reply(interaction)}
             )
         except discord.HTTPException as exc:  # e.g. the interaction token lapsed (15 min)
-            logger.info("could not redraw /pending for %s: %s", interaction.user.id, exc)
+            logger.info("could not redraw /pending for %s: %s", interaction.user.id, failure(exc))
 
     async def _pending_reply(self, interaction: discord.Interaction) -> dict[str, Any]:
         actor = actor_of(interaction.user)
@@ -145,4 +146,4 @@ class InboxCommands:
         try:
             await interaction.followup.send(reply, ephemeral=True)
         except discord.HTTPException as exc:
-            logger.info("could not tell %s %r: %s", interaction.user.id, reply, exc)
+            logger.info("could not tell %s %r: %s", interaction.user.id, reply, failure(exc))

@@ -20,11 +20,12 @@ import discord
 
 from adapters.discord import cards
 from adapters.discord.endpoints import point_at
+from adapters.discord.errors import failure
 from adapters.discord.keys import parse_key
 from adapters.discord.rooms import ApproverDMs, RoomMessages
 from agent import events as ev
 from bot.approvals.card import ApprovalCard
-from bot.platform import ChannelGates, RateGate, RateLimited
+from bot.platform import ChannelGates, PlatformUnavailable, RateGate, RateLimited
 from bot.settings import Settings
 from bot.store.approvals import ApprovalRecord
 
@@ -36,15 +37,23 @@ MAX_CHARS = 2000
 TYPING_SECONDS = 8.0
 """A typing indicator lasts 10 s (or until the bot sends a message): repeat it sooner."""
 
+RETRIED_BY_DISCORD_PY = frozenset({500, 502, 504, 524})
+"""5xx answers discord.py retries itself, for about 25 s: past them the call has failed."""
+
 T = TypeVar("T")
 
 
 async def discord_call(call: Awaitable[T]) -> T:
-    """One REST call; a rate limit discord.py gave up waiting on becomes :class:`RateLimited`."""
+    """One REST call; a rate limit discord.py gave up waiting on becomes :class:`RateLimited`,
+    a 5xx it did not retry itself (a 503) :class:`PlatformUnavailable`."""
     try:
         return await call
     except discord.RateLimited as exc:
         raise RateLimited(exc.retry_after) from exc
+    except discord.DiscordServerError as exc:
+        if exc.status in RETRIED_BY_DISCORD_PY:
+            raise
+        raise PlatformUnavailable(failure(exc)) from exc
     except discord.HTTPException as exc:
         if exc.status == 429:
             raise RateLimited(float(exc.response.headers.get("Retry-After", 1.0))) from exc

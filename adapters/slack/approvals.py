@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import modals
+from adapters.slack.errors import failure
 from adapters.slack.keys import session_key
 from adapters.slack.surface import SlackSurfaces
 from bot.approvals.actor import Actor
@@ -55,7 +56,7 @@ class GroupDirectory:
             response = await self.client.usergroups_users_list(usergroup=group)
             members = frozenset(response.get("users", []))
         except SlackApiError as exc:
-            logger.warning("usergroups.users.list %s failed: %s", group, exc.response.get("error"))
+            logger.warning("the members of %s: %s", group, failure(exc))
             return frozenset()
         self._members[group] = (time.monotonic() + self.ttl, members)
         return members
@@ -96,7 +97,7 @@ class Approvals:
         try:
             await self.surfaces.client.views_open(trigger_id=body["trigger_id"], view=view)
         except SlackApiError as exc:
-            logger.warning("views.open failed: %s", exc.response.get("error"))
+            logger.warning("the %s modal: %s", verb, failure(exc))
 
     async def on_reject_submitted(self, ack: AsyncAck, body: dict, view: dict) -> None:
         await ack()

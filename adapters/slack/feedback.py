@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import InputBlock, PlainTextInputElement
 from slack_sdk.models.views import View
 
 from adapters.slack.cards import parse_thumbs_value
+from adapters.slack.errors import failure
 from adapters.slack.surface import SlackSurfaces
 from bot.approvals.actor import Actor
 from bot.output.messages import (
@@ -84,7 +85,7 @@ class Feedback:
                 await self.surfaces.client.views_open(trigger_id=body["trigger_id"], view=modal)
                 return
             except SlackApiError as exc:  # the 👎 is recorded: thank them instead
-                logger.warning("views.open failed: %s", exc.response.get("error"))
+                logger.warning("the what-went-wrong modal: %s", failure(exc))
         await self._tell(key, actor, refusal or FEEDBACK_THANKS)
 
     async def on_submitted(self, ack: AsyncAck, body: dict, view: dict) -> None:

@@ -34,6 +34,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack import modals
 from adapters.slack.approvals import GroupDirectory, clicked_in
 from adapters.slack.cards import actions, button, context, section
+from adapters.slack.errors import failure
 from adapters.slack.mrkdwn import escape
 from adapters.slack.rooms import CANCEL_LABEL, LOGS_LABEL
 from adapters.slack.surface import SlackSurfaces, slack_call
@@ -106,7 +107,7 @@ class Memberships:
                 if not cursor:
                     break
         except SlackApiError as exc:
-            logger.warning("users.conversations %s failed: %s", user, exc.response.get("error"))
+            logger.warning("the channels of %s: %s", user, failure(exc))
             return frozenset(found)
         channels = frozenset(found)
         self._cache[user] = (time.monotonic() + self.ttl, channels)
@@ -242,7 +243,7 @@ class AppHome:
         try:
             await self.client.views_open(trigger_id=body["trigger_id"], view=view)
         except SlackApiError as exc:
-            logger.warning("views.open failed: %s", exc.response.get("error"))
+            logger.warning("the reject modal: %s", failure(exc))
 
     async def on_job_click(self, ack: AsyncAck, body: dict, action: dict) -> None:
         """Logs or Cancel, on a job card in a thread or in the Home tab."""
@@ -290,7 +291,7 @@ class AppHome:
         try:
             await slack_call(self.client.views_publish, user_id=user, view=view)
         except SlackApiError as exc:
-            logger.warning("views.publish for %s failed: %s", user, exc.response.get("error"))
+            logger.warning("the App Home of %s: %s", user, failure(exc))
 
     async def _link(self, key: str) -> str | None:
         """The permalink of a session's thread (asked once, then remembered)."""
@@ -301,7 +302,7 @@ class AppHome:
                     channel=parsed.channel, message_ts=parsed.thread
                 )
             except SlackApiError as exc:
-                logger.info("chat.getPermalink %s failed: %s", key, exc.response.get("error"))
+                logger.info("the link to %s: %s", key, failure(exc))
                 return None
             self._links[key] = answer["permalink"]
         return self._links[key]

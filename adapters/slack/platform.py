@@ -33,14 +33,15 @@ class Slack:
         """The bot token works (``auth.test``)."""
         from slack_sdk.errors import SlackApiError
 
+        from adapters.slack.errors import failure
         from adapters.slack.surface import slack_surfaces
 
         surfaces = slack_surfaces(settings)
         try:
             answer = await surfaces.client.auth_test()
         except SlackApiError as exc:
-            error = exc.response.get("error")
-            raise PermissionError(f"Slack refused SLACK_BOT_TOKEN: {error}") from exc
+            refused = failure(exc)
+            raise PermissionError(f"Slack refused SLACK_BOT_TOKEN: {refused.reason}") from exc
         finally:
             await surfaces.aclose()
         return f"workspace {answer.get('team', answer.get('team_id'))} as @{answer.get('user')}"

@@ -36,11 +36,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import cards
 from adapters.slack.budget import ThreadGate, WorkspaceBudget
+from adapters.slack.errors import failure
 from adapters.slack.rooms import RoomMessages
 from agent import events as ev
 from bot.approvals.card import ApprovalCard
 from bot.attachments import SharedFile
 from bot.platform import (
+    PlatformUnavailable,
     RateLimited,
     StatusUnavailable,
     Step,
@@ -55,7 +57,6 @@ logger = logging.getLogger(__name__)
 
 MAX_CHARS = cards.SECTION_CHARS
 """One answer message is one section block: the renderer continues in a new message past it."""
-DEFAULT_RETRY_AFTER = 1.0
 RECEIVED_REACTION = "eyes"
 """The reaction a person's message gets when its turn starts."""
 REFUSALS = frozenset(
@@ -96,9 +97,8 @@ async def slack_call(method: Callable[..., Awaitable[Any]], **kwargs: Any) -> An
     try:
         return await method(**kwargs)
     except SlackApiError as exc:
-        if exc.response.status_code == 429:
-            retry_after = exc.response.headers.get("Retry-After", DEFAULT_RETRY_AFTER)
-            raise RateLimited(float(retry_after)) from exc
+        if (failed := failure(exc)).status == 429:
+            raise RateLimited(failed.retry_after) from exc
         raise
 
 
@@ -162,16 +162,18 @@ class SlackSurface(RoomMessages):
     ) -> Any:
         """One Web API call in its turn of the workspace budget (:class:`TimeoutError` if
         none comes ``within`` seconds); a 429 blocks the method for every thread and becomes
-        :class:`RateLimited` with Slack's Retry-After."""
+        :class:`RateLimited` with Slack's Retry-After, a 5xx :class:`PlatformUnavailable`."""
         name = method.__name__.replace("_", ".")
         await self.budget.acquire(name, self.channel, self.key, within)
         try:
             return await method(**kwargs)
         except SlackApiError as exc:
-            if exc.response.status_code == 429:
-                retry_after = float(exc.response.headers.get("Retry-After", DEFAULT_RETRY_AFTER))
-                self.budget.penalize(name, self.channel, retry_after)
-                raise RateLimited(retry_after) from exc
+            failed = failure(exc)
+            if failed.status == 429:
+                self.budget.penalize(name, self.channel, failed.retry_after)
+                raise RateLimited(failed.retry_after) from exc
+            if failed.server_side:
+                raise PlatformUnavailable(str(failed)) from exc
             raise
 
     async def _post(self, payload: dict[str, Any]) -> str:
@@ -250,7 +252,7 @@ class SlackSurface(RoomMessages):
                 name=RECEIVED_REACTION,
             )
         except SlackApiError as exc:  # e.g. already_reacted: a nicety, never a failure
-            logger.info("reactions.add failed: %s", exc.response.get("error"))
+            logger.info("marking a message received failed: %s", failure(exc))
 
     async def post_ephemeral(self, user: str, text: str) -> None:
         """A reply in the thread only ``user`` sees."""
@@ -284,7 +286,7 @@ class SlackSurface(RoomMessages):
         except TimeoutError as exc:
             raise StatusUnavailable("the rate budget is busy") from exc
         except SlackApiError as exc:
-            error = str(exc.response.get("error"))
+            error = failure(exc).reason
             raise StatusUnavailable(error, lasting=self.permit.refused(error)) from exc
         self._status = text
 
@@ -366,11 +368,11 @@ class StreamingSlackSurface(SlackSurface):
                 recipient_user_id=self.recipient,
             )
         except SlackApiError as exc:
-            error = str(exc.response.get("error"))
-            logger.info("chat.startStream failed (%s): this turn uses edits", error)
-            if error in REFUSALS:
+            failed = failure(exc)
+            logger.info("%s: this turn uses edits", failed)
+            if failed.error in REFUSALS:
                 self.on_refused()
-            raise StreamUnavailable(error) from exc
+            raise StreamUnavailable(failed.reason) from exc
         self._streamed.add(response["ts"])
         self._status = ""  # a new message in the thread: Slack cleared the status
         if self.shows_stop and self.stop_control is None:
@@ -382,8 +384,7 @@ class StreamingSlackSurface(SlackSurface):
         try:
             await self.call(method, channel=self.channel, **kwargs)
         except SlackApiError as exc:
-            error = str(exc.response.get("error"))
-            if error in STREAM_ENDED:
+            if (error := failure(exc).error) in STREAM_ENDED:
                 raise StreamClosed(error) from exc
             raise
 

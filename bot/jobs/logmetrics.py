@@ -8,7 +8,14 @@ Three shapes are recognised on a line, whatever noise surrounds them:
   (read with :func:`ast.literal_eval`, never ``eval``);
 * ``key=value`` pairs (``step=10 loss=1.23 acc=0.91``), ``key: value`` pairs
   separated by spaces or commas (``loss: 1.23, acc: 0.91``), and
-  ``step 3/100`` / ``Epoch 2/5`` counters.
+  ``step 3/100`` / ``Epoch 2/5`` / ``iter 100:`` counters;
+* a known metric name (:data:`METRIC_NAMES`, perhaps after a split such as
+  ``train`` or ``val``) and its value after a space, as nanoGPT
+  (``iter 100: loss 2.3456, time 12.34ms, mfu 31.20%``) and llm.c
+  (``step 1/74 | train loss 4.2 | lr 1.00e-05 | ...``) print them: the value
+  (with a unit such as ``%`` or ``ms``) ends the line or comes before a
+  separator or the next metric, so prose (``loss of 3 files``, ``loss 3 files``)
+  gives nothing. ``val loss`` is read as ``val_loss``.
 
 Only finite numbers are metrics (NaN and infinities are skipped). The x axis is
 the first of :data:`X_KEYS` that most points carry (a line without it takes the
@@ -33,8 +40,17 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-X_KEYS = ("step", "global_step", "iter", "iteration", "epoch")
+X_KEYS = ("step", "global_step", "epoch")
 """Keys that count progress rather than measure it, most preferred first."""
+STEP_NAMES = {"iter": "step", "iteration": "step"}
+"""Other names of a step (nanoGPT prints ``iter 100:`` and ``step 250:`` for one count)."""
+METRIC_NAMES = (
+    "loss", "lr", "learning_rate", "acc", "accuracy", "ppl", "perplexity", "grad_norm",
+    "norm", "mfu", "time", "dt", "f1", "bleu", "wer", "reward", "kl", "entropy",
+)  # fmt: skip
+"""Metrics also read as ``name value`` (a space between, no ``=`` or ``:``)."""
+SPLITS = ("train", "training", "val", "valid", "validation", "eval", "test")
+"""Words before a metric name that name its data split: ``val loss`` is ``val_loss``."""
 ORDER_X = "entry"
 """The x name when no line carries a progress key: metric lines counted from 1."""
 IGNORED_KEYS = frozenset(
@@ -60,17 +76,29 @@ _PAIR = re.compile(
     rf"(?P<value>{_NUMBER})(?![\w.%/:])",
     re.IGNORECASE,
 )
+_COUNTERS = "|".join((*X_KEYS, *STEP_NAMES))
 _COUNTER = re.compile(
-    r"(?<![\w./-])(?P<key>step|global_step|iter|iteration|epoch)\s*[=:]?\s*"
+    rf"(?<![\w./-])(?P<key>{_COUNTERS})\s*[=:]?\s*"
     r"(?P<value>\d+(?:\.\d+)?)\s*/\s*\d+(?![\w.])",
     re.IGNORECASE,
 )
 """``step 3/100``, ``Epoch 2/5``: the first number is the x value."""
 _BARE_COUNTER = re.compile(
-    r"^\W*(?P<key>step|global_step|iter|iteration|epoch)\s+(?P<value>\d+)(?![\w./])",
+    rf"^\W*(?P<key>{_COUNTERS})\s+(?P<value>\d+)(?![\w./])",
     re.IGNORECASE,
 )
-"""``step 12 loss=0.3`` / ``Epoch 3 ...`` at the start of a line."""
+"""``step 12 loss=0.3`` / ``Epoch 3 ...`` / ``iter 100: ...`` at the start of a line."""
+_SPLIT = "|".join(SPLITS)
+_METRIC = "|".join(METRIC_NAMES)
+_SPACED = re.compile(
+    rf"(?<![\w./-])(?:(?P<split>{_SPLIT})[ _])?(?P<name>{_METRIC})\s+(?P<value>{_NUMBER})"
+    r"(?:\s?(?:%|ms|s)(?!\w))?(?:\s*\([^()]*\))?"  # '31.20%', '12.34ms', '4.2 (+nanz)'
+    rf"(?=\s*(?:[,;|)\]]|$)|\s+(?:(?:{_SPLIT})[ _])?(?:{_METRIC}|{_COUNTERS})\b)",
+    re.IGNORECASE,
+)
+"""``loss 2.3456,`` / ``train loss 4.2 |`` / ``loss 2.3 acc 0.9``: a known metric, its value,
+then a separator, the line's end or the next metric."""
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -161,8 +189,8 @@ def _flatten(mapping: Mapping[Any, Any], prefix: str, into: dict[str, float], de
         if not isinstance(key, str) or not key or len(key) > MAX_KEY_CHARS:
             continue
         name = f"{prefix}{key}"
-        if not prefix and name.lower() in X_KEYS:
-            name = name.lower()
+        if not prefix:
+            name = _progress_key(name)
         if isinstance(value, dict):
             if depth < MAX_NESTING:
                 _flatten(value, f"{name}/", into, depth + 1)
@@ -174,18 +202,29 @@ def _flatten(mapping: Mapping[Any, Any], prefix: str, into: dict[str, float], de
 
 def _pairs(text: str) -> dict[str, float]:
     record: dict[str, float] = {}
-    if not any(mark in text for mark in "=:/") and _BARE_COUNTER.match(text) is None:
+    if _DIGIT.search(text) is None:
         return record
     for pattern in (_BARE_COUNTER, _COUNTER):
         for match in pattern.finditer(text):
-            record[match["key"].lower()] = float(match["value"])
+            record[_progress_key(match["key"])] = float(match["value"])
+    for match in _SPACED.finditer(text):
+        number = _number(match["value"])
+        if number is not None:
+            name = match["name"].lower()
+            record[f"{match['split'].lower()}_{name}" if match["split"] else name] = number
     for match in _PAIR.finditer(text):
         key = match["key"]
         if len(key) <= MAX_KEY_CHARS:
             number = _number(match["value"])
             if number is not None:
-                record[key.lower() if key.lower() in X_KEYS else key] = number
+                record[_progress_key(key)] = number
     return record
+
+
+def _progress_key(key: str) -> str:
+    """``key`` as :data:`X_KEYS` spells it if it counts progress (``Iter`` is ``step``)."""
+    lower = key.lower()
+    return STEP_NAMES.get(lower, lower) if lower in X_KEYS or lower in STEP_NAMES else key
 
 
 def _number(value: Any) -> float | None:

@@ -7,11 +7,14 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 
 from bot.output.redact import redact
 
 SESSION: ContextVar[str] = ContextVar("session", default="-")
 TURN: ContextVar[str] = ContextVar("turn", default="-")
+LOG_FILE = "bot.log"
+"""The console's log, in ``DATA_DIR``: the terminal is kept for the chat."""
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s session=%(session)s turn=%(turn)s: %(message)s"
 
 
@@ -54,3 +57,15 @@ def install(log_format: str = "text") -> None:
     """Use :class:`ContextFormatter` on the root logger's handlers."""
     for handler in logging.getLogger().handlers:
         handler.setFormatter(ContextFormatter(json_lines=log_format == "json"))
+
+
+def to_file(path: Path) -> None:
+    """Write the root logger's records to ``path`` instead of the terminal (appended;
+    ``LOG_LEVEL`` still applies, :func:`install` formats them as ``LOG_FORMAT`` says)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if type(h) is logging.StreamHandler]:
+        root.removeHandler(handler)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(ContextFormatter())
+    root.addHandler(handler)

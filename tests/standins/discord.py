@@ -125,6 +125,18 @@ class Limit:
 
 
 @dataclass
+class Failure:
+    """An answer that is not JSON (a proxy's HTML page, an empty body) for matching calls."""
+
+    method: str
+    path: re.Pattern[str]
+    status: int
+    body: str
+    content_type: str
+    times: int = 1
+
+
+@dataclass
 class Place:
     """Where an interaction happened: guild (None in DMs), the channel payload, who."""
 
@@ -144,6 +156,7 @@ class DiscordStandIn:
         self.interactions: dict[str, dict[str, Any]] = {}  # token -> interaction payload
         self.originals: dict[str, str] = {}  # token -> original response message id
         self.limits: list[Limit] = []
+        self.failures: list[Failure] = []
         self.cdn: dict[str, tuple[bytes, str | None]] = {}  # attachment id -> bytes, type
         self.dms: dict[str, str] = {}  # user id -> the id of their DM channel with the bot
         self.base_url = ""
@@ -186,6 +199,13 @@ class DiscordStandIn:
         """Answer the next ``times`` calls matching ``method`` and the ``path`` regex with 429."""
         self.limits.append(Limit(method, re.compile(path), retry_after, times))
 
+    def fail(
+        self, method: str, path: str, status: int, body: str, content_type: str = "text/html"
+    ) -> None:
+        """Answer the next call matching ``method`` and the ``path`` regex with HTTP ``status``
+        and ``body`` as it is (not JSON)."""
+        self.failures.append(Failure(method, re.compile(path), status, body, content_type))
+
     def of(self, method: str, path: str = "") -> list[Call]:
         """Calls with this method whose path matches the regex ``path``."""
         return [c for c in self.calls if c.method == method and re.search(path, c.path)]
@@ -223,6 +243,14 @@ class DiscordStandIn:
         path = request.path.removeprefix("/api/v10")
         call = Call(request.method, path, body)
         self.calls.append(call)
+        for failure in self.failures:
+            if failure.times and failure.method == request.method and failure.path.search(path):
+                failure.times -= 1
+                call.status = failure.status
+                headers = {"Content-Type": failure.content_type}
+                return web.Response(
+                    body=failure.body.encode(), status=failure.status, headers=headers
+                )
         for limit in self.limits:
             if limit.times and limit.method == request.method and limit.path.search(path):
                 limit.times -= 1

@@ -185,7 +185,8 @@ class SlackStandIn:
         self.usergroups: dict[str, list[str]] = {}
         self.members: dict[str, list[str]] = {}  # channel -> its members (users.conversations)
         self.homes: dict[str, dict[str, Any]] = {}  # user -> the App Home view last published
-        self.fail_next: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
+        self.fail_next: dict[str, list[tuple[int, dict[str, Any] | str, dict[str, str]]]] = {}
+        """method -> the answers its next calls get: (status, JSON body or raw text, headers)."""
         self.streaming_enabled = False
         self.stream_seconds: float | None = None
         self.max_append = MAX_APPEND
@@ -241,6 +242,14 @@ class SlackStandIn:
 
     def fail_method(self, method: str, error: str) -> None:
         self.fail_next.setdefault(method, []).append((200, {"ok": False, "error": error}, {}))
+
+    def answer_raw_next(
+        self, method: str, status: int, body: str, content_type: str = "text/html"
+    ) -> None:
+        """The next call of ``method`` gets HTTP ``status`` with a body that is not JSON (a
+        proxy's HTML error page, an empty body)."""
+        headers = {"Content-Type": content_type}
+        self.fail_next.setdefault(method, []).append((status, body, headers))
 
     def called(self, method: str) -> list[dict[str, Any]]:
         return [args for name, args in self.calls if name == method]
@@ -308,6 +317,9 @@ class SlackStandIn:
         self.calls.append((method, args))
         if self.fail_next.get(method):
             status, body, headers = self.fail_next[method].pop(0)
+            if isinstance(body, str):
+                self.refused.append((method, f"HTTP {status}"))
+                return web.Response(body=body.encode(), status=status, headers=headers)
             self.refused.append((method, body["error"]))
             if status == 429:  # Slack refuses the method until Retry-After has passed
                 self._blocked[method] = time.monotonic() + float(headers["Retry-After"])
