@@ -495,9 +495,10 @@ def answers(api: dc.DiscordStandIn, event: dict) -> list[dict]:
 
 async def test_approve_button_runs_the_job_and_the_card_shows_who(rig, llm, api):
     thread, card = await pause_on(rig, llm)
-    assert (
-        "a10g-small" in str(card["embeds"]) and "print('train')" in card["embeds"][0]["description"]
-    )
+    assert card["flags"] & dc.COMPONENTS_V2 and not card["content"] and not card["embeds"]
+    assert "a10g-small" in dc.text_of(card) and "print('train')" in dc.text_of(card)
+    (script,) = [f for f in api.files if f["filename"] == "script-1.py"]
+    assert script["content"] == b"print('train')", "the script as a file on the card"
     assert {i.split(":")[1] for i in api.custom_ids(card)} == {"approve", "reject", "edit"}
     llm.script(text("Started."))
 
@@ -506,7 +507,7 @@ async def test_approve_button_runs_the_job_and_the_card_shows_who(rig, llm, api)
     assert answers(api, event)[0]["type"] == dc.CALLBACK_DEFERRED_UPDATE
     assert RAN == [("hf_jobs", GPU_JOB)]
     card = api.messages[card["id"]]
-    assert f"Approved by <@{ALICE}>" in str(card["embeds"])
+    assert f"Approved by <@{ALICE}>" in dc.text_of(card)
     assert api.custom_ids(card) == [] and api.custom_ids(card, enabled_only=False)
     assert rig.texts(thread)[-1] == "Started."
     (steps,) = rig.steps(thread)
@@ -522,7 +523,7 @@ async def test_a_new_message_abandons_the_approval_and_its_card_says_so(rig, llm
     await rig.idle()
 
     abandoned = api.messages[card["id"]]
-    assert api.custom_ids(abandoned) == [] and "No longer pending" in abandoned["content"]
+    assert api.custom_ids(abandoned) == [] and "No longer pending" in dc.text_of(abandoned)
     stale = api.click_event(card, approve, rig.here(thread), dc.member(ALICE))
     rig.feed(stale)
     await rig.idle()
@@ -549,7 +550,7 @@ async def test_autoapprove_runs_jobs_within_the_budget_and_extend_approves_past_
     rig.say(thread, "now the big one")
     await rig.idle()
     (card,) = rig.cards(thread)
-    assert "over this thread's auto-approve budget" in str(card["embeds"])
+    assert "over this thread's auto-approve budget" in dc.text_of(card)
     await click(rig, thread, card, "extend")
     assert RAN[-1] == ("hf_jobs", big) and rig.texts(thread)[-1] == "Big one ran."
     rig.slash("status", thread)
@@ -575,8 +576,8 @@ async def test_several_calls_get_a_card_each_and_reject_all(rig, llm, api):
     llm.script(tool_calls(*[("hf_jobs", job) for job in jobs]))
     thread = await rig.ask("two jobs")
     (card,) = rig.cards(thread)
-    assert len(card["embeds"]) == 2 and "more lines" in card["embeds"][0]["description"]
-    assert sum(map(dc.embed_chars, card["embeds"])) <= 6000
+    assert "more lines" in dc.text_of(card) and "2. hf_jobs" in dc.text_of(card)
+    assert dc.text_chars(card["components"]) <= 4000 and len(dc.walk(card["components"])) <= 40
     llm.script(text("Neither then."))
 
     rig.feed(api.click_event(card, button(api, card, "reject"), rig.here(thread), dc.member(ALICE)))
@@ -587,7 +588,7 @@ async def test_several_calls_get_a_card_each_and_reject_all(rig, llm, api):
     await rig.idle()
 
     assert RAN == []
-    assert str(api.messages[card["id"]]["embeds"]).count("Rejected by") == 2
+    assert dc.text_of(api.messages[card["id"]]).count("Rejected by") == 2
     assert api.custom_ids(api.messages[card["id"]]) == []
 
 
@@ -608,7 +609,7 @@ async def test_reject_opens_a_modal_and_the_reason_reaches_the_agent(rig, llm, a
     tool_result = [m for m in llm.requests[-1]["messages"] if m["role"] == "tool"]
     assert "too expensive" in tool_result[0]["content"]
     card = api.messages[card["id"]]
-    assert "Rejected by" in str(card["embeds"]) and "too expensive" in str(card["embeds"])
+    assert "Rejected by" in dc.text_of(card) and "too expensive" in dc.text_of(card)
 
 
 async def edit_through_modals(rig: Rig, thread: dict, card: dict, change) -> int:
@@ -650,7 +651,7 @@ async def test_edit_script_round_trips_a_long_script_exactly(rig, llm, api, line
 
     assert pages == (1 if lines == 400 else 3)
     assert [("hf_jobs", {**GPU_JOB, "script": script.replace("# end", "# edited end")})] == RAN
-    assert "Approved with an edited script" in str(api.messages[card["id"]]["embeds"])
+    assert "Approved with an edited script" in dc.text_of(api.messages[card["id"]])
 
 
 async def test_a_non_approver_is_refused_privately(rig, llm, api):
@@ -708,7 +709,7 @@ async def test_a_click_after_a_restart_still_resolves_the_approval(llm, redis_ur
 
         assert RAN == [("hf_jobs", GPU_JOB)]
         assert second.texts(thread)[-1] == "Started after the restart."
-        assert f"Approved by <@{ALICE}>" in str(api.messages[card["id"]]["embeds"])
+        assert f"Approved by <@{ALICE}>" in dc.text_of(api.messages[card["id"]])
 
 
 # ── setup ────────────────────────────────────────────────────────────────
