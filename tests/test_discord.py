@@ -736,6 +736,7 @@ def test_invite_url_asks_exactly_the_scopes_and_permissions_used():
         "create_public_threads",
         "send_messages_in_threads",
         "embed_links",
+        "attach_files",
         "read_message_history",
     }
 
