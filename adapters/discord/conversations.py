@@ -36,7 +36,9 @@ logger = logging.getLogger(__name__)
 
 THREAD_NAME_CHARS = 90
 QUOTE_CHARS = 1800
-USE_IN_THREAD = "Use this inside a thread I opened with `/ask` (or in a DM with me)."
+USE_IN_THREAD = (
+    "Use this inside a thread I opened (with `/ask` or an @mention), or in a DM with me."
+)
 
 
 def status_lines(status: dict[str, Any]) -> str:
@@ -148,9 +150,10 @@ class Conversations:
             channel = await self.client.fetch_channel(channel.id)
         place = place_of(channel)
         mentioned = any(m.id == me.id for m in message.mentions)
-        if place is None and not (mentioned and isinstance(channel, discord.TextChannel)):
-            return
-        if place is not None and not await self._addressed(message, channel, place, mentioned):
+        if place is None:
+            if not (mentioned and isinstance(channel, discord.TextChannel)):
+                return
+        elif not await self._addressed(channel, place, mentioned, me):
             return
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
         files = attached_files(message.attachments)
@@ -165,7 +168,7 @@ class Conversations:
         await self.start_turn(encode_key(place), text, message.author, files)
 
     async def _addressed(
-        self, message: discord.Message, channel: Any, place: Place, mentioned: bool
+        self, channel: Any, place: Place, mentioned: bool, me: discord.ClientUser
     ) -> bool:
         """Every DM; in a thread, a mention of the bot, and with the message-content intent
         any message in a thread that is a session (the bot opened it, or was asked in it)."""
@@ -173,9 +176,7 @@ class Conversations:
             return True
         if not self.message_content:
             return False
-        return channel.owner_id == self.client.user.id or bool(  # type: ignore[union-attr]
-            await self.store.meta(encode_key(place))
-        )
+        return channel.owner_id == me.id or bool(await self.store.meta(encode_key(place)))
 
     async def _open_thread(
         self, channel: discord.TextChannel, message: discord.Message, text: str
