@@ -99,6 +99,24 @@ async def test_an_approval_card_is_v2_coloured_by_state_with_the_script_as_a_fil
     )
 
 
+async def test_a_card_drawn_before_v2_is_upgraded_by_its_next_redraw(rig, llm, api):
+    thread, card = await pause_on(rig, llm)
+    legacy = api.messages[card["id"]]
+    legacy |= {"flags": 0, "content": "⏸️ **Approval needed** for 1 tool call"}
+    buttons = [{"type": 2, "style": 1, "label": i, "custom_id": i} for i in api.custom_ids(card)]
+    legacy |= {
+        "embeds": [{"title": "1. hf_jobs"}],
+        "components": [{"type": 1, "components": buttons}],
+    }
+    llm.script(text("Started."))
+
+    await click(rig, thread, legacy, "approve")
+
+    upgraded = api.messages[card["id"]]
+    assert_v2(upgraded) and f"Approved by <@{ALICE}>" in dc.text_of(upgraded)
+    assert all(c.status != 400 for c in api.calls)
+
+
 async def test_many_calls_fit_one_v2_card_and_the_rest_are_decided_all_at_once(rig, llm, api):
     script = "".join(f"print({i})  # {'x' * 70}\n" for i in range(200))
     jobs = [{**GPU_JOB, "script": script, "timeout": f"{i + 1}h"} for i in range(9)]

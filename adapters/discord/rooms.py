@@ -41,13 +41,13 @@ def allowed(who: Sequence[str]) -> discord.AllowedMentions:
 
 class RoomMessages:
     """Job cards and pings for a :class:`~adapters.discord.surface.DiscordSurface` (through
-    its ``_send`` and ``update``)."""
+    its ``_send`` and ``update_card``)."""
 
     async def post_job_card(self, ref: str | None, card: JobCard, now: datetime) -> str:
         view = job_card(card, now)
         if ref is None:
             return await self._send(view=view)  # type: ignore[attr-defined]
-        await self.update(ref, view=view)  # type: ignore[attr-defined]
+        await self.update_card(ref, view)  # type: ignore[attr-defined]
         return ref
 
     async def post_ping(self, text: str, who: Sequence[str]) -> None:

@@ -108,11 +108,16 @@ class DiscordSurface(RoomMessages):
         )
         return {"channel_id": str(self.channel.id), "message_id": message_id}
 
+    async def update_card(self, ref: str, view: discord.ui.LayoutView, **files: Any) -> None:
+        """Redraw a Components V2 card. Content and embeds are reset, as Discord requires to
+        upgrade a card drawn before V2 (on a V2 card there are none)."""
+        await self.update(ref, content=None, embeds=[], view=view, **files)
+
     async def update_approval(self, record: ApprovalRecord) -> None:
         """The card drawn again; its script files are sent again with it (an edit replaces them)."""
         card = cards.approval_card(ApprovalCard.of(record))
-        await self.update(
-            record.platform_ref["message_id"], view=card["view"], attachments=card["files"]
+        await self.update_card(
+            record.platform_ref["message_id"], card["view"], attachments=card["files"]
         )
 
     async def attach_file(self, filename: str, content: bytes, title: str) -> None:

@@ -315,7 +315,9 @@ class DiscordStandIn:
 
     @staticmethod
     def _apply(message: dict[str, Any], body: dict[str, Any]) -> None:
-        for key in ("content", "embeds", "components", "flags", "attachments"):
+        if "content" in body:
+            message["content"] = body["content"] or ""  # null clears it
+        for key in ("embeds", "components", "flags", "attachments"):
             if key in body and body[key] is not None:
                 message[key] = body[key]
 
@@ -639,9 +641,14 @@ def invalid_v2(body: dict[str, Any]) -> str | None:
 
 
 def v2_edit_problem(message: dict[str, Any], body: dict[str, Any]) -> str | None:
-    """What Discord refuses in an edit of a Components V2 message: the flag removed, or
-    content or embeds added."""
+    """What Discord refuses in an edit of a Components V2 message (the flag removed, content
+    or embeds added), or in an edit that upgrades a message to V2 (content or embeds left)."""
     if not message.get("flags", 0) & COMPONENTS_V2:
+        if not (body.get("flags") or 0) & COMPONENTS_V2:
+            return None
+        kept = {k: body.get(k, message.get(k)) for k in ("content", "embeds")}
+        if any(kept.values()):  # an upgrade to V2 must reset them
+            return "content and embeds not reset when setting IS_COMPONENTS_V2"
         return None
     if "flags" in body and body["flags"] is not None and not body["flags"] & COMPONENTS_V2:
         return "the IS_COMPONENTS_V2 flag can't be removed"
