@@ -212,6 +212,10 @@ def job_card(card: JobCard, now: datetime) -> discord.ui.LayoutView:
     return view
 
 
+IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+"""Files shown as images (in a media gallery, :func:`image_card`) rather than as attachments."""
+
+
 def image_card(title: str, filename: str) -> discord.ui.LayoutView:
     """An image (a job's chart) in a media gallery under its title."""
     view = discord.ui.LayoutView(timeout=None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 
@@ -28,13 +28,13 @@ from bot.platform import ChannelGates, RateGate, RateLimited
 from bot.settings import Settings
 from bot.store.approvals import ApprovalRecord
 
+if TYPE_CHECKING:
+    pass
+
 MAX_CHARS = 2000
 """Discord's message length: the renderer continues in a new message past it."""
 TYPING_SECONDS = 8.0
 """A typing indicator lasts 10 s (or until the bot sends a message): repeat it sooner."""
-
-IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
-"""Files shown as images (in a Components V2 media gallery) rather than as attachments."""
 
 T = TypeVar("T")
 
@@ -123,7 +123,7 @@ class DiscordSurface(RoomMessages):
     async def attach_file(self, filename: str, content: bytes, title: str) -> None:
         """A file in the thread (a long tool output); an image is shown in a media gallery."""
         upload = discord.File(io.BytesIO(content), filename)
-        if filename.endswith(IMAGES):
+        if filename.endswith(cards.IMAGES):
             await self._send(view=cards.image_card(title, filename), file=upload)
             return
         await discord_call(self.channel.send(content=title[:MAX_CHARS], file=upload))
