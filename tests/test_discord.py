@@ -35,6 +35,7 @@ from bot.settings import Settings
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
 from bot.turns.intake import FileIntake
+from bot.turns.limits import TurnLimits
 from bot.turns.runner import STORE_DOWN, TurnRunner
 from tests.standins import discord as dc
 from tests.standins.llm import hang, text, tool_calls
@@ -89,6 +90,11 @@ class Rig:
                 rules_file=self.settings.approval_rules,
             ),
             hub=hub,
+            limits=TurnLimits(
+                self.redis,
+                self.settings.user_turns_per_minute,
+                self.settings.channel_turns_per_minute,
+            ),
         )
         self.adapter = DiscordFrontEnd(Runtime(self.settings, self.redis, self.store, self.runner))
         self.bot = self.adapter.bot
@@ -520,9 +526,10 @@ def answers(api: dc.DiscordStandIn, event: dict) -> list[dict]:
 
 async def test_approve_button_runs_the_job_and_the_card_shows_who(rig, llm, api):
     thread, card = await pause_on(rig, llm)
-    assert (
-        "a10g-small" in str(card["embeds"]) and "print('train')" in card["embeds"][0]["description"]
-    )
+    assert card["flags"] & dc.COMPONENTS_V2 and not card["content"] and not card["embeds"]
+    assert "a10g-small" in dc.text_of(card) and "print('train')" in dc.text_of(card)
+    (script,) = [f for f in api.files if f["filename"] == "script-1.py"]
+    assert script["content"] == b"print('train')", "the script as a file on the card"
     assert {i.split(":")[1] for i in api.custom_ids(card)} == {"approve", "reject", "edit"}
     llm.script(text("Started."))
 
@@ -531,7 +538,7 @@ async def test_approve_button_runs_the_job_and_the_card_shows_who(rig, llm, api)
     assert answers(api, event)[0]["type"] == dc.CALLBACK_DEFERRED_UPDATE
     assert RAN == [("hf_jobs", GPU_JOB)]
     card = api.messages[card["id"]]
-    assert f"Approved by <@{ALICE}>" in str(card["embeds"])
+    assert f"Approved by <@{ALICE}>" in dc.text_of(card)
     assert api.custom_ids(card) == [] and api.custom_ids(card, enabled_only=False)
     assert rig.texts(thread)[-1] == "Started."
     (steps,) = rig.steps(thread)
@@ -547,7 +554,7 @@ async def test_a_new_message_abandons_the_approval_and_its_card_says_so(rig, llm
     await rig.idle()
 
     abandoned = api.messages[card["id"]]
-    assert api.custom_ids(abandoned) == [] and "No longer pending" in abandoned["content"]
+    assert api.custom_ids(abandoned) == [] and "No longer pending" in dc.text_of(abandoned)
     stale = api.click_event(card, approve, rig.here(thread), dc.member(ALICE))
     rig.feed(stale)
     await rig.idle()
@@ -574,7 +581,7 @@ async def test_autoapprove_runs_jobs_within_the_budget_and_extend_approves_past_
     rig.say(thread, "now the big one")
     await rig.idle()
     (card,) = rig.cards(thread)
-    assert "over this thread's auto-approve budget" in str(card["embeds"])
+    assert "over this thread's auto-approve budget" in dc.text_of(card)
     await click(rig, thread, card, "extend")
     assert RAN[-1] == ("hf_jobs", big) and rig.texts(thread)[-1] == "Big one ran."
     rig.slash("status", thread)
@@ -600,8 +607,8 @@ async def test_several_calls_get_a_card_each_and_reject_all(rig, llm, api):
     llm.script(tool_calls(*[("hf_jobs", job) for job in jobs]))
     thread = await rig.ask("two jobs")
     (card,) = rig.cards(thread)
-    assert len(card["embeds"]) == 2 and "more lines" in card["embeds"][0]["description"]
-    assert sum(map(dc.embed_chars, card["embeds"])) <= 6000
+    assert "more lines" in dc.text_of(card) and "2. hf_jobs" in dc.text_of(card)
+    assert dc.text_chars(card["components"]) <= 4000 and len(dc.walk(card["components"])) <= 40
     llm.script(text("Neither then."))
 
     rig.feed(api.click_event(card, button(api, card, "reject"), rig.here(thread), dc.member(ALICE)))
@@ -612,7 +619,7 @@ async def test_several_calls_get_a_card_each_and_reject_all(rig, llm, api):
     await rig.idle()
 
     assert RAN == []
-    assert str(api.messages[card["id"]]["embeds"]).count("Rejected by") == 2
+    assert dc.text_of(api.messages[card["id"]]).count("Rejected by") == 2
     assert api.custom_ids(api.messages[card["id"]]) == []
 
 
@@ -633,7 +640,7 @@ async def test_reject_opens_a_modal_and_the_reason_reaches_the_agent(rig, llm, a
     tool_result = [m for m in llm.requests[-1]["messages"] if m["role"] == "tool"]
     assert "too expensive" in tool_result[0]["content"]
     card = api.messages[card["id"]]
-    assert "Rejected by" in str(card["embeds"]) and "too expensive" in str(card["embeds"])
+    assert "Rejected by" in dc.text_of(card) and "too expensive" in dc.text_of(card)
 
 
 async def edit_through_modals(rig: Rig, thread: dict, card: dict, change) -> int:
@@ -644,7 +651,7 @@ async def edit_through_modals(rig: Rig, thread: dict, card: dict, change) -> int
     pages = 0
     while True:
         pages += 1
-        inputs = [i for row in modal["components"] for i in row["components"]]
+        inputs = [i for row in modal["components"] if row["type"] == 1 for i in row["components"]]
         assert all(len(i.get("value", "")) <= 4000 for i in inputs)
         values = {
             i["custom_id"]: change(int(i["custom_id"][4:]), i.get("value", "")) for i in inputs
@@ -662,7 +669,7 @@ async def edit_through_modals(rig: Rig, thread: dict, card: dict, change) -> int
         (modal,) = [b["data"] for b in answers(api, event) if b["type"] == dc.CALLBACK_MODAL]
 
 
-@pytest.mark.parametrize("lines", [400, 1200], ids=["one-modal", "three-modals"])
+@pytest.mark.parametrize("lines", [300, 900], ids=["one-modal", "three-modals"])
 async def test_edit_script_round_trips_a_long_script_exactly(rig, llm, api, lines):
     script = "".join(f"print('step {i:05d}', {'x' * 20!r})\n" for i in range(lines)) + "# end"
     assert len(script) > 4000
@@ -673,9 +680,9 @@ async def test_edit_script_round_trips_a_long_script_exactly(rig, llm, api, line
         rig, thread, card, lambda i, value: value.replace("# end", "# edited end")
     )
 
-    assert pages == (1 if lines == 400 else 3)
+    assert pages == (1 if lines == 300 else 3)
     assert [("hf_jobs", {**GPU_JOB, "script": script.replace("# end", "# edited end")})] == RAN
-    assert "Approved with an edited script" in str(api.messages[card["id"]]["embeds"])
+    assert "Approved with an edited script" in dc.text_of(api.messages[card["id"]])
 
 
 async def test_a_non_approver_is_refused_privately(rig, llm, api):
@@ -733,7 +740,7 @@ async def test_a_click_after_a_restart_still_resolves_the_approval(llm, redis_ur
 
         assert RAN == [("hf_jobs", GPU_JOB)]
         assert second.texts(thread)[-1] == "Started after the restart."
-        assert f"Approved by <@{ALICE}>" in str(api.messages[card["id"]]["embeds"])
+        assert f"Approved by <@{ALICE}>" in dc.text_of(api.messages[card["id"]])
 
 
 # ── setup ────────────────────────────────────────────────────────────────
@@ -754,6 +761,7 @@ def test_invite_url_asks_exactly_the_scopes_and_permissions_used():
         "create_public_threads",
         "send_messages_in_threads",
         "embed_links",
+        "attach_files",
         "read_message_history",
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from adapters.discord import cards
 from agent.tools import build_hf_tools
 from agent.tools.registry import ToolRegistry
 from bot.approvals.expiry import Sweeper
@@ -66,7 +67,7 @@ async def test_pending_lists_exactly_what_the_person_may_decide_and_its_buttons_
         rig.feed(api.click_event(message, approve["custom_id"], rig.here(), dc.member(BOB)))
         await rig.idle()
         assert RAN == [("hf_jobs", GPU_JOB)]
-        assert f"Approved by <@{BOB}>" in str(api.messages[card["id"]]["embeds"])
+        assert f"Approved by <@{BOB}>" in dc.text_of(api.messages[card["id"]])
         redrawn = api.messages[message["id"]]  # /pending's answer, without the decided call
         assert redrawn["content"] == "Nothing is waiting for your decision."
         assert redrawn["components"] == []
@@ -153,12 +154,21 @@ async def test_jobs_and_the_job_card_with_cancel_under_the_rules(
         assert "can't cancel this job" in json.dumps(ephemeral_replies(api, refused))
         assert not hub.jobs[job_id].canceled
 
-        await eventually(lambda: "completed" in job_card()["content"], 15)
+        running = job_card()
+        assert running["flags"] & dc.COMPONENTS_V2 and not running["content"]
+        (container,) = running["components"]
+        assert container["accent_color"] == cards.STATE_COLOURS["running"].value
+        await eventually(lambda: "completed" in dc.text_of(job_card()), 15)
         final = job_card()
-        assert final["content"].startswith(f"✅ Job {job_id} completed · a10g-small\n")
+        assert dc.text_of(final).startswith(f"✅ Job {job_id} completed · a10g-small\n")
+        assert final["components"][0]["accent_color"] == cards.STATE_COLOURS["done"].value
         assert api.custom_ids(final) == [f"mib:joblogs:{job_id}"]
         await eventually(lambda: any(f["filename"].endswith("-metrics.png") for f in api.files))
         (chart,) = [f for f in api.files if f["filename"] == f"job-{job_id}-metrics.png"]
         assert chart["content"].startswith(PNG_MAGIC) and len(chart["content"]) > 1000
+        (shown,) = [m for m in api.in_channel(thread["id"]) if m.get("attachments")]
+        gallery = [i for i in dc.walk(shown["components"]) if i["type"] == 12]
+        assert gallery[0]["items"][0]["media"]["url"] == f"attachment://{chart['filename']}"
+        assert shown["flags"] & dc.COMPONENTS_V2, "the chart in a media gallery"
         summary = [t for t in rig.texts(thread) if " · after " in t]
         assert summary and summary[0].startswith(f"✅ Job {job_id} completed")

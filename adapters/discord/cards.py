@@ -1,38 +1,51 @@
 """What the bot's messages carry besides text: the Stop button, the 👍 / 👎 under a final
-answer, the steps embed of a turn's tool calls, and approval cards.
+answer, the steps embed of a turn's tool calls, and the Components V2 cards.
 
 The steps embed is one message per turn: a line per tool call (its state, then a
 summary of its output), with a Stop button until the turn ends. Past the embed's
 4096 characters the oldest lines give way to a count of them.
 
-An approval card is one message: a line saying what waits, an embed per tool
-call (tool, key arguments, a script preview, then who decided what) and the
-buttons; a decided call's buttons are disabled, and all of them once the
-approval is closed. Embeds share Discord's 6000-character budget per message.
+An approval card is a Components V2 message (:func:`approval_card`): one
+container coloured by its state (waiting, done, rejected, expired), a text and
+a row of buttons per tool call, its script as a file; a decided call's buttons
+are disabled, and all of them once the approval is closed. A job card
+(:func:`job_card`) is one too, coloured running, done or failed, and a job's
+chart is an image in a media gallery (:func:`image_card`). Such a message has
+no content or embeds, at most 40 components and 4,000 characters of text.
+Answers stay plain messages.
 """
 
 from __future__ import annotations
 
+import io
+from datetime import datetime
 from typing import Any
 
 import discord
 
-from adapters.discord.buttons import ApprovalButton, StopButton, ThumbButton
+from adapters.discord.buttons import ApprovalButton, JobButton, StopButton, ThumbButton
 from bot.approvals.card import ALL_VERBS, VERB_LABELS, ApprovalCard, CallView, script_preview
+from bot.jobs.card import JobCard, card_lines
 from bot.output.views import THUMBS, clip
 
-MESSAGE_CHARS = 6000
-"""Discord's limit for all the embeds of a message together."""
 EMBED_DESCRIPTION = 4096
-MAX_EMBEDS = 10
-MAX_BUTTONS = 25
-ROWS = 5
-COLOURS = {
-    "open": discord.Colour.orange(),
-    "approved": discord.Colour.green(),
+COLOURS = {"open": discord.Colour.orange(), "closed": discord.Colour.light_grey()}
+"""The steps embed's colour while its turn runs, and after."""
+V2_COMPONENTS = 40
+"""Discord's limit of components in a Components V2 message, nested ones included."""
+V2_TEXT = 4000
+"""Discord's limit of text across a Components V2 message's text displays."""
+PREVIEW_CHARS = 1200
+"""At most this much of a script is previewed in its card (the whole of it is the file)."""
+STATE_COLOURS = {
+    "waiting": discord.Colour.orange(),
+    "running": discord.Colour.blurple(),
+    "done": discord.Colour.green(),
     "rejected": discord.Colour.red(),
-    "closed": discord.Colour.light_grey(),
+    "failed": discord.Colour.red(),
+    "expired": discord.Colour.light_grey(),
 }
+"""A card's container colour by its state."""
 
 
 STEPS_TITLE = "Steps"
@@ -72,72 +85,141 @@ def _when(at: float) -> str:
     return f"<t:{int(at)}:R>"
 
 
-def call_embed(call: CallView) -> discord.Embed:
-    """The embed of one call, without its script preview (added when the budget is known)."""
-    embed = discord.Embed(
-        title=clip(f"{call.number}. {call.tool}", 256), colour=COLOURS[call.state]
-    )
-    for key, value in call.key_args:
-        embed.add_field(name=key, value=f"`{value}`")
+def _count(item: discord.ui.Item[Any]) -> int:
+    """Components Discord counts for an item: itself and everything inside it."""
+    children = getattr(item, "children", None) or []
+    return 1 + sum(_count(child) for child in children)
+
+
+def card_state(card: ApprovalCard) -> str:
+    """The approval card's colour: waiting, done (approved: the calls run), rejected or expired."""
+    if card.status == "open":
+        return "waiting"
+    if card.status in ("expired", "abandoned"):
+        return "expired"
+    decisions = [call.decision for call in card.calls if call.decision]
+    return "done" if any(d.approved for d in decisions) else "rejected"
+
+
+def script_file(call: CallView) -> discord.File:
+    """A call's script as the file the card carries (``script-<number>.py``)."""
+    assert call.script is not None
+    return discord.File(io.BytesIO(call.script.encode()), f"script-{call.number}.py")
+
+
+def call_text(call: CallView, preview_chars: int = 0) -> str:
+    """One call as markdown: tool and key arguments, the rest, a script preview, its decision."""
+    head = f"**{call.number}. {call.tool}**"
+    head += "".join(f" · {key} `{value}`" for key, value in call.key_args)
+    lines = [head]
     if call.other_args:
-        embed.description = f"`{call.other_args}`"
+        lines.append(f"`{call.other_args}`")
+    if call.script is not None and preview_chars:
+        lines.append(script_preview(call.script, preview_chars, lang="py"))
     if call.decision:
-        embed.add_field(name="Decision", value=call.decision.line(_when), inline=False)
+        lines.append(call.decision.line(_when))
     elif call.note:
-        embed.add_field(name="Approval", value=clip(call.note, 1024), inline=False)
-    return embed
+        lines.append(clip(call.note, 1024))
+    return "\n".join(lines)
 
 
-def _embeds(card: ApprovalCard) -> list[discord.Embed]:
-    calls = card.calls
-    shown = calls if len(calls) <= MAX_EMBEDS else calls[: MAX_EMBEDS - 1]
-    embeds = [call_embed(call) for call in shown]
-    if len(shown) < len(calls):
-        rest = ", ".join(call.tool for call in calls[len(shown) :])
-        embeds.append(
-            discord.Embed(
-                title=f"…and {len(calls) - len(shown)} more", description=clip(rest, 1000)
-            )
-        )
-    scripts = [(e, c.script) for e, c in zip(embeds, shown, strict=False) if c.script is not None]
-    if scripts:
-        share = (MESSAGE_CHARS - 200 - sum(len(e) for e in embeds)) // len(scripts)
-        for embed, script in scripts:
-            description = embed.description or ""
-            budget = min(share, EMBED_DESCRIPTION - len(description) - 1)
-            embed.description = (
-                description + "\n" + script_preview(script, budget, lang="py")
-            ).strip()
-    return embeds
+def _label(verb: str) -> str:
+    return VERB_LABELS[verb]
 
 
-def _view(card: ApprovalCard) -> discord.ui.View:
-    """A row of buttons per call (as many as fit), then Approve all / Reject all when several."""
-    view = discord.ui.View(timeout=None)
-    several = len(card.calls) > 1
-    one_row_each = len(card.calls) < ROWS
-
-    def add(verb: str, n: int | None, label: str, closed: bool, row: int | None) -> None:
-        view.add_item(
-            ApprovalButton(verb, card.approval_id, n, label=label, disabled=closed, row=row)
-        )
-
-    left = MAX_BUTTONS - (len(ALL_VERBS) if several else 0)
-    for call in card.calls:
-        if len(call.verbs) > left:
-            break  # the rest are decided with Approve all / Reject all
-        left -= len(call.verbs)
-        for verb in call.verbs:
-            label = f"{VERB_LABELS[verb]} #{call.number}" if several else VERB_LABELS[verb]
-            add(verb, call.n, label, not call.waiting, call.n if one_row_each else None)
-    if several:
-        for verb in ALL_VERBS:
-            label = f"{VERB_LABELS[verb]} all"
-            add(verb, None, label, not card.waiting, ROWS - 1 if one_row_each else None)
-    return view
+def _buttons(
+    card: ApprovalCard, verbs: tuple[str, ...], n: int | None, label: Any, closed: bool
+) -> discord.ui.ActionRow[Any]:
+    row: discord.ui.ActionRow[Any] = discord.ui.ActionRow()
+    for verb in verbs:
+        row.add_item(ApprovalButton(verb, card.approval_id, n, label=label(verb), disabled=closed))
+    return row
 
 
 def approval_card(card: ApprovalCard) -> dict[str, Any]:
-    """``channel.send`` / ``message.edit`` keyword arguments for an approval's message."""
-    content = "\n".join(filter(None, (card.title, card.status_note, card.audit)))
-    return {"content": content, "embeds": _embeds(card), "view": _view(card)}
+    """``channel.send`` keyword arguments for an approval's message: a Components V2 card.
+
+    One container coloured by the card's state: the title, then per call its text,
+    its script as a file and a row of its buttons, as many calls as fit in
+    Discord's 40 components (the rest are named, and decided with Approve all /
+    Reject all); the text, script previews included, stays within 4,000 characters.
+    """
+    several = len(card.calls) > 1
+    head = "\n".join(filter(None, (card.title, card.status_note)))
+    tail: list[discord.ui.Item[Any]] = []
+    if several:
+        tail += [
+            discord.ui.Separator(),
+            _buttons(card, ALL_VERBS, None, lambda v: f"{VERB_LABELS[v]} all", not card.waiting),
+        ]
+    if card.audit:
+        tail.append(discord.ui.TextDisplay(card.audit))
+    room = V2_COMPONENTS - 2 - sum(map(_count, tail)) - 1  # container, head; an overflow line
+    blocks: list[tuple[CallView, list[discord.ui.Item[Any]]]] = []
+    for call in card.calls:
+        items: list[discord.ui.Item[Any]] = [discord.ui.Separator(), discord.ui.TextDisplay("")]
+        if call.script is not None:
+            items.append(discord.ui.File(script_file(call)))
+        label = (lambda v, c=call: f"{VERB_LABELS[v]} #{c.number}") if several else _label
+        items.append(_buttons(card, call.verbs, call.n, label, not call.waiting))
+        cost = sum(map(_count, items))
+        if cost > room:
+            break
+        room -= cost
+        blocks.append((call, items))
+    rest = card.calls[len(blocks) :]
+    more = f"…and {len(rest)} more: {clip(', '.join(c.tool for c in rest), 500)}" if rest else ""
+    fixed = sum(len(call_text(call)) for call, _ in blocks) + len(head) + len(more)
+    fixed += len(card.audit or "")
+    scripts = sum(1 for call, _ in blocks if call.script is not None)
+    share = min(PREVIEW_CHARS, (V2_TEXT - fixed - 20 * len(blocks)) // scripts) if scripts else 0
+    container = discord.ui.Container(
+        discord.ui.TextDisplay(head), accent_colour=STATE_COLOURS[card_state(card)]
+    )
+    for call, items in blocks:
+        items[1] = discord.ui.TextDisplay(call_text(call, max(share, 0)))
+        for item in items:
+            container.add_item(item)
+    if more:
+        container.add_item(discord.ui.TextDisplay(more))
+    for item in tail:
+        container.add_item(item)
+    view = discord.ui.LayoutView(timeout=None)
+    view.add_item(container)
+    files = [script_file(call) for call, _ in blocks if call.script is not None]
+    return {"view": view, "files": files}
+
+
+def job_state(card: JobCard) -> str:
+    """A job card's colour: running, done (completed) or failed."""
+    if not card.finished:
+        return "running"
+    return "done" if card.status == "COMPLETED" else "failed"
+
+
+def job_card(card: JobCard, now: datetime) -> discord.ui.LayoutView:
+    """A job's card: a container coloured by its state, its lines, Logs (and Cancel while it runs)."""
+    text = "\n".join(card_lines(card, budget=V2_TEXT, clock=lambda: now))
+    buttons: discord.ui.ActionRow[Any] = discord.ui.ActionRow(JobButton("logs", card.job_id))
+    if not card.finished:
+        buttons.add_item(JobButton("cancel", card.job_id))
+    view = discord.ui.LayoutView(timeout=None)
+    view.add_item(
+        discord.ui.Container(
+            discord.ui.TextDisplay(text), buttons, accent_colour=STATE_COLOURS[job_state(card)]
+        )
+    )
+    return view
+
+
+IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+"""Files shown as images (in a media gallery, :func:`image_card`) rather than as attachments."""
+
+
+def image_card(title: str, filename: str) -> discord.ui.LayoutView:
+    """An image (a job's chart) in a media gallery under its title."""
+    view = discord.ui.LayoutView(timeout=None)
+    view.add_item(discord.ui.TextDisplay(clip(title, V2_TEXT)))
+    gallery = discord.ui.MediaGallery(discord.MediaGalleryItem(f"attachment://{filename}"))
+    view.add_item(gallery)
+    return view

@@ -1,9 +1,13 @@
 """Slash commands and messages become runner inputs; the Stop button stops a turn.
 
 ``/ask`` in a server channel opens a public thread from its reply and runs the
-session there; in a thread or a DM it continues that session. In a thread the
-bot opened, a plain message continues the session (with the message-content
-intent; without it, only messages that mention the bot carry text). While the
+session there; in a thread or a DM it continues that session. A message that
+mentions the bot in a server channel opens a public thread on that message and
+is the session's first input, as ``/ask``'s prompt is (the same admission and
+limits); a mention inside a thread starts or continues that thread's session.
+In a thread the bot opened, a plain message continues the session too (with the
+message-content intent; without it, only messages that mention the bot carry
+text). While the
 model thinks the thread shows a typing indicator, not a placeholder message;
 answers stream into messages the bot posts with its own token. Files attached to
 a message (or to ``/ask``) go with it: the turn downloads them from Discord's
@@ -33,7 +37,9 @@ logger = logging.getLogger(__name__)
 
 THREAD_NAME_CHARS = 90
 QUOTE_CHARS = 1800
-USE_IN_THREAD = "Use this inside a thread I opened with `/ask` (or in a DM with me)."
+USE_IN_THREAD = (
+    "Use this inside a thread I opened (with `/ask` or an @mention), or in a DM with me."
+)
 
 
 def status_lines(status: dict[str, Any]) -> str:
@@ -137,15 +143,20 @@ class Conversations:
     # ── messages ─────────────────────────────────────────────────────────
 
     async def on_message(self, message: discord.Message) -> None:
-        """A DM, or a message in a thread the bot opened, continues that session."""
+        """A DM, or a message in a thread the bot opened, continues that session; a mention
+        of the bot in a server channel opens a thread on that message and answers there."""
         me = self.client.user
         if message.author.bot or me is None:
             return
         channel: Any = message.channel
-        if isinstance(channel, discord.PartialMessageable):  # a thread the cache doesn't know
+        if isinstance(channel, discord.PartialMessageable):  # a channel the cache doesn't know
             channel = await self.client.fetch_channel(channel.id)
         place = place_of(channel)
-        if place is None or not await self._addressed(message, channel, place, me):
+        mentioned = any(m.id == me.id for m in message.mentions)
+        if place is None:
+            if not (mentioned and isinstance(channel, discord.TextChannel)):
+                return
+        elif not await self._addressed(channel, place, mentioned, me):
             return
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
         files = attached_files(message.attachments)
@@ -153,17 +164,33 @@ class Conversations:
             redis_keys.platform_event("discord", message.id)
         ):
             return
+        if place is None:
+            place = await self._open_thread(channel, message, text)
+            if place is None:
+                return
         await self.start_turn(encode_key(place), text, message.author, files)
 
     async def _addressed(
-        self, message: discord.Message, channel: Any, place: Place, me: discord.ClientUser
+        self, channel: Any, place: Place, mentioned: bool, me: discord.ClientUser
     ) -> bool:
-        """Every DM; in a thread, with the intent any message, else only mentions of the bot."""
-        if place.guild_id is None:
+        """Every DM; in a thread, a mention of the bot, and with the message-content intent
+        any message in a thread that is a session (the bot opened it, or was asked in it)."""
+        if place.guild_id is None or mentioned:
             return True
-        if not self.message_content and not me.mentioned_in(message):
+        if not self.message_content:
             return False
         return channel.owner_id == me.id or bool(await self.store.meta(encode_key(place)))
+
+    async def _open_thread(
+        self, channel: discord.TextChannel, message: discord.Message, text: str
+    ) -> Place | None:
+        """A public thread on the message that mentioned the bot; None (logged) if refused."""
+        try:
+            thread = await channel.create_thread(name=thread_name(text), message=message)
+        except discord.HTTPException as exc:
+            logger.warning("could not open a thread in %s: %s", channel.id, exc)
+            return None
+        return Place(channel.guild.id, channel.id, thread.id)
 
     # ── turns ────────────────────────────────────────────────────────────
 

@@ -11,13 +11,17 @@ from bot.settings import Settings
 
 SCOPES = ("bot", "applications.commands")
 PERMISSIONS = discord.Permissions(
-    view_channel=True,  # see the channels /ask is used in
+    view_channel=True,  # see the channels /ask and @mentions are used in
     send_messages=True,  # the /ask reply, DMs
-    create_public_threads=True,  # the thread /ask opens from its reply
+    create_public_threads=True,  # the thread /ask opens from its reply, or a mention on its message
     send_messages_in_threads=True,  # answers, tool lines, approval cards
-    embed_links=True,  # approval cards are embeds
+    embed_links=True,  # the steps embed
+    attach_files=True,  # a card's script file, a job's chart, long tool outputs
     read_message_history=True,  # edit and continue messages in threads
 )
+"""The gateway intents are not granted here: guild messages are asked in code (mentions
+carry their text without the privileged Message Content intent, which is switched on in
+the Developer Portal for plain messages in the bot's threads)."""
 
 
 def application_id(token: str) -> int:

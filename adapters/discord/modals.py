@@ -1,9 +1,13 @@
 """The Reject (reason) and Edit script modals.
 
-A Discord modal holds five text inputs of at most 4000 characters. A longer
-script is split at line ends across inputs (joined back exactly, the separators
-kept aside), and past five inputs across several modals: submitting one offers
-a button to open the next, and only the last submission approves the call.
+A Discord modal holds five components: an Edit script modal has four text
+inputs of at most 4000 characters and a file upload. A longer script is split
+at line ends across inputs (joined back exactly, the separators kept aside),
+and past four inputs across several modals: submitting one offers a button to
+open the next, and only the last submission approves the call. A file uploaded
+in any of them replaces the whole script instead and approves the call at once,
+if it is text within the size cap (:func:`bot.approvals.scripts.uploaded_script`);
+else the uploader is told why and the call still waits.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ from typing import Any
 
 import discord
 
-from bot.approvals.scripts import join_script, split_script
+from bot.approvals.scripts import NotAScript, join_script, split_script, uploaded_script
 
 INPUT_CHARS = 4000
-INPUTS_PER_MODAL = 5
+INPUTS_PER_MODAL = 4
+"""Text inputs per Edit script modal; the fifth component is the file upload."""
+UPLOAD_LABEL = "…or upload the script as a file"
+UPLOAD_HINT = "A text file; it replaces the whole script and approves the call."
 REASON_CHARS = 1000
 MODAL_TIMEOUT = 3600.0
 """An unsubmitted modal is forgotten after this long."""
@@ -102,8 +109,15 @@ class EditModal(discord.ui.Modal):
                 custom_id=f"part{i}",
             )
             self.add_item(self.inputs[i])
+        self.upload = discord.ui.FileUpload(custom_id="file", required=False, max_values=1)
+        self.add_item(
+            discord.ui.Label(text=UPLOAD_LABEL, description=UPLOAD_HINT, component=self.upload)
+        )
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
+        if self.upload.values:
+            await self._uploaded(interaction, self.upload.values[0])
+            return
         for i, field in self.inputs.items():
             self.edit.parts[i] = field.value
         if self.page + 1 < self.edit.pages:
@@ -120,6 +134,21 @@ class EditModal(discord.ui.Modal):
             self.edit.n,
             approved=True,
             edited_script=self.edit.script(),
+        )
+
+    async def _uploaded(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+        """The uploaded file is the script: approve with it, or say why it can't be."""
+        await interaction.response.defer()
+        try:
+            script = await uploaded_script(file.filename, file.size, file.read)
+        except (NotAScript, discord.HTTPException) as exc:
+            text = (
+                str(exc) if isinstance(exc, NotAScript) else f"I couldn't read `{file.filename}`."
+            )
+            await interaction.followup.send(f"{text} The call still waits.", ephemeral=True)
+            return
+        await self.edit.decide(
+            interaction, self.edit.approval_id, self.edit.n, approved=True, edited_script=script
         )
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import discord
 
-from adapters.discord.buttons import JobButton
+from adapters.discord.cards import job_card
 from adapters.discord.keys import Place, parse_key
-from bot.jobs.card import JobCard, card_lines
+from bot.jobs.card import JobCard
 from bot.output.views import clip
 
 MESSAGE_CHARS = 2000
@@ -26,15 +25,6 @@ WEB = "https://discord.com/channels"
 def thread_url(place: Place) -> str:
     """The link that opens a session's thread (or DM) in Discord."""
     return f"{WEB}/{place.guild_id or '@me'}/{place.channel_id}"
-
-
-def job_view(job_id: str, running: bool) -> discord.ui.View:
-    """Logs, and Cancel while the job runs (persistent buttons)."""
-    view = discord.ui.View(timeout=None)
-    view.add_item(JobButton("logs", job_id))
-    if running:
-        view.add_item(JobButton("cancel", job_id))
-    return view
 
 
 def mention(who: str) -> str:
@@ -51,17 +41,13 @@ def allowed(who: Sequence[str]) -> discord.AllowedMentions:
 
 class RoomMessages:
     """Job cards and pings for a :class:`~adapters.discord.surface.DiscordSurface` (through
-    its ``_send`` and ``update``)."""
+    its ``_send`` and ``update_card``)."""
 
     async def post_job_card(self, ref: str | None, card: JobCard, now: datetime) -> str:
-        content = "\n".join(card_lines(card, budget=MESSAGE_CHARS, clock=lambda: now))
-        payload: dict[str, Any] = {
-            "content": content,
-            "view": job_view(card.job_id, not card.finished),
-        }
+        view = job_card(card, now)
         if ref is None:
-            return await self._send(**payload)  # type: ignore[attr-defined]
-        await self.update(ref, **payload)  # type: ignore[attr-defined]
+            return await self._send(view=view)  # type: ignore[attr-defined]
+        await self.update_card(ref, view)  # type: ignore[attr-defined]
         return ref
 
     async def post_ping(self, text: str, who: Sequence[str]) -> None:

@@ -117,13 +117,24 @@ class DiscordSurface(RoomMessages):
         )
         return {"channel_id": str(self.channel.id), "message_id": message_id}
 
+    async def update_card(self, ref: str, view: discord.ui.LayoutView, **files: Any) -> None:
+        """Redraw a Components V2 card. Content and embeds are reset, as Discord requires to
+        upgrade a card drawn before V2 (on a V2 card there are none)."""
+        await self.update(ref, content=None, embeds=[], view=view, **files)
+
     async def update_approval(self, record: ApprovalRecord) -> None:
+        """The card drawn again; its script files are sent again with it (an edit replaces them)."""
         card = cards.approval_card(ApprovalCard.of(record))
-        await self.update(record.platform_ref["message_id"], **card)
+        await self.update_card(
+            record.platform_ref["message_id"], card["view"], attachments=card["files"]
+        )
 
     async def attach_file(self, filename: str, content: bytes, title: str) -> None:
-        """A file in the thread (a long tool output, an image)."""
+        """A file in the thread (a long tool output); an image is shown in a media gallery."""
         upload = discord.File(io.BytesIO(content), filename)
+        if filename.endswith(cards.IMAGES):
+            await self._send(view=cards.image_card(title, filename), file=upload)
+            return
         await discord_call(self.channel.send(content=title[:MAX_CHARS], file=upload))
 
     async def post_notice(self, text: str) -> None:

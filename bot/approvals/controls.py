@@ -22,6 +22,7 @@ from bot.approvals.audit import AuditEntry, AuditLog
 from bot.approvals.budget import Budget, Budgets
 from bot.approvals.costs import CostEstimator, hub_prices
 from bot.approvals.rules import ApprovalRules, Rule
+from bot.approvals.scripts import script_digest
 from bot.store.approvals import ApprovalRecord
 
 AUTO_APPROVER = "auto-approve"
@@ -52,7 +53,7 @@ def decision_summary(decision: dict[str, Any]) -> str:
     if not decision.get("approved"):
         verb = "🚫 Rejected"
     elif decision.get("edited_script"):
-        verb = "✏️ Approved with an edited script"
+        verb = f"✏️ Approved with an edited script (`{script_digest(decision['edited_script'])}`)"
     else:
         verb = "✅ Approved"
     return f"{verb} by <@{decision['by']}>"

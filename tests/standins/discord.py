@@ -10,7 +10,14 @@ the rate-limit headers, a ``Via`` header so discord.py trusts it).
 
 Attachments (:meth:`DiscordStandIn.add_attachment`) are served from the stand-in's
 CDN path with signed-link parameters (``ex``, ``is``, ``hm``), to anyone, as
-Discord's CDN serves them; a removed one is a 404.
+Discord's CDN serves them; a removed one is a 404. A modal's file upload
+submits them as Discord does (attachment ids, resolved in ``data.resolved``).
+
+Message bodies are checked against Discord's documented limits (:func:`invalid`),
+Components V2 ones (flag :data:`COMPONENTS_V2`) too: no content or embeds, at most
+40 components, 4,000 characters of text, file components pointing at uploaded
+attachments, the flag never removed by an edit; a refusal is Discord's HTTP 400
+(code 50035, ``Invalid Form Body``).
 
 The ``*_event`` functions build the JSON payloads the gateway sends for
 ``INTERACTION_CREATE``, ``MESSAGE_CREATE``, ``GUILD_CREATE`` and ``THREAD_CREATE``;
@@ -40,6 +47,12 @@ CALLBACK_MESSAGE, CALLBACK_DEFERRED, CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE, 
     9,
 )
 EPHEMERAL = 64
+COMPONENTS_V2 = 32768
+"""The message flag IS_COMPONENTS_V2: no content or embeds, at most 40 components and 4,000
+characters of text displays; once set, never removed."""
+TEXT_DISPLAY, LABEL, FILE_UPLOAD = 10, 18, 19
+V2_ONLY = {9, 10, 11, 12, 13, 14, 17}
+"""Section, text display, thumbnail, media gallery, file, separator, container."""
 OPTION_TYPES = {str: 3, int: 10, float: 10, dict: 11}
 """A slash command option's type by its Python value: string, number, attachment."""
 _ids = itertools.count(1_000_000_000_000_000_000)
@@ -228,11 +241,11 @@ class DiscordStandIn:
 
     @staticmethod
     def custom_ids(message: dict[str, Any], *, enabled_only: bool = True) -> list[str]:
+        """The ids of a message's buttons (and selects), nested ones (V2) included."""
         return [
             item["custom_id"]
-            for row in message.get("components", [])
-            for item in row.get("components", [])
-            if not (enabled_only and item.get("disabled"))
+            for item in walk(message.get("components", []))
+            if "custom_id" in item and not (enabled_only and item.get("disabled"))
         ]
 
     # ── serving ──────────────────────────────────────────────────────────
@@ -271,7 +284,7 @@ class DiscordStandIn:
         problem = invalid(body.get("data", body) if isinstance(body, dict) else None)
         if problem:
             call.status = 400
-            return self._json({"message": f"Invalid Form Body: {problem}", "code": 50035}, 400)
+            return self._json(form_error(problem), 400)
         return await handler(request)
 
     async def _body(self, request: web.Request) -> Any:
@@ -288,8 +301,9 @@ class DiscordStandIn:
             else:
                 files.append({"filename": part.filename, "content": bytes(await part.read())})
         self.files.extend(files)
+        channel_id = request.match_info.get("channel", "0")
         body["attachments"] = [
-            {"filename": f["filename"], "size": len(f["content"])} for f in files
+            self.add_attachment(channel_id, f["filename"], f["content"]) for f in files
         ]
         return body
 
@@ -329,7 +343,9 @@ class DiscordStandIn:
 
     @staticmethod
     def _apply(message: dict[str, Any], body: dict[str, Any]) -> None:
-        for key in ("content", "embeds", "components", "flags", "attachments"):
+        if "content" in body:
+            message["content"] = body["content"] or ""  # null clears it
+        for key in ("embeds", "components", "flags", "attachments"):
             if key in body and body[key] is not None:
                 message[key] = body[key]
 
@@ -397,6 +413,10 @@ class DiscordStandIn:
         message = self.messages.get(request.match_info["message"])
         if message is None:
             return self._json({"message": "Unknown Message", "code": 10008}, status=404)
+        problem = v2_edit_problem(message, request[BODY])
+        if problem:
+            self.calls[-1].status = 400
+            return self._json(form_error(problem), 400)
         self._apply(message, request[BODY])
         message["edited_timestamp"] = "2026-01-01T00:00:01+00:00"
         return self._json(message)
@@ -513,28 +533,38 @@ class DiscordStandIn:
     def submit_event(
         self,
         modal: dict[str, Any],
-        values: dict[str, str],
+        values: dict[str, str | list[dict[str, Any]]],
         place: Place,
         who: dict[str, Any],
         message: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """An ``INTERACTION_CREATE`` submitting ``modal`` (a recorded type-9 callback's data)."""
-        rows = [
-            {
-                "type": 1,
-                "components": [
-                    {
-                        "type": 4,
-                        "custom_id": i["custom_id"],
-                        "value": values.get(i["custom_id"], ""),
-                    }
-                    for i in row["components"]
-                ],
-            }
-            for row in modal["components"]
+        """An ``INTERACTION_CREATE`` submitting ``modal`` (a recorded type-9 callback's data).
+
+        ``values`` maps a text input's ``custom_id`` to its text, and a file upload's to
+        the attachments (:meth:`add_attachment`) uploaded in it, resolved as Discord
+        resolves them.
+        """
+        resolved: dict[str, dict[str, Any]] = {}
+
+        def submitted(item: dict[str, Any]) -> dict[str, Any]:
+            value = values.get(item["custom_id"])
+            answer = {"type": item["type"], "id": item.get("id"), "custom_id": item["custom_id"]}
+            if item["type"] == FILE_UPLOAD:
+                files = value if isinstance(value, list) else []
+                resolved.update({f["id"]: f for f in files})
+                return answer | {"values": [f["id"] for f in files]}
+            return answer | {"value": value or ""}
+
+        components = [
+            {"type": LABEL, "id": top.get("id"), "component": submitted(top["component"])}
+            if top["type"] == LABEL
+            else {"type": 1, "components": [submitted(i) for i in top["components"]]}
+            for top in modal["components"]
         ]
         extra = {"message": dict(message)} if message else {}
-        data = {"custom_id": modal["custom_id"], "components": rows}
+        data: dict[str, Any] = {"custom_id": modal["custom_id"], "components": components}
+        if resolved:
+            data["resolved"] = {"attachments": resolved}
         return self._interaction(5, data, Place(place.guild_id, place.channel, extra), who)
 
 
@@ -546,12 +576,48 @@ def embed_chars(embed: dict[str, Any]) -> int:
     return sum(len(t or "") for t in texts) + sum(len(f["name"]) + len(f["value"]) for f in fields)
 
 
+def walk(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every component of a list, and every one nested in it (rows, containers, sections,
+    labels), depth first."""
+    found = []
+    for item in components:
+        found.append(item)
+        nested = list(item.get("components", []))
+        nested += [item[k] for k in ("accessory", "component") if isinstance(item.get(k), dict)]
+        found += walk(nested)
+    return found
+
+
+def text_chars(components: list[dict[str, Any]]) -> int:
+    """The characters Discord counts towards a V2 message's 4,000: its text displays'."""
+    return sum(len(i.get("content", "")) for i in walk(components) if i["type"] == TEXT_DISPLAY)
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """What a person reads in a message: its content, embeds and text displays."""
+    texts = [message.get("content") or ""]
+    for embed in message.get("embeds") or []:
+        texts += [embed.get("title") or "", embed.get("description") or ""]
+        texts += [f"{f['name']}: {f['value']}" for f in embed.get("fields", [])]
+    shown = walk(message.get("components") or [])
+    texts += [i["content"] for i in shown if i["type"] == TEXT_DISPLAY]
+    return "\n".join(t for t in texts if t)
+
+
+def form_error(problem: str) -> dict[str, Any]:
+    """Discord's HTTP 400 body for a payload it refuses."""
+    errors = {"_errors": [{"code": "BASE_TYPE_INVALID", "message": problem}]}
+    return {"message": "Invalid Form Body", "code": 50035, "errors": errors}
+
+
 def invalid(body: dict[str, Any] | None) -> str | None:
     """What Discord would refuse in a message or modal body (its documented limits), if anything."""
     if not body:
         return None
     embeds = body.get("embeds") or []
     rows = body.get("components") or []
+    if (body.get("flags") or 0) & COMPONENTS_V2:
+        return invalid_v2(body)
     items = [i for row in rows for i in row.get("components", [])]
     checks = {
         "content over 2000 characters": len(body.get("content") or "") > 2000,
@@ -564,8 +630,57 @@ def invalid(body: dict[str, Any] | None) -> str | None:
         "a text input over 4000 characters": any(
             len(i.get("value") or "") > 4000 for i in items if i.get("type") == 4
         ),
+        "a layout component in a message without the IS_COMPONENTS_V2 flag": any(
+            i["type"] in V2_ONLY for i in walk(rows)
+        ),
     }
     return next((name for name, failed in checks.items() if failed), None)
+
+
+def invalid_v2(body: dict[str, Any]) -> str | None:
+    """What Discord refuses in a Components V2 message."""
+    components = walk(body.get("components") or [])
+    files = {a["filename"] for a in body.get("attachments") or []}
+    media = [
+        m["url"]
+        for i in components
+        for m in [i.get("file", i.get("media"))] + [x["media"] for x in i.get("items", [])]
+        if m
+    ]
+    checks = {
+        "content on a message with the IS_COMPONENTS_V2 flag": bool(body.get("content")),
+        "embeds on a message with the IS_COMPONENTS_V2 flag": bool(body.get("embeds")),
+        "more than 40 components": len(components) > 40,
+        "text displays over 4000 characters": text_chars(body.get("components") or []) > 4000,
+        "more than 5 items in a row": any(
+            len(i.get("components", [])) > 5 for i in components if i["type"] == 1
+        ),
+        "a custom_id over 100 characters": any(
+            len(i.get("custom_id", "")) > 100 for i in components
+        ),
+        "a file component not pointing to an uploaded attachment": "attachments" in body
+        and any(
+            u.removeprefix("attachment://") not in files
+            for u in media
+            if u.startswith("attachment://")
+        ),
+    }
+    return next((name for name, failed in checks.items() if failed), None)
+
+
+def v2_edit_problem(message: dict[str, Any], body: dict[str, Any]) -> str | None:
+    """What Discord refuses in an edit of a Components V2 message (the flag removed, content
+    or embeds added), or in an edit that upgrades a message to V2 (content or embeds left)."""
+    if not message.get("flags", 0) & COMPONENTS_V2:
+        if not (body.get("flags") or 0) & COMPONENTS_V2:
+            return None
+        kept = {k: body.get(k, message.get(k)) for k in ("content", "embeds")}
+        if any(kept.values()):  # an upgrade to V2 must reset them
+            return "content and embeds not reset when setting IS_COMPONENTS_V2"
+        return None
+    if "flags" in body and body["flags"] is not None and not body["flags"] & COMPONENTS_V2:
+        return "the IS_COMPONENTS_V2 flag can't be removed"
+    return invalid_v2({**body, "flags": COMPONENTS_V2})
 
 
 def message_event(
