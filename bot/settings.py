@@ -68,6 +68,22 @@ class Settings(BaseSettings):
         "HF_TOKEN", description="Environment variables hf_jobs may pass to jobs, by name"
     )
 
+    # Sandbox
+    sandbox: str = Field(
+        "auto",
+        pattern="^(auto|space|local|off)$",
+        description=(
+            "Where the agent's commands run: space (a private HF Space per session), local "
+            "(bubblewrap on this host), off; auto: space with HF_TOKEN, else local with bwrap"
+        ),
+    )
+    sandbox_network: bool = Field(
+        False, description="Local sandboxes may use the network (never the host's loopback)"
+    )
+    sandbox_idle_minutes: float = Field(
+        30, gt=0, description="A sandbox unused this long is stopped (its files stay)"
+    )
+
     # Slack
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

@@ -346,7 +346,7 @@ def app(sandbox: Sandbox) -> web.Application:
                 return web.json_response(await handler(body))
             except Refused as exc:
                 return web.json_response(answer(error=str(exc)))
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # e.g. a NUL byte in a command or a path
                 return web.json_response(answer(error=f"{type(exc).__name__}: {exc}"))
 
         return serve

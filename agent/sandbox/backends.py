@@ -68,6 +68,10 @@ class SandboxBackend(Protocol):
         """End the sandbox; nothing if it is already gone."""
         ...
 
+    async def stop_idle(self, idle_seconds: float) -> list[str]:
+        """Stop this process's sandboxes unused for ``idle_seconds``; their ids."""
+        ...
+
     async def close(self) -> None:
         """Stop what this process started and release connections (at shutdown)."""
         ...
