@@ -1,0 +1,96 @@
+"""The local backend: the sandbox server under bubblewrap, one per session, sealed off from
+the bot's environment, files and loopback services."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agent.sandbox.backends import SandboxUnavailable
+from agent.sandbox.local import LocalBackend, bwrap_path
+
+REPO = Path(__file__).resolve().parents[1]
+SECRET = "mib-test-secret-value-4242"
+
+
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot run here (None: it can)."""
+    if bwrap_path() is None:
+        return "bwrap is not installed (make test installs it as root: apt-get install bubblewrap)"
+    probe = subprocess.run(
+        ["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--unshare-user", "true"],
+        capture_output=True,
+        text=True,
+    )
+    return None if probe.returncode == 0 else f"bwrap cannot make namespaces: {probe.stderr}"
+
+
+pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=str(bwrap_problem()))
+
+
+@pytest.fixture
+async def local(tmp_path):
+    backend = LocalBackend(tmp_path / "data" / "sandboxes")
+    yield backend
+    await backend.close()
+
+
+async def run(backend: LocalBackend, record, command: str) -> dict:
+    async with await backend.attach(record) as client:
+        return await client.bash(command, work_dir=None, seconds=30, run_id="r")
+
+
+async def test_a_command_sees_nothing_of_the_bot(local, tmp_path, monkeypatch, redis_server):
+    monkeypatch.setenv("MIB_TEST_SECRET", SECRET)  # the bot's environment holds a secret
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "bot-state.txt").write_text("the bot's own file")
+    record = await local.start("t:1:2:3", "cpu-basic")
+
+    env = await run(local, record, "env; cat /proc/1/environ | tr '\\0' '\\n'")
+    assert SECRET not in env["output"] and "MIB_TEST_SECRET" not in env["output"]
+
+    files = await run(
+        local,
+        record,
+        f"ls {REPO}/pyproject.toml {data_dir}/bot-state.txt {data_dir} {tmp_path} 2>&1; "
+        "ls /workspace/..; id -u",
+    )
+    assert "No such file" in files["output"] and "the bot's own file" not in files["output"]
+    assert str(tmp_path.name) not in files["output"].split("\n")[-2]
+    assert files["output"].strip().endswith("1000")
+
+    port = int(redis_server.url.rsplit(":", 1)[1].split("/")[0])
+    redis = await run(local, record, f"echo PING > /dev/tcp/127.0.0.1/{port} && echo reached")
+    assert redis["exit_code"] != 0 and "reached" not in redis["output"]
+
+
+async def test_only_the_sessions_directory_is_writable(local):
+    record = await local.start("t:1:2:3", "cpu-basic")
+    wrote = await run(local, record, "echo hi > made.txt && touch /usr/x /etc/x 2>&1; true")
+    assert "Read-only" in wrote["output"] or "No such file" in wrote["output"]
+    assert (local.workspace("t:1:2:3") / "made.txt").read_text() == "hi\n"
+    other = await local.start("t:1:2:other", "cpu-basic")
+    sees = await run(local, other, "ls")
+    assert "made.txt" not in sees["output"]
+
+
+async def test_stopped_and_idle_sandboxes_end(local):
+    record = await local.start("t:1:2:3", "cpu-basic")
+    assert await local.alive(record)
+    assert await local.stop_idle(3600) == []
+    assert await local.stop_idle(0) == [record.id]
+    assert not await local.alive(record)
+    again = await local.start("t:1:2:3", "cpu-basic")
+    await local.stop(again)
+    assert not await local.alive(again)
+
+
+async def test_other_hardware_and_a_missing_bwrap_are_refused(local, monkeypatch):
+    with pytest.raises(SandboxUnavailable, match="space backend"):
+        await local.start("t:1:2:3", "t4-small")
+    monkeypatch.setenv("PATH", "/nonexistent")  # no bwrap on the PATH
+    with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
+        await local.start("t:1:2:3", "cpu-basic")
