@@ -407,6 +407,12 @@ def test_tools_command_lists_built_in_and_mcp_tools(tmp_path, log, monkeypatch, 
     assert rows["local__lookup"].split()[1:] == ["mcp", "local", "never"]
     assert rows["local__wipe"].split()[1:] == ["mcp", "local", "always"]
     assert rows["plan"].split()[1:] == ["built-in", "never"]
-    assert rows["sandbox_create"].split()[1:] == ["built-in", "always"]
+    assert rows["sandbox_create"].split()[1:] == [
+        "built-in",
+        "hardware",
+        "other",
+        "than",
+        "cpu-basic",
+    ]
     assert "delete_branch" in rows["hf_repo_git"]
     assert rows["MCP"].startswith("MCP server down unavailable: ")

@@ -20,7 +20,10 @@ AUTO_UPLOAD = AgentConfig(auto_file_upload=True)
         # malformed nested args: no approval (the validation error is reported instead)
         ("hf_jobs", {"operation": "run", "args": "not an object"}, DEFAULT, False),
         ("hf_jobs", {"operation": "run", "args": [1]}, DEFAULT, False),
-        ("sandbox_create", {}, DEFAULT, True),
+        ("sandbox_create", {}, DEFAULT, False),
+        ("sandbox_create", {"hardware": "cpu-basic"}, DEFAULT, False),
+        ("sandbox_create", {"hardware": "t4-small"}, DEFAULT, True),
+        ("sandbox_create", {"hardware": "t4-small"}, YOLO, False),
         # hf_jobs: run-like operations on GPU always, on CPU only when confirm_cpu_jobs
         ("hf_jobs", {"operation": "run", "hardware_flavor": "a10g-small"}, DEFAULT, True),
         ("hf_jobs", {"operation": "uv", "flavor": "t4-medium"}, NO_CPU_CONFIRM, True),

@@ -49,11 +49,10 @@ class Sandbox:
         return not existed
 
     def directory(self, session: Session) -> Path:
-        """The session's directory; an error if sandbox_create was never approved."""
-        if STATE_KEY not in session.state:
-            raise ToolError("This conversation has no files yet.")
+        """The session's directory; an error if it has none (no file shared, no sandbox)."""
         base = self._base(session)
-        base.mkdir(parents=True, exist_ok=True)
+        if not base.is_dir():
+            raise ToolError("This conversation has no files yet.")
         return base
 
     def path(self, session: Session, name: str) -> Path:
