@@ -3,6 +3,7 @@ the bot's environment, files and loopback services."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -65,6 +66,35 @@ async def test_a_command_sees_nothing_of_the_bot(local, tmp_path, monkeypatch, r
     port = int(redis_server.url.rsplit(":", 1)[1].split("/")[0])
     redis = await run(local, record, f"echo PING > /dev/tcp/127.0.0.1/{port} && echo reached")
     assert redis["exit_code"] != 0 and "reached" not in redis["output"]
+
+
+@pytest.mark.skipif(shutil.which("slirp4netns") is None, reason="slirp4netns is not installed")
+async def test_with_network_on_the_hosts_loopback_stays_out_of_reach(tmp_path, redis_server):
+    backend = LocalBackend(tmp_path / "sandboxes", network=True)
+    try:
+        record = await backend.start("t:1:2:3", "cpu-basic")
+        port = int(redis_server.url.rsplit(":", 1)[1].split("/")[0])
+        answer = await run(
+            backend,
+            record,
+            "cat /proc/net/dev /etc/resolv.conf; "
+            f"timeout 5 bash -c 'echo PING > /dev/tcp/127.0.0.1/{port}' && echo reached; "
+            f"timeout 5 bash -c 'echo PING > /dev/tcp/10.0.2.2/{port}' && echo reached; true",
+        )
+    finally:
+        await backend.close()
+    assert "tap0" in answer["output"] and "nameserver 10.0.2.3" in answer["output"]
+    assert "reached" not in answer["output"]
+
+
+def test_network_without_slirp4netns_is_refused(tmp_path, monkeypatch):
+    only_bwrap = tmp_path / "bin"
+    only_bwrap.mkdir()
+    (only_bwrap / "bwrap").symlink_to(str(bwrap_path()))
+    monkeypatch.setenv("PATH", str(only_bwrap))
+    LocalBackend(tmp_path).check()  # no network: bwrap is enough
+    with pytest.raises(SandboxUnavailable, match="apt-get install slirp4netns"):
+        LocalBackend(tmp_path, network=True).check()
 
 
 async def test_only_the_sessions_directory_is_writable(local):
