@@ -3,17 +3,25 @@ the bot's environment, files and loopback services."""
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from agent.sandbox.backends import SandboxUnavailable
+from agent.sandbox.backends import STATE_KEY, SandboxUnavailable
 from agent.sandbox.local import LocalBackend, bwrap_path
+from agent.session import Session
+from bot.cli import print_sandboxes
+from bot.settings import Settings
+from bot.store.embedded import connect
+from bot.store.sessions import SessionStore
+from tests.support import eventually
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "mib-test-secret-value-4242"
+KEY = "t:1:2:3"
 
 
 def bwrap_problem() -> str | None:
@@ -110,12 +118,50 @@ async def test_only_the_sessions_directory_is_writable(local):
 async def test_stopped_and_idle_sandboxes_end(local):
     record = await local.start("t:1:2:3", "cpu-basic")
     assert await local.alive(record)
-    assert await local.stop_idle(3600) == []
+    await run(local, record, "true")
+    assert await local.stop_idle(3600) == []  # just used
     assert await local.stop_idle(0) == [record.id]
     assert not await local.alive(record)
     again = await local.start("t:1:2:3", "cpu-basic")
     await local.stop(again)
     assert not await local.alive(again)
+
+
+async def test_another_process_reaches_and_ends_a_sandbox_of_this_host(local, tmp_path):
+    record = await local.start("t:1:2:3", "cpu-basic")
+    other = LocalBackend(tmp_path / "data" / "sandboxes")  # another worker, or the CLI
+    assert await other.alive(record)
+    assert (await run(other, record, "echo hi"))["output"] == "hi\n"
+    await other.stop(record)
+    await eventually(lambda: local.children[record.id].process.returncode is not None)
+    assert not await local.alive(record) and not await other.alive(record)
+
+
+async def test_the_sandboxes_command_lists_and_deletes(local, tmp_path, redis_url):
+    record = await local.start("t:1:2:3", "cpu-basic")
+    session = Session(key="t:1:2:3", state={STATE_KEY: record.to_json()})
+    redis = connect(redis_url)
+    try:
+        await SessionStore(redis).save(session)
+    finally:
+        await redis.aclose()
+    settings = Settings(
+        _env_file=None, redis_url=redis_url, data_dir=tmp_path / "data", sandbox="local"
+    )
+    listed = io.StringIO()
+    assert await print_sandboxes(settings, None, listed) == 0
+    header, row = listed.getvalue().splitlines()
+    assert header.split() == ["id", "backend", "hardware", "age", "state", "cost", "session"]
+    assert row.split() == [record.id, "local", "cpu-basic", "0h00m", "running", "$0.00", KEY]
+
+    assert await print_sandboxes(settings, "nope", io.StringIO()) == 1
+    deleted = io.StringIO()
+    assert await print_sandboxes(settings, record.id, deleted) == 0
+    assert deleted.getvalue() == f"Stopped {record.id} (session {KEY}).\n"
+    await eventually(lambda: local.children[record.id].process.returncode is not None)
+    again = io.StringIO()
+    await print_sandboxes(settings, None, again)
+    assert "gone" in again.getvalue()
 
 
 async def test_other_hardware_and_a_missing_bwrap_are_refused(local, monkeypatch):

@@ -18,10 +18,11 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.sandbox.backends import SandboxRecord, SandboxUnavailable, new_token
@@ -57,6 +58,7 @@ NETWORK_HINT = (
 )
 SLIRP_DNS = "10.0.2.3"
 WORKSPACE = "/workspace"
+SOCKET_NAME = "server.sock"
 RUN_DIR = "/run/sandbox"
 
 
@@ -68,9 +70,13 @@ def bwrap_path() -> str | None:
 class _Child:
     process: asyncio.subprocess.Process
     socket_dir: Path
+    token: str
     network: asyncio.subprocess.Process | None = None
     """slirp4netns, when the sandbox has a network."""
-    last_used: float = field(default_factory=time.monotonic)
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket_dir / SOCKET_NAME}"
 
 
 class LocalBackend:
@@ -123,9 +129,9 @@ class LocalBackend:
             id=f"local-{process.pid}-{socket_dir.name.rsplit('-', 1)[-1]}",
             hardware=hardware,
             token=token,
-            url=f"unix://{socket_dir / 'server.sock'}",
+            url=f"unix://{socket_dir / SOCKET_NAME}",
         )
-        child = self.children[record.id] = _Child(process, socket_dir)
+        child = self.children[record.id] = _Child(process, socket_dir, token)
         try:
             pid = await asyncio.wait_for(asyncio.to_thread(_child_pid, info), STARTUP_SECONDS)
             if self.network:
@@ -171,7 +177,7 @@ class LocalBackend:
             "--setenv", "HOME", WORKSPACE,
             "--setenv", "LANG", "C.UTF-8",
             "--setenv", "SANDBOX_WORKSPACE", WORKSPACE,
-            "--setenv", "SANDBOX_SOCKET", f"{RUN_DIR}/server.sock",
+            "--setenv", "SANDBOX_SOCKET", f"{RUN_DIR}/{SOCKET_NAME}",
             "--setenv", "SANDBOX_TOKEN", token,
             "--chdir", WORKSPACE,
             sys.executable, "/app/server.py",
@@ -185,32 +191,33 @@ class LocalBackend:
         async with SandboxClient(record.url, record.token) as client:
             while time.monotonic() < deadline:
                 if process.returncode is not None:
-                    log = Path(record.url.removeprefix("unix://")).with_name("server.log")
+                    log = _socket(record).with_name("server.log")
                     problem = log.read_text(errors="replace").strip()
                     raise SandboxUnavailable(
                         f"The local sandbox did not start (bwrap exit {process.returncode}): "
                         f"{problem[-500:] or 'no message'}"
                     )
-                if Path(record.url.removeprefix("unix://")).exists() and await client.healthy(2.0):
+                if _socket(record).exists() and await client.healthy(2.0):
                     return
                 await asyncio.sleep(0.02)
         raise SandboxUnavailable(f"The local sandbox did not answer within {STARTUP_SECONDS:g} s.")
 
     async def attach(self, record: SandboxRecord) -> SandboxClient:
-        if (child := self.children.get(record.id)) is not None:
-            child.last_used = time.monotonic()
         return SandboxClient(record.url, record.token)
 
     async def alive(self, record: SandboxRecord) -> bool:
-        child = self.children.get(record.id)
-        if child is None or child.process.returncode is not None:
-            return False  # another process's (or a restarted bot's): not reachable from here
+        """Ours: its process runs. Another process's on this host: its server answers."""
+        if (child := self.children.get(record.id)) is not None:
+            return child.process.returncode is None
+        if not _socket(record).exists():
+            return False
         async with SandboxClient(record.url, record.token) as client:
             return await client.healthy()
 
     async def stop(self, record: SandboxRecord) -> None:
         child = self.children.pop(record.id, None)
         if child is None:
+            _stop_other(record)
             return
         for process in (child.process, child.network):
             if process is not None and process.returncode is None:
@@ -220,11 +227,17 @@ class LocalBackend:
         shutil.rmtree(child.socket_dir, ignore_errors=True)
 
     async def stop_idle(self, idle_seconds: float) -> list[str]:
-        """Stop the sandboxes not used for ``idle_seconds``; their ids."""
-        now = time.monotonic()
-        idle = [i for i, c in self.children.items() if now - c.last_used > idle_seconds]
-        for sandbox_id in idle:
-            await self.stop(SandboxRecord(self.name, sandbox_id, "", "", ""))
+        """Stop this process's sandboxes whose server saw no call for ``idle_seconds`` (from
+        whichever worker) and runs no command; their ids."""
+        idle = []
+        for sandbox_id, child in list(self.children.items()):
+            async with SandboxClient(child.url, child.token) as client:
+                health = await client.health()
+            if health is None or (
+                not health.get("running") and health.get("idle_seconds", 0) >= idle_seconds
+            ):
+                idle.append(sandbox_id)
+                await self.stop(SandboxRecord(self.name, sandbox_id, "", "", ""))
         return idle
 
     async def close(self) -> None:
@@ -257,3 +270,23 @@ async def _connect_network(pid: int, socket_dir: Path) -> asyncio.subprocess.Pro
             stdout=log,
             stderr=log,
         )
+
+
+def _socket(record: SandboxRecord) -> Path:
+    return Path(record.url.removeprefix("unix://"))
+
+
+def _stop_other(record: SandboxRecord) -> None:
+    """End a sandbox another process of this host started (``ml-intern-bot sandboxes
+    --delete``): its bwrap, whose pid the id holds, once its command line names the
+    sandbox's own directory (so a reused pid is left alone)."""
+    socket_dir = _socket(record).parent
+    try:
+        pid = int(record.id.split("-")[1])
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (IndexError, ValueError, OSError):
+        return
+    if str(socket_dir).encode() in command:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(socket_dir, ignore_errors=True)
