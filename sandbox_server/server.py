@@ -161,7 +161,15 @@ class Sandbox:
             error = "Killed by a stop request."
         elif code != 0:
             error = f"Exit code {code}."
-        return answer(output, error, exit_code=code, duration=duration, log_path=self.shown(log))
+        return answer(
+            output,
+            error,
+            exit_code=code,
+            duration=duration,
+            log_path=self.shown(log),
+            total_bytes=cap.total,
+            cut=cap.total > len(cap.head) + len(cap.tail),
+        )
 
     async def kill(self, body: dict[str, Any]) -> dict[str, Any]:
         wanted = body.get("id")

@@ -7,6 +7,7 @@ worker started is not run again. The local backend runs them under bubblewrap.""
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,16 @@ async def test_a_command_a_dead_worker_started_is_not_run_again(sandboxes, redis
     assert not again.success and again.output == ALREADY_STARTED
     ran = next((tmp_path / ".data" / "sandboxes").glob("*/ran.txt"))
     assert ran.read_text() == "once\n"
+
+
+async def test_a_long_output_keeps_head_and_tail_and_comes_whole_as_a_file(sandboxes):
+    registry = ToolRegistry(sandbox_tools(sandboxes))
+    ctx = ToolContext(session=Session(key=KEY), tool_call_id="call_seq")
+    result = await registry.call("bash", {"command": "seq 1 200000"}, ctx)
+    assert result.success and result.output.startswith("exit code 0 · ")
+    assert "\n1\n2\n" in result.output and result.output.rstrip().endswith(".log]")
+    assert "200000\n" in result.output and "bytes omitted" in result.output
+    (log,) = result.attachments
+    whole = base64.b64decode(log["data"]).decode()
+    assert whole == "".join(f"{n}\n" for n in range(1, 200_001))
+    assert log["filename"].endswith(".log") and log["mime_type"] == "text/plain"
