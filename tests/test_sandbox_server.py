@@ -16,9 +16,13 @@ import aiohttp
 import pytest
 
 from agent.sandbox.client import SandboxClient
+from agent.sandbox.files import Sandbox
+from agent.sandbox.manager import Sandboxes
+from agent.session import Session
 from agent.tools.registry import ToolError
 from sandbox_server import SERVER_DIR
 from tests.conftest import free_port
+from tests.standins.sandbox import ProcessBackend
 from tests.support import eventually
 
 TOKEN = "t" * 43
@@ -190,3 +194,24 @@ async def test_exists(client):
     await client.checked("write", {"path": "d/f", "content": ""})
     answer = await client.checked("exists", {"path": "d"})
     assert answer["exists"] and answer["is_dir"]
+
+
+async def test_a_sandbox_apart_from_the_bots_files_gets_the_shared_ones(tmp_path):
+    files = Sandbox(tmp_path / "sandboxes")
+    backend = ProcessBackend(tmp_path / "elsewhere")
+    sandboxes = Sandboxes(backend, files)
+    session = Session(key="t:1:2:3")
+    files.create(session)
+    files.write_bytes(session, "before.csv", b"a,b\n1,2\n")  # shared before it started
+    try:
+        record = await sandboxes.ensure(session)
+        assert (backend.workspace(record) / "before.csv").read_bytes() == b"a,b\n1,2\n"
+        files.write_bytes(session, "after.bin", b"\x00\x01")  # shared while it runs
+        await sandboxes.share(session, ["after.bin"])
+        assert (backend.workspace(record) / "after.bin").read_bytes() == b"\x00\x01"
+        # a job's sandbox:<file> is read from the sandbox, where the agent changed it
+        async with sandboxes.client(session) as client:
+            await client.checked("write", {"path": "before.csv", "content": "changed"})
+        assert await sandboxes.resolve_script(session, "sandbox:before.csv") == "changed"
+    finally:
+        await sandboxes.close()

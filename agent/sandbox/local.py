@@ -83,6 +83,7 @@ class LocalBackend:
     """Sandboxes as bubblewrapped children; ``root`` holds each session's directory."""
 
     name = "local"
+    shares_host_files = True
 
     def __init__(self, root: Path, *, network: bool = False) -> None:
         self.root = Path(root)
