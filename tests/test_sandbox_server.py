@@ -166,6 +166,12 @@ async def test_read_numbers_lines_and_reads_parts(client):
     assert await client.read_text("f.txt") == "".join(f"l{i}\n" for i in range(1, 11))
 
 
+async def test_read_streams_a_big_file_a_part_at_a_time(client):
+    await bash(client, "seq 1 300000 > big.log")
+    end = await client.checked("read", {"path": "big.log", "offset": 299_999, "limit": 5})
+    assert end["output"] == "299999\t299999\n300000\t300000" and end["lines"] == 300_000
+
+
 async def test_read_errors_are_clear(client):
     await client.checked("write", {"path": "blob.bin", "content_b64": "AAECAwD/"})
     binary = await client.call("read", {"path": "blob.bin"})
