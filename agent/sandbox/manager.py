@@ -8,6 +8,7 @@ import base64
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import PurePosixPath
 
@@ -46,7 +47,9 @@ class Sandboxes:
         self.backend = backend
         self.files = files
         self.off_reason = off_reason
-        self._starting: dict[str, asyncio.Lock] = {}
+        self._starting: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )  # one start at a time per session (tool calls run in parallel)
 
     @property
     def off_text(self) -> str:
@@ -128,8 +131,10 @@ class Sandboxes:
         return True
 
     async def read_text(self, session: Session, name: str) -> str:
-        """A file's text: through the running sandbox, else from the files on the bot's host."""
-        if self.backend is not None and self.record(session) is not None:
+        """A file's text: from the session's sandbox when it keeps its own files (a Space),
+        else from the session's directory on the bot's host (no sandbox started for it)."""
+        backend = self.backend
+        if backend is not None and not backend.shares_host_files and self.record(session):
             async with self.client(session) as client:
                 return await client.read_text(name)
         return await asyncio.to_thread(self.files.read, session, name)
