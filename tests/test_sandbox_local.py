@@ -170,3 +170,17 @@ async def test_other_hardware_and_a_missing_bwrap_are_refused(local, monkeypatch
     monkeypatch.setenv("PATH", "/nonexistent")  # no bwrap on the PATH
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
         await local.start("t:1:2:3", "cpu-basic")
+
+
+async def test_a_bwrap_that_cannot_start_says_why(tmp_path, monkeypatch):
+    failing = tmp_path / "bin"
+    failing.mkdir()
+    (failing / "bwrap").write_text(
+        "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n"
+    )
+    (failing / "bwrap").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{failing}:/usr/bin:/bin")
+    backend = LocalBackend(tmp_path / "sandboxes")
+    with pytest.raises(SandboxUnavailable, match="exit 1.*No permissions to create"):
+        await backend.start("t:1:2:3", "cpu-basic")
+    assert backend.children == {}
