@@ -24,6 +24,7 @@ import base64
 import contextlib
 import hmac
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -140,12 +141,15 @@ class Sandbox:
             raise Refused("'timeout' must be a positive number of seconds.")
         timeout = min(float(timeout), MAX_TIMEOUT)
         run_id = str(body.get("id") or uuid.uuid4().hex)
-        log = self.root / LOG_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{run_id[:12]}.log"
+        label = re.sub(r"[^A-Za-z0-9_-]+", "_", run_id)[:24]
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        log = self.root / LOG_DIR / f"{stamp}-{label}.log"
         cap = OutputCap(log)
         started = time.monotonic()
-        command_run = Command(command, work_dir, cap)
-        self.running[run_id] = command_run
+        ended = "cancelled"
         try:
+            command_run = Command(command, work_dir, cap)
+            self.running[run_id] = command_run
             ended = await command_run.run(timeout)
         finally:
             if self.running.pop(run_id, None) is None and ended == "finished":
