@@ -14,6 +14,7 @@ from agent.sandbox.backends import STATE_KEY, SandboxUnavailable
 from agent.sandbox.local import LocalBackend, bwrap_path
 from agent.session import Session
 from bot.cli import print_sandboxes
+from bot.ops.doctor import check_sandbox, run_doctor
 from bot.settings import Settings
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
@@ -184,3 +185,13 @@ async def test_a_bwrap_that_cannot_start_says_why(tmp_path, monkeypatch):
     with pytest.raises(SandboxUnavailable, match="exit 1.*No permissions to create"):
         await backend.start("t:1:2:3", "cpu-basic")
     assert backend.children == {}
+
+
+async def test_doctor_starts_a_sandbox_and_runs_true(tmp_path):
+    out = io.StringIO()
+    local = Settings(_env_file=None, data_dir=tmp_path, sandbox="local")
+    assert await run_doctor(local, out, {"sandbox": check_sandbox}) == 0
+    assert out.getvalue().startswith("ok   sandbox: local: bash true ran in ")
+    off = io.StringIO()
+    await run_doctor(Settings(_env_file=None, sandbox="off"), off, {"sandbox": check_sandbox})
+    assert off.getvalue() == "ok   sandbox: off (SANDBOX=off)\n"
