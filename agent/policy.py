@@ -15,6 +15,8 @@ Approval = Literal["always", "never"]
 CPU_FLAVORS = frozenset({"cpu-basic", "cpu-upgrade", "cpu-performance", "cpu-xl"})
 """HF Jobs hardware flavors without an accelerator."""
 
+SANDBOX_FREE_HARDWARE = "cpu-basic"
+"""The sandbox hardware that starts without approval; any other waits for a person."""
 JOB_RUN_OPERATIONS = frozenset({"run", "uv", "scheduled run", "scheduled uv"})
 REPO_FILES_WRITES = frozenset({"upload", "delete"})
 REPO_GIT_DESTRUCTIVE = frozenset(
@@ -44,6 +46,11 @@ def job_flavor(tool_args: dict[str, Any]) -> str:
     )
 
 
+def sandbox_hardware(tool_args: dict[str, Any]) -> str:
+    """The hardware of a ``sandbox_create`` call."""
+    return tool_args.get("hardware") or SANDBOX_FREE_HARDWARE
+
+
 def needs_approval(tool_name: str, tool_args: dict[str, Any], config: AgentConfig) -> bool:
     """True when the call changes something shared or costs money."""
     if config.yolo_mode:
@@ -52,7 +59,7 @@ def needs_approval(tool_name: str, tool_args: dict[str, Any], config: AgentConfi
         return False  # the validation error is reported instead
     operation = tool_args.get("operation", "")
     if tool_name == "sandbox_create":
-        return True
+        return sandbox_hardware(tool_args) != SANDBOX_FREE_HARDWARE
     if tool_name == "hf_jobs":
         if operation not in JOB_RUN_OPERATIONS:
             return False
@@ -86,7 +93,7 @@ def describe_approval(tool_name: str, rule: Approval | None, config: AgentConfig
     gpu_only = "" if config.confirm_cpu_jobs else " on GPU flavors"
     uploads = "" if config.auto_file_upload else ", upload_file"
     built_in = {
-        "sandbox_create": "always",
+        "sandbox_create": f"hardware other than {SANDBOX_FREE_HARDWARE}",
         "hf_jobs": ", ".join(sorted(JOB_RUN_OPERATIONS)) + gpu_only,
         "hf_private_repos": "create_repo" + uploads,
         "hf_repo_files": ", ".join(sorted(REPO_FILES_WRITES)),

@@ -32,6 +32,7 @@ from bench import (  # noqa: E402
     fig_memory,
     fig_overhead,
     fig_research,
+    fig_sandbox,
     fig_threads,
 )
 from bench.figure import Figure  # noqa: E402
@@ -66,6 +67,7 @@ class Scale:
     cold_repeats: int = 5
     docs_pages: int = 400
     docs_queries: int = 300
+    sandbox_calls: int = 200
 
 
 SCALES = {
@@ -94,6 +96,7 @@ SCALES = {
         cold_repeats=1,
         docs_pages=20,
         docs_queries=10,
+        sandbox_calls=5,
     ),
 }
 
@@ -125,6 +128,7 @@ def figures(s: Scale) -> dict[str, Callable[[], Awaitable[Figure]]]:
         "cold_start": lambda: fig_cold.run(s.cold_repeats),
         "docs_search": lambda: fig_docs.run(s.docs_pages, s.docs_queries),
         "research_context": fig_research.run,
+        "sandbox": lambda: fig_sandbox.run(s.sandbox_calls),
     }
 
 

@@ -164,6 +164,32 @@ async def print_audit(settings: Settings, args: argparse.Namespace, out: TextIO)
     return 0
 
 
+async def print_sandboxes(settings: Settings, delete: str | None, out: TextIO) -> int:
+    """The sandboxes the sessions know (id, backend, hardware, age, cost so far, session);
+    with ``delete``, end that one."""
+    from bot.ops.sandboxes import format_table, known_sandboxes
+    from bot.runtime import build_sandboxes
+    from bot.store.embedded import redis_for
+
+    sandboxes = build_sandboxes(settings)
+    async with redis_for(settings.redis_url, settings.data_dir) as redis:
+        known = await known_sandboxes(redis, sandboxes)
+    if delete is None:
+        out.write(format_table(known) + "\n")
+        return 0
+    found = next((k for k in known if k.record.id == delete), None)
+    if found is None:
+        out.write(f"No session knows a sandbox {delete}.\n")
+        return 1
+    backend = sandboxes.backend
+    if backend is None or backend.name != found.record.backend:
+        out.write(f"{delete} runs on {found.record.backend}, not on this bot's backend.\n")
+        return 1
+    await backend.stop(found.record)
+    out.write(f"Stopped {delete} (session {found.session}).\n")
+    return 0
+
+
 INSTALLERS = {"manifest": "print an app manifest", "invite": "print an install URL"}
 
 
@@ -183,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("worker", help="run turns from the queue, with no chat front end")
     commands.add_parser("doctor", help="check settings, Redis, the model and the Hub")
     commands.add_parser("tools", help="list every tool the agent sees and its approval rule")
+    sandboxes = commands.add_parser(
+        "sandboxes", help="list the sessions' sandboxes (age, hardware, cost so far)"
+    )
+    sandboxes.add_argument("--delete", metavar="ID", help="stop this sandbox")
     audit = commands.add_parser(
         "audit", help="print the approval decisions (or, with --feedback, the ratings) on record"
     )
@@ -217,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(print_audit(settings, args, sys.stdout))
     if args.command == "tools":
         return asyncio.run(print_tools(settings, sys.stdout))
+    if args.command == "sandboxes":
+        return asyncio.run(print_sandboxes(settings, args.delete, sys.stdout))
     if args.command in INSTALLERS:
         return _print_install(settings, args.platform)
     programs = {

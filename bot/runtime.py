@@ -22,10 +22,12 @@ from agent.loop import Agent
 from agent.mcp import McpManager, load_servers
 from agent.model import credential_problem
 from agent.research import ResearchTool
+from agent.sandbox.files import Sandbox
+from agent.sandbox.manager import Sandboxes
+from agent.sandbox.select import choose_backend
 from agent.tools import build_hf_tools, build_research_tools, build_web_tools
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import ToolRegistry
-from agent.tools.sandbox import Sandbox
 from bot.approvals.controls import TeamControls
 from bot.approvals.expiry import Sweeper
 from bot.clock import Clock, utc_now
@@ -66,12 +68,25 @@ def hub_api(settings: Settings) -> HfApi:
     return HfApi(endpoint=settings.hf_endpoint, token=settings.hub_token())
 
 
-def build_tools(settings: Settings) -> ToolRegistry:
-    """Every built-in tool, acting on the Hub with the bot's own token."""
+def build_sandboxes(settings: Settings) -> Sandboxes:
+    """The sessions' sandboxes on the backend ``SANDBOX`` picks."""
+    backend, why_off = choose_backend(
+        settings.sandbox,
+        hf_token=settings.hub_token(),
+        root=sandbox_root(settings),
+        network=settings.sandbox_network,
+    )
+    return Sandboxes(backend, Sandbox(sandbox_root(settings)), off_reason=why_off)
+
+
+def build_tools(settings: Settings, sandboxes: Sandboxes | None = None) -> ToolRegistry:
+    """Every built-in tool, acting on the Hub with the bot's own token; the sandbox tools
+    on ``sandboxes`` (by default those the settings say)."""
     api = hub_api(settings)
     hf_tools = build_hf_tools(
         api,
         sandbox_root=sandbox_root(settings),
+        sandboxes=sandboxes or build_sandboxes(settings),
         auto_file_upload=settings.auto_file_upload,
         secrets=settings.job_secrets(),
     )
@@ -103,10 +118,20 @@ def mcp_servers(settings: Settings, registry: ToolRegistry) -> McpManager:
 
 @asynccontextmanager
 async def runtime(
-    settings: Settings, tools: ToolRegistry | None = None, *, clock: Clock = utc_now
+    settings: Settings,
+    tools: ToolRegistry | None = None,
+    *,
+    clock: Clock = utc_now,
+    sandboxes: Sandboxes | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Everything a process runs on; ``clock`` tells the time to job cards and the sweeper."""
-    registry = tools or build_tools(settings)
+    """Everything a process runs on; ``clock`` tells the time to job cards and the sweeper.
+
+    ``sandboxes`` are those ``tools`` run commands in (built from the settings when
+    ``tools`` is None): idle ones are stopped, and all of them at the end.
+    """
+    if tools is None:
+        sandboxes = sandboxes or build_sandboxes(settings)
+    registry = tools or build_tools(settings, sandboxes)
     async with (
         mcp_servers(settings, registry),
         redis_for(settings.redis_url, settings.data_dir) as redis,
@@ -119,7 +144,7 @@ async def runtime(
         install_logs(settings.log_format)
         register_secret(*secret_values(settings))
         tracer = tracer_for(settings, hub_api(settings))
-        runner = build_runner(settings, agent, store, tracer, clock)
+        runner = build_runner(settings, agent, store, tracer, clock, sandboxes)
         sweeper = Sweeper(
             runner.approvals,
             remind_after=settings.approval_remind_after,
@@ -130,6 +155,10 @@ async def runtime(
         pruning = asyncio.create_task(
             prune_sandboxes(runner.inputs.intake.sandbox, settings.session_ttl_seconds),
             name="sandbox pruning",
+        )
+        idling = asyncio.create_task(
+            stop_idle_sandboxes(sandboxes, settings.sandbox_idle_minutes * 60),
+            name="idle sandboxes",
         )
         if tracer is not None:
             tracer.start()
@@ -147,6 +176,7 @@ async def runtime(
             finally:
                 sweeping.cancel()
                 pruning.cancel()
+                idling.cancel()
                 if prices is not None:
                     prices.cancel()
                 try:
@@ -158,6 +188,8 @@ async def runtime(
                             await surfaces.aclose()
                     if tracer is not None:
                         await tracer.close()
+                    if sandboxes is not None:
+                        await sandboxes.close()
 
 
 def log_model(settings: Settings) -> None:
@@ -182,6 +214,7 @@ def build_runner(
     store: SessionStore,
     tracer: Tracer | None = None,
     clock: Clock = utc_now,
+    sandboxes: Sandboxes | None = None,
 ) -> TurnRunner:
     """The turn runner with the settings' roles, limits and timeouts."""
     limits = TurnLimits(
@@ -206,7 +239,7 @@ def build_runner(
         ),
         tracer=tracer,
         models=settings.model_choices,
-        files=FileIntake(sandbox_root(settings), settings.max_attachment_bytes),
+        files=FileIntake(sandbox_root(settings), settings.max_attachment_bytes, sandboxes),
         hub=hub_api(settings),
         clock=clock,
     )
@@ -220,6 +253,18 @@ async def prune_sandboxes(sandbox: Sandbox, idle_seconds: float, every: float = 
         if removed:
             logger.info("removed %d idle sandboxes: %s", len(removed), ", ".join(removed))
         await asyncio.sleep(every)
+
+
+async def stop_idle_sandboxes(
+    sandboxes: Sandboxes | None, idle_seconds: float, every: float = 60
+) -> None:
+    """Every ``every`` seconds, stop the sandboxes unused for ``idle_seconds``."""
+    if sandboxes is None:
+        return
+    while True:
+        await asyncio.sleep(every)
+        if stopped := await sandboxes.stop_idle(idle_seconds):
+            logger.info("stopped %d idle sandboxes: %s", len(stopped), ", ".join(stopped))
 
 
 def sandbox_root(settings: Settings) -> Path:

@@ -74,6 +74,21 @@ class Settings(BaseSettings):
         description="The dataset viewer API hf_inspect_dataset reads",
     )
     arxiv_url: str = Field("https://arxiv.org", description="Where hf_papers reads paper HTML")
+    # Sandbox
+    sandbox: str = Field(
+        "auto",
+        pattern="^(auto|space|local|off)$",
+        description=(
+            "Where the agent's commands run: space (a private HF Space per session), local "
+            "(bubblewrap on this host), off; auto: space with HF_TOKEN, else local with bwrap"
+        ),
+    )
+    sandbox_network: bool = Field(
+        False, description="Local sandboxes may use the network (never the host's loopback)"
+    )
+    sandbox_idle_minutes: float = Field(
+        30, gt=0, description="A sandbox unused this long is stopped (its files stay)"
+    )
 
     # Slack
     slack_bot_token: SecretStr | None = None

@@ -168,7 +168,13 @@ async def test_edited_script_is_the_one_executed_and_the_model_is_told(llm, make
 
 
 async def test_mixed_batch_runs_safe_calls_and_waits_for_the_rest(llm, make_agent):
-    llm.script(tool_calls(("echo", {"text": "x"}), ("hf_jobs", GPU_JOB), ("sandbox_create", {})))
+    llm.script(
+        tool_calls(
+            ("echo", {"text": "x"}),
+            ("hf_jobs", GPU_JOB),
+            ("sandbox_create", {"hardware": "t4-small"}),
+        )
+    )
     agent, rec, session = make_agent(llm), Recorder(), Session(key="k")
 
     await agent.run(session, "go", rec.turn)

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from agent.sandbox.files import STATE_KEY, Sandbox
 from agent.session import Session
-from agent.tools.sandbox import STATE_KEY, Sandbox
 from bot.attachments import (
     Fetched,
     FetchFailed,

@@ -20,10 +20,10 @@ import pytest
 
 from agent import events as ev
 from agent.loop import EDITED_NOTE, Agent
+from agent.sandbox.files import Sandbox
 from agent.session import Session
 from agent.tools import build_hf_tools
 from agent.tools.registry import ToolContext, ToolRegistry
-from agent.tools.sandbox import session_dirname
 from bot.approvals.actor import Actor
 from bot.runtime import build_tools
 from bot.session_key import SessionKey
@@ -100,10 +100,12 @@ ROWS = [
     for op, expected in ops.items()
 ]
 SANDBOX_ROWS = [
-    ("sandbox_create", {}, True),
-    ("sandbox_write", {"path": "a.py", "content": "x"}, False),
-    ("sandbox_read", {"path": "a.py"}, False),
-    ("sandbox_list", {}, False),
+    ("sandbox_create", {"hardware": "t4-small"}, True),
+    ("sandbox_create", {}, False),
+    ("bash", {"command": "true"}, False),
+    ("write", {"path": "a.py", "content": "x"}, False),
+    ("read", {"path": "a.py"}, False),
+    ("edit", {"path": "a.py", "old_str": "x", "new_str": "y"}, False),
 ]
 
 
@@ -172,16 +174,18 @@ async def test_policy_row_end_to_end(llm, hub, tmp_path, tool, args, expected):
 
 
 @pytest.mark.parametrize(
-    ("tool", "args", "expected"), SANDBOX_ROWS, ids=[t for t, _, _ in SANDBOX_ROWS]
+    ("tool", "args", "expected"),
+    SANDBOX_ROWS,
+    ids=[f"{t}:{a.get('hardware', '')}" for t, a, _ in SANDBOX_ROWS],
 )
 async def test_sandbox_policy_end_to_end(llm, hub, tmp_path, tool, args, expected):
     recorder, _ = await one_call_turn(llm, hub, tmp_path, tool, args)
     if expected:
         assert_paused(recorder, hub, tool, args)
         assert not any(tmp_path.iterdir()), "the sandbox was created before approval"
-    else:
+    else:  # these tools run at once; with no backend they say the sandbox is off
         assert_ran(recorder, hub, tool)
-        assert "sandbox_create" in recorder.of(ev.ToolOutput)[0].output
+        assert "sandbox is off" in recorder.of(ev.ToolOutput)[0].output
 
 
 @pytest.mark.parametrize("operation", ["run", "uv", "scheduled run", "scheduled uv"])
@@ -287,20 +291,14 @@ async def test_gpu_job_from_approval_with_an_edited_script_to_a_completed_status
         **GPU,
     }
 
-    # 1. The model asks for a sandbox: the turn pauses, nothing exists yet.
-    llm.script(tool_calls(("sandbox_create", {})))
+    # 1-2. The script is in the session's files (the sandbox tests write it with the
+    # tools: tests/test_sandbox_thread.py); the model asks for a GPU job with it.
+    files = Sandbox(tmp_path / ".data" / "sandboxes")
+    session = Session(key=KEY)
+    files.create(session)
+    files.write(session, "train.py", ORIGINAL)
+    llm.script(tool_calls(("hf_jobs", job_call)))
     await thread.say("fine-tune a tiny model on a GPU")
-    (sandbox_card,) = thread.surface.approvals
-    sandboxes = tmp_path / ".data" / "sandboxes"
-    assert not sandboxes.exists()
-
-    # 2. Approved: the sandbox is made, the model writes the script and asks for a GPU job.
-    llm.script(
-        tool_calls(("sandbox_write", {"path": "train.py", "content": ORIGINAL})),
-        tool_calls(("hf_jobs", job_call)),
-    )
-    await thread.approve(sandbox_card)
-    assert (sandboxes / session_dirname(KEY) / "train.py").read_text() == ORIGINAL
     job_card = thread.surface.approvals[-1]
     (shown,) = job_card.tools
     assert shown["tool"] == "hf_jobs" and shown["arguments"]["script"] == ORIGINAL
@@ -358,15 +356,18 @@ async def test_the_conversation_goes_on_while_a_job_runs(thread, llm, hub):
 
 async def test_build_tools_uses_the_settings_token_and_data_dir_sandboxes(hub, tmp_path):
     settings = Settings(
-        _env_file=None, data_dir=tmp_path / ".data", hf_endpoint=hub.url, hf_token=TOKEN
+        _env_file=None,
+        data_dir=tmp_path / ".data",
+        hf_endpoint=hub.url,
+        hf_token=TOKEN,
+        sandbox="off",
     )
     registry = build_tools(settings)
     session = Session(key=KEY)
     ctx = ToolContext(session=session, spawn=lambda work: asyncio.ensure_future(work).cancel())
 
     created = await registry.call("sandbox_create", {}, ctx)
-    assert created.success and "100.0 MB" in created.output  # the size cap (room for shared files)
-    assert (tmp_path / ".data" / "sandboxes" / session_dirname(KEY)).is_dir()
+    assert not created.success and "SANDBOX=off" in created.output
 
     listed = await registry.call("hf_jobs", {"operation": "ps"}, ctx)
     assert listed.success, listed.output  # the stand-in accepts only the bot's token

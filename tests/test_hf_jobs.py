@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from agent.events import Event, JobStatus
+from agent.sandbox.files import Sandbox
+from agent.sandbox.manager import Sandboxes
 from agent.session import Session
 from agent.tools import build_hf_tools
 from agent.tools.registry import ToolContext, ToolRegistry, ToolResult
-from agent.tools.sandbox import resolve_script
 from tests.standins.hub import USER, HubStandIn, hub  # noqa: F401
 
 SECRET = "hf_super_secret_value"
@@ -26,8 +27,9 @@ SCRIPT = "import trl\nprint('training')\n"
 class Conversation:
     """A session plus what tools sent it: notifications and spawned watchers."""
 
-    def __init__(self, registry: ToolRegistry) -> None:
+    def __init__(self, registry: ToolRegistry, files: Sandbox) -> None:
         self.registry = registry
+        self.files = files
         self.session = Session(key="t:1:2:3")
         self.events: list[Event] = []
         self.tasks: list[asyncio.Task[Any]] = []
@@ -39,6 +41,11 @@ class Conversation:
 
     async def call(self, tool: str, **args: Any) -> ToolResult:
         return await self.registry.call(tool, args, self.context())
+
+    def put(self, name: str, content: str) -> None:
+        """A file in the session's files, as a shared file is saved (no sandbox running)."""
+        self.files.create(self.session)
+        self.files.write(self.session, name, content)
 
     async def jobs(self, **args: Any) -> ToolResult:
         return await self.call("hf_jobs", **args)
@@ -62,7 +69,7 @@ def chat(hub: HubStandIn, tmp_path) -> Conversation:
     tools = build_hf_tools(
         hub.api(), sandbox_root=tmp_path, secrets=SECRETS, job_poll_interval=0.02
     )
-    return Conversation(ToolRegistry(tools))
+    return Conversation(ToolRegistry(tools), Sandbox(tmp_path))
 
 
 def job_id_of(result: ToolResult) -> str:
@@ -135,8 +142,7 @@ async def test_uv_runs_an_inline_script_with_its_dependencies(chat, hub):
 
 
 async def test_uv_reads_a_sandbox_script(chat, hub):
-    await chat.call("sandbox_create")
-    await chat.call("sandbox_write", path="train.py", content=SCRIPT)
+    chat.put("train.py", SCRIPT)
     result = await chat.jobs(operation="uv", script="sandbox:train.py")
     assert result.success, result.output
     spec = submitted(hub)
@@ -161,7 +167,7 @@ async def test_uv_passes_a_url_script_to_run_uv_job(chat, hub):
 async def test_a_missing_sandbox_script_is_a_readable_error(chat, hub):
     result = await chat.jobs(operation="uv", script="sandbox:train.py")
     assert not result.success
-    assert "sandbox_create" in result.output
+    assert "no files" in result.output
     assert not hub.calls("POST", r"^/api/jobs/")
 
 
@@ -281,8 +287,7 @@ async def test_missing_arguments_and_unknown_operations(chat):
 
 
 async def test_the_approval_preview_shows_the_sandbox_script(chat):
-    await chat.call("sandbox_create")
-    await chat.call("sandbox_write", path="train.py", content=SCRIPT)
+    chat.put("train.py", SCRIPT)
     args = {"operation": "uv", "script": "sandbox:train.py", "hardware_flavor": "a10g-small"}
     ctx = ToolContext(session=chat.session)
     shown = await chat.registry.preview("hf_jobs", args, ctx)
@@ -298,12 +303,11 @@ async def test_the_approval_preview_shows_a_hub_script(chat, hub):
 
 
 async def test_a_script_changed_after_it_was_shown_is_not_submitted(chat, hub):
-    await chat.call("sandbox_create")
-    await chat.call("sandbox_write", path="train.py", content=SCRIPT)
+    chat.put("train.py", SCRIPT)
     args = {"operation": "uv", "script": "sandbox:train.py"}
     first, second = chat.context("call_1"), chat.context("call_2")
     assert (await chat.registry.preview("hf_jobs", args, first))["script"] == SCRIPT
-    await chat.call("sandbox_write", path="train.py", content="print('swapped')\n")
+    chat.put("train.py", "print('swapped')\n")
 
     refused = await chat.registry.call("hf_jobs", args, first)
     assert not refused.success and "changed after it was shown" in refused.output
@@ -322,7 +326,7 @@ async def test_a_script_changed_after_it_was_shown_is_not_submitted(chat, hub):
 
 
 async def test_resolve_script_reads_sandbox_paths_and_leaves_code_alone(chat, tmp_path):
-    await chat.call("sandbox_create")
-    await chat.call("sandbox_write", path="train.py", content=SCRIPT)
-    assert await resolve_script(chat.session, "sandbox:train.py", tmp_path) == SCRIPT
-    assert await resolve_script(chat.session, "print(1)", tmp_path) == "print(1)"
+    chat.put("train.py", SCRIPT)
+    sandboxes = Sandboxes(None, Sandbox(tmp_path))
+    assert await sandboxes.resolve_script(chat.session, "sandbox:train.py") == SCRIPT
+    assert await sandboxes.resolve_script(chat.session, "print(1)") == "print(1)"

@@ -11,9 +11,11 @@ import pytest
 
 from agent.config import AgentConfig
 from agent.policy import needs_approval
+from agent.sandbox.files import Sandbox
 from agent.session import Session
 from agent.tools import build_hf_tools
 from agent.tools.registry import ToolContext, ToolRegistry, ToolResult
+from agent.tools.sandbox import SANDBOX_TOOLS
 from tests.standins.hub import HubStandIn, hub  # noqa: F401
 
 README = "# Tiny model\nIt is tiny.\n"
@@ -69,9 +71,10 @@ async def test_read_refuses_folders_large_and_binary_files(call, hub):
     assert not binary.success and "binary" in binary.output
 
 
-async def test_upload_text_and_sandbox_files_in_one_commit(call, hub):
-    await call("sandbox_create")
-    await call("sandbox_write", path="train.py", content="print('hi')\n")
+async def test_upload_text_and_sandbox_files_in_one_commit(call, hub, tmp_path):
+    files, session = Sandbox(tmp_path), Session(key="t:1:2:3")  # the session's files
+    files.create(session)
+    files.write(session, "train.py", "print('hi')\n")
     result = await call(
         "hf_repo_files",
         operation="upload",
@@ -429,6 +432,7 @@ def test_private_uploads_follow_auto_file_upload():
 
 def test_sandbox_tools_policy(hub, tmp_path):
     names = ToolRegistry(build_hf_tools(hub.api(), sandbox_root=tmp_path)).names()
-    sandbox = [name for name in names if name.startswith("sandbox_")]
-    assert sandbox == ["sandbox_create", "sandbox_write", "sandbox_read", "sandbox_list"]
-    assert [needs_approval(n, {}, AgentConfig()) for n in sandbox] == [True, False, False, False]
+    sandbox = [name for name in names if name in SANDBOX_TOOLS]
+    assert sandbox == ["sandbox_create", "bash", "read", "write", "edit"]
+    assert not any(needs_approval(n, {}, AgentConfig()) for n in sandbox)  # cpu-basic
+    assert needs_approval("sandbox_create", {"hardware": "t4-small"}, AgentConfig())

@@ -409,8 +409,16 @@ def test_tools_command_lists_built_in_and_mcp_tools(tmp_path, log, monkeypatch, 
     assert rows["local__lookup"].split()[1:] == ["mcp", "local", "no", "never"]
     assert rows["local__wipe"].split()[1:] == ["mcp", "local", "no", "always"]
     assert rows["plan"].split()[1:] == ["built-in", "no", "never"]
-    assert rows["sandbox_create"].split()[1:] == ["built-in", "no", "always"]
     assert rows["research"].split()[1:] == ["built-in", "yes", "never"]
+    assert rows["read"].split()[1:] == ["built-in", "yes", "never"]
+    assert rows["sandbox_create"].split()[1:] == [
+        "built-in",
+        "no",
+        "hardware",
+        "other",
+        "than",
+        "cpu-basic",
+    ]
     assert rows["github_find_examples"].split()[1:] == ["built-in", "yes", "never"]
     assert "list, read" in rows["hf_repo_files"]
     assert "web_search" not in rows, "no search instance set: not offered"

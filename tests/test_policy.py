@@ -4,6 +4,8 @@ import pytest
 
 from agent.config import AgentConfig
 from agent.policy import CPU_FLAVORS, needs_approval
+from bot.approvals.card import approval_note
+from bot.approvals.costs import CostEstimator
 
 DEFAULT = AgentConfig()
 YOLO = AgentConfig(yolo_mode=True)
@@ -20,7 +22,10 @@ AUTO_UPLOAD = AgentConfig(auto_file_upload=True)
         # malformed nested args: no approval (the validation error is reported instead)
         ("hf_jobs", {"operation": "run", "args": "not an object"}, DEFAULT, False),
         ("hf_jobs", {"operation": "run", "args": [1]}, DEFAULT, False),
-        ("sandbox_create", {}, DEFAULT, True),
+        ("sandbox_create", {}, DEFAULT, False),
+        ("sandbox_create", {"hardware": "cpu-basic"}, DEFAULT, False),
+        ("sandbox_create", {"hardware": "t4-small"}, DEFAULT, True),
+        ("sandbox_create", {"hardware": "t4-small"}, YOLO, False),
         # hf_jobs: run-like operations on GPU always, on CPU only when confirm_cpu_jobs
         ("hf_jobs", {"operation": "run", "hardware_flavor": "a10g-small"}, DEFAULT, True),
         ("hf_jobs", {"operation": "uv", "flavor": "t4-medium"}, NO_CPU_CONFIRM, True),
@@ -65,3 +70,14 @@ def test_needs_approval(tool, args, config, expected):
 def test_cpu_flavors_are_the_hub_cpu_tiers():
     assert {"cpu-basic", "cpu-upgrade"} <= CPU_FLAVORS
     assert not any(f.startswith(("a10", "a100", "t4", "l4", "h100")) for f in CPU_FLAVORS)
+
+
+def test_a_gpu_sandbox_shows_its_hourly_price_and_counts_an_hour():
+    args = {"hardware": "t4-small"}
+    prices = CostEstimator()
+    assert prices.estimate("sandbox_create", args) == prices.hourly("t4-small") > 0
+    assert prices.estimate("sandbox_create", {}) == prices.hourly("cpu-basic")
+    note = approval_note(
+        {"tool": "sandbox_create", "arguments": args, "approval": {"cost_usd": 0.4}}
+    )
+    assert "$0.40 per hour while it runs" in note

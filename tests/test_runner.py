@@ -191,7 +191,7 @@ async def test_click_after_a_new_message_abandoned_the_approval(bot, llm):
 
 
 async def test_per_call_decisions_resume_only_when_all_are_in(bot, llm):
-    llm.script(tool_calls(("hf_jobs", GPU_JOB), ("sandbox_create", {})))
+    llm.script(tool_calls(("hf_jobs", GPU_JOB), ("sandbox_create", {"hardware": "t4-small"})))
     await bot.say("go")
     await bot.runner.wait_idle()
     (approval,) = bot.surface.approvals

@@ -10,7 +10,7 @@ import json
 
 from adapters.slack.conversations import FILES_HINT
 from agent.loop import Agent
-from agent.tools.sandbox import READ_CHARS, Sandbox, session_dirname
+from agent.sandbox.files import session_dirname
 from bot.platforms import platforms
 from bot.runtime import runtime
 from bot.store import redis_keys as rk
@@ -79,26 +79,6 @@ async def test_a_slack_log_file_reaches_the_model_head_and_tail_and_the_sandbox_
     assert path.endswith("/download/train.log") and auth == "Bearer xoxb-test" and not more
     session = await bot.rt.store.load(key)
     assert session.history[0]["content"] == content  # saved as the model read it
-
-
-async def test_the_agent_reads_the_rest_of_a_shared_log_from_the_sandbox(tmp_path):
-    from agent.session import Session
-
-    session = Session(key="slack:T:C:1.0")
-    sandbox = FileIntake(tmp_path).sandbox
-    sandbox.create(session)
-    log = training_log(200_000)  # ~4.5 MB: over the agent's own 1 MB file cap
-    sandbox.write_bytes(session, "train.log", log)
-
-    tail = sandbox.read_lines(session, "train.log", -3)
-    middle = sandbox.read_lines(session, "train.log", 100_000, max_lines=2)
-
-    assert tail.endswith("FINAL eval_loss=0.123")
-    assert tail.startswith("[Lines 199,998-200,000 of 200,000 of `train.log` (")
-    assert "step 99999 loss" in middle and "step 100000 loss" in middle
-    assert "Read on with start_line=100002." in middle
-    head = Sandbox(tmp_path).read_lines(session, "train.log")
-    assert len(head) < READ_CHARS + 300 and "START run-42" in head
 
 
 async def test_an_image_goes_as_an_image_part_to_a_model_that_sees_images(make_bot, llm, slack):

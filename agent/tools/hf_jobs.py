@@ -8,13 +8,15 @@ import re
 import shlex
 from collections.abc import Mapping
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from huggingface_hub import HfApi
 from huggingface_hub.utils import parse_hf_uri
 
 from agent.policy import job_flavor
+from agent.sandbox.files import SANDBOX_PREFIX
+from agent.sandbox.manager import Sandboxes
 from agent.session import Session
 from agent.tools.hf_jobs_schema import DEFAULT_IMAGE, DESCRIPTION, UV_IMAGE, parameters
 from agent.tools.hub_common import (
@@ -32,7 +34,6 @@ from agent.tools.hub_errors import call_hub
 from agent.tools.job_text import describe_scheduled, job_label, shorten, when
 from agent.tools.job_watch import duration_of, job_logs, stage_of, watch_job
 from agent.tools.registry import Tool, ToolContext, ToolError, ToolResult
-from agent.tools.sandbox import SANDBOX_PREFIX, resolve_script
 
 ACTIVE_STAGES = ["SCHEDULING", "RUNNING"]
 MIN_REDACTED_LENGTH = 4
@@ -50,12 +51,12 @@ class JobsTool:
         self,
         api: HfApi,
         *,
-        sandbox_root: Path,
+        sandboxes: Sandboxes,
         secrets: Mapping[str, str],
         poll_interval: float,
     ) -> None:
         self.api = api
-        self.sandbox_root = sandbox_root
+        self.sandboxes = sandboxes
         self.secrets = dict(secrets)
         self.poll_interval = poll_interval
         self.operations = {
@@ -79,7 +80,7 @@ class JobsTool:
     async def script_source(self, script: str, session: Session) -> str:
         """The script's text (or URL): ``sandbox:`` and ``hf://`` paths are read."""
         if not script.startswith(HF_URI_PREFIX):
-            return await resolve_script(session, script, self.sandbox_root)
+            return await self.sandboxes.resolve_script(session, script)
         uri = parse_hf_uri(script, endpoint=self.api.endpoint)
         if uri.type not in REPO_TYPES or not uri.path_in_repo:
             raise ToolError(f"{script!r} must name a file in a model, dataset or Space repo.")

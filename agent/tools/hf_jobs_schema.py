@@ -16,7 +16,7 @@ DESCRIPTION = (
     "- 'scheduled run' / 'scheduled uv': the same on a cron schedule.\n"
     "- ps, logs, inspect, cancel; 'scheduled ps', 'scheduled inspect', 'scheduled suspend', "
     "'scheduled resume', 'scheduled delete'.\n"
-    "The script may be inline Python, 'sandbox:<file>' (written with sandbox_write), "
+    "The script may be inline Python, 'sandbox:<file>' (a file of the sandbox), "
     "'hf://[datasets/|spaces/]<namespace>/<repo>[@rev]/<path>' or an https URL. "
     "Job storage is ephemeral: push results to the Hub (push_to_hub) inside the script. "
     "Secrets are passed by name (e.g. ['HF_TOKEN']) and never shown. "

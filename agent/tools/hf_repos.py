@@ -8,6 +8,7 @@ from typing import Any
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 from huggingface_hub.hf_api import RepoFolder
 
+from agent.sandbox.files import Sandbox
 from agent.session import Session
 from agent.tools.hub_common import (
     REPO_ID,
@@ -28,7 +29,6 @@ from agent.tools.hub_common import (
 )
 from agent.tools.hub_errors import call_hub
 from agent.tools.registry import Tool, ToolContext, ToolError
-from agent.tools.sandbox import Sandbox
 
 SPACE_SDKS = ("gradio", "streamlit", "docker", "static")
 MAX_LINES = 2000

@@ -73,7 +73,9 @@ def approval_note(tool: dict[str, Any], votes: list[str] | None = None) -> str:
         parts.append(
             f"{len(votes or [])} of {required} approvals" + (f" ({so_far})" if so_far else "")
         )
-    if note.get("cost_usd"):
+    if note.get("cost_usd") and tool.get("tool") == "sandbox_create":
+        parts.append(f"${note['cost_usd']:.2f} per hour while it runs")
+    elif note.get("cost_usd"):
         parts.append(f"est. up to ${note['cost_usd']:.2f}")
     if note.get("over_budget"):
         parts.append("over this thread's auto-approve budget")

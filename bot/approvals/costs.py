@@ -1,4 +1,5 @@
-"""What a tool call is estimated to cost: an HF Job's hourly price times its timeout.
+"""What a tool call is estimated to cost: an HF Job's hourly price times its timeout, a
+sandbox's hourly price.
 
 Prices come from the Hub (``list_jobs_hardware``) when it answers; otherwise
 from :data:`LIST_PRICES_USD_PER_HOUR`, the public list prices when this was
@@ -12,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from agent.policy import job_flavor
+from agent.policy import job_flavor, sandbox_hardware
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,10 @@ class CostEstimator:
         return self.prices.get(flavor, UNKNOWN_FLAVOR_USD_PER_HOUR)
 
     def estimate(self, tool: str, args: dict[str, Any]) -> float:
-        """USD at most; 0 for calls that start no paid compute."""
+        """USD at most; 0 for calls that start no paid compute. A sandbox counts by the
+        hour: its first hour here."""
+        if tool == "sandbox_create":
+            return round(self.hourly(sandbox_hardware(args)), 4)
         if tool != "hf_jobs" or args.get("operation") not in JOB_RUNS:
             return 0.0
         hours = timeout_seconds(args.get("timeout")) / 3600

@@ -29,9 +29,9 @@ from typing import Any, Literal
 
 import aiohttp
 
+from agent.sandbox.files import SANDBOX_PREFIX, Sandbox
 from agent.session import Session
 from agent.tools.registry import ToolError
-from agent.tools.sandbox import SANDBOX_PREFIX, Sandbox
 from bot.attachments.fetch import (
     Fetched,
     FetchFailed,
@@ -240,7 +240,7 @@ class _Item:
             return f"It is saved in the sandbox as `{SANDBOX_PREFIX}{self.name}`.{note}"
         return (
             f"The full file is in the sandbox as `{SANDBOX_PREFIX}{self.name}`: read it with "
-            f"sandbox_read (start_line picks the part; -N is the last N lines), or pass it "
+            f"the read tool (offset and limit pick the lines), or pass it "
             f"to a job.{note}"
         )
 

@@ -52,7 +52,7 @@ from bot.output.progress import Steps
 from bot.output.redact import clean
 from bot.output.steps import StepBook
 from bot.output.stream import AnswerText
-from bot.output.toollines import summarize, tool_line
+from bot.output.toollines import call_detail, output_detail, tool_line
 from bot.platform import (
     Attachments,
     FeedbackButtons,
@@ -116,10 +116,10 @@ class StreamRenderer(AnswerText):
             ):
                 if isinstance(event, ev.ToolOutput):
                     await self._attach(event, clean(event.output))
-            case ev.ToolCall(tool=tool, tool_call_id=call_id):
+            case ev.ToolCall(tool=tool, tool_call_id=call_id, arguments=arguments):
                 self._thinking.stop()
                 self._tools[call_id] = tool
-                await self._line(call_id, tool_line(tool, "running"))
+                await self._line(call_id, tool_line(tool, "running", call_detail(tool, arguments)))
             case ev.ToolProgress(tool=tool, tool_call_id=call_id, text=text):
                 await self._line(call_id, tool_line(tool, "running", text))
             case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state="approved"):
@@ -130,7 +130,8 @@ class StreamRenderer(AnswerText):
             case ev.ToolOutput(tool=tool, tool_call_id=call_id, output=output, success=ok):
                 output = clean(output)
                 await self._line(
-                    call_id, tool_line(tool, "done" if ok else "failed", summarize(output))
+                    call_id,
+                    tool_line(tool, "done" if ok else "failed", output_detail(tool, output)),
                 )
                 await self._attach(event, output)
                 self._thinking.start()  # the model reads the output next

@@ -18,10 +18,22 @@ from urllib.parse import urlsplit
 from agent import events as ev
 from bot.output.messages import plan_title
 from bot.output.redact import clean
+from bot.output.toollines import output_detail
 from bot.output.views import clip
 from bot.platform import Step
 
-TITLE_ARGS = ("operation", "query", "repo_id", "repo", "hardware_flavor", "path", "url", "task")
+TITLE_ARGS = (
+    "operation",
+    "command",
+    "query",
+    "repo_id",
+    "repo",
+    "hardware_flavor",
+    "hardware",
+    "path",
+    "url",
+    "task",
+)
 """Arguments that say what a call does, in this order; the first two found title it."""
 TITLE_CHARS = 80
 OUTPUT_CHARS = 160
@@ -36,7 +48,9 @@ ENDED = {"rejected": "rejected", "abandoned": "no longer pending", "interrupted"
 
 def call_title(tool: str, arguments: dict[str, Any]) -> str:
     """``hf_jobs · run · a10g-small``: the tool and what it is asked to do."""
-    facts = [str(arguments[k]) for k in TITLE_ARGS if isinstance(arguments.get(k), str | int)]
+    facts = [
+        first_line(str(arguments[k])) for k in TITLE_ARGS if isinstance(arguments.get(k), str | int)
+    ]
     return clip(" · ".join([tool, *facts[:2]]), TITLE_CHARS)
 
 
@@ -86,7 +100,7 @@ class StepBook:
                 output = clean(output)
                 title = self.titles.get(call_id, tool)
                 state = "done" if ok else "failed"
-                step = self._step(call_id, title, state, first_line(output))
+                step = self._step(call_id, title, state, clip(output_detail(tool, output), 400))
                 return [dataclasses.replace(step, sources=sources(output))], None
         return None
 

@@ -1,10 +1,14 @@
-"""A tool call as one compact line: its state and, when done, its output's first line."""
+"""A tool call as one compact line: its state and, when done, its output's first line (a
+``bash`` call: its command's first line, then its exit code, duration and last lines)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from bot.output.messages import STATE_ICONS
 
 SUMMARY_CHARS = 160
+LAST_LINES = 3
 
 
 def summarize(text: str, limit: int = SUMMARY_CHARS) -> str:
@@ -17,3 +21,20 @@ def tool_line(tool: str, state: str, detail: str = "") -> str:
     icon = STATE_ICONS.get(state, "•")
     text = f"{icon} `{tool}` {state}"
     return f"{text} — {detail}" if detail else text
+
+
+def call_detail(tool: str, arguments: dict[str, Any]) -> str:
+    """What a running call shows: a ``bash`` command's first line."""
+    command = arguments.get("command") if tool == "bash" else None
+    return f"`{summarize(command, SUMMARY_CHARS // 2)}`" if isinstance(command, str) else ""
+
+
+def output_detail(tool: str, output: str) -> str:
+    """What a finished call shows: its output's first line; for ``bash``, the exit code and
+    duration line and the output's last lines."""
+    if tool != "bash":
+        return summarize(output)
+    head, _, rest = output.partition("\n")
+    lines = [ln for ln in rest.splitlines() if ln.strip() and not ln.startswith("[full output")]
+    last = [summarize(ln) for ln in lines[-LAST_LINES:]]
+    return "\n".join([summarize(head), *(f"> {ln}" for ln in last)])

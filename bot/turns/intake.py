@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.sandbox.files import MAX_FILE_BYTES, Sandbox
+from agent.sandbox.manager import Sandboxes
 from agent.session import Session
-from agent.tools.sandbox import MAX_FILE_BYTES, Sandbox
 from bot.attachments import Ingested, SharedFile, ingest, model_sees_images
 from bot.attachments.fetch import DEFAULT_MAX_BYTES
 from bot.platform import FileAccess, Surface
@@ -36,6 +37,9 @@ class FileIntake:
     sandbox_root: Path = DEFAULT_SANDBOX_ROOT
     max_bytes: int = DEFAULT_MAX_BYTES
     """``MAX_ATTACHMENT_BYTES``: larger files are refused, with a line in the thread."""
+    sandboxes: Sandboxes | None = None
+    """The sessions' running sandboxes: ``new`` stops the thread's; shared files are copied
+    into a running one that does not use the session's directory itself."""
 
     @property
     def sandbox(self) -> Sandbox:
@@ -54,7 +58,7 @@ class FileIntake:
         files = [SharedFile.from_ref(ref) for ref in refs]
         if isinstance(surface, FileAccess):
             files = [surface.with_access(file) for file in files]
-        return await ingest(
+        taken = await ingest(
             text,
             files,
             sandbox=self.sandbox,
@@ -62,3 +66,6 @@ class FileIntake:
             vision=model_sees_images(model),
             max_bytes=self.max_bytes,
         )
+        if self.sandboxes is not None:
+            await self.sandboxes.share(session, taken.saved)
+        return taken

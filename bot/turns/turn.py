@@ -291,6 +291,8 @@ class RunningTurn:
         elif kind == "compact":
             await agent.compact(session, turn, force=True)
         elif kind == "new":
+            if self.runner.intake.sandboxes is not None:
+                await self.runner.intake.sandboxes.stop(session)
             await self.runner.store.delete(session.key)
             session.history.clear()
             session.pending = None
