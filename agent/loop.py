@@ -196,7 +196,8 @@ class Agent:
             [
                 {"role": "system", "content": SUMMARY_INSTRUCTIONS},
                 {"role": "user", "content": render_transcript(older)},
-            ]
+            ],
+            usage=turn.usage,
         )
         session.history = [summary_message(summary), *recent]
         new = self.llm.count_tokens(self._messages(session))
@@ -261,6 +262,7 @@ class Agent:
                 session.history.append({"role": "assistant", "content": reply.content})
             await turn.emit(ev.AssistantStreamEnd())
             raise
+        self.llm.record_usage(turn.usage, reply.prompt_tokens, reply.completion_tokens)
         await turn.emit(ev.AssistantStreamEnd())
         return reply
 
@@ -347,6 +349,7 @@ class Agent:
                 spawn=turn.spawn,
                 emit=turn.emit,
                 llm=self.llm,
+                usage=turn.usage,
             )
             results[call.id] = await self.tools.call(call.name, call.args, ctx)
 
