@@ -3,7 +3,8 @@
 An OpenAI-compatible endpoint (the HF router, or ``api_base``) is streamed through the
 ``openai`` client, which costs a fraction of LiteLLM's CPU per chunk; every other
 provider goes through ``litellm.acompletion``. LiteLLM stays how models are named and
-described on both paths: model info, context windows, token counts.
+described on both paths: model info, context windows, token counts, prices (each call's
+tokens and cost are counted in an :class:`agent.usage.Usage`).
 
 Failed calls (429, 5xx, timeouts, dropped connections) are retried here, up to
 ``llm_retries`` times with exponential backoff and full jitter, honouring a

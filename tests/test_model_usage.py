@@ -18,7 +18,7 @@ from agent.session import Session
 from agent.tools.registry import Tool, ToolRegistry
 from agent.usage import Usage
 from bot.approvals.actor import Actor
-from bot.output.views import status_facts
+from bot.output.views import model_use_fact, status_facts
 from bot.store.sessions import SessionStore
 from bot.telemetry.traces import Tracer
 from bot.turns.runner import TurnRunner
@@ -110,6 +110,18 @@ async def test_a_model_without_a_price_counts_tokens_and_no_cost(llm):
     assert used.total_tokens == sum(u["total_tokens"] for u in llm.usages) > 55_000
     assert used.calls == used.unpriced == 4 and used.cost_usd == 0
     assert "tokens, $" not in rec.of(ev.ToolOutput)[0].output
+
+
+def test_status_shows_a_cost_only_where_a_price_was_known():
+    unpriced = Usage(1_000, 20, calls=2, unpriced=2).to_dict()
+    mixed = Usage(2_000, 40, cost_usd=0.5, calls=3, unpriced=1).to_dict()
+    status = {"status": "running", "usage": unpriced, "usage_total": mixed}
+    assert model_use_fact(status) == (
+        "this turn 1,020 tokens (1,000 prompt, 20 completion), cost unknown; this thread "
+        "2,040 tokens (2,000 prompt, 40 completion), $0.5000 + 1 call of unknown price"
+    )
+    once = model_use_fact({"status": "idle", "usage": mixed, "usage_total": mixed})
+    assert once.startswith("last turn 2,040 tokens") and "this thread" not in once
 
 
 @pytest.mark.parametrize("where", ["turn's budget", "research's max_usd"])

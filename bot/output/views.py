@@ -106,7 +106,9 @@ def usage_text(usage: dict[str, Any]) -> str:
     if unpriced >= calls:
         return f"{tokens}, cost unknown"
     cost = f"{tokens}, {usd(usage['cost_usd'])}"
-    return f"{cost} + {unpriced} calls of unknown price" if unpriced else cost
+    if not unpriced:
+        return cost
+    return f"{cost} + {unpriced} call{'s' if unpriced > 1 else ''} of unknown price"
 
 
 def usd(amount: float) -> str:
