@@ -112,6 +112,25 @@ async def test_a_model_without_a_price_counts_tokens_and_no_cost(llm):
     assert "tokens, $" not in rec.of(ev.ToolOutput)[0].output
 
 
+async def test_a_reply_stopped_before_its_usage_chunk_is_counted_as_estimated(llm):
+    agent = priced_agent(llm, support.test_tools())
+    llm.script(text("A long answer, streamed slowly. " * 20, chunk_size=4, delay=0.01))
+    rec = Recorder()
+
+    async def stop_at_the_first_chunk(event: ev.Event) -> None:
+        rec.events.append(event)
+        if isinstance(event, ev.AssistantChunk):
+            rec.turn.cancel.set()
+
+    rec.turn.emit = stop_at_the_first_chunk
+    await agent.run(Session(key="k"), "tell me", rec.turn)
+
+    assert ev.Interrupted in map(type, rec.events) and llm.usages == [], "no usage was sent"
+    used = rec.turn.usage
+    assert used.calls == 1 and used.prompt_tokens > 0 and used.completion_tokens > 0
+    assert used.cost_usd > 0
+
+
 def test_status_shows_a_cost_only_where_a_price_was_known():
     unpriced = Usage(1_000, 20, calls=2, unpriced=2).to_dict()
     mixed = Usage(2_000, 40, cost_usd=0.5, calls=3, unpriced=1).to_dict()
