@@ -1,7 +1,8 @@
 # ruff: noqa: F811
 """A turn's model use: the tokens the LLM stand-in reports (main agent and ``research``
 sub-agent summed), their cost at LiteLLM's prices, shown by ``status``, kept in the
-trace, counted on the thread's auto-approve budget, and capping the sub-agent."""
+trace and the metrics, counted on the thread's auto-approve budget, and capping the
+sub-agent."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dataclasses
 import json
 
 import pytest
+from prometheus_client import REGISTRY
 
 from agent import events as ev
 from agent.llm import litellm, model_prices
@@ -199,6 +201,7 @@ async def test_status_trace_and_budget_count_the_turns_model_use_with_research(l
         first = reported(llm)
         await runner.set_budget(KEY, ALICE, 5)
         llm.usages.clear()
+        counted = REGISTRY.get_sample_value("mib_model_tokens_total", {"kind": "prompt"})
 
         script_research_turn(llm)
         await runner.submit(KEY, {"kind": "message", "text": "go", "user": ALICE.user_id})
@@ -215,6 +218,9 @@ async def test_status_trace_and_budget_count_the_turns_model_use_with_research(l
         shown = dict(status_facts(status))["Model use"]
         assert shown.startswith(f"last turn {turn.total_tokens:,} tokens (55,000 prompt, ")
         assert f"; this thread {total.total_tokens:,} tokens" in shown
+
+        metric = REGISTRY.get_sample_value("mib_model_tokens_total", {"kind": "prompt"})
+        assert metric - counted == 55_000
 
         budget = await runner.controls.budgets.get(KEY)
         assert budget.spent == pytest.approx(turn.cost_usd), "the budget counts from when set"

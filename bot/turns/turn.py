@@ -44,7 +44,7 @@ from bot.output.visible import Visible, left_by
 from bot.session_key import platform_of
 from bot.store.sessions import Hold, LockLost, SessionStore
 from bot.telemetry.logs import log_context
-from bot.telemetry.metrics import RUNNING_TURNS, count
+from bot.telemetry.metrics import RUNNING_TURNS, count, count_usage
 from bot.telemetry.traces import Tracer
 from bot.turns import takeover
 from bot.turns.background import Background
@@ -241,6 +241,7 @@ class RunningTurn:
         finally:
             RUNNING_TURNS.dec()
             del self.runner.cancels[self.key]
+            count_usage(self.usage)
             await self._charge()
             if not self.fence.lost:
                 handed_back = await self._finish(handed_back)
