@@ -8,9 +8,9 @@ the approval flow, the renderer), ``checkpoint`` (the session saved mid-turn) an
 at the end, ``finish`` (saved with its final status). What the turn's model calls used
 (``Turn.usage``, a ``research`` sub-agent's included) is kept in the session's metadata
 with each save, and its cost is counted on the thread's auto-approve budget, if it has
-one, as it grows; the budget left when the turn began caps the sub-agent's cost. A turn that can't be saved,
-or is cancelled by a shutdown, ends with its input left current for the next
-worker (:class:`~bot.turns.queue.HandedBack`).
+one, as it grows; the budget left when the turn began caps the sub-agent's cost. A turn
+that can't be saved, or is cancelled by a shutdown, ends with its input left current for
+the next worker (:class:`~bot.turns.queue.HandedBack`).
 
 Every session write of a turn carries its :class:`Fence` (the lock token): once the lock
 lapsed or was taken, the write is refused (:class:`~bot.store.sessions.LockLost`), the
