@@ -15,6 +15,8 @@ from typing import Any
 
 @dataclass
 class Usage:
+    """Model calls counted: their tokens, their cost where priced, and an optional cap."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0

@@ -49,8 +49,9 @@ def research_tools(llm, model: str = PRICED, **limits) -> ToolRegistry:
     return tools
 
 
-def priced_agent(llm, tools: ToolRegistry) -> Agent:
-    return Agent(dataclasses.replace(support.agent_config(llm), model=PRICED), tools)
+def priced_agent(llm, tools: ToolRegistry, llm_client: str = "auto") -> Agent:
+    config = support.agent_config(llm, llm_client=llm_client)
+    return Agent(dataclasses.replace(config, model=PRICED), tools)
 
 
 def script_research_turn(llm) -> None:
@@ -83,8 +84,9 @@ def test_prices_come_from_litellms_map_and_unknown_models_have_none():
     assert model_prices("huggingface/Qwen/Qwen2.5-72B-Instruct") is None  # listed at $0
 
 
-async def test_a_turn_counts_its_own_and_its_research_sub_agents_model_use(llm):
-    agent = priced_agent(llm, research_tools(llm))
+@pytest.mark.parametrize("llm_client", ["auto", "litellm"])  # the openai client, or LiteLLM
+async def test_a_turn_counts_its_own_and_its_research_sub_agents_model_use(llm, llm_client):
+    agent = priced_agent(llm, research_tools(llm), llm_client)
     script_research_turn(llm)
     rec = Recorder()
 
