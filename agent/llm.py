@@ -3,7 +3,8 @@
 An OpenAI-compatible endpoint (the HF router, or ``api_base``) is streamed through the
 ``openai`` client, which costs a fraction of LiteLLM's CPU per chunk; every other
 provider goes through ``litellm.acompletion``. LiteLLM stays how models are named and
-described on both paths: model info, context windows, token counts.
+described on both paths: model info, context windows, token counts, prices (each call's
+tokens and cost are counted in an :class:`agent.usage.Usage`).
 
 Failed calls (429, 5xx, timeouts, dropped connections) are retried here, up to
 ``llm_retries`` times with exponential backoff and full jitter, honouring a
@@ -23,6 +24,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 import openai
@@ -37,6 +39,7 @@ from agent.model import (
     resolve_model,
     uses_hf_router,
 )
+from agent.usage import Usage
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +83,9 @@ class LLMClient(Protocol):
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
     ) -> Awaitable[AsyncIterator[Any]]: ...
 
-    async def complete(self, messages: list[dict[str, Any]]) -> str: ...
+    async def complete(self, messages: list[dict[str, Any]], usage: Usage | None = None) -> str: ...
+
+    def record_usage(self, usage: Usage, prompt_tokens: int, completion_tokens: int) -> None: ...
 
     def count_tokens(self, messages: list[dict[str, Any]]) -> int: ...
 
@@ -195,9 +200,26 @@ class _ModelClient:
             "unknown",
         )
 
-    async def complete(self, messages: list[dict[str, Any]]) -> str:
+    async def complete(self, messages: list[dict[str, Any]], usage: Usage | None = None) -> str:
+        """The model's reply to ``messages``; its tokens counted in ``usage`` when given."""
         response = await self._call(messages=messages)
+        if usage is not None:
+            counted = getattr(response, "usage", None)
+            prompt = getattr(counted, "prompt_tokens", 0) or 0
+            self.record_usage(usage, prompt, getattr(counted, "completion_tokens", 0) or 0)
         return response.choices[0].message.content or ""
+
+    def record_usage(self, usage: Usage, prompt_tokens: int, completion_tokens: int) -> None:
+        """Count a call of this model in ``usage``: its tokens, and its cost when priced."""
+        cost = None
+        if self.prices is not None:
+            cost = prompt_tokens * self.prices[0] + completion_tokens * self.prices[1]
+        usage.add(prompt_tokens, completion_tokens, cost)
+
+    @cached_property
+    def prices(self) -> tuple[float, float] | None:
+        """USD per prompt token and per completion token (LiteLLM's model map)."""
+        return model_prices(self.params["model"])
 
     def count_tokens(self, messages: list[dict[str, Any]]) -> int:
         return litellm.token_counter(model=self.params["model"], messages=messages)
@@ -291,6 +313,18 @@ class OpenAIClient(_ModelClient):
             await client.close()
 
 
+def model_prices(model: str) -> tuple[float, float] | None:
+    """USD per prompt token and per completion token of ``model`` in LiteLLM's model map;
+    None when the map names no price for it (an unknown model, or prices of 0: unknown)."""
+    try:
+        info = litellm.get_model_info(model)
+    except Exception:  # unknown to LiteLLM's map
+        return None
+    prompt = float(info.get("input_cost_per_token") or 0.0)
+    completion = float(info.get("output_cost_per_token") or 0.0)
+    return (prompt, completion) if prompt > 0 or completion > 0 else None
+
+
 def context_overflow(exc: openai.BadRequestError) -> bool:
     """Whether a 400 says the prompt does not fit the context window (LiteLLM's test)."""
     if exc.code == "context_length_exceeded":
@@ -309,6 +343,9 @@ class LLMReply:
     tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     finish_reason: str | None = None
     total_tokens: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    """The provider's counts, from the stream's usage chunk (0 when it sent none)."""
     texts: list[str] = field(default_factory=list)
     """The text deltas; ``content`` joins them (appending to one string would copy it
     whole at every chunk)."""
@@ -343,6 +380,8 @@ async def stream_reply(
         usage = getattr(chunk, "usage", None)
         if usage:
             reply.total_tokens = usage.total_tokens or reply.total_tokens
+            reply.prompt_tokens = usage.prompt_tokens or reply.prompt_tokens
+            reply.completion_tokens = usage.completion_tokens or reply.completion_tokens
         if not chunk.choices:
             continue
         choice = chunk.choices[0]

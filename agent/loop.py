@@ -196,7 +196,8 @@ class Agent:
             [
                 {"role": "system", "content": SUMMARY_INSTRUCTIONS},
                 {"role": "user", "content": render_transcript(older)},
-            ]
+            ],
+            usage=turn.usage,
         )
         session.history = [summary_message(summary), *recent]
         new = self.llm.count_tokens(self._messages(session))
@@ -250,8 +251,10 @@ class Agent:
         async def on_text(text: str) -> None:
             await turn.emit(ev.AssistantChunk(content=text))
 
+        messages = self._messages(session)
+
         async def consume() -> None:
-            stream = await self.llm.stream(self._messages(session), self.tools.specs())
+            stream = await self.llm.stream(messages, self.tools.specs())
             await stream_reply(stream, reply, on_text)
 
         try:
@@ -259,10 +262,24 @@ class Agent:
         except TurnCancelled:
             if reply.content:  # keep what the user already saw
                 session.history.append({"role": "assistant", "content": reply.content})
+            if reply.content or reply.tool_calls:  # the model had begun: the call is billed
+                self._count_usage(turn, messages, reply)
             await turn.emit(ev.AssistantStreamEnd())
             raise
+        self._count_usage(turn, messages, reply)
         await turn.emit(ev.AssistantStreamEnd())
         return reply
+
+    def _count_usage(self, turn: Turn, messages: list[dict[str, Any]], reply: LLMReply) -> None:
+        """Count a call in the turn's model use: as the provider counted it, else (a stream
+        stopped before its usage chunk, a provider that sends none) as LiteLLM estimates."""
+        prompt, completion = reply.prompt_tokens, reply.completion_tokens
+        if not (prompt or completion):
+            calls = reply.ordered_tool_calls()
+            said = reply.content + "".join(c["function"]["arguments"] for c in calls)
+            prompt = self.llm.count_tokens(messages)
+            completion = self.llm.count_tokens([{"role": "assistant", "content": said}])
+        self.llm.record_usage(turn.usage, prompt, completion)
 
     async def _handle_reply(self, session: Session, reply: LLMReply, turn: Turn) -> Step:
         """Record the reply and run its tools; say whether the loop goes on."""
@@ -347,6 +364,7 @@ class Agent:
                 spawn=turn.spawn,
                 emit=turn.emit,
                 llm=self.llm,
+                usage=turn.usage,
             )
             results[call.id] = await self.tools.call(call.name, call.args, ctx)
 

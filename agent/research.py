@@ -6,8 +6,10 @@ GitHub, the web, Hub reads, the sandbox's ``read``) and returns only its summary
 pages it read never fill the main context. A call to any other tool is refused inside it
 with a tool error, and nothing in it ever waits for approval. Its tool calls show as the
 progress of the parent's call (:class:`agent.events.ToolProgress`); it talks to the same
-model client as the parent, so its model calls count with the turn's. Limits on model
-calls, tokens and time end it early: it then summarises what it found so far.
+model client as the parent, and its model calls count in the turn's usage
+(:meth:`agent.usage.Usage.part`). Limits on model calls, tokens, cost and time end it
+early: it then summarises what it found so far. Its cost is capped by ``max_usd`` and by
+what the turn may still spend (its thread's budget), whichever is less.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from agent.policy import Approval
 from agent.session import Session
 from agent.tools.registry import Tool, ToolContext, ToolError, ToolRegistry, ToolResult
 from agent.turn import Turn
+from agent.usage import Usage
 
 NAME = "research"
 REFUSED = (
@@ -58,6 +61,9 @@ class ResearchLimits:
     max_tokens: int = 120_000
     """Tokens its model calls may use in all (prompt and reply, as the provider counts)."""
     max_seconds: float = 300.0
+    max_usd: float | None = None
+    """USD its model calls may cost (where the model's price is known); None: only the
+    turn's budget, if its thread has one, caps it."""
 
 
 class ReadOnlyTools(ToolRegistry):
@@ -177,10 +183,12 @@ class _Run:
         self.ctx = ctx
         self.session = session
         self.limits = limits
-        self.turn = Turn(emit=self.emit, checkpoint=self.checkpoint, spawn=ctx.spawn)
+        self.usage = (ctx.usage or Usage()).part(cap_usd=limits.max_usd)
+        self.turn = Turn(
+            emit=self.emit, checkpoint=self.checkpoint, spawn=ctx.spawn, usage=self.usage
+        )
         self.tool_calls = 0
         self.model_calls = 0
-        self.tokens = 0
         self.stopped: str | None = None
         self.error: str | None = None
 
@@ -203,12 +211,11 @@ class _Run:
             )
 
     async def checkpoint(self) -> None:
-        """After each step: count the model call's tokens (the loop notes each reply's
-        in ``context_tokens``, taken here once), and stop past the limit."""
-        self.tokens += self.session.context_tokens
-        self.session.context_tokens = 0
-        if self.tokens >= self.limits.max_tokens:
+        """After each step: stop once its tokens or its cost reach a limit."""
+        if self.usage.total_tokens >= self.limits.max_tokens:
             self.stop(f"{self.limits.max_tokens:,} tokens used")
+        elif (left := self.usage.left_usd()) is not None and left <= 0:
+            self.stop(f"cost limit reached, ${self.usage.cost_usd:.4f} spent")
 
     def answer(self) -> str | None:
         """The sub-agent's own final answer, when it ended on one."""
@@ -220,6 +227,8 @@ class _Run:
     async def wrap_up(self, agent: Agent) -> str:
         """Ask the model for a summary of what was read before a limit or error ended it."""
         reason = self.stopped or self.error or "it ended without a summary"
+        if self.usage.calls == 0:  # stopped before it began: the turn's budget is spent
+            raise ToolError(f"research did not run ({reason}).")
         self.session.close_open_tool_calls("Not run: research was stopped.")
         messages = [
             {"role": "system", "content": agent.config.system_prompt},
@@ -227,14 +236,17 @@ class _Run:
             {"role": "user", "content": WRAP_UP.format(reason)},
         ]
         try:
-            return (await agent.llm.complete(messages)).strip() or f"No summary ({reason})."
+            summary = await agent.llm.complete(messages, usage=self.usage)
+            return summary.strip() or f"No summary ({reason})."
         except Exception as exc:  # the model failed again: say so, as a tool error
             raise ToolError(
                 f"research ended early ({reason}) and could not summarise: {exc}"
             ) from None
 
     def footer(self) -> str:
-        facts = (
-            f"{self.tool_calls} tool calls, {self.model_calls} model calls, ~{self.tokens:,} tokens"
-        )
+        usage = self.usage
+        facts = f"{self.tool_calls} tool calls, {self.model_calls} model calls, "
+        facts += f"{usage.total_tokens:,} tokens"
+        if usage.unpriced < usage.calls:
+            facts += f", ${usage.cost_usd:.4f}"
         return f"{facts}; stopped: {self.stopped}" if self.stopped else facts

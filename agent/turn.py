@@ -1,5 +1,5 @@
 """What a turn of the loop talks to besides its session: events out, stop in, persistence,
-and what a person decided about a call that waited for approval."""
+what its model calls used, and what a person decided about a call that waited for approval."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from agent import events as ev
+from agent.usage import Usage
 
 Emit = Callable[[ev.Event], Awaitable[None]]
 
@@ -28,7 +29,8 @@ class Decision(TypedDict, total=False):
 
 @dataclass
 class Turn:
-    """Everything a turn talks to besides the session: events out, stop in, persistence."""
+    """Everything a turn talks to besides the session: events out, stop in, persistence,
+    the count of its model use."""
 
     emit: Emit
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
@@ -36,6 +38,8 @@ class Turn:
     notify: Emit | None = None
     """Where tools send events that outlive the turn (job progress); defaults to ``emit``."""
     spawn: Callable[[Awaitable[Any]], Any] = asyncio.ensure_future
+    usage: Usage = field(default_factory=Usage)
+    """What the turn's model calls used, a sub-agent's included; its cap, the turn's budget."""
 
     @property
     def cancelled(self) -> bool:

@@ -271,6 +271,7 @@ async def test_status_undo_and_new_act_on_the_thread_session(rig, llm, api):
     assert (
         "openai/test-model" in shown and "4 messages" in shown and "Pending approvals:** 0" in shown
     )
+    assert "**Model use:** last turn " in shown and "tokens (10 prompt, " in shown
 
     rig.slash("undo", thread)
     await rig.idle()

@@ -14,6 +14,7 @@ from agent.session import Session
 
 if TYPE_CHECKING:
     from agent.llm import LLMClient
+    from agent.usage import Usage
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class ToolContext:
     """Sends an event into the running turn (a sub-agent's steps, as this call's progress)."""
     llm: LLMClient | None = None
     """The model the calling agent talks to (a sub-agent talks to it too)."""
+    usage: Usage | None = None
+    """The running turn's model use, which a sub-agent's calls count in too."""
 
 
 ToolHandler = Callable[[dict[str, Any], ToolContext], Awaitable["ToolResult | str"]]

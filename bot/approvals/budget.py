@@ -2,7 +2,10 @@
 
 A thread with a budget runs calls that would wait for approval at once, as long
 as their estimated cost keeps the spend within the cap. Spending is one Lua
-script, so two calls racing for the last dollars can't both get them.
+script, so two calls racing for the last dollars can't both get them. The cost of
+the thread's model calls (where the model's price is known) is counted as spent
+too, as each turn goes (:meth:`Budgets.charge`), so what its turns read and think
+leaves less for jobs.
 """
 
 from __future__ import annotations
@@ -93,7 +96,8 @@ class Budgets:
         return spent
 
     async def charge(self, session_key: str, cost: float) -> None:
-        """Count ``cost`` a person approved beyond auto-approve (only when a budget exists)."""
+        """Count ``cost`` spent beyond auto-approve: a call a person approved, a turn's
+        model calls (only when a budget exists; it may go past the cap)."""
         if await self.get(session_key) is not None:
             await self.redis.hincrbyfloat(self._key(session_key), "spent", cost)
             await self.redis.incr(redis_keys.CHANGES)
@@ -133,6 +137,6 @@ def budget_reply(budget: Budget | None) -> str:
         return "🤖 Auto-approve is off: every costly call waits for a click."
     return (
         f"🤖 Auto-approve on: calls run at once while this thread's estimated spend stays "
-        f"under ${budget.cap:.2f} (${budget.spent:.2f} spent). Scheduled jobs and calls the "
-        "team rules reserve still wait for a person."
+        f"under ${budget.cap:.2f} (${budget.spent:.2f} spent; the thread's model calls count "
+        "too). Scheduled jobs and calls the team rules reserve still wait for a person."
     )

@@ -25,7 +25,7 @@ SESSION_COMMANDS = {
     "undo": "Forget the last turn of this thread",
     "compact": "Summarise the older history of this thread",
     "stop": "Stop what the agent is doing in this thread",
-    "status": "Model, history size, pending approvals and running tools of this thread",
+    "status": "Model, model use, history size, pending approvals and running tools of this thread",
 }
 """The session commands without an argument, and what each does (help, slash commands)."""
 AUTOAPPROVE = "Run costly calls in this thread without a click, up to a budget"
@@ -80,9 +80,40 @@ def status_facts(status: dict[str, Any]) -> list[tuple[str, str]]:
     ]
     if status["queued"]:
         facts.append(("Queued", str(status["queued"])))
+    if status.get("usage"):
+        facts.append(("Model use", model_use_fact(status)))
     if status.get("budget"):
         facts.append(("Budget", str(status["budget"])))
     return facts
+
+
+def model_use_fact(status: dict[str, Any]) -> str:
+    """What the model calls of the running (or last) turn used, and of the whole thread."""
+    turn = "this turn" if status["status"] == "running" else "last turn"
+    facts = f"{turn} {usage_text(status['usage'])}"
+    total = status.get("usage_total")
+    if total and total != status["usage"]:
+        facts += f"; this thread {usage_text(total)}"
+    return facts
+
+
+def usage_text(usage: dict[str, Any]) -> str:
+    """Tokens of ``Usage.to_dict()`` and their cost: unknown when no call's model had a
+    price, else the known part, with the calls it leaves out."""
+    prompt, completion = usage["prompt_tokens"], usage["completion_tokens"]
+    tokens = f"{prompt + completion:,} tokens ({prompt:,} prompt, {completion:,} completion)"
+    calls, unpriced = usage["calls"], usage["unpriced"]
+    if unpriced >= calls:
+        return f"{tokens}, cost unknown"
+    cost = f"{tokens}, {usd(usage['cost_usd'])}"
+    if not unpriced:
+        return cost
+    return f"{cost} + {unpriced} call{'s' if unpriced > 1 else ''} of unknown price"
+
+
+def usd(amount: float) -> str:
+    """Dollars to the cent, or to a hundredth of a cent below a dollar (model calls)."""
+    return f"${amount:,.2f}" if amount >= 1 else f"${amount:.4f}"
 
 
 def model_fact(status: dict[str, Any]) -> str:

@@ -73,7 +73,8 @@ Key                               Type     Holds                                
 
 Fields of ``mib:meta:<session>`` (JSON values): ``last_activity``, ``status`` (``running``,
 ``idle``, ``awaiting_approval``), ``requester``, ``running_tools``, ``turn`` (the turn id
-last saved), ``takeovers`` (of that turn), and ``visible``: what the running turn shows
+last saved), ``takeovers`` (of that turn), ``usage`` and ``usage_total`` (the model use of
+that turn and of the thread: :meth:`agent.usage.Usage.to_dict`), and ``visible``: what the running turn shows
 in its thread (:class:`bot.output.visible.Visible`: ``turn``, ``mode`` ``edit`` or
 ``stream``, ``refs`` of its last answer's messages, ``chars`` and ``text`` of the last
 one, ``whole``, ``placeholder``, ``status``, ``controls``), written by bot/turns/turn.py

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from prometheus_client import Counter, Gauge, Histogram
 
 from agent import events as ev
+from agent.usage import Usage
 
 TURNS = Counter("mib_turns_total", "Turn steps, by how they ended", ["outcome"])
 TOOL_CALLS = Counter("mib_tool_calls_total", "Tool calls, by tool and outcome", ["tool", "outcome"])
@@ -29,6 +30,12 @@ PLATFORM_CALLS = Counter(
     "mib_platform_calls_total", "Chat platform calls (edit rate: method=edit)", ["method"]
 )
 RATE_LIMITED = Counter("mib_rate_limited_total", "429 answers received, by source", ["source"])
+MODEL_TOKENS = Counter(
+    "mib_model_tokens_total", "Tokens of the turns' model calls, by kind", ["kind"]
+)
+MODEL_COST = Counter(
+    "mib_model_cost_usd_total", "USD of the turns' model calls whose model has a known price"
+)
 
 OUTCOMES = {
     "turn_complete": "complete",
@@ -44,6 +51,13 @@ def count(event: ev.Event) -> None:
         TURNS.labels(OUTCOMES[event.type]).inc()
     elif isinstance(event, ev.ToolOutput):
         TOOL_CALLS.labels(event.tool, "ok" if event.success else "failed").inc()
+
+
+def count_usage(usage: Usage) -> None:
+    """Metrics from what a turn's model calls used (its sub-agents' included)."""
+    MODEL_TOKENS.labels("prompt").inc(usage.prompt_tokens)
+    MODEL_TOKENS.labels("completion").inc(usage.completion_tokens)
+    MODEL_COST.inc(usage.cost_usd)
 
 
 def observe_llm(outcome: str, seconds: float) -> None:

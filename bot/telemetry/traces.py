@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from huggingface_hub import CommitOperationAdd, HfApi
 
 from agent.events import AssistantChunk, Event
+from agent.usage import Usage
 from bot.output.redact import redact
 from bot.session_key import platform_of
 from bot.settings import Settings
@@ -63,7 +64,9 @@ configs:
 # ml-intern-bot session traces
 
 - `turns`: one row per finished turn: session key, platform, turn id, start and end,
-  model, the turn's events and the session history at its end.
+  model, its model use (`usage`: prompt and completion tokens, model calls, cost in USD
+  of the calls whose model's price is known, calls without a price), the turn's events
+  and the session history at its end.
 - `ratings`: one row per 👍 / 👎 a person gave a turn's answer: session key, platform,
   turn id, rating (`up` / `down`), who (`by`, a platform user id), when (`at`) and what
   went wrong (`comment`). A person's latest row for a turn (by `at`) is their rating.
@@ -150,9 +153,11 @@ class Tracer:
         turn_id: str,
         history: list[dict[str, Any]],
         model: str | None = None,
+        usage: Usage | None = None,
     ) -> None:
         """Close the turn: its events and ``history`` (as it is now) become one trace record;
-        ``model`` is the one that answered (the thread's choice), else the tracer's."""
+        ``model`` is the one that answered (the thread's choice), else the tracer's;
+        ``usage`` what its model calls used."""
         try:
             turn = self._open.pop((session_key, turn_id), None) or _OpenTurn(_now())
             record = {
@@ -162,6 +167,7 @@ class Tracer:
                 "started_at": turn.started_at,
                 "ended_at": _now(),
                 "model": model or self.model,
+                "usage": (usage or Usage()).to_dict(),
                 "events": turn.events,
                 "history": history,
             }

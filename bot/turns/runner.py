@@ -236,7 +236,8 @@ class TurnRunner:
         await self.approvals.refresh_card(approval_id)
 
     async def status(self, key: str) -> dict[str, Any]:
-        """What ``status`` commands show: model, history size, pending approval, tools running."""
+        """What ``status`` commands show: model, history size, pending approval, tools running,
+        model use (the last or running turn's and the thread's: ``Usage.to_dict()``)."""
         session = await self.store.load(key)
         meta = await self.store.meta(key)
         chosen = await self.models.chosen(key)
@@ -253,6 +254,8 @@ class TurnRunner:
             "running_tools": meta.get("running_tools", []),
             "status": meta.get("status", "idle"),
             "queued": await self.store.inbox_size(key),
+            "usage": meta.get("usage"),
+            "usage_total": meta.get("usage_total"),
             "budget": budget.describe()
             if (budget := await self.controls.budgets.get(key))
             else None,

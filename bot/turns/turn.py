@@ -5,9 +5,12 @@ after approval, undo, compact, new, or one a dead worker left) and runs it as a
 :class:`RunningTurn`: the session and its renderer, the tools running now, and
 what the agent's :class:`~agent.loop.Turn` calls back: ``emit`` (metrics, traces,
 the approval flow, the renderer), ``checkpoint`` (the session saved mid-turn) and,
-at the end, ``finish`` (saved with its final status). A turn that can't be saved,
-or is cancelled by a shutdown, ends with its input left current for the next
-worker (:class:`~bot.turns.queue.HandedBack`).
+at the end, ``finish`` (saved with its final status). What the turn's model calls used
+(``Turn.usage``, a ``research`` sub-agent's included) is kept in the session's metadata
+with each save, and its cost is counted on the thread's auto-approve budget, if it has
+one, as it grows; the budget left when the turn began caps the sub-agent's cost. A turn
+that can't be saved, or is cancelled by a shutdown, ends with its input left current for
+the next worker (:class:`~bot.turns.queue.HandedBack`).
 
 Every session write of a turn carries its :class:`Fence` (the lock token): once the lock
 lapsed or was taken, the write is refused (:class:`~bot.store.sessions.LockLost`), the
@@ -31,6 +34,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from agent import events as ev
 from agent.loop import Agent, Turn
 from agent.session import Session
+from agent.usage import Usage
 from bot.approvals.flow import ApprovalFlow
 from bot.attachments.prepare import Content
 from bot.output.messages import HANDED_BACK, STALE_APPROVAL, STORE_LOST, unknown_request, went_wrong
@@ -40,7 +44,7 @@ from bot.output.visible import Visible, left_by
 from bot.session_key import platform_of
 from bot.store.sessions import Hold, LockLost, SessionStore
 from bot.telemetry.logs import log_context
-from bot.telemetry.metrics import RUNNING_TURNS, count
+from bot.telemetry.metrics import RUNNING_TURNS, count, count_usage
 from bot.telemetry.traces import Tracer
 from bot.turns import takeover
 from bot.turns.background import Background
@@ -139,6 +143,8 @@ class RunningTurn:
         takeovers: int,
         model: str,
         fence: Fence,
+        usage: Usage,
+        used_before: Usage,
     ) -> None:
         self.runner = runner
         self.fence = fence
@@ -151,6 +157,9 @@ class RunningTurn:
         self.requester = requester
         self.takeovers = takeovers
         self.running: dict[str, str] = {}  # tool_call_id -> tool, for ``status``
+        self.usage = usage
+        self.used_before = used_before  # the thread's model use before this turn
+        self.charged = 0.0  # of the usage's cost, what the budget counts already
 
     @classmethod
     async def open(
@@ -186,6 +195,7 @@ class RunningTurn:
         requester = item.get("user") or meta.get("requester", "")
         item, takeovers = takeover.carried_on(item, meta, turn_id, taken_over)
         chosen = await runner.models.chosen(key)
+        budget = await runner.approvals.controls.budgets.get(key)
         return cls(
             runner,
             key,
@@ -197,6 +207,8 @@ class RunningTurn:
             takeovers=takeovers,
             model=chosen.model,
             fence=fence,
+            usage=Usage(cap_usd=budget.left if budget else None),
+            used_before=Usage.from_dict(meta.get("usage_total")),
         )
 
     async def run(self) -> None:
@@ -212,6 +224,7 @@ class RunningTurn:
             checkpoint=self.checkpoint,
             notify=lambda event: self.runner.background.notify(self.key, event),
             spawn=self.runner.background.spawn,
+            usage=self.usage,
         )
         try:
             await self._step(turn)
@@ -228,6 +241,8 @@ class RunningTurn:
         finally:
             RUNNING_TURNS.dec()
             del self.runner.cancels[self.key]
+            count_usage(self.usage)
+            await self._charge()
             if not self.fence.lost:
                 handed_back = await self._finish(handed_back)
         if self.fence.lost:
@@ -265,10 +280,32 @@ class RunningTurn:
                 running_tools=sorted(self.running.values()),
                 turn=self.turn_id,
                 takeovers=self.takeovers,
+                **self._usage_fields(),
             )
         except LockLost:
             self.fence.lose()  # cancels the turn, even if the agent swallows this
             raise
+        await self._charge()
+
+    def _usage_fields(self) -> dict[str, dict[str, Any]]:
+        """What the session's metadata keeps of model use: this turn's and the thread's."""
+        return {
+            "usage": self.usage.to_dict(),
+            "usage_total": (self.used_before + self.usage).to_dict(),
+        }
+
+    async def _charge(self) -> None:
+        """Count the turn's model cost not counted yet on its thread's budget (if it has
+        one); what a Redis hiccup kept from being counted is counted the next time."""
+        due = self.usage.cost_usd - self.charged
+        if due <= 0:
+            return
+        try:
+            await self.runner.approvals.controls.budgets.charge(self.key, due)
+        except (RedisError, OSError) as exc:
+            logger.warning("could not count model cost on the budget of %s: %s", self.key, exc)
+            return
+        self.charged += due
 
     async def _step(self, turn: Turn) -> None:
         """What the input asks for; a taken-over turn is carried on."""
@@ -332,6 +369,7 @@ class RunningTurn:
                     running_tools=[],
                     turn=self.turn_id,
                     takeovers=self.takeovers,
+                    **self._usage_fields(),
                 )
             except LockLost:
                 self.fence.lose()
@@ -339,7 +377,9 @@ class RunningTurn:
                 logger.exception("could not save the session %s at the end of its turn", self.key)
                 handed_back = True
         if self.runner.tracer is not None:
-            self.runner.tracer.turn_done(self.key, self.turn_id, self.session.history, self.model)
+            self.runner.tracer.turn_done(
+                self.key, self.turn_id, self.session.history, self.model, usage=self.usage
+            )
         return handed_back
 
 

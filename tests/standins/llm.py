@@ -1,8 +1,10 @@
 """A loopback OpenAI-compatible chat-completions server with scripted replies.
 
 LiteLLM talks to it for real (``api_base=llm.base_url``): streamed SSE chunks
-with text and tool-call deltas split the way OpenAI splits them, usage chunks,
-non-streamed completions, and errors in OpenAI's shape.
+with text and tool-call deltas split the way OpenAI splits them, the usage chunk
+last when the request asks for it (``stream_options: {include_usage: true}``, as
+OpenAI sends it), non-streamed completions with their usage, and errors in OpenAI's
+shape. ``usages`` keeps every usage it reported.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ class Reply:
     chunk_size: int = 8
     delay: float = 0.0
     usage_tokens: int | None = None
+    """The reply's total tokens in its usage (default: its text's length / 4, + prompt)."""
     status: int = 200
     error_body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
+    prompt_tokens: int = 10
 
 
 def _calls(calls: tuple[Call, ...] | list[Call]) -> list[tuple[str, str, str | None]]:
@@ -52,14 +56,21 @@ def text(
     delay: float = 0.0,
     finish_reason: str = "stop",
     usage_tokens: int | None = None,
+    prompt_tokens: int = 10,
 ) -> Reply:
-    return Reply(content, [], finish_reason, chunk_size, delay, usage_tokens)
+    return Reply(
+        content, [], finish_reason, chunk_size, delay, usage_tokens, prompt_tokens=prompt_tokens
+    )
 
 
 def tool_calls(
-    *calls: Call, content: str = "", delay: float = 0.0, finish_reason: str = "tool_calls"
+    *calls: Call,
+    content: str = "",
+    delay: float = 0.0,
+    finish_reason: str = "tool_calls",
+    prompt_tokens: int = 10,
 ) -> Reply:
-    return Reply(content, _calls(calls), finish_reason, delay=delay)
+    return Reply(content, _calls(calls), finish_reason, delay=delay, prompt_tokens=prompt_tokens)
 
 
 def truncated(content: str = "", calls: tuple[Call, ...] | list[Call] = ()) -> Reply:
@@ -103,6 +114,8 @@ class LLMStandIn:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.usages: list[dict[str, int]] = []
+        """The usage of each completion answered, as reported to the client."""
         self.default: Reply | None = None
         self.respond: Callable[[dict[str, Any]], Reply] | None = None
         self.base_url = ""
@@ -166,8 +179,15 @@ class LLMStandIn:
         return [given or f"call_{next(self._ids)}" for _, _, given in reply.calls]
 
     def _usage(self, reply: Reply) -> dict[str, int]:
-        total = reply.usage_tokens or max(1, len(reply.content) // 4) + 10
-        return {"prompt_tokens": 10, "completion_tokens": total - 10, "total_tokens": total}
+        prompt = reply.prompt_tokens
+        total = reply.usage_tokens or max(1, len(reply.content) // 4) + prompt
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": total - prompt,
+            "total_tokens": total,
+        }
+        self.usages.append(usage)
+        return usage
 
     def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": reply.content or None}
