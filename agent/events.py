@@ -67,6 +67,17 @@ class ToolStateChange(Event):
 
 
 @dataclass(frozen=True)
+class ToolProgress(Event):
+    """How a running tool call is getting on (a sandbox Space building, then running): its
+    line or step shows ``text`` until the call ends."""
+
+    type: ClassVar[str] = "tool_progress"
+    tool: str = ""
+    tool_call_id: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class ApprovalRequired(Event):
     """The turn paused: ``tools`` is a list of ``{tool, arguments, tool_call_id}``."""
 
@@ -145,6 +156,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ToolCall,
         ToolOutput,
         ToolStateChange,
+        ToolProgress,
         ApprovalRequired,
         Compacted,
         TurnComplete,

@@ -36,6 +36,10 @@ async def _discard(event: Event) -> None:
     return None
 
 
+async def _unshown(text: str) -> None:
+    return None
+
+
 @dataclass
 class ToolContext:
     """What a tool may use besides its arguments."""
@@ -46,6 +50,8 @@ class ToolContext:
     """Sends an event to the conversation's front end, also after the turn ended."""
     spawn: Callable[[Awaitable[Any]], Any] = field(default=asyncio.ensure_future)
     """Starts background work owned by the runtime (e.g. watching a job)."""
+    progress: Callable[[str], Awaitable[None]] = _unshown
+    """Shows how the call is getting on in its own line or step (a Space building)."""
 
 
 ToolHandler = Callable[[dict[str, Any], ToolContext], Awaitable["ToolResult | str"]]

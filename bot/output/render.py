@@ -111,8 +111,8 @@ class StreamRenderer(AnswerText):
                 await self._pause_segment()
             case ev.AssistantStreamEnd():
                 await self._end_segment()
-            case ev.ToolCall() | ev.ToolStateChange() | ev.ToolOutput() if await self._as_steps(
-                event
+            case ev.ToolCall() | ev.ToolStateChange() | ev.ToolProgress() | ev.ToolOutput() if (
+                await self._as_steps(event)
             ):
                 if isinstance(event, ev.ToolOutput):
                     await self._attach(event, clean(event.output))
@@ -120,6 +120,8 @@ class StreamRenderer(AnswerText):
                 self._thinking.stop()
                 self._tools[call_id] = tool
                 await self._line(call_id, tool_line(tool, "running", call_detail(tool, arguments)))
+            case ev.ToolProgress(tool=tool, tool_call_id=call_id, text=text):
+                await self._line(call_id, tool_line(tool, "running", clean(text)))
             case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state="approved"):
                 self._tools[call_id] = tool  # the card says it; "running" follows at once
             case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state=state):

@@ -81,6 +81,9 @@ class StepBook:
                 return [], None  # its items are the steps
             case ev.ToolCall(tool=tool, arguments=arguments, tool_call_id=call_id):
                 return [self._step(call_id, call_title(tool, arguments), "running")], None
+            case ev.ToolProgress(tool=tool, tool_call_id=call_id, text=text):
+                title = self.titles.get(call_id, tool)
+                return [self._step(call_id, title, "running", clip(clean(text), 400))], None
             case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state="running"):
                 return [self._step(call_id, self.titles.get(call_id, tool), "running")], None
             case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state=state) if state in ENDED:
