@@ -9,6 +9,7 @@ import functools
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -146,6 +147,30 @@ async def print_audit(settings: Settings, args: argparse.Namespace, out: TextIO)
     return 0
 
 
+async def sandboxes_command(settings: Settings, delete: str | None, out: TextIO) -> int:
+    """List the bot's sandboxes, or end one (``--delete ID``)."""
+    from bot.approvals.costs import CostEstimator
+    from bot.runtime import build_sandboxes
+    from bot.sandboxes import SandboxIndex, end_sandbox, format_table
+    from bot.store.embedded import redis_for
+
+    async with redis_for(settings.redis_url, settings.data_dir) as redis:
+        if delete is None:
+            entries = await SandboxIndex(redis).all()
+            out.write(format_table(entries, CostEstimator(), time.time()) + "\n")
+            return 0
+        backend = build_sandboxes(settings).backend
+        if backend is None:
+            out.write("The sandbox is off (SANDBOX): nothing can be ended from here.\n")
+            return 1
+        entry = await end_sandbox(backend, redis, delete)
+    if entry is None:
+        out.write(f"No sandbox {delete} (ml-intern-bot sandboxes lists them).\n")
+        return 1
+    out.write(f"Ended {entry.id} ({entry.backend}, {entry.hardware}).\n")
+    return 0
+
+
 INSTALLERS = {"manifest": "print an app manifest", "invite": "print an install URL"}
 
 
@@ -180,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--since", help="from this time: 2h, 7d, 2026-11-25T09:00 or epoch seconds")
     audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    sandboxes = commands.add_parser(
+        "sandboxes", help="list the bot's sandboxes (id, backend, hardware, age, session, cost)"
+    )
+    sandboxes.add_argument("--delete", metavar="ID", help="end this sandbox")
     for verb, help_text in INSTALLERS.items():
         names = [p.name for p in platforms().values() if p.install_command == verb]
         commands.add_parser(verb, help=help_text).add_argument("platform", choices=names)
@@ -197,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _doctor(settings)
     if args.command == "audit":
         return asyncio.run(print_audit(settings, args, sys.stdout))
+    if args.command == "sandboxes":
+        return asyncio.run(sandboxes_command(settings, args.delete, sys.stdout))
     if args.command == "tools":
         return asyncio.run(print_tools(settings, sys.stdout))
     if args.command in INSTALLERS:
