@@ -23,12 +23,25 @@ define ensure_redis
 	  fi; }
 endef
 
+# bubblewrap (the local sandbox) from the system packages when it is missing (as root).
+define ensure_bwrap
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing bubblewrap…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else \
+	    echo "bubblewrap is missing: install it (sudo apt-get install bubblewrap, sudo dnf install bubblewrap) $(1)"; $(2) \
+	  fi; }
+endef
+
 run: $(STAMP)
 	$(call ensure_redis,or set REDIS_URL; falling back to an in-memory store.,true;)
+	$(call ensure_bwrap,for a local sandbox; without it the sandbox is off unless HF_TOKEN is set.,true;)
 	$(VENV)/bin/ml-intern-bot run
 
 test: $(STAMP)
 	$(call ensure_redis,— the tests need it.,exit 1;)
+	$(call ensure_bwrap,— the sandbox tests are skipped without it.,true;)
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -30,6 +30,7 @@ from bench import (  # noqa: E402
     fig_concurrency,
     fig_memory,
     fig_overhead,
+    fig_sandbox,
     fig_threads,
 )
 from bench.figure import Figure  # noqa: E402
@@ -62,6 +63,7 @@ class Scale:
     chunk_chunks: int = 3000
     chunk_repeats: int = 5
     cold_repeats: int = 5
+    sandbox_calls: int = 200
 
 
 SCALES = {
@@ -88,6 +90,7 @@ SCALES = {
         chunk_chunks=200,
         chunk_repeats=1,
         cold_repeats=1,
+        sandbox_calls=5,
     ),
 }
 
@@ -117,6 +120,7 @@ def figures(s: Scale) -> dict[str, Callable[[], Awaitable[Figure]]]:
         "thread_budget": lambda: fig_threads.run(s.budget_threads, s.budget_words, s.budget_rate),
         "chunk_cpu": lambda: fig_chunk.run(s.chunk_chunks, s.chunk_repeats),
         "cold_start": lambda: fig_cold.run(s.cold_repeats),
+        "sandbox": lambda: fig_sandbox.run(s.sandbox_calls),
     }
 
 

@@ -147,8 +147,9 @@ async def print_audit(settings: Settings, args: argparse.Namespace, out: TextIO)
     return 0
 
 
-async def sandboxes_command(settings: Settings, delete: str | None, out: TextIO) -> int:
-    """List the bot's sandboxes, or end one (``--delete ID``)."""
+async def print_sandboxes(settings: Settings, delete: str | None, out: TextIO) -> int:
+    """The bot's sandboxes from its Redis index (id, backend, hardware, age, idle, session,
+    cost so far); with ``delete``, end that one."""
     from bot.approvals.costs import CostEstimator
     from bot.runtime import build_sandboxes
     from bot.sandboxes import SandboxIndex, end_sandbox, format_table
@@ -167,7 +168,7 @@ async def sandboxes_command(settings: Settings, delete: str | None, out: TextIO)
     if entry is None:
         out.write(f"No sandbox {delete} (ml-intern-bot sandboxes lists them).\n")
         return 1
-    out.write(f"Ended {entry.id} ({entry.backend}, {entry.hardware}).\n")
+    out.write(f"Stopped {entry.id} (session {entry.session or 'none: it was warm'}).\n")
     return 0
 
 
@@ -190,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("worker", help="run turns from the queue, with no chat front end")
     commands.add_parser("doctor", help="check settings, Redis, the model and the Hub")
     commands.add_parser("tools", help="list every tool the agent sees and its approval rule")
+    sandboxes = commands.add_parser(
+        "sandboxes", help="list the bot's sandboxes (age, hardware, session, cost so far)"
+    )
+    sandboxes.add_argument("--delete", metavar="ID", help="stop this sandbox")
     audit = commands.add_parser(
         "audit", help="print the approval decisions (or, with --feedback, the ratings) on record"
     )
@@ -205,10 +210,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--since", help="from this time: 2h, 7d, 2026-11-25T09:00 or epoch seconds")
     audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
-    sandboxes = commands.add_parser(
-        "sandboxes", help="list the bot's sandboxes (id, backend, hardware, age, session, cost)"
-    )
-    sandboxes.add_argument("--delete", metavar="ID", help="end this sandbox")
     for verb, help_text in INSTALLERS.items():
         names = [p.name for p in platforms().values() if p.install_command == verb]
         commands.add_parser(verb, help=help_text).add_argument("platform", choices=names)
@@ -226,10 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _doctor(settings)
     if args.command == "audit":
         return asyncio.run(print_audit(settings, args, sys.stdout))
-    if args.command == "sandboxes":
-        return asyncio.run(sandboxes_command(settings, args.delete, sys.stdout))
     if args.command == "tools":
         return asyncio.run(print_tools(settings, sys.stdout))
+    if args.command == "sandboxes":
+        return asyncio.run(print_sandboxes(settings, args.delete, sys.stdout))
     if args.command in INSTALLERS:
         return _print_install(settings, args.platform)
     programs = {

@@ -82,12 +82,13 @@ def build_sandboxes(settings: Settings) -> Sandboxes:
 
 
 def build_tools(settings: Settings, sandboxes: Sandboxes | None = None) -> ToolRegistry:
-    """Every built-in tool, acting on the Hub with the bot's own token."""
+    """Every built-in tool, acting on the Hub with the bot's own token; the sandbox tools
+    on ``sandboxes`` (by default those the settings say)."""
     api = hub_api(settings)
     hf_tools = build_hf_tools(
         api,
         sandbox_root=sandbox_root(settings),
-        sandboxes=sandboxes,
+        sandboxes=sandboxes or build_sandboxes(settings),
         auto_file_upload=settings.auto_file_upload,
         secrets=settings.job_secrets(),
     )

@@ -70,11 +70,13 @@ class Entry:
     hardware: str
     session: str
     created: float
+    url: str = ""
+    """Where it answers (a local one is ended through it from any process of the host)."""
     paid_until: float = 0.0
     last_used: float = 0.0
 
     def record(self) -> SandboxRecord:
-        return SandboxRecord(self.backend, self.id, self.hardware, token="", url="")
+        return SandboxRecord(self.backend, self.id, self.hardware, token="", url=self.url)
 
     def to_json(self) -> str:
         return json.dumps({k: v for k, v in dataclasses.asdict(self).items() if k != "last_used"})
@@ -105,7 +107,9 @@ class SandboxIndex:
     async def add(self, record: SandboxRecord, session: str) -> Entry:
         now = self.clock()
         paid = now + HOUR if record.hardware != DEFAULT_HARDWARE else 0.0
-        entry = Entry(record.backend, record.id, record.hardware, session, record.created, paid)
+        entry = Entry(
+            record.backend, record.id, record.hardware, session, record.created, record.url, paid
+        )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(redis_keys.SANDBOXES, record.id, entry.to_json())
             pipe.zadd(redis_keys.SANDBOX_USED, {record.id: now})

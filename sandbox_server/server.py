@@ -4,7 +4,7 @@ Standard library and aiohttp only, so the image builds in seconds. Every endpoin
 POST under ``/api/`` taking JSON and answering ``{success, output, error}`` (``bash``
 adds ``exit_code``, ``duration`` and ``log_path``):
 
-- ``health``; ``bash`` {command, work_dir, timeout, id}; ``kill`` {id} (none: every command)
+- ``health`` (also: commands running, seconds since the last call); ``bash`` {command, work_dir, timeout, id}; ``kill`` {id} (none: every command)
 - ``read`` {path, offset, limit, raw}; ``write`` {path, content | content_b64};
   ``edit`` {path, old_str, new_str, replace_all}; ``exists`` {path}
 
@@ -110,6 +110,7 @@ class Sandbox:
         self.root = workspace.resolve()
         self.token = token
         self.running: dict[str, Command] = {}
+        self.last_call = time.monotonic()
 
     # ── paths ────────────────────────────────────────────────────────────
 
@@ -160,7 +161,15 @@ class Sandbox:
             error = "Killed by a stop request."
         elif code != 0:
             error = f"Exit code {code}."
-        return answer(output, error, exit_code=code, duration=duration, log_path=self.shown(log))
+        return answer(
+            output,
+            error,
+            exit_code=code,
+            duration=duration,
+            log_path=self.shown(log),
+            total_bytes=cap.total,
+            cut=cap.total > len(cap.head) + len(cap.tail),
+        )
 
     async def kill(self, body: dict[str, Any]) -> dict[str, Any]:
         wanted = body.get("id")
@@ -236,7 +245,9 @@ class Sandbox:
         return answer("yes" if found else "no", exists=found, is_dir=target.is_dir())
 
     async def health(self, body: dict[str, Any]) -> dict[str, Any]:
-        return answer("ok", running=len(self.running))
+        """Also how long since the last call (health aside): idle sandboxes are stopped."""
+        idle = round(time.monotonic() - self.last_call, 1)
+        return answer("ok", running=len(self.running), idle_seconds=idle)
 
 
 class Command:
@@ -336,6 +347,8 @@ def app(sandbox: Sandbox) -> web.Application:
         async def serve(request: web.Request) -> web.Response:
             if not open_ and not authorised(request, sandbox.token):
                 return web.json_response(answer(error="Unauthorized"), status=401)
+            if not open_:
+                sandbox.last_call = time.monotonic()
             try:
                 body = await request.json() if request.can_read_body else {}
             except ValueError:

@@ -4,6 +4,8 @@ import pytest
 
 from agent.config import AgentConfig
 from agent.policy import CPU_FLAVORS, needs_approval
+from bot.approvals.card import approval_note
+from bot.approvals.costs import CostEstimator
 
 DEFAULT = AgentConfig()
 YOLO = AgentConfig(yolo_mode=True)
@@ -68,3 +70,14 @@ def test_needs_approval(tool, args, config, expected):
 def test_cpu_flavors_are_the_hub_cpu_tiers():
     assert {"cpu-basic", "cpu-upgrade"} <= CPU_FLAVORS
     assert not any(f.startswith(("a10", "a100", "t4", "l4", "h100")) for f in CPU_FLAVORS)
+
+
+def test_a_gpu_sandbox_shows_its_hourly_price_and_counts_an_hour():
+    args = {"hardware": "t4-small"}
+    prices = CostEstimator()
+    assert prices.estimate("sandbox_create", args) == prices.hourly("t4-small") > 0
+    assert prices.estimate("sandbox_create", {}) == prices.hourly("cpu-basic")
+    note = approval_note(
+        {"tool": "sandbox_create", "arguments": args, "approval": {"cost_usd": 0.4}}
+    )
+    assert "$0.40 per hour while it runs" in note

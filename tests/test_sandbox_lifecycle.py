@@ -13,7 +13,7 @@ from agent.sandbox.space import SpaceBackend
 from agent.session import Session
 from agent.tools.registry import ToolContext
 from bot.approvals.budget import Budgets
-from bot.cli import sandboxes_command
+from bot.cli import print_sandboxes
 from bot.runtime import build_sandboxes, runtime
 from bot.sandboxes import HOUR, IndexedBackend, SandboxIndex
 from bot.settings import Settings
@@ -160,26 +160,26 @@ def cli_settings(hub, redis_url, tmp_path, **more) -> Settings:  # noqa: F811
     )
 
 
-async def test_the_sandboxes_command_lists_and_ends_them(hub, redis, redis_url, tmp_path):  # noqa: F811
+async def test_the_print_sandboxes_lists_and_ends_them(hub, redis, redis_url, tmp_path):  # noqa: F811
     backend = indexed(hub, redis, clock=time.time)
     gpu = await backend.start(KEY, "a10g-small")
     settings = cli_settings(hub, redis_url, tmp_path)
 
     out = io.StringIO()
-    assert await sandboxes_command(settings, None, out) == 0
+    assert await print_sandboxes(settings, None, out) == 0
     header, row = out.getvalue().splitlines()
     assert header.split()[:3] == ["id", "backend", "hardware"] and "cost" in header
     assert row.split()[:3] == [gpu.id, "space", "a10g-small"] and KEY in row and "$0.00" in row
 
     out = io.StringIO()
-    assert await sandboxes_command(settings, gpu.id, out) == 0
+    assert await print_sandboxes(settings, gpu.id, out) == 0
     assert gpu.id in out.getvalue() and spaces_of(hub) == set()
     assert await SandboxIndex(redis).all() == []
 
     out = io.StringIO()
-    assert await sandboxes_command(settings, gpu.id, out) == 1 and "No sandbox" in out.getvalue()
+    assert await print_sandboxes(settings, gpu.id, out) == 1 and "No sandbox" in out.getvalue()
     out = io.StringIO()
-    assert await sandboxes_command(settings, None, out) == 0
+    assert await print_sandboxes(settings, None, out) == 0
     assert out.getvalue().strip() == "No sandboxes."
 
 

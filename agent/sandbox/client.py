@@ -81,12 +81,16 @@ class SandboxClient:
             raise ToolError(str(answer.get("error") or f"{endpoint} failed"))
         return answer
 
-    async def healthy(self, seconds: float = 5.0) -> bool:
+    async def health(self, seconds: float = 5.0) -> dict[str, Any] | None:
+        """The server's health answer (commands running, seconds idle); None: no answer."""
         try:
             answer = await self.call("health", seconds=seconds)
         except ToolError:
-            return False
-        return bool(answer.get("success"))
+            return None
+        return answer if answer.get("success") else None
+
+    async def healthy(self, seconds: float = 5.0) -> bool:
+        return await self.health(seconds) is not None
 
     async def bash(
         self, command: str, *, work_dir: str | None, seconds: float, run_id: str

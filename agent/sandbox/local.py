@@ -4,7 +4,8 @@ under bubblewrap.
 Inside: the system's programs read-only, the Python that runs the server read-only, the
 session's directory as ``/workspace`` (the only writable place besides a fresh ``/tmp``),
 no environment but a few plain variables, its own PID namespace, and no network at all
-(``--unshare-net``) unless network is on. The bot reaches the server over a unix socket
+(``--unshare-net``); with network on, a user-mode network of its own (slirp4netns) that
+cannot reach the host's loopback. The bot reaches the server over a unix socket
 in a directory of its own, which works across network namespaces; nothing of the bot's
 (its files, ``DATA_DIR``, its environment, Redis) is mounted or inherited.
 """
@@ -13,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.sandbox.backends import (
@@ -54,7 +57,14 @@ ETC_FILES = (
     "/etc/resolv.conf",
 )
 """Of ``/etc``, only what programs need to run (and to reach the internet when allowed)."""
+NETWORK_HINT = (
+    "SANDBOX_NETWORK=1 needs slirp4netns, which gives a sandbox a network of its own that "
+    "cannot reach the host's loopback: sudo apt-get install slirp4netns (or unset "
+    "SANDBOX_NETWORK)."
+)
+SLIRP_DNS = "10.0.2.3"
 WORKSPACE = "/workspace"
+SOCKET_NAME = "server.sock"
 RUN_DIR = "/run/sandbox"
 
 
@@ -66,7 +76,13 @@ def bwrap_path() -> str | None:
 class _Child:
     process: asyncio.subprocess.Process
     socket_dir: Path
-    last_used: float = field(default_factory=time.monotonic)
+    token: str
+    network: asyncio.subprocess.Process | None = None
+    """slirp4netns, when the sandbox has a network."""
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket_dir / SOCKET_NAME}"
 
 
 class LocalBackend:
@@ -80,9 +96,12 @@ class LocalBackend:
         self.children: dict[str, _Child] = {}
 
     def check(self) -> None:
-        """Raise :class:`SandboxUnavailable` when bubblewrap is missing."""
+        """Raise :class:`SandboxUnavailable` when bubblewrap (or slirp4netns for a network)
+        is missing."""
         if bwrap_path() is None:
             raise SandboxUnavailable(INSTALL_HINT)
+        if self.network and shutil.which("slirp4netns") is None:
+            raise SandboxUnavailable(NETWORK_HINT)
 
     def workspace(self, session_key: str) -> Path:
         return self.root / session_dirname(session_key)
@@ -100,35 +119,46 @@ class LocalBackend:
         workspace.mkdir(parents=True, exist_ok=True)
         socket_dir = Path(tempfile.mkdtemp(prefix="mib-sandbox-"))
         token = new_token()
-        with (socket_dir / "server.log").open("wb") as log:
-            process = await asyncio.create_subprocess_exec(
-                *self.command(workspace, socket_dir, token),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-            )
+        info, info_out = os.pipe()  # bwrap writes the sandbox's pid there
+        try:
+            with (socket_dir / "server.log").open("wb") as log:
+                process = await asyncio.create_subprocess_exec(
+                    *self.command(workspace, socket_dir, token, info_fd=info_out),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                    pass_fds=(info_out,),
+                )
+        finally:
+            os.close(info_out)
         record = SandboxRecord(
             backend=self.name,
             id=f"local-{process.pid}-{socket_dir.name.rsplit('-', 1)[-1]}",
             hardware=hardware,
             token=token,
-            url=f"unix://{socket_dir / 'server.sock'}",
+            url=f"unix://{socket_dir / SOCKET_NAME}",
         )
-        self.children[record.id] = _Child(process, socket_dir)
+        child = self.children[record.id] = _Child(process, socket_dir, token)
         try:
+            pid = await asyncio.wait_for(asyncio.to_thread(_child_pid, info), STARTUP_SECONDS)
+            if self.network:
+                child.network = await _connect_network(pid, socket_dir)
             await self._wait_healthy(record, process)
         except BaseException:
             await self.stop(record)
             raise
         return record
 
-    def command(self, workspace: Path, socket_dir: Path, token: str) -> list[str]:
-        """The bwrap command line that runs the server for ``workspace``."""
+    def command(
+        self, workspace: Path, socket_dir: Path, token: str, *, info_fd: int | None = None
+    ) -> list[str]:
+        """The bwrap command line that runs the server for ``workspace``; ``info_fd`` gets
+        the sandbox's pid (as JSON)."""
         args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user"]
+        if info_fd is not None:
+            args += ["--info-fd", str(info_fd)]
         args += ["--uid", "1000", "--gid", "1000", "--cap-drop", "ALL"]
-        if self.network:
-            args.append("--share-net")
         for path in SYSTEM_DIRS:
             if os.path.islink(path):
                 args += ["--symlink", os.readlink(path), path]
@@ -136,6 +166,9 @@ class LocalBackend:
                 args += ["--ro-bind", path, path]
         for path in ETC_FILES:
             args += ["--ro-bind-try", path, path]
+        if self.network:  # slirp4netns answers DNS at 10.0.2.3
+            (socket_dir / "resolv.conf").write_text(f"nameserver {SLIRP_DNS}\n")
+            args += ["--ro-bind", str(socket_dir / "resolv.conf"), "/etc/resolv.conf"]
         for prefix in sorted({sys.base_prefix, sys.prefix}):
             if not any(prefix.startswith(d + "/") for d in SYSTEM_DIRS):
                 args += ["--ro-bind", prefix, prefix]
@@ -152,7 +185,7 @@ class LocalBackend:
             "--setenv", "HOME", WORKSPACE,
             "--setenv", "LANG", "C.UTF-8",
             "--setenv", "SANDBOX_WORKSPACE", WORKSPACE,
-            "--setenv", "SANDBOX_SOCKET", f"{RUN_DIR}/server.sock",
+            "--setenv", "SANDBOX_SOCKET", f"{RUN_DIR}/{SOCKET_NAME}",
             "--setenv", "SANDBOX_TOKEN", token,
             "--chdir", WORKSPACE,
             sys.executable, "/app/server.py",
@@ -166,47 +199,102 @@ class LocalBackend:
         async with SandboxClient(record.url, record.token) as client:
             while time.monotonic() < deadline:
                 if process.returncode is not None:
-                    log = Path(record.url.removeprefix("unix://")).with_name("server.log")
+                    log = _socket(record).with_name("server.log")
                     problem = log.read_text(errors="replace").strip()
                     raise SandboxUnavailable(
                         f"The local sandbox did not start (bwrap exit {process.returncode}): "
                         f"{problem[-500:] or 'no message'}"
                     )
-                if Path(record.url.removeprefix("unix://")).exists() and await client.healthy(2.0):
+                if _socket(record).exists() and await client.healthy(2.0):
                     return
                 await asyncio.sleep(0.02)
         raise SandboxUnavailable(f"The local sandbox did not answer within {STARTUP_SECONDS:g} s.")
 
     async def attach(self, record: SandboxRecord) -> SandboxClient:
-        if (child := self.children.get(record.id)) is not None:
-            child.last_used = time.monotonic()
         return SandboxClient(record.url, record.token)
 
     async def alive(self, record: SandboxRecord) -> bool:
-        child = self.children.get(record.id)
-        if child is None or child.process.returncode is not None:
-            return False  # another process's (or a restarted bot's): not reachable from here
+        """Ours: its process runs. Another process's on this host: its server answers."""
+        if (child := self.children.get(record.id)) is not None:
+            return child.process.returncode is None
+        if not _socket(record).exists():
+            return False
         async with SandboxClient(record.url, record.token) as client:
             return await client.healthy()
 
     async def stop(self, record: SandboxRecord) -> None:
         child = self.children.pop(record.id, None)
         if child is None:
+            _stop_other(record)
             return
-        if child.process.returncode is None:
-            child.process.kill()  # bwrap's namespace ends with it: everything inside dies
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(child.process.wait(), 10)
+        for process in (child.process, child.network):
+            if process is not None and process.returncode is None:
+                process.kill()  # bwrap's namespaces end with it: everything inside dies
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), 10)
         shutil.rmtree(child.socket_dir, ignore_errors=True)
 
     async def stop_idle(self, idle_seconds: float) -> list[str]:
-        """Stop the sandboxes not used for ``idle_seconds``; their ids."""
-        now = time.monotonic()
-        idle = [i for i, c in self.children.items() if now - c.last_used > idle_seconds]
-        for sandbox_id in idle:
-            await self.stop(SandboxRecord(self.name, sandbox_id, "", "", ""))
+        """Stop this process's sandboxes whose server saw no call for ``idle_seconds`` (from
+        whichever worker) and runs no command; their ids."""
+        idle = []
+        for sandbox_id, child in list(self.children.items()):
+            async with SandboxClient(child.url, child.token) as client:
+                health = await client.health()
+            if health is None or (
+                not health.get("running") and health.get("idle_seconds", 0) >= idle_seconds
+            ):
+                idle.append(sandbox_id)
+                await self.stop(SandboxRecord(self.name, sandbox_id, "", "", ""))
         return idle
 
     async def close(self) -> None:
         for sandbox_id in list(self.children):
             await self.stop(SandboxRecord(self.name, sandbox_id, "", "", ""))
+
+
+def _child_pid(fd: int) -> int:
+    """The sandbox's pid from bwrap's ``--info-fd`` (blocking; closes ``fd``)."""
+    with os.fdopen(fd, "rb") as info:
+        data = info.read()
+    try:
+        return int(json.loads(data)["child-pid"])
+    except (ValueError, KeyError):
+        raise SandboxUnavailable("The local sandbox did not start (bwrap said nothing).") from None
+
+
+async def _connect_network(pid: int, socket_dir: Path) -> asyncio.subprocess.Process:
+    """A network for the sandbox ``pid``: slirp4netns, user-mode, with no way to the host's
+    loopback (``--disable-host-loopback``)."""
+    with (socket_dir / "network.log").open("wb") as log:
+        return await asyncio.create_subprocess_exec(
+            "slirp4netns",
+            "--configure",
+            "--mtu=65520",
+            "--disable-host-loopback",
+            str(pid),
+            "tap0",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+
+
+def _socket(record: SandboxRecord) -> Path:
+    return Path(record.url.removeprefix("unix://"))
+
+
+def _stop_other(record: SandboxRecord) -> None:
+    """End a sandbox another process of this host started (``ml-intern-bot sandboxes
+    --delete``): its bwrap, whose pid the id holds, once its command line names the
+    sandbox's own directory (so a reused pid is left alone)."""
+    socket_dir = _socket(record).parent
+    try:
+        pid = int(record.id.split("-")[1])
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (IndexError, ValueError, OSError):
+        return
+    if str(socket_dir).encode() in command:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(socket_dir, ignore_errors=True)

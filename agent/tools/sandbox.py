@@ -5,8 +5,11 @@ sandbox when the session has none."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import dataclasses
 import uuid
+from pathlib import PurePosixPath
 from typing import Any
 
 from agent.sandbox.backends import DEFAULT_HARDWARE
@@ -15,6 +18,8 @@ from agent.sandbox.manager import Sandboxes
 from agent.tools.hub_common import text_arg
 from agent.tools.registry import Tool, ToolContext, ToolError, ToolResult
 
+ATTACH_LOG_BYTES = 5_000_000
+"""A cut output's whole log up to this size is attached to the thread as a file."""
 DEFAULT_TIMEOUT = 240
 MAX_TIMEOUT = 1200
 SANDBOX_TOOLS = frozenset({"sandbox_create", "bash", "read", "write", "edit"})
@@ -86,9 +91,12 @@ def sandbox_tools(sandboxes: Sandboxes) -> list[Tool]:
             except asyncio.CancelledError:  # Stop: the command must end too, not run on
                 await asyncio.shield(_kill(client, run_id))
                 raise
-        if "exit_code" not in answer:
-            raise ToolError(str(answer.get("error") or "the command could not be run"))
-        return bash_result(answer)
+            if "exit_code" not in answer:
+                raise ToolError(str(answer.get("error") or "the command could not be run"))
+            result = bash_result(answer)
+            if answer.get("cut") and 0 < answer.get("total_bytes", 0) <= ATTACH_LOG_BYTES:
+                result = await _with_log(client, result, str(answer["log_path"]))
+        return result
 
     async def read(args: dict[str, Any], ctx: ToolContext) -> str:
         body = {"path": text_arg(args, "path")}
@@ -223,3 +231,18 @@ def sandbox_tools(sandboxes: Sandboxes) -> list[Tool]:
 async def _kill(client: SandboxClient, run_id: str) -> None:
     with contextlib.suppress(ToolError):  # the sandbox is gone: so is the command
         await client.kill(run_id)
+
+
+async def _with_log(client: SandboxClient, result: ToolResult, log_path: str) -> ToolResult:
+    """``result`` with the command's whole output attached for people (the model keeps the
+    head and tail)."""
+    try:
+        text = await client.read_text(log_path)
+    except ToolError:
+        return result  # binary output, or gone: the cut output stands
+    log = {
+        "filename": PurePosixPath(log_path).name,
+        "mime_type": "text/plain",
+        "data": base64.b64encode(text.encode()).decode(),
+    }
+    return dataclasses.replace(result, attachments=(log,))

@@ -68,7 +68,8 @@ GIVEN_UP = "♻️ I was restarted several times in the middle of this and stopp
 
 ALREADY_STARTED = (
     "ERROR: this tool call was already started once, before a restart of the bot; it was "
-    "NOT run again. Check its effect (e.g. list jobs or repo files) before retrying."
+    "NOT run again. Check its effect (e.g. list jobs or repo files; for a command, the "
+    "files it writes and its log under .logs/ in the sandbox) before retrying."
 )
 NOT_RUN_STORE_DOWN = f"ERROR: not run: {STORE_DOWN}"
 """A tool call not run because the store could not record it first."""
