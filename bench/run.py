@@ -31,6 +31,7 @@ from bench import (  # noqa: E402
     fig_memory,
     fig_overhead,
     fig_sandbox,
+    fig_space,
     fig_threads,
 )
 from bench.figure import Figure  # noqa: E402
@@ -64,6 +65,8 @@ class Scale:
     chunk_repeats: int = 5
     cold_repeats: int = 5
     sandbox_calls: int = 200
+    space_calls: int = 200
+    space_uptime: float = 60.0
 
 
 SCALES = {
@@ -91,6 +94,8 @@ SCALES = {
         chunk_repeats=1,
         cold_repeats=1,
         sandbox_calls=5,
+        space_calls=5,
+        space_uptime=10.0,
     ),
 }
 
@@ -121,6 +126,7 @@ def figures(s: Scale) -> dict[str, Callable[[], Awaitable[Figure]]]:
         "chunk_cpu": lambda: fig_chunk.run(s.chunk_chunks, s.chunk_repeats),
         "cold_start": lambda: fig_cold.run(s.cold_repeats),
         "sandbox": lambda: fig_sandbox.run(s.sandbox_calls),
+        "space_sandbox": lambda: fig_space.run(s.space_calls, s.space_uptime),
     }
 
 

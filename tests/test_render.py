@@ -111,6 +111,23 @@ async def test_tool_lines_follow_the_call_state():
     }
 
 
+async def test_a_calls_progress_updates_its_own_line():
+    surface = RecordingSurface()
+    renderer = StreamRenderer(surface)
+
+    await renderer.handle(ev.ToolCall(tool="bash", arguments={"command": "ls"}, tool_call_id="c1"))
+    for stage in ("building", "running"):  # seconds apart in a thread: each one shows
+        await renderer.handle(
+            ev.ToolProgress(tool="bash", tool_call_id="c1", text=f"sandbox Space u/s: {stage}")
+        )
+        shown = f"⏳ `bash` running — sandbox Space u/s: {stage}"
+        await eventually(lambda shown=shown: surface.lines.get("l1") == shown)
+    await renderer.handle(ev.ToolOutput(tool="bash", tool_call_id="c1", output="exit code 0"))
+    await renderer.close()
+    assert list(surface.lines) == ["l1"]  # one line, edited: no new messages
+    assert surface.lines["l1"] == "✅ `bash` done — exit code 0"
+
+
 async def test_rate_limit_is_waited_out_and_nothing_is_lost():
     surface = RecordingSurface()
     surface.fail_next = [RateLimited(0.2), RateLimited(0.1)]
