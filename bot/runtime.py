@@ -248,6 +248,8 @@ def index_sandboxes(
     on) and start its upkeep: the warm pool and the hourly orphan sweep."""
     if sandboxes is None or sandboxes.backend is None:
         return None
+    if isinstance(sandboxes.backend, IndexedBackend):  # another runtime of this process's
+        return None
     indexed = IndexedBackend(
         sandboxes.backend,
         redis,
