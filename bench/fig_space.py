@@ -4,9 +4,10 @@ The round trip's goal is the local backend's (figure 10): the stand-in's Space i
 loopback subprocess, so this measures the backend and client, not Hugging Face's network.
 
 1. ``bash true`` round trip: one sandbox Space (``agent/sandbox/space.py``) built by the
-   stand-in, whose committed ``server.py`` runs as a subprocess on loopback; then ``bash
-   true`` calls one after another through the tools' client (a new client per call, the
-   HF bearer and the sandbox token on each), call → answer.
+   stand-in, whose committed ``server.py`` runs as a subprocess on loopback behind the
+   stand-in's gateway (which, like the Hub's, wants the HF token); then ``bash true``
+   calls one after another through the tools' client (a new client per call, the HF
+   bearer and the sandbox token on each), call → answer.
 2. A new thread's first ``bash`` with an 8 s Space build, once the bot has been up a
    while: the runtime's sandbox upkeep (``bot/sandboxes.py``: the warm pool,
    ``SANDBOX_WARM=1``) over a real redis-server, then a fresh session's ``bash true``

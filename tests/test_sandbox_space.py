@@ -57,7 +57,7 @@ async def test_a_space_is_made_in_one_commit_with_its_secrets_and_runs_commands(
     space = hub.spaces[record.id]
     assert space.secrets["SANDBOX_TOKEN"] == record.token and len(record.token) == 64
     assert space.secrets["HF_TOKEN"] == "hf_job_secret"
-    assert record.url == f"http://127.0.0.1:{space.port}"
+    assert record.url == f"{hub.url}/spaces-app/{record.id}"
     words = [s.rsplit(": ", 1)[1] for s in stages]
     assert words[0].startswith("creating") and "building" in words and words[-1] == "running"
     assert words.index("building") < words.index("running")
@@ -68,11 +68,14 @@ async def test_a_space_is_made_in_one_commit_with_its_secrets_and_runs_commands(
         )
     assert answer["exit_code"] == 0 and answer["output"].split() == ["hello"]
 
-    async with aiohttp.ClientSession() as http:  # the sandbox token is required
+    async with aiohttp.ClientSession() as http:
+        own = {AUTH_HEADER: f"Bearer {record.token}"}
+        bash = {"command": "true"}
+        async with http.post(f"{record.url}/api/bash", json=bash, headers=own) as r:
+            assert r.status == 404  # a private Space: the Hub wants the HF token too
+        app = hub.app_url(record.id)  # the server itself wants its own token
         for headers in ({}, {AUTH_HEADER: "Bearer wrong"}):
-            async with http.post(
-                f"{record.url}/api/bash", json={"command": "true"}, headers=headers
-            ) as r:
+            async with http.post(f"{app}/api/bash", json=bash, headers=headers) as r:
                 assert r.status == 401
 
     await backend.stop(record)

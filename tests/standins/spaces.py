@@ -5,8 +5,10 @@ space_secrets=[…])``; secrets can be added (``add_space_secret``) before or af
 commit holding a ``Dockerfile`` and ``server.py`` starts a build: the runtime's stage is
 ``BUILDING`` for ``space_build_seconds``, then ``RUNNING`` (or ``BUILD_ERROR`` while
 ``fail_builds`` > 0). On ``RUNNING`` the committed ``server.py`` runs as a real
-subprocess on a free loopback port, its environment the Space's secrets and ``PORT``;
-``space_info`` reports that as ``host``. Deleting the Space (``delete_repo``) kills it.
+subprocess on a free loopback port, its environment the Space's secrets and ``PORT``.
+``space_info``'s ``host`` is the stand-in's gateway to it (``/spaces-app/<repo id>``),
+which, like the Hub's for a private Space, answers 404 to a request without the HF token
+as a bearer. Deleting the Space (``delete_repo``) kills its server.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiohttp import web
 
 if TYPE_CHECKING:
     from tests.standins.hub import Repo
 
 APP_FILES = ("Dockerfile", "server.py")
+FORWARDED = {"content-type", "x-sandbox-authorization"}
+"""Headers the gateway passes to a Space's server (not the HF token)."""
 
 
 @dataclass
@@ -55,10 +60,12 @@ class SpacesMixin:
     """Space state and handlers; :class:`HubStandIn` routes to them."""
 
     repos: dict[tuple[str, str], Repo]
+    url: str
 
     def _spaces_init(self) -> None:
+        self._gateway: aiohttp.ClientSession | None = None
         self.spaces: dict[str, Space] = {}
-        self.space_build_seconds = 0.3
+        self.space_build_seconds = 0.1
         """How long a Space builds before it runs."""
         self.fail_builds = 0
         """The next this many builds end in ``BUILD_ERROR``."""
@@ -69,6 +76,7 @@ class SpacesMixin:
             ("DELETE", r"/api/repos/delete", self._delete_repo),
             ("GET", space + r"/runtime", self._space_runtime),
             ("POST DELETE", space + r"/secrets", self._space_secrets),
+            ("GET POST", r"/spaces-app/(?P<repo_id>[^/]+/[^/]+)/(?P<tail>.*)", self._space_app),
         ]
 
     # ── hooks from the repo handlers ─────────────────────────────────────
@@ -96,13 +104,19 @@ class SpacesMixin:
         await self._advance(repo_id, space)
         fields: dict[str, Any] = {"runtime": self._runtime_json(space)}
         if space.stage == "RUNNING":
-            fields["host"] = f"http://127.0.0.1:{space.port}"
+            fields["host"] = f"{self.url}/spaces-app/{repo_id}"
             fields["subdomain"] = repo_id.replace("/", "-")
         return fields
 
     async def close_spaces(self) -> None:
         for space in self.spaces.values():
             await self._stop_app(space)
+        if self._gateway is not None:
+            await self._gateway.close()
+
+    def app_url(self, repo_id: str) -> str:
+        """The Space's server itself, past the gateway (for tests of the server's own checks)."""
+        return f"http://127.0.0.1:{self.spaces[repo_id].port}"
 
     # ── handlers ─────────────────────────────────────────────────────────
 
@@ -120,6 +134,30 @@ class SpacesMixin:
         else:
             self.spaces[repo_id].secrets.pop(payload["key"], None)
         return web.json_response({})
+
+    async def _space_app(self, request: web.Request, repo_id: str, tail: str) -> web.Response:
+        """The gateway: a running Space's server, for requests with the HF token."""
+        from tests.standins.hub import TOKEN  # hub.py imports this module
+
+        space = self.spaces.get(repo_id)
+        authorized = request.headers.get("Authorization") == f"Bearer {TOKEN}"
+        if space is None or space.stage != "RUNNING" or not authorized:
+            return web.Response(status=404, text="404 Not Found", content_type="text/html")
+        if self._gateway is None:
+            self._gateway = aiohttp.ClientSession()
+        headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED}
+        try:
+            async with self._gateway.request(
+                request.method,
+                f"{self.app_url(repo_id)}/{tail}",
+                data=await request.read(),
+                headers=headers,
+            ) as answer:
+                body = await answer.read()
+                kind = answer.content_type
+                return web.Response(status=answer.status, body=body, content_type=kind)
+        except aiohttp.ClientError:
+            return web.Response(status=502, text="502 Bad Gateway", content_type="text/html")
 
     async def _delete_repo(self, request: web.Request) -> web.Response:
         payload = await request.json()
