@@ -121,3 +121,20 @@ async def test_a_space_that_cannot_be_created_says_why(hub):  # noqa: F811
     hub.fail(r"/api/repos/create", 402)
     with pytest.raises(SandboxUnavailable, match="402"):
         await space_backend(hub).start("slack:T:C:4", "cpu-basic")
+
+
+async def test_a_start_stopped_mid_build_leaves_no_space(hub):  # noqa: F811
+    hub.space_build_seconds = 60.0
+    building = asyncio.Event()
+
+    async def progress(text: str) -> None:
+        if text.endswith("building"):
+            building.set()
+
+    start = asyncio.create_task(space_backend(hub).start("slack:T:C:5", "cpu-basic", progress))
+    await building.wait()
+    assert len(hub.spaces) == 1
+    start.cancel()  # Stop
+    with pytest.raises(asyncio.CancelledError):
+        await start
+    assert hub.spaces == {} and not [r for (kind, r) in hub.repos if kind == "space"]

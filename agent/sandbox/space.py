@@ -97,15 +97,9 @@ class SpaceBackend:
         try:
             await self._create(repo_id, hardware, token)
             host = await self._wait_running(repo_id, say)
-        except BaseException:
-            await asyncio.shield(self._delete(repo_id))
-            raise
-        record = SandboxRecord(
-            backend=self.name, id=repo_id, hardware=hardware, token=token, url=host
-        )
-        try:
+            record = SandboxRecord(self.name, repo_id, hardware, token=token, url=host)
             await self._wait_healthy(record, say)
-        except BaseException:
+        except BaseException:  # a failed or stopped start leaves no Space behind
             await asyncio.shield(self._delete(repo_id))
             raise
         await say("running")
