@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 HOUR = 3600.0
 WARMING_SECONDS = 900
 """How long one process may take to start a warm sandbox before another may try."""
+SWEEP_SECONDS = 300
+"""The longest one process holds the index's teardown sweep (if it dies holding it)."""
 ORPHAN_SWEEP_SECONDS = 3600
 ORPHAN_GRACE_SECONDS = 1800.0
 """A Space younger than this may still be starting in some process: never an orphan."""
@@ -203,18 +205,23 @@ class IndexedBackend:
         ended = set(await self.inner.stop_idle(idle_seconds))
         for sandbox_id in ended:
             await self.index.remove(sandbox_id)
-        idle = set(await self.index.idle(idle_seconds))
-        now = self.clock()
-        for entry in await self.index.all():
-            if entry.backend != self.name or entry.id in ended:
-                continue
-            if entry.session == WARM:
-                if now - entry.created > WARM_MAX_AGE:
-                    await self._end_warm(entry)
+        if not await self.redis.set(redis_keys.SANDBOX_SWEEP, "1", nx=True, ex=SWEEP_SECONDS):
+            return sorted(ended)  # another process sweeps the index now (one charge an hour)
+        try:
+            idle = set(await self.index.idle(idle_seconds))
+            now = self.clock()
+            for entry in await self.index.all():
+                if entry.backend != self.name or entry.id in ended:
+                    continue
+                if entry.session == WARM:
+                    if now - entry.created > WARM_MAX_AGE:
+                        await self._end_warm(entry)
+                        ended.add(entry.id)
+                elif entry.id in idle or not await self._paid(entry, now):
+                    await self.stop(entry.record())
                     ended.add(entry.id)
-            elif entry.id in idle or not await self._paid(entry, now):
-                await self.stop(entry.record())
-                ended.add(entry.id)
+        finally:
+            await self.redis.delete(redis_keys.SANDBOX_SWEEP)
         return sorted(ended)
 
     async def close(self) -> None:

@@ -75,6 +75,7 @@ PINNED = [
     (rk.SANDBOX_USED, "mib:sandbox:used"),
     (rk.SANDBOX_WARM, "mib:sandbox:warm"),
     (rk.SANDBOX_WARMING, "mib:sandbox:warming"),
+    (rk.SANDBOX_SWEEP, "mib:sandbox:sweep"),
     (rk.SANDBOX_ORPHANS, "mib:sandbox:orphans"),
 ]
 

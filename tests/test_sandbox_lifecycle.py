@@ -82,6 +82,10 @@ async def test_a_gpu_sandbox_ends_when_its_budget_runs_out(hub, redis, tmp_path)
     assert await backend.stop_idle(10 * HOUR) == []
 
     clock.now += 120
+    await redis.set(redis_keys.SANDBOX_SWEEP, "1")  # another process sweeps: it charges
+    assert await backend.stop_idle(10 * HOUR) == []
+    assert (await budgets.get(paid.key)).spent == 0
+    await redis.delete(redis_keys.SANDBOX_SWEEP)
     assert await backend.stop_idle(10 * HOUR) == [Sandboxes.record(unpaid).id]
     assert spaces_of(hub) == {Sandboxes.record(paid).id}
     assert (await budgets.get(paid.key)).spent == 0.4

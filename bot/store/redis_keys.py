@@ -74,6 +74,8 @@ Key                               Type     Holds                                
 ``mib:sandbox:warm``              list     records (JSON, with token) of ready cpu-basic        bot/sandboxes.py                none; LPOPped when handed out
                                            sandboxes to hand out (``SANDBOX_WARM``)
 ``mib:sandbox:warming``           string   ``1``: one process is filling the warm pool          bot/sandboxes.py                ``WARMING_SECONDS`` (900 s)
+``mib:sandbox:sweep``             string   ``1``: one process sweeps the index (idle, unpaid)   bot/sandboxes.py                ``SWEEP_SECONDS`` (300 s); deleted
+                                                                                                                                when the sweep ends
 ``mib:sandbox:orphans``           string   ``1``: one process swept orphan Spaces this hour     bot/sandboxes.py                ``ORPHAN_SWEEP_SECONDS`` (3600 s)
 ``mib:control``                   pub/sub  ``{"stop": <session>}`` messages: a channel,         bot/turns/runner.py publishes,  nothing is stored
                                            not a key                                            bot/turns/queue.py listens
@@ -295,6 +297,8 @@ SANDBOX_WARM = _k("sandbox", "warm")
 """Ready sandboxes waiting for a session's first use."""
 SANDBOX_WARMING = _k("sandbox", "warming")
 """Claimed by the one process filling the warm pool."""
+SANDBOX_SWEEP = _k("sandbox", "sweep")
+"""Claimed by the one process sweeping the index for idle and unpaid sandboxes."""
 SANDBOX_ORPHANS = _k("sandbox", "orphans")
 """Claimed by the one process that sweeps orphan Spaces this hour."""
 
