@@ -24,6 +24,7 @@ import base64
 import contextlib
 import hmac
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -140,12 +141,15 @@ class Sandbox:
             raise Refused("'timeout' must be a positive number of seconds.")
         timeout = min(float(timeout), MAX_TIMEOUT)
         run_id = str(body.get("id") or uuid.uuid4().hex)
-        log = self.root / LOG_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{run_id[:12]}.log"
+        label = re.sub(r"[^A-Za-z0-9_-]+", "_", run_id)[:24]
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        log = self.root / LOG_DIR / f"{stamp}-{label}.log"
         cap = OutputCap(log)
         started = time.monotonic()
-        command_run = Command(command, work_dir, cap)
-        self.running[run_id] = command_run
+        ended = "cancelled"
         try:
+            command_run = Command(command, work_dir, cap)
+            self.running[run_id] = command_run
             ended = await command_run.run(timeout)
         finally:
             if self.running.pop(run_id, None) is None and ended == "finished":
@@ -181,28 +185,31 @@ class Sandbox:
     # ── files ────────────────────────────────────────────────────────────
 
     async def read(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Numbered lines from ``offset`` (1-based), ``limit`` of them, read as a stream (a
+        big log costs no memory); ``raw``: the whole text, up to 10 MB."""
         target = self.path(body.get("path"))
+        name = self.shown(target)
         if not target.is_file():
-            raise Refused(f"No file {self.shown(target)!r}.")
-        data = await asyncio.to_thread(_read_bytes, target)
-        if b"\0" in data[:8192]:
-            raise Refused(f"{self.shown(target)!r} is a binary file, not text.")
+            raise Refused(f"No file {name!r}.")
+        with target.open("rb") as handle:
+            if b"\0" in handle.read(8192):
+                raise Refused(f"{name!r} is a binary file, not text.")
         try:
-            text = data.decode("utf-8")
+            if body.get("raw"):
+                size = target.stat().st_size
+                if size > MAX_RAW_BYTES:
+                    raise Refused(f"{name!r} is {size:,} bytes, over {MAX_RAW_BYTES:,}.")
+                text = (await asyncio.to_thread(target.read_bytes)).decode("utf-8")
+                return answer(text, size=size)
+            offset = _whole(body.get("offset"), "offset", default=1, least=1)
+            limit = _whole(body.get("limit"), "limit", default=READ_LINES, least=1)
+            total, lines = await asyncio.to_thread(_lines, target, offset, limit)
         except UnicodeDecodeError:
-            raise Refused(f"{self.shown(target)!r} is not UTF-8 text.") from None
-        if body.get("raw"):
-            return answer(text, size=target.stat().st_size)
-        offset = _whole(body.get("offset"), "offset", default=1, least=1)
-        limit = _whole(body.get("limit"), "limit", default=READ_LINES, least=1)
-        lines = text.splitlines()
-        shown = [
-            f"{number:6}\t{line[:MAX_LINE_CHARS]}"
-            for number, line in enumerate(lines[offset - 1 : offset - 1 + limit], offset)
-        ]
+            raise Refused(f"{name!r} is not UTF-8 text.") from None
+        shown = [f"{n:6}\t{line[:MAX_LINE_CHARS]}" for n, line in enumerate(lines, offset)]
         last = offset - 1 + len(shown)
-        more = f"\n[Lines {offset}-{last} of {len(lines)}: read on with offset={last + 1}.]"
-        return answer("\n".join(shown) + (more if last < len(lines) else ""), lines=len(lines))
+        more = f"\n[Lines {offset}-{last} of {total}: read on with offset={last + 1}.]"
+        return answer("\n".join(shown) + (more if last < total else ""), lines=total)
 
     async def write(self, body: dict[str, Any]) -> dict[str, Any]:
         target = self.path(body.get("path"))
@@ -226,7 +233,10 @@ class Sandbox:
             raise Refused("'new_str' must be a string.")
         if not target.is_file():
             raise Refused(f"No file {self.shown(target)!r}.")
-        text = (await asyncio.to_thread(_read_bytes, target)).decode("utf-8", errors="strict")
+        try:
+            text = (await asyncio.to_thread(target.read_bytes)).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Refused(f"{self.shown(target)!r} is not UTF-8 text.") from None
         count = text.count(old)
         name = self.shown(target)
         if count == 0:
@@ -330,9 +340,14 @@ def _whole(value: Any, field: str, *, default: int, least: int) -> int:
     return value
 
 
-def _read_bytes(path: Path) -> bytes:
+def _lines(path: Path, offset: int, limit: int) -> tuple[int, list[str]]:
+    """(lines in the file, its lines ``offset`` to ``offset + limit - 1``), streaming."""
+    kept, total = [], 0
     with path.open("rb") as handle:
-        return handle.read(MAX_RAW_BYTES)
+        for total, line in enumerate(handle, 1):
+            if offset <= total < offset + limit:
+                kept.append(line.decode("utf-8").rstrip("\r\n"))
+    return total, kept
 
 
 def _write_bytes(path: Path, data: bytes) -> None:

@@ -4,7 +4,8 @@ It is ``ml-intern-bot worker`` (:func:`bot.ops.worker.run_worker`, settings from
 environment) with two test doubles the tests read back from ``FAULT_DIR``:
 a ``test`` platform whose surface appends every call to ``surface.jsonl``, and
 an ``hf_jobs`` tool that appends each execution to ``tools.jsonl`` and then
-sleeps ``sleep`` seconds. ``FAULT_PLATFORM`` lists failures the surface answers
+sleeps ``sleep`` seconds. With ``FAULT_SANDBOX=1`` it also has the real sandbox tools
+(``SANDBOX`` picks the backend; ``DATA_DIR`` is shared by the fleet). ``FAULT_PLATFORM`` lists failures the surface answers
 its first calls with (``429`` or ``5xx``, comma-separated). With ``FAULT_SLACK=1`` the
 worker renders through the real Slack surfaces instead (``SLACK_API_URL``: the Slack
 stand-in), noting in ``turns.jsonl`` which worker opened a surface for which session.
@@ -25,9 +26,11 @@ from adapters.slack.surface import slack_surfaces
 from agent import events as ev
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import Tool, ToolContext, ToolRegistry
+from agent.tools.sandbox import sandbox_tools
 from bot.cli import load_settings, setup_logging
 from bot.ops.worker import run_worker
 from bot.platform import PlatformUnavailable, RateGate, RateLimited
+from bot.runtime import build_sandboxes
 
 DIR = Path(os.environ["FAULT_DIR"])
 PID = os.getpid()
@@ -90,6 +93,7 @@ async def work() -> None:
         [
             PLAN_TOOL,
             Tool("hf_jobs", "Run a job (test double).", {"type": "object"}, fake_job, "script"),
+            *(sandbox_tools(build_sandboxes(settings)) if os.environ.get("FAULT_SANDBOX") else []),
         ]
     )
     surfaces: dict[str, Any] = {"test": lambda key, ref: FileSurface(key)}

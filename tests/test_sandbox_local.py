@@ -13,6 +13,7 @@ import pytest
 from agent.sandbox.backends import SandboxUnavailable
 from agent.sandbox.local import LocalBackend, bwrap_path
 from bot.cli import print_sandboxes
+from bot.ops.doctor import check_sandbox, run_doctor
 from bot.sandboxes import SandboxIndex
 from bot.settings import Settings
 from bot.store.embedded import connect
@@ -178,3 +179,27 @@ async def test_other_hardware_and_a_missing_bwrap_are_refused(local, monkeypatch
     monkeypatch.setenv("PATH", "/nonexistent")  # no bwrap on the PATH
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
         await local.start("t:1:2:3", "cpu-basic")
+
+
+async def test_a_bwrap_that_cannot_start_says_why(tmp_path, monkeypatch):
+    failing = tmp_path / "bin"
+    failing.mkdir()
+    (failing / "bwrap").write_text(
+        "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n"
+    )
+    (failing / "bwrap").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{failing}:/usr/bin:/bin")
+    backend = LocalBackend(tmp_path / "sandboxes")
+    with pytest.raises(SandboxUnavailable, match="exit 1.*No permissions to create"):
+        await backend.start("t:1:2:3", "cpu-basic")
+    assert backend.children == {}
+
+
+async def test_doctor_starts_a_sandbox_and_runs_true(tmp_path):
+    out = io.StringIO()
+    local = Settings(_env_file=None, data_dir=tmp_path, sandbox="local")
+    assert await run_doctor(local, out, {"sandbox": check_sandbox}) == 0
+    assert out.getvalue().startswith("ok   sandbox: local: bash true ran in ")
+    off = io.StringIO()
+    await run_doctor(Settings(_env_file=None, sandbox="off"), off, {"sandbox": check_sandbox})
+    assert off.getvalue() == "ok   sandbox: off (SANDBOX=off)\n"

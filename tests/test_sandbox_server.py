@@ -16,9 +16,13 @@ import aiohttp
 import pytest
 
 from agent.sandbox.client import SandboxClient
+from agent.sandbox.files import Sandbox
+from agent.sandbox.manager import Sandboxes
+from agent.session import Session
 from agent.tools.registry import ToolError
 from sandbox_server import SERVER_DIR
 from tests.conftest import free_port
+from tests.standins.sandbox import ProcessBackend
 from tests.support import eventually
 
 TOKEN = "t" * 43
@@ -162,6 +166,12 @@ async def test_read_numbers_lines_and_reads_parts(client):
     assert await client.read_text("f.txt") == "".join(f"l{i}\n" for i in range(1, 11))
 
 
+async def test_read_streams_a_big_file_a_part_at_a_time(client):
+    await bash(client, "seq 1 300000 > big.log")
+    end = await client.checked("read", {"path": "big.log", "offset": 299_999, "limit": 5})
+    assert end["output"] == "299999\t299999\n300000\t300000" and end["lines"] == 300_000
+
+
 async def test_read_errors_are_clear(client):
     await client.checked("write", {"path": "blob.bin", "content_b64": "AAECAwD/"})
     binary = await client.call("read", {"path": "blob.bin"})
@@ -190,3 +200,24 @@ async def test_exists(client):
     await client.checked("write", {"path": "d/f", "content": ""})
     answer = await client.checked("exists", {"path": "d"})
     assert answer["exists"] and answer["is_dir"]
+
+
+async def test_a_sandbox_apart_from_the_bots_files_gets_the_shared_ones(tmp_path):
+    files = Sandbox(tmp_path / "sandboxes")
+    backend = ProcessBackend(tmp_path / "elsewhere")
+    sandboxes = Sandboxes(backend, files)
+    session = Session(key="t:1:2:3")
+    files.create(session)
+    files.write_bytes(session, "before.csv", b"a,b\n1,2\n")  # shared before it started
+    try:
+        record = await sandboxes.ensure(session)
+        assert (backend.workspace(record) / "before.csv").read_bytes() == b"a,b\n1,2\n"
+        files.write_bytes(session, "after.bin", b"\x00\x01")  # shared while it runs
+        await sandboxes.share(session, ["after.bin"])
+        assert (backend.workspace(record) / "after.bin").read_bytes() == b"\x00\x01"
+        # a job's sandbox:<file> is read from the sandbox, where the agent changed it
+        async with sandboxes.client(session) as client:
+            await client.checked("write", {"path": "before.csv", "content": "changed"})
+        assert await sandboxes.resolve_script(session, "sandbox:before.csv") == "changed"
+    finally:
+        await sandboxes.close()

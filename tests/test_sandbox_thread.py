@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import signal
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,15 @@ from agent.sandbox.manager import Sandboxes
 from agent.session import Session
 from agent.tools.registry import ToolContext, ToolRegistry
 from agent.tools.sandbox import sandbox_tools
-from bot.output.messages import ALREADY_STARTED
+from bot.output.messages import ALREADY_STARTED, RESTARTED, TAKEN_OVER
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
 from bot.turns.once import OnceTools
+from tests.fleet import Fleet, close_front_end, front_end
+from tests.fleet import key as fleet_key
 from tests.standins.hub import TOKEN, USER, HubStandIn, hub  # noqa: F401
 from tests.standins.llm import text, tool_calls
+from tests.support import eventually
 from tests.test_hf_end_to_end import KEY, Thread, hf_tools
 from tests.test_hf_jobs import inline_script
 from tests.test_sandbox_local import bwrap_problem
@@ -153,3 +157,44 @@ async def test_a_long_output_keeps_head_and_tail_and_comes_whole_as_a_file(sandb
     whole = base64.b64decode(log["data"]).decode()
     assert whole == "".join(f"{n}\n" for n in range(1, 200_001))
     assert log["filename"].endswith(".log") and log["mime_type"] == "text/plain"
+
+
+async def test_a_worker_killed_during_bash_does_not_have_it_run_again(tmp_path, llm, redis_url):
+    fleet = Fleet(tmp_path / "fleet", redis_url, llm.base_url, FAULT_SANDBOX="1", SANDBOX="local")
+    runner, _ = front_end(llm, redis_url)
+    thread = fleet_key("bash-kill")
+    try:
+        fleet.start(2)
+        llm.script(
+            tool_calls(("bash", {"command": "echo started >> runs.txt; sleep 60"})),
+            text("The command was cut off by a restart; shall I run it again?"),
+        )
+        await runner.submit(thread, {"kind": "message", "text": "run it", "user": "U_ALICE"})
+        runs = tmp_path / "fleet" / "data" / "sandboxes"
+        await eventually(lambda: any(runs.glob("*/runs.txt")), 60)  # workers import litellm
+        (line,) = [r for r in fleet.shown(thread, "line") if "`bash`" in r["text"]]
+        fleet.signal(line["pid"], signal.SIGKILL)
+        await runner.wait_idle()
+
+        (ran,) = runs.glob("*/runs.txt")
+        assert ran.read_text() == "started\n"  # the taker did not run the command again
+        session = await runner.store.load(thread)
+        (result,) = [m for m in session.history if m["role"] == "tool"]
+        assert result["content"] == RESTARTED
+        assert TAKEN_OVER in fleet.notices(thread)
+        assert not sandbox_processes(runs)  # the dead worker's sandbox died with it
+    finally:
+        await close_front_end(runner)
+        fleet.close()
+
+
+def sandbox_processes(data: Path) -> list[int]:
+    """Processes whose command line names a directory under ``data`` (a sandbox's bwrap)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and str(data).encode() in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found

@@ -60,6 +60,9 @@ class SandboxBackend(Protocol):
     """Starts, reaches and stops sandboxes of one kind."""
 
     name: str
+    shares_host_files: bool
+    """True: the sandbox's workspace is the session's directory on the bot's host (local);
+    False: the session's files are copied in when it starts, and shared files as they come."""
 
     async def start(
         self, session_key: str, hardware: str, progress: Progress = no_progress

@@ -89,6 +89,7 @@ class LocalBackend:
     """Sandboxes as bubblewrapped children; ``root`` holds each session's directory."""
 
     name = "local"
+    shares_host_files = True
 
     def __init__(self, root: Path, *, network: bool = False) -> None:
         self.root = Path(root)
@@ -142,6 +143,9 @@ class LocalBackend:
         child = self.children[record.id] = _Child(process, socket_dir, token)
         try:
             pid = await asyncio.wait_for(asyncio.to_thread(_child_pid, info), STARTUP_SECONDS)
+            if pid is None:  # bwrap gave up before starting anything
+                await process.wait()
+                raise SandboxUnavailable(_failure(socket_dir, process.returncode))
             if self.network:
                 child.network = await _connect_network(pid, socket_dir)
             await self._wait_healthy(record, process)
@@ -199,12 +203,7 @@ class LocalBackend:
         async with SandboxClient(record.url, record.token) as client:
             while time.monotonic() < deadline:
                 if process.returncode is not None:
-                    log = _socket(record).with_name("server.log")
-                    problem = log.read_text(errors="replace").strip()
-                    raise SandboxUnavailable(
-                        f"The local sandbox did not start (bwrap exit {process.returncode}): "
-                        f"{problem[-500:] or 'no message'}"
-                    )
+                    raise SandboxUnavailable(_failure(_socket(record).parent, process.returncode))
                 if _socket(record).exists() and await client.healthy(2.0):
                     return
                 await asyncio.sleep(0.02)
@@ -253,14 +252,24 @@ class LocalBackend:
             await self.stop(SandboxRecord(self.name, sandbox_id, "", "", ""))
 
 
-def _child_pid(fd: int) -> int:
-    """The sandbox's pid from bwrap's ``--info-fd`` (blocking; closes ``fd``)."""
+def _child_pid(fd: int) -> int | None:
+    """The sandbox's pid from bwrap's ``--info-fd`` (blocking; closes ``fd``); None when
+    bwrap wrote none."""
     with os.fdopen(fd, "rb") as info:
         data = info.read()
     try:
         return int(json.loads(data)["child-pid"])
     except (ValueError, KeyError):
-        raise SandboxUnavailable("The local sandbox did not start (bwrap said nothing).") from None
+        return None
+
+
+def _failure(socket_dir: Path, code: int | None) -> str:
+    """Why a sandbox did not start: bwrap's (or the server's) last words."""
+    try:
+        said = (socket_dir / "server.log").read_text(errors="replace").strip()
+    except OSError:
+        said = ""
+    return f"The local sandbox did not start (bwrap exit {code}): {said[-500:] or 'no message'}"
 
 
 async def _connect_network(pid: int, socket_dir: Path) -> asyncio.subprocess.Process:

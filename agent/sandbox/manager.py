@@ -4,8 +4,11 @@ replaced when it is gone, stopped on request."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import logging
 import time
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import PurePosixPath
 
@@ -22,6 +25,8 @@ from agent.sandbox.client import SandboxClient, SandboxGone
 from agent.sandbox.files import SANDBOX_PREFIX, Sandbox
 from agent.session import Session
 from agent.tools.registry import ToolError
+
+logger = logging.getLogger(__name__)
 
 OFF = (
     "The sandbox is off{why}, so nothing can run here. To turn it on, install bubblewrap on "
@@ -44,7 +49,9 @@ class Sandboxes:
         self.backend = backend
         self.files = files
         self.off_reason = off_reason
-        self._starting: dict[str, asyncio.Lock] = {}
+        self._starting: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )  # one start at a time per session (tool calls run in parallel)
 
     @property
     def off_text(self) -> str:
@@ -77,8 +84,32 @@ class Sandboxes:
             except SandboxUnavailable as exc:
                 raise ToolError(str(exc)) from None
             session.state[STATE_KEY] = record.to_json()
-            self.files.create(session)  # shared files and the sandbox's files are one place
+            self.files.create(session)
+            if not self.backend.shares_host_files:  # files shared before it started
+                names = [name for name, _ in await asyncio.to_thread(self.files.files, session)]
+                await self._copy_in(record, session, names)
             return record
+
+    async def share(self, session: Session, names: list[str]) -> None:
+        """Files just saved in the session's directory (shared files), copied into its
+        running sandbox when that does not use the directory itself."""
+        record = self.record(session)
+        backend = self.backend
+        if record is None or backend is None or backend.shares_host_files or not names:
+            return
+        try:
+            if record.backend == backend.name and await backend.alive(record):
+                await self._copy_in(record, session, names)
+        except ToolError as exc:  # the next start copies them in; the turn goes on
+            logger.warning("shared files not copied into the sandbox %s: %s", record.id, exc)
+
+    async def _copy_in(self, record: SandboxRecord, session: Session, names: list[str]) -> None:
+        assert self.backend is not None
+        async with await self.backend.attach(record) as client:
+            for name in names:
+                data = await asyncio.to_thread(self.files.path(session, name).read_bytes)
+                body = {"path": name, "content_b64": base64.b64encode(data).decode()}
+                await client.checked("write", body)
 
     @contextlib.asynccontextmanager
     async def client(
@@ -109,8 +140,10 @@ class Sandboxes:
         return True
 
     async def read_text(self, session: Session, name: str) -> str:
-        """A file's text: through the running sandbox, else from the files on the bot's host."""
-        if self.backend is not None and self.record(session) is not None:
+        """A file's text: from the session's sandbox when it keeps its own files (a Space),
+        else from the session's directory on the bot's host (no sandbox started for it)."""
+        backend = self.backend
+        if backend is not None and not backend.shares_host_files and self.record(session):
             async with self.client(session) as client:
                 return await client.read_text(name)
         return await asyncio.to_thread(self.files.read, session, name)

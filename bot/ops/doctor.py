@@ -54,7 +54,32 @@ async def check_hub(settings: Settings) -> str:
     return f"token of {who.get('name', '?')}"
 
 
-CHECKS: dict[str, Check] = {"redis": check_redis, "llm": check_llm, "hub": check_hub}
+async def check_sandbox(settings: Settings) -> str:
+    """A sandbox of the configured backend starts and runs ``true`` (then stops)."""
+    from agent.session import Session
+    from bot.runtime import build_sandboxes
+
+    sandboxes = build_sandboxes(settings)
+    if sandboxes.backend is None:
+        return f"off ({sandboxes.off_reason})"
+    session = Session(key="doctor:sandbox:check:0")
+    try:
+        async with sandboxes.client(session) as client:
+            answer = await client.bash("true", work_dir=None, seconds=30, run_id="doctor")
+    finally:
+        await sandboxes.stop(session)  # a Space outlives the process: delete it
+        await sandboxes.close()
+    if answer.get("exit_code") != 0:
+        raise RuntimeError(f"bash true answered {answer.get('error')}")
+    return f"{sandboxes.backend.name}: bash true ran in {answer.get('duration', 0):.2f} s"
+
+
+CHECKS: dict[str, Check] = {
+    "redis": check_redis,
+    "llm": check_llm,
+    "hub": check_hub,
+    "sandbox": check_sandbox,
+}
 
 
 def platform_checks(settings: Settings) -> dict[str, Check]:

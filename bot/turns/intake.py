@@ -38,7 +38,8 @@ class FileIntake:
     max_bytes: int = DEFAULT_MAX_BYTES
     """``MAX_ATTACHMENT_BYTES``: larger files are refused, with a line in the thread."""
     sandboxes: Sandboxes | None = None
-    """The sessions' running sandboxes (``new`` stops the thread's)."""
+    """The sessions' running sandboxes: ``new`` stops the thread's; shared files are copied
+    into a running one that does not use the session's directory itself."""
 
     @property
     def sandbox(self) -> Sandbox:
@@ -57,7 +58,7 @@ class FileIntake:
         files = [SharedFile.from_ref(ref) for ref in refs]
         if isinstance(surface, FileAccess):
             files = [surface.with_access(file) for file in files]
-        return await ingest(
+        taken = await ingest(
             text,
             files,
             sandbox=self.sandbox,
@@ -65,3 +66,6 @@ class FileIntake:
             vision=model_sees_images(model),
             max_bytes=self.max_bytes,
         )
+        if self.sandboxes is not None:
+            await self.sandboxes.share(session, taken.saved)
+        return taken
