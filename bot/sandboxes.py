@@ -166,6 +166,7 @@ class IndexedBackend:
     ) -> None:
         self.inner = inner
         self.name = inner.name
+        self.shares_host_files = inner.shares_host_files
         self.redis = redis
         self.index = SandboxIndex(redis, clock)
         self.warm = warm if hasattr(inner, "own_spaces") else 0

@@ -1,3 +1,5 @@
+# ruff: noqa: F811
+# (tests take the imported `hub` fixture as an argument, which F811 sees as a redefinition)
 """The bot's sandboxes in Redis, with Spaces on the Hub stand-in: the index, idle and unpaid
 teardown, the warm pool, the orphan sweep, ``ml-intern-bot sandboxes``, and a restarted
 runtime reattaching to a session's Space."""
@@ -33,16 +35,16 @@ class Clock:
         return self.now
 
 
-def spaces_of(hub) -> set[str]:  # noqa: F811
+def spaces_of(hub) -> set[str]:
     return {repo_id for kind, repo_id in hub.repos if kind == "space"}
 
 
-def indexed(hub, redis, clock=None, **options) -> IndexedBackend:  # noqa: F811
+def indexed(hub, redis, clock=None, **options) -> IndexedBackend:
     backend = SpaceBackend(hub.api(), poll_seconds=0.05)
     return IndexedBackend(backend, redis, clock=clock or Clock(), **options)
 
 
-async def test_an_idle_sandbox_is_deleted_and_a_used_one_is_kept(hub, redis, tmp_path):  # noqa: F811
+async def test_an_idle_sandbox_is_deleted_and_a_used_one_is_kept(hub, redis, tmp_path):
     clock = Clock()
     backend = indexed(hub, redis, clock)
     sandboxes = Sandboxes(backend, Sandbox(tmp_path))
@@ -67,7 +69,7 @@ async def test_an_idle_sandbox_is_deleted_and_a_used_one_is_kept(hub, redis, tmp
     assert spaces_of(hub) == set() and await backend.index.all() == []
 
 
-async def test_a_gpu_sandbox_ends_when_its_budget_runs_out(hub, redis, tmp_path):  # noqa: F811
+async def test_a_gpu_sandbox_ends_when_its_budget_runs_out(hub, redis, tmp_path):
     clock = Clock()
     budgets = Budgets(redis, ttl_seconds=3600)
     backend = indexed(hub, redis, clock, budgets=budgets)
@@ -95,7 +97,7 @@ async def test_a_gpu_sandbox_ends_when_its_budget_runs_out(hub, redis, tmp_path)
     assert spaces_of(hub) == set()
 
 
-async def test_the_warm_pool_hands_out_a_ready_space_and_refills(hub, redis, tmp_path):  # noqa: F811
+async def test_the_warm_pool_hands_out_a_ready_space_and_refills(hub, redis, tmp_path):
     hub.space_build_seconds = 0.5
     backend = indexed(hub, redis, warm=1)
     assert await backend.fill() == 1
@@ -122,7 +124,7 @@ async def test_the_warm_pool_hands_out_a_ready_space_and_refills(hub, redis, tmp
     assert len(spaces_of(hub)) == 2 and await redis.llen(redis_keys.SANDBOX_WARM) == 1
 
 
-async def test_a_dead_warm_space_is_not_handed_out(hub, redis, tmp_path):  # noqa: F811
+async def test_a_dead_warm_space_is_not_handed_out(hub, redis, tmp_path):
     backend = indexed(hub, redis, warm=1)
     await backend.fill()
     (warm_id,) = spaces_of(hub)
@@ -133,7 +135,7 @@ async def test_a_dead_warm_space_is_not_handed_out(hub, redis, tmp_path):  # noq
     assert record.id != warm_id and spaces_of(hub) == {record.id}
 
 
-async def test_the_orphan_sweep_deletes_only_the_bots_unknown_old_spaces(hub, redis):  # noqa: F811
+async def test_the_orphan_sweep_deletes_only_the_bots_unknown_old_spaces(hub, redis):
     clock = Clock()
     clock.now = 4_000_000_000.0  # far after the stand-in's creation times
     backend = indexed(hub, redis, clock)
@@ -151,7 +153,7 @@ async def test_the_orphan_sweep_deletes_only_the_bots_unknown_old_spaces(hub, re
     assert young.id in spaces_of(hub)
 
 
-def cli_settings(hub, redis_url, tmp_path, **more) -> Settings:  # noqa: F811
+def cli_settings(hub, redis_url, tmp_path, **more) -> Settings:
     return Settings(
         _env_file=None,
         data_dir=tmp_path / ".data",
@@ -164,7 +166,7 @@ def cli_settings(hub, redis_url, tmp_path, **more) -> Settings:  # noqa: F811
     )
 
 
-async def test_the_print_sandboxes_lists_and_ends_them(hub, redis, redis_url, tmp_path):  # noqa: F811
+async def test_the_print_sandboxes_lists_and_ends_them(hub, redis, redis_url, tmp_path):
     backend = indexed(hub, redis, clock=time.time)
     gpu = await backend.start(KEY, "a10g-small")
     settings = cli_settings(hub, redis_url, tmp_path)
@@ -187,7 +189,7 @@ async def test_the_print_sandboxes_lists_and_ends_them(hub, redis, redis_url, tm
     assert out.getvalue().strip() == "No sandboxes."
 
 
-async def test_a_restarted_runtime_reattaches_to_the_sessions_space(hub, redis_url, tmp_path):  # noqa: F811
+async def test_a_restarted_runtime_reattaches_to_the_sessions_space(hub, redis_url, tmp_path):
     settings = cli_settings(hub, redis_url, tmp_path)
 
     async def bash(command: str) -> str:
@@ -205,6 +207,6 @@ async def test_a_restarted_runtime_reattaches_to_the_sessions_space(hub, redis_u
     assert spaces_of(hub) == {space_id} and len(hub.calls("POST", r"/api/repos/create")) == 1
 
 
-def test_auto_chooses_the_space_backend_with_a_token(hub, redis_url, tmp_path):  # noqa: F811
+def test_auto_chooses_the_space_backend_with_a_token(hub, redis_url, tmp_path):
     auto = cli_settings(hub, redis_url, tmp_path).model_copy(update={"sandbox": "auto"})
     assert build_sandboxes(auto).backend.name == "space"

@@ -1,3 +1,5 @@
+# ruff: noqa: F811
+# (tests take the imported `hub` fixture as an argument, which F811 sees as a redefinition)
 """The space backend against the Hub stand-in: a private Docker Space per sandbox, built from
 the project's own server in one commit, its secrets set before the build; the stand-in
 runs the committed server.py as a real subprocess once the Space is RUNNING."""
@@ -18,9 +20,11 @@ from agent.session import Session
 from agent.tools.registry import ToolContext, ToolError
 from agent.tools.sandbox import sandbox_tools
 from tests.standins.hub import USER, hub  # noqa: F401
+from tests.standins.llm import tool_calls
+from tests.test_hf_end_to_end import Thread, hf_tools
 
 
-def space_backend(hub) -> SpaceBackend:  # noqa: F811
+def space_backend(hub) -> SpaceBackend:
     return SpaceBackend(hub.api(), secrets={"HF_TOKEN": "hf_job_secret"}, poll_seconds=0.05)
 
 
@@ -38,7 +42,7 @@ async def bash(sandboxes: Sandboxes, session: Session, command: str, shown: list
     return result.output
 
 
-async def test_a_space_is_made_in_one_commit_with_its_secrets_and_runs_commands(hub):  # noqa: F811
+async def test_a_space_is_made_in_one_commit_with_its_secrets_and_runs_commands(hub):
     hub.space_build_seconds = 0.3
     backend = space_backend(hub)
     stages: list[str] = []
@@ -83,7 +87,7 @@ async def test_a_space_is_made_in_one_commit_with_its_secrets_and_runs_commands(
     assert space.process is None  # deleting the Space ended its server
 
 
-async def test_a_build_error_is_a_clear_error_then_a_fresh_sandbox(hub, tmp_path):  # noqa: F811
+async def test_a_build_error_is_a_clear_error_then_a_fresh_sandbox(hub, tmp_path):
     hub.fail_builds = 1
     sandboxes = Sandboxes(space_backend(hub), Sandbox(tmp_path))
     session = Session(key="slack:T:C:2")
@@ -98,7 +102,7 @@ async def test_a_build_error_is_a_clear_error_then_a_fresh_sandbox(hub, tmp_path
     assert "\ntwo\n" in await bash(sandboxes, session, "echo two", shown)
 
 
-async def test_a_space_deleted_mid_session_is_a_clear_error_then_a_fresh_one(hub, tmp_path):  # noqa: F811
+async def test_a_space_deleted_mid_session_is_a_clear_error_then_a_fresh_one(hub, tmp_path):
     backend = space_backend(hub)
     sandboxes = Sandboxes(backend, Sandbox(tmp_path))
     session = Session(key="slack:T:C:3")
@@ -117,13 +121,13 @@ async def test_a_space_deleted_mid_session_is_a_clear_error_then_a_fresh_one(hub
     assert second is not None and second.id != first.id
 
 
-async def test_a_space_that_cannot_be_created_says_why(hub):  # noqa: F811
+async def test_a_space_that_cannot_be_created_says_why(hub):
     hub.fail(r"/api/repos/create", 402)
     with pytest.raises(SandboxUnavailable, match="402"):
         await space_backend(hub).start("slack:T:C:4", "cpu-basic")
 
 
-async def test_a_start_stopped_mid_build_leaves_no_space(hub):  # noqa: F811
+async def test_a_start_stopped_mid_build_leaves_no_space(hub):
     hub.space_build_seconds = 60.0
     building = asyncio.Event()
 
@@ -138,3 +142,42 @@ async def test_a_start_stopped_mid_build_leaves_no_space(hub):  # noqa: F811
     with pytest.raises(asyncio.CancelledError):
         await start
     assert hub.spaces == {} and not [r for (kind, r) in hub.repos if kind == "space"]
+
+
+async def test_a_thread_runs_a_script_on_its_space_and_submits_it_as_a_job(
+    llm,
+    redis_url,
+    hub,
+    tmp_path,
+):
+    hub.space_build_seconds = 0.5
+    root = tmp_path / ".data" / "sandboxes"
+    sandboxes = Sandboxes(space_backend(hub), Sandbox(root))
+    thread = Thread(llm, redis_url, hf_tools(hub, root, sandboxes=sandboxes))
+    script = "print('answer:', 41 + 1)\n"
+    llm.script(
+        tool_calls(("write", {"path": "train.py", "content": script})),
+        tool_calls(("bash", {"command": "python3 train.py"})),
+        tool_calls(("hf_jobs", {"operation": "uv", "script": "sandbox:train.py"})),
+    )
+    try:
+        await thread.say("write a script that prints the answer, test it, then run it as a job")
+    finally:
+        await thread.close()
+
+    lines = [t for kind, t in thread.surface.calls if kind == "line"]
+    write = [line for line in lines if "`write`" in line]
+    assert any(line.endswith(": building") for line in write)  # in the call's own line
+    assert write[-1].startswith("✅ `write` done")
+    assert any("done — exit code 0 · " in line and "answer: 42" in line for line in lines)
+    assert not any("building" in m for m in thread.surface.messages.values())  # no messages
+    (card,) = thread.surface.approvals
+    assert card.tools[0]["arguments"]["script"] == script  # read from the Space
+
+
+async def test_files_shared_before_the_space_started_are_in_it(hub, tmp_path):
+    files, session = Sandbox(tmp_path), Session(key="slack:T:C:6")
+    files.create(session)
+    files.write_bytes(session, "data.csv", b"a,b\n1,2\n")  # a file someone shared
+    sandboxes = Sandboxes(space_backend(hub), files)
+    assert "\na,b\n1,2\n" in await bash(sandboxes, session, "cat data.csv", [])

@@ -60,6 +60,8 @@ class SpaceBackend:
     """Sandboxes as private Docker Spaces of the bot's HF account (or ``namespace``)."""
 
     name = "space"
+    shares_host_files = False
+    """A Space keeps its own files: the session's shared files are copied in."""
 
     def __init__(
         self,
