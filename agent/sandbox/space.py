@@ -34,8 +34,14 @@ logger = logging.getLogger(__name__)
 NAME_PREFIX = "mib-sandbox-"
 """Every sandbox Space is ``<owner>/mib-sandbox-<8 hex>``: the orphan sweep finds them by it."""
 TOKEN_SECRET = "SANDBOX_TOKEN"
-FAILED_STAGES = frozenset({"BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE"})
-STAGE_WORDS = {"BUILDING": "building", "APP_STARTING": "starting", "RUNNING_BUILDING": "building"}
+FAILED_STAGES = frozenset({"BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR"})
+STAGE_WORDS = {
+    "NO_APP_FILE": "waiting for the build",  # just after the commit, before the build queues
+    "BUILDING": "building",
+    "RUNNING_BUILDING": "building",
+    "APP_STARTING": "starting",
+    "RUNNING_APP_STARTING": "starting",
+}
 RUNNING_SECONDS = 600.0
 """How long a Space may take to build and run."""
 HEALTH_SECONDS = 180.0
