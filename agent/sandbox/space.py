@@ -222,9 +222,12 @@ class SpaceBackend:
         namespace = await self.namespace()
 
         def listed() -> list[tuple[str, float]]:
-            spaces = self.api.list_spaces(author=namespace, search=NAME_PREFIX)
+            spaces = self.api.list_spaces(
+                author=namespace, search=NAME_PREFIX, expand=["createdAt"]
+            )
+            now = time.time()  # of an age unknown: as if just made (never swept)
             return [
-                (s.id, s.created_at.timestamp() if s.created_at else 0.0)
+                (s.id, s.created_at.timestamp() if s.created_at else now)
                 for s in spaces
                 if is_sandbox_space(s.id)
             ]
