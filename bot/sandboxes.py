@@ -315,17 +315,27 @@ class IndexedBackend:
 
     async def run(self, every: float = 60.0) -> None:
         """Keep the warm pool full (refilled at once when one is taken) and sweep orphans
-        hourly, until cancelled; failures are logged and tried again later."""
+        hourly, until cancelled. Failures are logged and tried again later, waiting twice
+        as long after each failed fill (up to an hour: a token that may not create Spaces
+        is not retried every minute)."""
+        wait = every
         while True:
-            for work in (self.fill, self.sweep_orphans):
-                try:
-                    await work()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    logger.exception("sandbox upkeep (%s) failed", work.__name__)
+            try:
+                await self.fill()
+                wait = every
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                wait = min(wait * 2, HOUR)
+                logger.exception("filling the warm sandbox pool failed; next try in %.0f s", wait)
+            try:
+                await self.sweep_orphans()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("the orphan sandbox sweep failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wanted.wait(), every)
+                await asyncio.wait_for(self._wanted.wait(), wait)
             self._wanted.clear()
 
 

@@ -6,6 +6,7 @@ runtime reattaching to a session's Space."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 
@@ -21,6 +22,7 @@ from bot.sandboxes import HOUR, IndexedBackend, SandboxIndex
 from bot.settings import Settings
 from bot.store import redis_keys
 from tests.standins.hub import TOKEN, USER, hub  # noqa: F401
+from tests.support import eventually
 
 KEY = "slack:T1:C1:1700000000.000100"
 
@@ -210,3 +212,25 @@ async def test_a_restarted_runtime_reattaches_to_the_sessions_space(hub, redis_u
 def test_auto_chooses_the_space_backend_with_a_token(hub, redis_url, tmp_path):
     auto = cli_settings(hub, redis_url, tmp_path).model_copy(update={"sandbox": "auto"})
     assert build_sandboxes(auto).backend.name == "space"
+
+
+async def test_the_upkeep_refills_the_pool_when_one_is_taken_and_after_a_failure(
+    hub, redis, tmp_path
+):
+    hub.fail(r"/api/repos/create", 402)  # the first fill fails: tried again later
+    backend = indexed(hub, redis, warm=1)
+    upkeep = asyncio.create_task(backend.run(every=0.05))
+    try:
+
+        async def pool() -> list[bytes]:
+            return await redis.lrange(redis_keys.SANDBOX_WARM, 0, -1)
+
+        await eventually(pool, 20)
+        (first,) = spaces_of(hub)
+        record = await Sandboxes(backend, Sandbox(tmp_path)).ensure(Session(key=KEY))
+        assert record.id == first
+        await eventually(pool, 20)
+        assert len(spaces_of(hub)) == 2 and len(await pool()) == 1
+    finally:
+        upkeep.cancel()
+    assert len(hub.calls("POST", r"/api/repos/create")) == 3
