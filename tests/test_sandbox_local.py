@@ -60,6 +60,8 @@ async def test_a_command_sees_nothing_of_the_bot(local, tmp_path, monkeypatch, r
 
     env = await run(local, record, "env; cat /proc/1/environ | tr '\\0' '\\n'")
     assert SECRET not in env["output"] and "MIB_TEST_SECRET" not in env["output"]
+    bwrap = Path(f"/proc/{local.children[record.id].process.pid}/cmdline").read_bytes()
+    assert record.token.encode() not in bwrap  # not on a command line other users can read
 
     files = await run(
         local,

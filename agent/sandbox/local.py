@@ -124,11 +124,11 @@ class LocalBackend:
         try:
             with (socket_dir / "server.log").open("wb") as log:
                 process = await asyncio.create_subprocess_exec(
-                    *self.command(workspace, socket_dir, token, info_fd=info_out),
+                    *self.command(workspace, socket_dir, info_fd=info_out),
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=log,
                     stderr=log,
-                    env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                    env=self.environment(token),
                     pass_fds=(info_out,),
                 )
         finally:
@@ -155,11 +155,17 @@ class LocalBackend:
         return record
 
     def command(
-        self, workspace: Path, socket_dir: Path, token: str, *, info_fd: int | None = None
+        self, workspace: Path, socket_dir: Path, *, info_fd: int | None = None
     ) -> list[str]:
         """The bwrap command line that runs the server for ``workspace``; ``info_fd`` gets
         the sandbox's pid (as JSON)."""
-        args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user"]
+        args = [
+            bwrap_path() or "bwrap",
+            "--die-with-parent",
+            "--new-session",
+            "--unshare-all",
+            "--unshare-user",
+        ]
         if info_fd is not None:
             args += ["--info-fd", str(info_fd)]
         args += ["--uid", "1000", "--gid", "1000", "--cap-drop", "ALL"]
@@ -176,7 +182,6 @@ class LocalBackend:
         for prefix in sorted({sys.base_prefix, sys.prefix}):
             if not any(prefix.startswith(d + "/") for d in SYSTEM_DIRS):
                 args += ["--ro-bind", prefix, prefix]
-        python_bin = str(Path(sys.executable).parent)
         args += [
             "--ro-bind", str(SERVER_DIR), "/app",
             "--bind", str(workspace.resolve()), WORKSPACE,
@@ -184,17 +189,24 @@ class LocalBackend:
             "--proc", "/proc",
             "--dev", "/dev",
             "--tmpfs", "/tmp",
-            "--clearenv",
-            "--setenv", "PATH", f"/usr/local/bin:/usr/bin:/bin:{python_bin}",
-            "--setenv", "HOME", WORKSPACE,
-            "--setenv", "LANG", "C.UTF-8",
-            "--setenv", "SANDBOX_WORKSPACE", WORKSPACE,
-            "--setenv", "SANDBOX_SOCKET", f"{RUN_DIR}/{SOCKET_NAME}",
-            "--setenv", "SANDBOX_TOKEN", token,
             "--chdir", WORKSPACE,
             sys.executable, "/app/server.py",
         ]  # fmt: skip
         return args
+
+    @staticmethod
+    def environment(token: str) -> dict[str, str]:
+        """The server's whole environment (bwrap passes it on): nothing of the bot's. Given
+        to bwrap, not on its command line, so other users of the host cannot read the
+        token; the server drops it before running any command."""
+        return {
+            "PATH": f"/usr/local/bin:/usr/bin:/bin:{Path(sys.executable).parent}",
+            "HOME": WORKSPACE,
+            "LANG": "C.UTF-8",
+            "SANDBOX_WORKSPACE": WORKSPACE,
+            "SANDBOX_SOCKET": f"{RUN_DIR}/{SOCKET_NAME}",
+            "SANDBOX_TOKEN": token,
+        }
 
     async def _wait_healthy(
         self, record: SandboxRecord, process: asyncio.subprocess.Process
