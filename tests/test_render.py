@@ -10,6 +10,7 @@ from agent import events as ev
 from bot.output.messages import CUT_OFF
 from bot.output.redact import register_secret
 from bot.output.render import StreamRenderer
+from bot.output.steps import StepBook
 from bot.platform import PlatformUnavailable, RateLimited, StreamClosed
 from tests.support import RecordingSurface, eventually
 
@@ -414,3 +415,12 @@ async def test_a_burst_of_tool_events_is_one_steps_message_drawn_a_few_times():
     assert final and lines == [f"✅ `echo` done — out {n}" for n in range(5)]
     draws = [c for c in surface.calls if c[0] == "steps"]
     assert len(draws) < len(events), "changes that wait for the gate are drawn together"
+
+
+def test_a_calls_progress_shows_in_its_own_step():
+    book = StepBook()
+    book.of(ev.ToolCall(tool="bash", arguments={"command": "ls"}, tool_call_id="c1"))
+    progress = ev.ToolProgress(tool="bash", tool_call_id="c1", text="sandbox Space u/s: building")
+    (step,), _ = book.of(progress)
+    assert (step.id, step.title, step.state) == ("c1", "bash · ls", "running")
+    assert step.output == "sandbox Space u/s: building"
