@@ -130,7 +130,7 @@ async def test_a_dead_warm_space_is_not_handed_out(hub, redis, tmp_path):
     backend = indexed(hub, redis, warm=1)
     await backend.fill()
     (warm_id,) = spaces_of(hub)
-    await hub._stop_app(hub.spaces[warm_id])  # its server died
+    await hub.crash_app(warm_id)
 
     session = Session(key=KEY)
     record = await Sandboxes(backend, Sandbox(tmp_path)).ensure(session)

@@ -114,6 +114,10 @@ class SpacesMixin:
         if self._gateway is not None:
             await self._gateway.close()
 
+    async def crash_app(self, repo_id: str) -> None:
+        """The Space's server dies; its runtime still says RUNNING (as a hung app's would)."""
+        await self._stop_app(self.spaces[repo_id])
+
     def app_url(self, repo_id: str) -> str:
         """The Space's server itself, past the gateway (for tests of the server's own checks)."""
         return f"http://127.0.0.1:{self.spaces[repo_id].port}"
