@@ -59,22 +59,23 @@ class ToolOutput(Event):
 
 
 @dataclass(frozen=True)
-class ToolProgress(Event):
-    """A step of a running tool call (a ``research`` sub-agent's tool call or its result),
-    shown inside the call's own line or step, never as a message of its own."""
-
-    type: ClassVar[str] = "tool_progress"
-    tool: str = ""
-    tool_call_id: str = ""
-    text: str = ""
-
-
-@dataclass(frozen=True)
 class ToolStateChange(Event):
     type: ClassVar[str] = "tool_state_change"
     tool_call_id: str = ""
     tool: str = ""
     state: ToolState = "running"
+
+
+@dataclass(frozen=True)
+class ToolProgress(Event):
+    """How a running tool call is getting on (a sandbox Space building, a ``research``
+    sub-agent's steps): its line or step shows ``text`` until the call ends, never as a
+    message of its own."""
+
+    type: ClassVar[str] = "tool_progress"
+    tool: str = ""
+    tool_call_id: str = ""
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ToolOutput,
         ToolProgress,
         ToolStateChange,
+        ToolProgress,
         ApprovalRequired,
         Compacted,
         TurnComplete,

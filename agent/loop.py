@@ -357,12 +357,15 @@ class Agent:
         notify = turn.notify or turn.emit
 
         async def run_one(call: _Call) -> None:
+            async def progress(text: str) -> None:
+                await turn.emit(ev.ToolProgress(tool=call.name, tool_call_id=call.id, text=text))
+
             ctx = ToolContext(
                 session=session,
                 tool_call_id=call.id,
                 notify=notify,
                 spawn=turn.spawn,
-                emit=turn.emit,
+                progress=progress,
                 llm=self.llm,
                 usage=turn.usage,
             )

@@ -206,9 +206,7 @@ class _Run:
             case ev.Error(error=error):
                 self.error = error
         if (line := progress_line(event)) is not None:
-            await self.ctx.emit(
-                ev.ToolProgress(tool=NAME, tool_call_id=self.ctx.tool_call_id, text=line)
-            )
+            await self.ctx.progress(line)
 
     async def checkpoint(self) -> None:
         """After each step: stop once its tokens or its cost reach a limit."""

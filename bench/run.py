@@ -33,6 +33,7 @@ from bench import (  # noqa: E402
     fig_overhead,
     fig_research,
     fig_sandbox,
+    fig_space,
     fig_threads,
 )
 from bench.figure import Figure  # noqa: E402
@@ -68,6 +69,8 @@ class Scale:
     docs_pages: int = 400
     docs_queries: int = 300
     sandbox_calls: int = 200
+    space_calls: int = 200
+    space_uptime: float = 60.0
 
 
 SCALES = {
@@ -97,6 +100,8 @@ SCALES = {
         docs_pages=20,
         docs_queries=10,
         sandbox_calls=5,
+        space_calls=5,
+        space_uptime=10.0,
     ),
 }
 
@@ -129,6 +134,7 @@ def figures(s: Scale) -> dict[str, Callable[[], Awaitable[Figure]]]:
         "docs_search": lambda: fig_docs.run(s.docs_pages, s.docs_queries),
         "research_context": fig_research.run,
         "sandbox": lambda: fig_sandbox.run(s.sandbox_calls),
+        "space_sandbox": lambda: fig_space.run(s.space_calls, s.space_uptime),
     }
 
 

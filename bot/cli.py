@@ -9,6 +9,7 @@ import functools
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
@@ -165,28 +166,27 @@ async def print_audit(settings: Settings, args: argparse.Namespace, out: TextIO)
 
 
 async def print_sandboxes(settings: Settings, delete: str | None, out: TextIO) -> int:
-    """The sandboxes the sessions know (id, backend, hardware, age, cost so far, session);
-    with ``delete``, end that one."""
-    from bot.ops.sandboxes import format_table, known_sandboxes
+    """The bot's sandboxes from its Redis index (id, backend, hardware, age, idle, session,
+    cost so far); with ``delete``, end that one."""
+    from bot.approvals.costs import CostEstimator
     from bot.runtime import build_sandboxes
+    from bot.sandboxes import SandboxIndex, end_sandbox, format_table
     from bot.store.embedded import redis_for
 
-    sandboxes = build_sandboxes(settings)
     async with redis_for(settings.redis_url, settings.data_dir) as redis:
-        known = await known_sandboxes(redis, sandboxes)
-    if delete is None:
-        out.write(format_table(known) + "\n")
-        return 0
-    found = next((k for k in known if k.record.id == delete), None)
-    if found is None:
-        out.write(f"No session knows a sandbox {delete}.\n")
+        if delete is None:
+            entries = await SandboxIndex(redis).all()
+            out.write(format_table(entries, CostEstimator(), time.time()) + "\n")
+            return 0
+        backend = build_sandboxes(settings).backend
+        if backend is None:
+            out.write("The sandbox is off (SANDBOX): nothing can be ended from here.\n")
+            return 1
+        entry = await end_sandbox(backend, redis, delete)
+    if entry is None:
+        out.write(f"No sandbox {delete} (ml-intern-bot sandboxes lists them).\n")
         return 1
-    backend = sandboxes.backend
-    if backend is None or backend.name != found.record.backend:
-        out.write(f"{delete} runs on {found.record.backend}, not on this bot's backend.\n")
-        return 1
-    await backend.stop(found.record)
-    out.write(f"Stopped {delete} (session {found.session}).\n")
+    out.write(f"Stopped {entry.id} (session {entry.session or 'none: it was warm'}).\n")
     return 0
 
 
@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("doctor", help="check settings, Redis, the model and the Hub")
     commands.add_parser("tools", help="list every tool the agent sees and its approval rule")
     sandboxes = commands.add_parser(
-        "sandboxes", help="list the sessions' sandboxes (age, hardware, cost so far)"
+        "sandboxes", help="list the bot's sandboxes (age, hardware, session, cost so far)"
     )
     sandboxes.add_argument("--delete", metavar="ID", help="stop this sandbox")
     audit = commands.add_parser(

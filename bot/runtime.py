@@ -33,6 +33,7 @@ from bot.approvals.expiry import Sweeper
 from bot.clock import Clock, utc_now
 from bot.output.redact import register_secret
 from bot.platform import Closing
+from bot.sandboxes import IndexedBackend
 from bot.settings import Settings
 from bot.store.embedded import redis_for, side_client
 from bot.store.sessions import SessionStore
@@ -75,6 +76,8 @@ def build_sandboxes(settings: Settings) -> Sandboxes:
         hf_token=settings.hub_token(),
         root=sandbox_root(settings),
         network=settings.sandbox_network,
+        api=hub_api(settings),
+        secrets=settings.job_secrets(),
     )
     return Sandboxes(backend, Sandbox(sandbox_root(settings)), off_reason=why_off)
 
@@ -145,6 +148,7 @@ async def runtime(
         register_secret(*secret_values(settings))
         tracer = tracer_for(settings, hub_api(settings))
         runner = build_runner(settings, agent, store, tracer, clock, sandboxes)
+        upkeep = index_sandboxes(settings, sandboxes, store.redis, runner.controls)
         sweeper = Sweeper(
             runner.approvals,
             remind_after=settings.approval_remind_after,
@@ -177,6 +181,8 @@ async def runtime(
                 sweeping.cancel()
                 pruning.cancel()
                 idling.cancel()
+                if upkeep is not None:
+                    upkeep.cancel()
                 if prices is not None:
                     prices.cancel()
                 try:
@@ -243,6 +249,26 @@ def build_runner(
         hub=hub_api(settings),
         clock=clock,
     )
+
+
+def index_sandboxes(
+    settings: Settings, sandboxes: Sandboxes | None, redis: Redis, controls: TeamControls
+) -> asyncio.Task[None] | None:
+    """Keep the sandboxes in the bot's Redis index (wrapping the backend ``sandboxes`` run
+    on) and start its upkeep: the warm pool and the hourly orphan sweep."""
+    if sandboxes is None or sandboxes.backend is None:
+        return None
+    if isinstance(sandboxes.backend, IndexedBackend):  # another runtime of this process's
+        return None
+    indexed = IndexedBackend(
+        sandboxes.backend,
+        redis,
+        warm=settings.sandbox_warm,
+        budgets=controls.budgets,
+        costs=controls.costs,
+    )
+    sandboxes.backend = indexed
+    return asyncio.create_task(indexed.run(), name="sandbox upkeep")
 
 
 async def prune_sandboxes(sandbox: Sandbox, idle_seconds: float, every: float = 3600) -> None:

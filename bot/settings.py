@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     sandbox_idle_minutes: float = Field(
         30, gt=0, description="A sandbox unused this long is stopped (its files stay)"
     )
+    sandbox_warm: int = Field(
+        1,
+        ge=0,
+        description="Ready cpu-basic sandbox Spaces waiting for a thread's first command",
+    )
 
     # Slack
     slack_bot_token: SecretStr | None = None

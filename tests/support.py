@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any
 
 from agent import events as ev
@@ -72,10 +73,15 @@ test_tools.__test__ = False  # not a test, despite the name
 
 
 async def eventually(predicate: Any, within: float = 10.0) -> None:
-    """Poll until ``predicate()`` holds (for state that lives in another server)."""
+    """Poll until ``predicate()`` holds (for state that lives in another server); an async
+    predicate is awaited."""
     async with asyncio.timeout(within):
-        while not predicate():
+        while not await _holds(predicate()):
             await asyncio.sleep(0.01)
+
+
+async def _holds(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
 
 
 def agent_config(llm: Any, **overrides: Any) -> AgentConfig:

@@ -11,6 +11,7 @@ from agent.context import SUMMARY_INSTRUCTIONS, SUMMARY_PREFIX
 from agent.llm import LiteLLMClient, OpenAIClient
 from agent.loop import ABANDONED, EDITED_NOTE, INTERRUPTED, TRUNCATED_NOTE
 from agent.session import Session
+from agent.tools.registry import Tool, ToolRegistry
 from tests import support
 from tests.standins.llm import (
     context_window_exceeded,
@@ -89,6 +90,24 @@ async def test_parallel_tools_run_at_once_and_results_go_back_in_order(llm, make
     assert [m["role"] for m in second[-3:]] == ["assistant", "tool", "tool"]
     sent_messages_valid(llm.requests[1])
     assert rec.text() == "Both done."
+
+
+async def test_a_tool_reports_its_progress_as_events_of_its_own_call(llm, make_agent):
+    async def building(args, ctx):
+        for stage in ("building", "running"):
+            await ctx.progress(stage)
+        return "ready"
+
+    tools = ToolRegistry([Tool("build", "Builds.", {"type": "object"}, building)])
+    llm.script(tool_calls(("build", {})), text("done"))
+    agent, rec = make_agent(llm, tools), Recorder()
+
+    await agent.run(Session(key="k"), "go", rec.turn)
+
+    (call,) = rec.of(ev.ToolCall)
+    shown = [(e.tool, e.tool_call_id, e.text) for e in rec.of(ev.ToolProgress)]
+    assert shown == [("build", call.tool_call_id, s) for s in ("building", "running")]
+    assert rec.types().index("tool_progress") < rec.types().index("tool_output")
 
 
 async def test_tools_really_run_concurrently(llm, make_agent):

@@ -48,7 +48,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("telemetry", ("bot.telemetry",)),
     ("surface", ("bot.platform",)),
     ("output", ("bot.output",)),
-    ("approvals and jobs", ("bot.approvals", "bot.jobs")),
+    ("approvals, jobs and sandboxes", ("bot.approvals", "bot.jobs", "bot.sandboxes")),
     ("turns", ("bot.turns",)),
     ("runtime", ("bot.runtime",)),
     ("platforms", ("bot.platforms",)),

@@ -71,6 +71,12 @@ PINNED = [
     (rk.CHANGES, "mib:changes"),
     (rk.HOME_VIEWERS, "mib:home:viewers"),
     (rk.home_round(42), "mib:home:round:42"),
+    (rk.SANDBOXES, "mib:sandboxes"),
+    (rk.SANDBOX_USED, "mib:sandbox:used"),
+    (rk.SANDBOX_WARM, "mib:sandbox:warm"),
+    (rk.SANDBOX_WARMING, "mib:sandbox:warming"),
+    (rk.SANDBOX_SWEEP, "mib:sandbox:sweep"),
+    (rk.SANDBOX_ORPHANS, "mib:sandbox:orphans"),
 ]
 
 

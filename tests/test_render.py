@@ -10,6 +10,7 @@ from agent import events as ev
 from bot.output.messages import CUT_OFF
 from bot.output.redact import register_secret
 from bot.output.render import StreamRenderer
+from bot.output.steps import StepBook
 from bot.platform import PlatformUnavailable, RateLimited, StreamClosed
 from tests.support import RecordingSurface, eventually
 
@@ -109,6 +110,23 @@ async def test_tool_lines_follow_the_call_state():
         "l1": "✅ `hf_search` done — 3 models found",
         "l2": "🚫 `hf_jobs` rejected",
     }
+
+
+async def test_a_calls_progress_updates_its_own_line():
+    surface = RecordingSurface()
+    renderer = StreamRenderer(surface)
+
+    await renderer.handle(ev.ToolCall(tool="bash", arguments={"command": "ls"}, tool_call_id="c1"))
+    for stage in ("building", "running"):  # seconds apart in a thread: each one shows
+        await renderer.handle(
+            ev.ToolProgress(tool="bash", tool_call_id="c1", text=f"sandbox Space u/s: {stage}")
+        )
+        shown = f"⏳ `bash` running — sandbox Space u/s: {stage}"
+        await eventually(lambda shown=shown: surface.lines.get("l1") == shown)
+    await renderer.handle(ev.ToolOutput(tool="bash", tool_call_id="c1", output="exit code 0"))
+    await renderer.close()
+    assert list(surface.lines) == ["l1"]  # one line, edited: no new messages
+    assert surface.lines["l1"] == "✅ `bash` done — exit code 0"
 
 
 async def test_rate_limit_is_waited_out_and_nothing_is_lost():
@@ -397,3 +415,12 @@ async def test_a_burst_of_tool_events_is_one_steps_message_drawn_a_few_times():
     assert final and lines == [f"✅ `echo` done — out {n}" for n in range(5)]
     draws = [c for c in surface.calls if c[0] == "steps"]
     assert len(draws) < len(events), "changes that wait for the gate are drawn together"
+
+
+def test_a_calls_progress_shows_in_its_own_step():
+    book = StepBook()
+    book.of(ev.ToolCall(tool="bash", arguments={"command": "ls"}, tool_call_id="c1"))
+    progress = ev.ToolProgress(tool="bash", tool_call_id="c1", text="sandbox Space u/s: building")
+    (step,), _ = book.of(progress)
+    assert (step.id, step.title, step.state) == ("c1", "bash · ls", "running")
+    assert step.details == "sandbox Space u/s: building"

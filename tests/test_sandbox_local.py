@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.sandbox.backends import STATE_KEY, SandboxUnavailable
+from agent.sandbox.backends import SandboxUnavailable
 from agent.sandbox.local import LocalBackend, bwrap_path
-from agent.session import Session
 from bot.cli import print_sandboxes
 from bot.ops.doctor import check_sandbox, run_doctor
+from bot.sandboxes import SandboxIndex
 from bot.settings import Settings
 from bot.store.embedded import connect
-from bot.store.sessions import SessionStore
 from tests.support import eventually
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,10 +141,9 @@ async def test_another_process_reaches_and_ends_a_sandbox_of_this_host(local, tm
 
 async def test_the_sandboxes_command_lists_and_deletes(local, tmp_path, redis_url):
     record = await local.start("t:1:2:3", "cpu-basic")
-    session = Session(key="t:1:2:3", state={STATE_KEY: record.to_json()})
     redis = connect(redis_url)
     try:
-        await SessionStore(redis).save(session)
+        await SandboxIndex(redis).add(record, KEY)  # as the runtime's backend notes each start
     finally:
         await redis.aclose()
     settings = Settings(
@@ -154,8 +152,18 @@ async def test_the_sandboxes_command_lists_and_deletes(local, tmp_path, redis_ur
     listed = io.StringIO()
     assert await print_sandboxes(settings, None, listed) == 0
     header, row = listed.getvalue().splitlines()
-    assert header.split() == ["id", "backend", "hardware", "age", "state", "cost", "session"]
-    assert row.split() == [record.id, "local", "cpu-basic", "0h00m", "running", "$0.00", KEY]
+    assert header.split() == [
+        "id",
+        "backend",
+        "hardware",
+        "age",
+        "idle",
+        "session",
+        "cost",
+        "so",
+        "far",
+    ]
+    assert row.split() == [record.id, "local", "cpu-basic", "0m", "0m", KEY, "$0.00"]
 
     assert await print_sandboxes(settings, "nope", io.StringIO()) == 1
     deleted = io.StringIO()
@@ -164,7 +172,7 @@ async def test_the_sandboxes_command_lists_and_deletes(local, tmp_path, redis_ur
     await eventually(lambda: local.children[record.id].process.returncode is not None)
     again = io.StringIO()
     await print_sandboxes(settings, None, again)
-    assert "gone" in again.getvalue()
+    assert again.getvalue() == "No sandboxes.\n"
 
 
 async def test_other_hardware_and_a_missing_bwrap_are_refused(local, monkeypatch):

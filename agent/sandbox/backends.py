@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -14,6 +15,14 @@ from agent.sandbox.client import SandboxClient
 DEFAULT_HARDWARE = "cpu-basic"
 STATE_KEY = "sandbox_vm"
 """Session state: the :class:`SandboxRecord` of the session's running sandbox."""
+
+
+Progress = Callable[[str], Awaitable[None]]
+"""Where a backend tells how a start is getting on (the tool call's line or step)."""
+
+
+async def no_progress(text: str) -> None:
+    return None
 
 
 def new_token() -> str:
@@ -55,8 +64,11 @@ class SandboxBackend(Protocol):
     """True: the sandbox's workspace is the session's directory on the bot's host (local);
     False: the session's files are copied in when it starts, and shared files as they come."""
 
-    async def start(self, session_key: str, hardware: str) -> SandboxRecord:
-        """A new sandbox for the session, healthy when this returns."""
+    async def start(
+        self, session_key: str, hardware: str, progress: Progress = no_progress
+    ) -> SandboxRecord:
+        """A new sandbox for the session, healthy when this returns; its stages go to
+        ``progress``."""
         ...
 
     async def attach(self, record: SandboxRecord) -> SandboxClient:

@@ -25,7 +25,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.sandbox.backends import SandboxRecord, SandboxUnavailable, new_token
+from agent.sandbox.backends import (
+    Progress,
+    SandboxRecord,
+    SandboxUnavailable,
+    new_token,
+    no_progress,
+)
 from agent.sandbox.client import SandboxClient
 from agent.sandbox.files import session_dirname
 from sandbox_server import SERVER_DIR
@@ -101,7 +107,9 @@ class LocalBackend:
     def workspace(self, session_key: str) -> Path:
         return self.root / session_dirname(session_key)
 
-    async def start(self, session_key: str, hardware: str) -> SandboxRecord:
+    async def start(
+        self, session_key: str, hardware: str, progress: Progress = no_progress
+    ) -> SandboxRecord:
         self.check()
         if hardware != "cpu-basic":
             raise SandboxUnavailable(

@@ -15,9 +15,11 @@ from pathlib import PurePosixPath
 from agent.sandbox.backends import (
     DEFAULT_HARDWARE,
     STATE_KEY,
+    Progress,
     SandboxBackend,
     SandboxRecord,
     SandboxUnavailable,
+    no_progress,
 )
 from agent.sandbox.client import SandboxClient, SandboxGone
 from agent.sandbox.files import SANDBOX_PREFIX, Sandbox
@@ -60,8 +62,11 @@ class Sandboxes:
         data = session.state.get(STATE_KEY)
         return SandboxRecord.from_json(data) if isinstance(data, dict) else None
 
-    async def ensure(self, session: Session, hardware: str | None = None) -> SandboxRecord:
-        """The session's sandbox, started (or replaced, on other ``hardware``) when needed."""
+    async def ensure(
+        self, session: Session, hardware: str | None = None, progress: Progress = no_progress
+    ) -> SandboxRecord:
+        """The session's sandbox, started (or replaced, on other ``hardware``) when needed;
+        a start's stages go to ``progress``."""
         if self.backend is None:
             raise ToolError(self.off_text)
         lock = self._starting.setdefault(session.key, asyncio.Lock())
@@ -73,7 +78,9 @@ class Sandboxes:
                     return record
                 await self.backend.stop(record)
             try:
-                record = await self.backend.start(session.key, hardware or DEFAULT_HARDWARE)
+                record = await self.backend.start(
+                    session.key, hardware or DEFAULT_HARDWARE, progress
+                )
             except SandboxUnavailable as exc:
                 raise ToolError(str(exc)) from None
             session.state[STATE_KEY] = record.to_json()
@@ -105,10 +112,12 @@ class Sandboxes:
                 await client.checked("write", body)
 
     @contextlib.asynccontextmanager
-    async def client(self, session: Session) -> AsyncIterator[SandboxClient]:
+    async def client(
+        self, session: Session, progress: Progress = no_progress
+    ) -> AsyncIterator[SandboxClient]:
         """A client of the session's sandbox; one found gone is forgotten (the next call
         starts a fresh one) and the call fails with a clear error."""
-        record = await self.ensure(session)
+        record = await self.ensure(session, progress=progress)
         assert self.backend is not None
         record.last_used = time.time()
         session.state[STATE_KEY] = record.to_json()

@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Mapping
 from pathlib import Path
+
+from huggingface_hub import HfApi
 
 from agent.sandbox.backends import SandboxBackend
 from agent.sandbox.local import LocalBackend, bwrap_path
-
-logger = logging.getLogger(__name__)
+from agent.sandbox.space import SpaceBackend
 
 MODES = ("auto", "space", "local", "off")
 
 
 def choose_backend(
-    mode: str, *, hf_token: str | None, root: Path, network: bool = False
+    mode: str,
+    *,
+    hf_token: str | None,
+    root: Path,
+    network: bool = False,
+    api: HfApi | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> tuple[SandboxBackend | None, str]:
     """The backend for ``mode`` (auto: space with an HF token, else local with bubblewrap,
-    else none) and, when there is none, why.
-
-    The space backend is not part of this build yet: ``space`` (and ``auto`` with a
-    token) use the local one meanwhile, and say so in the log.
-    """
+    else none) and, when there is none, why. ``api`` is the Hub client of the token, and
+    ``secrets`` what a Space gets besides its own token (those jobs may be given)."""
     if mode == "off":
         return None, "SANDBOX=off"
     if mode == "space" or (mode == "auto" and hf_token):
-        logger.warning("the space sandbox backend is not available yet: using local sandboxes")
+        if not hf_token:
+            return None, "SANDBOX=space needs an HF_TOKEN"
+        return SpaceBackend(api or HfApi(token=hf_token), secrets=secrets), ""
     if mode == "local" or bwrap_path() is not None:
         return LocalBackend(root, network=network), ""  # without bwrap it says how to get it
     return None, "bubblewrap is not installed on the bot's host"

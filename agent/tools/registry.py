@@ -40,6 +40,10 @@ async def _discard(event: Event) -> None:
     return None
 
 
+async def _unshown(text: str) -> None:
+    return None
+
+
 @dataclass
 class ToolContext:
     """What a tool may use besides its arguments."""
@@ -50,8 +54,8 @@ class ToolContext:
     """Sends an event to the conversation's front end, also after the turn ended."""
     spawn: Callable[[Awaitable[Any]], Any] = field(default=asyncio.ensure_future)
     """Starts background work owned by the runtime (e.g. watching a job)."""
-    emit: Notify = _discard
-    """Sends an event into the running turn (a sub-agent's steps, as this call's progress)."""
+    progress: Callable[[str], Awaitable[None]] = _unshown
+    """Shows how the call is getting on in its own line or step (a Space building)."""
     llm: LLMClient | None = None
     """The model the calling agent talks to (a sub-agent talks to it too)."""
     usage: Usage | None = None

@@ -65,7 +65,7 @@ def sandbox_tools(sandboxes: Sandboxes) -> list[Tool]:
         hardware = args.get("hardware") or DEFAULT_HARDWARE
         if not isinstance(hardware, str):
             raise ToolError("'hardware' must be a hardware name such as 'cpu-basic' or 't4-small'.")
-        record = await sandboxes.ensure(ctx.session, hardware)
+        record = await sandboxes.ensure(ctx.session, hardware, ctx.progress)
         return (
             f"The sandbox is ready ({record.backend}, {record.hardware}). Run commands with "
             "bash, and read, write and edit files; the workspace is the current directory. "
@@ -83,7 +83,7 @@ def sandbox_tools(sandboxes: Sandboxes) -> list[Tool]:
         if work_dir is not None and not isinstance(work_dir, str):
             raise ToolError("'work_dir' must be a path.")
         run_id = ctx.tool_call_id or uuid.uuid4().hex
-        async with sandboxes.client(ctx.session) as client:
+        async with sandboxes.client(ctx.session, ctx.progress) as client:
             try:
                 answer = await client.bash(
                     command, work_dir=work_dir, seconds=float(timeout), run_id=run_id
@@ -103,7 +103,7 @@ def sandbox_tools(sandboxes: Sandboxes) -> list[Tool]:
         for name in ("offset", "limit"):
             if args.get(name) is not None:
                 body[name] = args[name]
-        async with sandboxes.client(ctx.session) as client:
+        async with sandboxes.client(ctx.session, ctx.progress) as client:
             return str((await client.checked("read", body))["output"])
 
     async def write(args: dict[str, Any], ctx: ToolContext) -> str:
@@ -111,7 +111,7 @@ def sandbox_tools(sandboxes: Sandboxes) -> list[Tool]:
         if not isinstance(content, str):
             raise ToolError("'content' must be a string: the file's whole text.")
         check_python(path, content)
-        async with sandboxes.client(ctx.session) as client:
+        async with sandboxes.client(ctx.session, ctx.progress) as client:
             answer = await client.checked("write", {"path": path, "content": content})
         return f"{answer['output']} Run it with bash, or submit it with hf_jobs 'sandbox:{path}'."
 
@@ -122,7 +122,7 @@ def sandbox_tools(sandboxes: Sandboxes) -> list[Tool]:
             "new_str": args.get("new_str"),
             "replace_all": bool(args.get("replace_all", False)),
         }
-        async with sandboxes.client(ctx.session) as client:
+        async with sandboxes.client(ctx.session, ctx.progress) as client:
             return str((await client.checked("edit", body))["output"])
 
     return [

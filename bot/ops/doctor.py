@@ -62,10 +62,12 @@ async def check_sandbox(settings: Settings) -> str:
     sandboxes = build_sandboxes(settings)
     if sandboxes.backend is None:
         return f"off ({sandboxes.off_reason})"
+    session = Session(key="doctor:sandbox:check:0")
     try:
-        async with sandboxes.client(Session(key="doctor:sandbox:check:0")) as client:
+        async with sandboxes.client(session) as client:
             answer = await client.bash("true", work_dir=None, seconds=30, run_id="doctor")
     finally:
+        await sandboxes.stop(session)  # a Space outlives the process: delete it
         await sandboxes.close()
     if answer.get("exit_code") != 0:
         raise RuntimeError(f"bash true answered {answer.get('error')}")

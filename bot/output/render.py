@@ -121,7 +121,7 @@ class StreamRenderer(AnswerText):
                 self._tools[call_id] = tool
                 await self._line(call_id, tool_line(tool, "running", call_detail(tool, arguments)))
             case ev.ToolProgress(tool=tool, tool_call_id=call_id, text=text):
-                await self._line(call_id, tool_line(tool, "running", text))
+                await self._line(call_id, tool_line(tool, "running", clean(text)))
             case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state="approved"):
                 self._tools[call_id] = tool  # the card says it; "running" follows at once
             case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state=state):

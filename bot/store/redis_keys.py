@@ -67,6 +67,16 @@ Key                               Type     Holds                                
 ``mib:home:viewers``              zset     ``<team>:<user>`` -> when they opened App Home       adapters/slack/home.py          none; entries past a day are removed
 ``mib:home:round:<version>``      string   ``1``: one process redraws App Homes for this        adapters/slack/home.py          60 s
                                            :data:`CHANGES` value
+``mib:sandboxes``                 hash     sandbox id -> JSON: backend, hardware, session       bot/sandboxes.py                none; a field is removed when its
+                                           (``""``: warm), created, paid_until                                                  sandbox is ended
+``mib:sandbox:used``              zset     sandbox id -> when last used (epoch s): idle         bot/sandboxes.py                none; as ``mib:sandboxes``
+                                           teardown
+``mib:sandbox:warm``              list     records (JSON, with token) of ready cpu-basic        bot/sandboxes.py                none; LPOPped when handed out
+                                           sandboxes to hand out (``SANDBOX_WARM``)
+``mib:sandbox:warming``           string   ``1``: one process is filling the warm pool          bot/sandboxes.py                ``WARMING_SECONDS`` (900 s)
+``mib:sandbox:sweep``             string   ``1``: one process sweeps the index (idle, unpaid)   bot/sandboxes.py                ``SWEEP_SECONDS`` (300 s); deleted
+                                                                                                                                when the sweep ends
+``mib:sandbox:orphans``           string   ``1``: one process swept orphan Spaces this hour     bot/sandboxes.py                ``ORPHAN_SWEEP_SECONDS`` (3600 s)
 ``mib:control``                   pub/sub  ``{"stop": <session>}`` messages: a channel,         bot/turns/runner.py publishes,  nothing is stored
                                            not a key                                            bot/turns/queue.py listens
 ================================  =======  ===================================================  ==============================  =======================================
@@ -280,6 +290,18 @@ CHANGES = f"{PREFIX}:changes"
 """Bumped whenever an approval or a job that the inbox shows changes."""
 HOME_VIEWERS = _k("home", "viewers")
 """Who opened Slack's App Home, and when."""
+SANDBOXES = f"{PREFIX}:sandboxes"
+"""The bot's sandboxes (every backend's): what to list, tear down, and not call orphans."""
+SANDBOX_USED = _k("sandbox", "used")
+"""When each sandbox was last used."""
+SANDBOX_WARM = _k("sandbox", "warm")
+"""Ready sandboxes waiting for a session's first use."""
+SANDBOX_WARMING = _k("sandbox", "warming")
+"""Claimed by the one process filling the warm pool."""
+SANDBOX_SWEEP = _k("sandbox", "sweep")
+"""Claimed by the one process sweeping the index for idle and unpaid sandboxes."""
+SANDBOX_ORPHANS = _k("sandbox", "orphans")
+"""Claimed by the one process that sweeps orphan Spaces this hour."""
 
 
 def reminded(approval_id: str) -> str:

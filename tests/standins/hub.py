@@ -4,7 +4,8 @@ It serves what the hf_* tools use: repos (create, settings, info), trees,
 downloads, commits (small files as regular content, no LFS), refs, branches,
 tags, discussions and pull requests, search listings, papers, jobs (they move
 SCHEDULING -> RUNNING -> COMPLETED by elapsed time while their logs grow),
-scheduled jobs, and a dataset viewer under ``/datasets-server``.
+scheduled jobs, a dataset viewer under ``/datasets-server``, and Spaces that build
+and run the committed sandbox server (:mod:`tests.standins.spaces`).
 
 ``hub.fail(path_regex, status)`` makes the next matching request(s) fail;
 ``hub.stall(path_regex)`` holds matching requests until the event it returns is set;
@@ -32,6 +33,8 @@ from urllib.parse import unquote
 import pytest
 from aiohttp import web
 from huggingface_hub import HfApi
+
+from tests.standins.spaces import SpacesMixin
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
@@ -164,7 +167,7 @@ class Failure:
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 
 
-class HubStandIn:
+class HubStandIn(SpacesMixin):
     """The stand-in server; seed it with :meth:`add_repo`, break it with :meth:`fail`."""
 
     def __init__(self, job_stage_seconds: float = 0.2) -> None:
@@ -182,6 +185,7 @@ class HubStandIn:
         self.stalls: list[tuple[re.Pattern[str], asyncio.Event]] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
+        self._spaces_init()
         self._routes = self._route_table()
 
     # ── lifecycle and test API ───────────────────────────────────────────
@@ -197,6 +201,7 @@ class HubStandIn:
         self.url = f"http://{host}:{port}"
 
     async def close(self) -> None:
+        await self.close_spaces()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -343,6 +348,7 @@ class HubStandIn:
                 self._scheduled_action,
             ),
             ("GET", r"/datasets-server/(?P<route>splits|first-rows)", self._viewer),
+            *self._space_routes(),
         ]
         return [(set(m.split()), re.compile(p), h) for m, p, h in table]
 
@@ -404,6 +410,8 @@ class HubStandIn:
         repo = self.add_repo(repo_id, repo_type=repo_type, private=bool(private))
         if payload.get("sdk"):
             repo.info["sdk"] = payload["sdk"]
+        if repo_type == "space":
+            self._space_created(repo_id, payload)
         return web.json_response({"url": f"{self.url}/{repo.page}", "name": repo_id})
 
     async def _validate_yaml(self, request: web.Request) -> web.Response:
@@ -428,6 +436,7 @@ class HubStandIn:
         return web.json_response(
             {
                 **self._summary(repo),
+                **(await self._space_fields(repo_id) if kinds == "spaces" else {}),
                 "sha": sha,
                 "siblings": [{"rfilename": path} for path in sorted(repo.commits[sha])],
             }
@@ -573,6 +582,8 @@ class HubStandIn:
             elif line["key"] != "header":
                 raise HubError(400, f"The stand-in does not support {line['key']}")
         sha = repo.commit(files, revision)
+        if repo.repo_type == "space" and revision == "main":
+            await self._space_committed(repo_id, files)
         return web.json_response(
             {
                 "commitUrl": f"{self.url}/{repo.page}/commit/{sha}",

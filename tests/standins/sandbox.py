@@ -10,7 +10,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from agent.sandbox.backends import SandboxRecord, new_token
+from agent.sandbox.backends import Progress, SandboxRecord, new_token, no_progress
 from agent.sandbox.client import SandboxClient
 from sandbox_server import SERVER_DIR
 
@@ -26,7 +26,9 @@ class ProcessBackend:
     def workspace(self, record: SandboxRecord) -> Path:
         return self.root / record.id / "workspace"
 
-    async def start(self, session_key: str, hardware: str) -> SandboxRecord:
+    async def start(
+        self, session_key: str, hardware: str, progress: Progress = no_progress
+    ) -> SandboxRecord:
         sandbox_id = secrets.token_hex(4)
         home = self.root / sandbox_id
         home.mkdir(parents=True)
