@@ -12,36 +12,27 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# redis-server from the system packages when it is missing (as root); else say what to do.
-define ensure_redis
-	@command -v redis-server >/dev/null 2>&1 || { \
+# $(call ensure,COMMAND,PACKAGE,HINT,ELSE): PACKAGE from the system packages when COMMAND
+# is missing (as root, with apt-get); otherwise say what to install, then run ELSE.
+define ensure
+	@command -v $(1) >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing redis-server…"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	    echo "installing $(2)…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
 	  else \
-	    echo "redis-server is missing: install it (sudo apt-get install redis-server, brew install redis) $(1)"; $(2) \
-	  fi; }
-endef
-
-# bubblewrap (the local sandbox) from the system packages when it is missing (as root).
-define ensure_bwrap
-	@command -v bwrap >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing bubblewrap…"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
-	  else \
-	    echo "bubblewrap is missing: install it (sudo apt-get install bubblewrap, sudo dnf install bubblewrap) $(1)"; $(2) \
+	    echo "$(1) is missing: install it (sudo apt-get install $(2)) $(3)"; $(4) \
 	  fi; }
 endef
 
 run: $(STAMP)
-	$(call ensure_redis,or set REDIS_URL; falling back to an in-memory store.,true;)
-	$(call ensure_bwrap,for a local sandbox; without it the sandbox is off unless HF_TOKEN is set.,true;)
+	$(call ensure,redis-server,redis-server,or set REDIS_URL; falling back to an in-memory store.,true;)
+	$(call ensure,bwrap,bubblewrap,for a local sandbox; without it the sandbox is off unless HF_TOKEN is set.,true;)
 	$(VENV)/bin/ml-intern-bot run
 
 test: $(STAMP)
-	$(call ensure_redis,— the tests need it.,exit 1;)
-	$(call ensure_bwrap,— the sandbox tests are skipped without it.,true;)
+	$(call ensure,redis-server,redis-server,— the tests need it.,exit 1;)
+	$(call ensure,bwrap,bubblewrap,— the sandbox tests are skipped without it.,true;)
+	$(call ensure,slirp4netns,slirp4netns,— the networked sandbox test is skipped without it.,true;)
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -59,7 +50,7 @@ $(BENCH_STAMP): $(STAMP)
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
-	$(call ensure_redis,— the benchmarks need it.,exit 1;)
+	$(call ensure,redis-server,redis-server,— the benchmarks need it.,exit 1;)
 	$(PY) -m bench
 
 clean:

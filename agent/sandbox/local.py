@@ -286,19 +286,68 @@ def _failure(socket_dir: Path, code: int | None) -> str:
 
 async def _connect_network(pid: int, socket_dir: Path) -> asyncio.subprocess.Process:
     """A network for the sandbox ``pid``: slirp4netns, user-mode, with no way to the host's
-    loopback (``--disable-host-loopback``)."""
-    with (socket_dir / "network.log").open("wb") as log:
-        return await asyncio.create_subprocess_exec(
-            "slirp4netns",
-            "--configure",
-            "--mtu=65520",
-            "--disable-host-loopback",
-            str(pid),
-            "tap0",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
+    loopback (``--disable-host-loopback``); returns once its interface is configured."""
+    # Held from the start: once bwrap moves the sandbox into a nested user namespace, the
+    # network namespace can no longer be joined through its pid.
+    netns = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+    ready, ready_out = os.pipe()  # slirp4netns writes "1" there once tap0 is up
+    try:
+        await _loopback_set_up(pid)
+        with (socket_dir / "network.log").open("wb") as log:
+            process = await asyncio.create_subprocess_exec(
+                "slirp4netns",
+                "--configure",
+                "--mtu=65520",
+                "--disable-host-loopback",
+                f"--ready-fd={ready_out}",
+                "--netns-type=path",
+                f"/proc/self/fd/{netns}",
+                "tap0",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=(ready_out, netns),
+            )
+    finally:
+        os.close(ready_out)
+        os.close(netns)
+    try:
+        said = await asyncio.wait_for(asyncio.to_thread(_read_closing, ready), STARTUP_SECONDS)
+    except TimeoutError:
+        said = b""
+    if said != b"1":
+        process.kill()
+        await process.wait()
+        log_text = (socket_dir / "network.log").read_text(errors="replace").strip()
+        raise SandboxUnavailable(
+            f"The local sandbox's network did not start: {log_text[-300:] or 'no message'}"
         )
+    return process
+
+
+async def _loopback_set_up(pid: int) -> None:
+    """Wait until bwrap has given the sandbox's loopback its address: slirp4netns brings
+    ``lo`` up too, and the kernel then adds 127.0.0.1 itself, so bwrap's own add fails if
+    slirp4netns comes first."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if "127.0.0.1" in Path(f"/proc/{pid}/net/fib_trie").read_text():
+                return
+        except PermissionError:
+            return  # bwrap has dropped its privileges: its set-up, loopback first, is done
+        except OSError:
+            pass
+        await asyncio.sleep(0.005)
+    raise SandboxUnavailable("The local sandbox's loopback was not set up in time.")
+
+
+def _read_closing(fd: int) -> bytes:
+    """One byte from ``fd`` (blocking), then close it."""
+    try:
+        return os.read(fd, 1)
+    finally:
+        os.close(fd)
 
 
 def _socket(record: SandboxRecord) -> Path:
