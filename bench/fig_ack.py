@@ -40,6 +40,8 @@ from bot.store.sessions import SessionStore
 from tests.standins.slack import TEAM, SlackSender
 
 ANSWER_CHUNKS = 3
+LOST_SHOWN = 5
+"""Lost events whose Slack calls the results list (to tell why)."""
 REFUSALS = (STORE_DOWN, too_long(1, 1).split("(")[0], slow_down(1).split(":")[0])
 """How each refusal the bot replies with begins (rate limits are off in the bench, so
 these come only from a failing store or an input the bot can't take)."""
@@ -81,13 +83,24 @@ async def _outcomes(
     waiting = [
         m for m in open_ if await store.busy(session_key(TEAM, {"channel": m.channel, "ts": m.ts}))
     ]
+    lost = [m.channel for m in open_ if m not in waiting]
     return {
         "accepted": len(accepted),
         "answered": len(answered),
         "refused": len(refused),
         "still_queued": len(waiting),
-        "lost": len(open_) - len(waiting),
+        "lost": len(lost),
+        "lost_calls": {ch: _calls_in(slack, ch) for ch in lost[:LOST_SHOWN]},
     }
+
+
+def _calls_in(slack: TimedSlack, channel: str) -> list[str]:
+    """What the stand-in saw in ``channel``: each call's method, status and text's start."""
+    return [
+        f"{c.method} {c.status} {str(c.args.get('text', ''))[:40]!r}"
+        for c in slack.timeline
+        if channel in (c.args.get("channel"), c.args.get("channel_id"))
+    ]
 
 
 async def run(rates: tuple[int, ...], seconds: float, drain_timeout: float) -> Figure:
