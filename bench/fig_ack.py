@@ -2,8 +2,8 @@
 
 Mentions go out open-loop at a set rate, each in its own channel, to the bot in a
 child process with its Slack rate budget off (``SLACK_RATE_BUDGET=0``; the stand-in
-enforces nothing) and room for every event's turn at once (``WORKER_CONCURRENCY``), so
-the process alone sets the pace. The baseline is a bare aiohttp handler in a child
+enforces nothing), so the process alone sets the pace: it runs ``WORKER_CONCURRENCY``
+turns at once (the default, 8) and the rest wait in Redis. The baseline is a bare aiohttp handler in a child
 process at the same rates. Every accepted event (HTTP 200) is then accounted for:
 answered (its answer in the thread), refused (a reply saying why), still queued or
 running in Redis when the drain time ran out, or lost (none of these). A last row runs
@@ -36,6 +36,7 @@ from bench.rig import (
 from bench.slackload import Mention, Sent, mentions, post_all
 from bench.stats import ms, ratio, summary
 from bot.output.messages import STORE_DOWN, slow_down, too_long
+from bot.settings import Settings
 from bot.store.sessions import SessionStore
 from tests.standins.slack import TEAM, SlackSender
 
@@ -112,7 +113,7 @@ async def run(rates: tuple[int, ...], seconds: float, drain_timeout: float) -> F
             "rates_per_s": list(rates),
             "seconds_per_rate": seconds,
             "answer_chunks": ANSWER_CHUNKS,
-            "worker_concurrency": _events(top, seconds),
+            "worker_concurrency": Settings.model_fields["worker_concurrency"].default,
         },
     )
     sender = SlackSender("", SECRET)
@@ -205,14 +206,7 @@ async def _bot(
     with redis_server() as redis, tempfile.TemporaryDirectory() as data:
         async with standins(limits=limits) as (llm, slack):
             llm.default = streamed(ANSWER_CHUNKS, 0)
-            env = bot_env(
-                redis.url,
-                llm,
-                slack,
-                Path(data),
-                rate_budget=limits,
-                worker_concurrency=_events(max(rates), seconds),
-            )
+            env = bot_env(redis.url, llm, slack, Path(data), rate_budget=limits)
             store = SessionStore(Redis.from_url(redis.url))
             results = {}
             async with BotProcess(env) as bot:
