@@ -3,12 +3,12 @@
 Mentions go out open-loop at a set rate, each in its own channel, to the bot in a
 child process with its Slack rate budget off (``SLACK_RATE_BUDGET=0``; the stand-in
 enforces nothing), so the process alone sets the pace: it runs ``WORKER_CONCURRENCY``
-turns at once (the default, 8) and the rest wait in Redis. The baseline is a bare aiohttp handler in a child
-process at the same rates. Every accepted event (HTTP 200) is then accounted for:
-answered (its answer in the thread), refused (a reply saying why), still queued or
-running in Redis when the drain time ran out, or lost (none of these). A last row runs
-the top rate with the budget on against a stand-in enforcing Slack's limits (one
-workspace, Slack's limits).
+turns at once (the default, 8) and the rest wait in Redis. The baseline is a bare
+aiohttp handler in a child process at the same rates. Every accepted event (HTTP 200)
+is then accounted for: answered (its answer in the thread), refused (a reply saying
+why), still queued or running in Redis when the drain time ran out, or lost (none of
+these). A last row runs the top rate with the budget on against a stand-in enforcing
+Slack's limits (one workspace, Slack's limits).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -75,7 +76,7 @@ def _refused(slack: TimedSlack, channels: Iterable[str]) -> set[str]:
 
 async def _outcomes(
     slack: TimedSlack, store: SessionStore, accepted: list[Mention]
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Each accepted event answered, refused, still queued or running, or lost."""
     channels = [m.channel for m in accepted]
     answered = finished(slack, channels, ANSWER_CHUNKS)
