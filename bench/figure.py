@@ -57,12 +57,21 @@ async def until(predicate: Callable[[], bool], within: float, every: float = 0.1
 
 def finished(slack: TimedSlack, channels: Iterable[str], last: int) -> set[str]:
     """The channels whose answer shows chunk ``last`` already."""
+    return set(answered_at(slack, channels, last))
+
+
+def answered_at(slack: TimedSlack, channels: Iterable[str], last: int) -> dict[str, float]:
+    """When each channel's answer first showed chunk ``last`` (channels not there yet: absent)."""
     wanted = set(channels)
-    return {
-        c.args.get("channel")
-        for c in slack.timeline
-        if c.status == 200
-        and c.method == "chat.update"
-        and c.args.get("channel") in wanted
-        and last_marker(c.args.get("text", "")) >= last
-    }
+    seen: dict[str, float] = {}
+    for c in slack.timeline:
+        channel = c.args.get("channel")
+        if (
+            c.status == 200
+            and c.method == "chat.update"
+            and channel in wanted
+            and channel not in seen
+            and last_marker(c.args.get("text", "")) >= last
+        ):
+            seen[channel] = c.at
+    return seen

@@ -40,12 +40,13 @@ def machine() -> dict[str, object]:
 
 @dataclass
 class Usage:
-    """CPU % and peak RSS of a process over a window: ``start()``, then ``stop()``."""
+    """CPU seconds and %, and peak RSS, of a process over a window: ``start()``, then ``stop()``."""
 
     pid: int = field(default_factory=os.getpid)
     interval: float = 0.2
     peak_rss_mb: float = 0.0
     cpu_percent: float = 0.0
+    cpu_s: float = 0.0
     _cpu0: float = 0.0
     _wall0: float = 0.0
     _task: asyncio.Task[None] | None = None
@@ -66,6 +67,7 @@ class Usage:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         wall = time.monotonic() - self._wall0
-        self.cpu_percent = round(100 * (cpu_seconds(self.pid) - self._cpu0) / max(wall, 1e-9), 1)
+        self.cpu_s = cpu_seconds(self.pid) - self._cpu0
+        self.cpu_percent = round(100 * self.cpu_s / max(wall, 1e-9), 1)
         self.peak_rss_mb = round(max(self.peak_rss_mb, rss_mb(self.pid)), 1)
         return self

@@ -21,9 +21,12 @@ from aiohttp import ClientSession, web
 from bot.settings import Settings
 from tests.conftest import RedisServer
 from tests.standins.llm import LLMStandIn, Reply, text
-from tests.standins.slack import SlackStandIn
+from tests.standins.slack import RateLimits, SlackStandIn
 
 SECRET = "bench-signing-secret"
+ONE_WORKSPACE = "one workspace, Slack's limits"
+"""The row of a figure run with the bot's Slack budget on and the stand-in enforcing
+Slack's limits: every bench thread is in one workspace, so Slack's tiers bound it."""
 WORD = "w{:05d} "
 MARKER = re.compile(r"w(\d{5})")
 
@@ -143,11 +146,15 @@ def bot_env(
     llm: LLMStandIn | str,
     slack: SlackStandIn | None,
     data_dir: Path,
+    *,
+    rate_budget: bool = True,
     **extra: Any,
 ) -> dict[str, str]:
     """The bot's settings, as environment variables (names from the README); ``llm`` is the
     stand-in or its base URL; ``extra`` adds more (``worker_concurrency=500``). Per-user
-    and per-channel turn limits are off: the bench measures capacity, not abuse protection."""
+    and per-channel turn limits are off: the bench measures capacity, not abuse protection.
+    ``rate_budget=False`` turns the bot's Slack rate budget off (``SLACK_RATE_BUDGET=0``):
+    the process, not Slack's per-workspace tiers, sets the pace."""
     env = {
         "REDIS_URL": redis_url,
         "DATA_DIR": str(data_dir),
@@ -165,6 +172,7 @@ def bot_env(
             "SLACK_BOT_TOKEN": "xoxb-bench",
             "SLACK_SIGNING_SECRET": SECRET,
             "SLACK_API_URL": slack.base_url,
+            "SLACK_RATE_BUDGET": "1" if rate_budget else "0",
         }
     return env | {k.upper(): str(v) for k, v in extra.items()}
 
@@ -243,10 +251,16 @@ async def fleet(env: dict[str, str], workers: int) -> AsyncIterator[BotProcess]:
 
 
 @contextlib.asynccontextmanager
-async def standins(*, slack: bool = True) -> AsyncIterator[tuple[TimedLLM, TimedSlack | None]]:
+async def standins(
+    *, slack: bool = True, limits: bool = False
+) -> AsyncIterator[tuple[TimedLLM, TimedSlack | None]]:
+    """The LLM and Slack stand-ins; ``limits``: the Slack one answers 429 past Slack's
+    limits (else it enforces nothing)."""
     async with TimedLLM() as llm:
         if not slack:
             yield llm, None
             return
         async with TimedSlack() as server:
+            if limits:
+                server.enforce_rate_limits(RateLimits())
             yield llm, server

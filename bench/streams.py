@@ -73,6 +73,7 @@ class SlackStreams:
     runs: list[ThreadRun] = field(default_factory=list)
     usage: Usage | None = None
     loop_lag_ms: dict[str, Any] = field(default_factory=dict)
+    chunks_streamed: int = 0
 
     async def run(
         self, threads: int, chunks: int, rate: float, within: float, launch: float | None = None
@@ -108,6 +109,7 @@ class SlackStreams:
                 if c.status == 429 and c.args.get("channel") == channel
             )
             self.runs.append(thread_run(sent, shown, refused))
+            self.chunks_streamed += chunks
         return complete
 
     def results(self) -> dict[str, Any]:
@@ -115,6 +117,9 @@ class SlackStreams:
         return {
             **aggregate(self.runs),
             "bot_cpu_percent": self.usage.cpu_percent,
+            "bot_cpu_us_per_chunk": round(1e6 * self.usage.cpu_s / self.chunks_streamed, 1)
+            if self.chunks_streamed
+            else None,
             "bot_peak_rss_mb": self.usage.peak_rss_mb,
             "bot_loop_lag_ms": self.loop_lag_ms,
         }

@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     slack_native_streaming: bool = Field(
         True, description="Stream answers with chat.startStream when the workspace allows it"
     )
+    slack_rate_budget: bool = Field(
+        True,
+        description="Keep Slack's per-workspace rate tiers before calling (off: a loopback "
+        "stand-in with no limits, as the benchmarks run)",
+    )
     slack_thread_replies_without_mention: bool = Field(
         True, description="Plain replies in a thread the bot is in continue its session"
     )

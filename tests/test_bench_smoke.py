@@ -1,18 +1,21 @@
 """The benchmark code works: tiny runs of the in-process figures, the Discord-limited
-renderer, the Slack stand-in's rate limits and the report. Structure and sanity only,
+renderer, the Slack stand-in's rate limits, the bench's switch for the bot's Slack budget
+and the report. Structure and sanity only,
 never timings (the child-process figures run in `python -m bench --scale smoke`)."""
 
 import json
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.surface import slack_surfaces
 from bench import fig_chunk, fig_docs, fig_overhead, fig_research, fig_threads
 from bench.chunk_bot import STAGES
 from bench.discord_surface import EDITS_PER_WINDOW, DiscordChannel, SlidingWindow, discord_stream
 from bench.report import write
-from bench.rig import last_marker, words
+from bench.rig import bot_env, bot_settings, last_marker, words
 from bench.stats import percentile, summary
-from tests.standins.slack import RateLimits, SlackStandIn
+from bot.session_key import SessionKey
+from tests.standins.slack import TEAM, RateLimits, SlackStandIn
 
 
 def test_percentiles_and_markers():
@@ -49,6 +52,36 @@ async def test_the_slack_stand_in_answers_429_past_the_channel_limit_only_when_a
             assert exc.response.status_code == 429
             assert int(exc.response.headers["Retry-After"]) >= 1
         assert slack.rate_limited == {"chat.postMessage": 1}
+
+
+async def test_the_bench_switch_turns_the_bots_slack_budget_off(tmp_path):
+    """Figures 1 and 3 run the bot with ``rate_budget=False`` (``SLACK_RATE_BUDGET=0``): its
+    workspace keeps no lane, so edits in more threads than Slack's chat.update tier allows
+    at once all go, and the stand-in, enforcing nothing, answers none with a 429."""
+    threads = 12  # Tier 3's burst is 5 calls: with the budget on, the 6th would wait
+
+    def key(n: int) -> str:
+        return SessionKey("slack", TEAM, f"C{n}", "1.000001").encode()
+
+    async with SlackStandIn() as slack:
+        kept = slack_surfaces(bot_settings(bot_env("redis://-", "http://-", slack, tmp_path)))
+        off = slack_surfaces(
+            bot_settings(bot_env("redis://-", "http://-", slack, tmp_path, rate_budget=False))
+        )
+        try:
+            assert kept(key(0)).budget.lane("chat.update") is not None
+            assert off(key(0)).budget.lane("chat.update") is None
+            for n in range(threads):
+                surface = off(key(n))
+                posted = await surface.client.chat_postMessage(channel=f"C{n}", text="…")
+                await surface.call(
+                    surface.client.chat_update, channel=f"C{n}", ts=posted["ts"], text="w"
+                )
+        finally:
+            await kept.aclose()
+            await off.aclose()
+    assert [method for method, _ in slack.calls].count("chat.update") == threads
+    assert slack.rate_limited == {} and slack.refused == []
 
 
 async def test_the_overhead_figure_and_the_report(tmp_path):

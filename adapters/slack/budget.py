@@ -88,14 +88,20 @@ class Lane:
 
 
 class WorkspaceBudget:
-    """One workspace's lanes: each method's calls wait in its own, posts in their channel's."""
+    """One workspace's lanes: each method's calls wait in its own, posts in their channel's.
 
-    def __init__(self) -> None:
+    ``limited=False`` keeps no lane (``SLACK_RATE_BUDGET=0``): calls go at once, for a
+    Slack that enforces nothing (the benchmarks' stand-in)."""
+
+    def __init__(self, *, limited: bool = True) -> None:
+        self.limited = limited
         self._lanes: dict[str, Lane] = {}
         self._reserved: Counter[tuple[str, str]] = Counter()
 
     def lane(self, method: str, channel: str = "") -> Lane | None:
         """The lane of ``method`` (of ``channel`` for posts); None for a method not budgeted."""
+        if not self.limited:
+            return None
         if method == POST:
             name, rate, burst = f"{POST}:{channel}", POSTS_PER_SECOND, 1.0
         elif method in METHOD_TIERS:

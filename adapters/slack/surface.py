@@ -396,17 +396,25 @@ class SlackSurfaces:
     status (then turns post a placeholder), and logs the latter once.
     """
 
-    def __init__(self, client: AsyncWebClient, *, interval: float, native_streaming: bool) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        interval: float,
+        native_streaming: bool,
+        rate_budget: bool = True,
+    ) -> None:
         self.client = client
         self.interval = interval
         self.native_streaming = native_streaming
+        self.rate_budget = rate_budget
         self.status = StatusPermit()
         self.budgets: dict[str, WorkspaceBudget] = {}
 
     def __call__(self, key: str, ref: dict[str, Any] | None = None) -> SlackSurface:
         """The runner's surface factory; a turn started by a person may stream natively."""
         session = SessionKey.parse(key)
-        budget = self.budgets.setdefault(session.team, WorkspaceBudget())
+        budget = self.budgets.setdefault(session.team, WorkspaceBudget(limited=self.rate_budget))
         ref = ref or {}
         recipient = ref.get("user")
         if self.native_streaming and recipient:
@@ -445,4 +453,5 @@ def slack_surfaces(settings: Settings) -> SlackSurfaces:
         client,
         interval=settings.slack_edit_interval_ms / 1000,
         native_streaming=settings.slack_native_streaming,
+        rate_budget=settings.slack_rate_budget,
     )
