@@ -17,6 +17,7 @@ from agent.sandbox.files import Sandbox
 from agent.sandbox.manager import Sandboxes
 from agent.sandbox.space import NAME_PREFIX, SpaceBackend
 from agent.session import Session
+from agent.tools.hf_repos import RepoFilesTool
 from agent.tools.registry import ToolContext, ToolError
 from agent.tools.sandbox import sandbox_tools
 from tests.standins.hub import USER, hub  # noqa: F401
@@ -181,3 +182,20 @@ async def test_files_shared_before_the_space_started_are_in_it(hub, tmp_path):
     files.write_bytes(session, "data.csv", b"a,b\n1,2\n")  # a file someone shared
     sandboxes = Sandboxes(space_backend(hub), files)
     assert "\na,b\n1,2\n" in await bash(sandboxes, session, "cat data.csv", [])
+
+
+async def test_a_file_written_in_the_space_is_what_a_repo_upload_sends(hub, tmp_path):
+    hub.space_build_seconds = 0.1
+    hub.add_repo(f"{USER}/results")
+    sandboxes = Sandboxes(space_backend(hub), Sandbox(tmp_path))
+    session = Session(key="slack:T:C:7")
+    ctx = ToolContext(session=session, tool_call_id="call-1")
+    write = next(t for t in sandbox_tools(sandboxes) if t.name == "write")
+    await write.handler({"path": "card.md", "content": "# Trained on a Space\n"}, ctx)
+    assert not list(tmp_path.rglob("card.md")), "written in the Space, not on the bot's host"
+
+    upload = RepoFilesTool(hub.api(), sandboxes).tool()
+    files = [{"path_in_repo": "README.md", "sandbox_file": "card.md"}]
+    await upload.handler({"operation": "upload", "repo_id": f"{USER}/results", "files": files}, ctx)
+
+    assert hub.repo(f"{USER}/results").files()["README.md"] == b"# Trained on a Space\n"

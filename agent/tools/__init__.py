@@ -60,9 +60,9 @@ def build_hf_tools(
     )
     return [
         jobs.tool(),
-        RepoFilesTool(api, sandbox).tool(),
+        RepoFilesTool(api, sandboxes).tool(),
         RepoGitTool(api).tool(),
-        PrivateReposTool(api, sandbox, auto_file_upload=auto_file_upload).tool(),
+        PrivateReposTool(api, sandboxes, auto_file_upload=auto_file_upload).tool(),
         SearchTool(api, viewer_endpoint or default_viewer_endpoint(api)).tool(),
         *sandbox_tools(sandboxes),
     ]

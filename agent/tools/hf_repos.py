@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 from huggingface_hub.hf_api import RepoFolder
 
-from agent.sandbox.files import Sandbox
+from agent.sandbox.manager import Sandboxes
 from agent.session import Session
 from agent.tools.hub_common import (
     REPO_ID,
@@ -50,13 +49,14 @@ CREATE_REPO_PARAMS = {
 }
 
 
-def file_data(entry: dict[str, Any], session: Session, sandbox: Sandbox) -> bytes:
-    """The bytes to upload for ``{content}`` or ``{sandbox_file}`` (blocking)."""
+async def file_data(entry: dict[str, Any], session: Session, sandboxes: Sandboxes) -> bytes:
+    """The bytes to upload for ``{content}`` or ``{sandbox_file}`` (read from the session's
+    sandbox, wherever it runs)."""
     content, sandbox_file = entry.get("content"), entry.get("sandbox_file")
     if (content is None) == (sandbox_file is None):
         raise ToolError("Give each file either 'content' or 'sandbox_file'.")
     if sandbox_file is not None:
-        return sandbox.read(session, str(sandbox_file)).encode("utf-8")
+        return (await sandboxes.read_text(session, str(sandbox_file))).encode("utf-8")
     if not isinstance(content, str):
         raise ToolError("'content' must be a string.")
     return content.encode("utf-8")
@@ -79,9 +79,9 @@ async def create_repo(api: HfApi, args: dict[str, Any], *, private: bool) -> str
 class RepoFilesTool:
     """Files of models, datasets and Spaces."""
 
-    def __init__(self, api: HfApi, sandbox: Sandbox) -> None:
+    def __init__(self, api: HfApi, sandboxes: Sandboxes) -> None:
         self.api = api
-        self.sandbox = sandbox
+        self.sandboxes = sandboxes
         self.operations = {
             "list": self._list,
             "read": self._read,
@@ -138,7 +138,7 @@ class RepoFilesTool:
         for entry in files:
             if not isinstance(entry, dict):
                 raise ToolError("Each item of 'files' must be an object.")
-            data = await asyncio.to_thread(file_data, entry, ctx.session, self.sandbox)
+            data = await file_data(entry, ctx.session, self.sandboxes)
             path_in_repo = text_arg(entry, "path_in_repo")
             operations.append(CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=data))
         paths = [op.path_in_repo for op in operations]
@@ -243,9 +243,9 @@ class RepoFilesTool:
 class PrivateReposTool:
     """Private repos for results: create one, upload files to it."""
 
-    def __init__(self, api: HfApi, sandbox: Sandbox, *, auto_file_upload: bool) -> None:
+    def __init__(self, api: HfApi, sandboxes: Sandboxes, *, auto_file_upload: bool) -> None:
         self.api = api
-        self.sandbox = sandbox
+        self.sandboxes = sandboxes
         self.auto_file_upload = auto_file_upload
         self.operations = {"create_repo": self._create_repo, "upload_file": self._upload_file}
 
@@ -255,7 +255,7 @@ class PrivateReposTool:
     async def _upload_file(self, args: dict[str, Any], ctx: ToolContext) -> str:
         repo_id, repo_type = text_arg(args, "repo_id"), repo_type_arg(args)
         path_in_repo = text_arg(args, "path_in_repo")
-        data = await asyncio.to_thread(file_data, args, ctx.session, self.sandbox)
+        data = await file_data(args, ctx.session, self.sandboxes)
         info = await call_hub(self.api.repo_info, repo_id, repo_type=repo_type)
         if not info.private:
             raise ToolError(
