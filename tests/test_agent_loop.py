@@ -12,6 +12,7 @@ from agent.llm import LiteLLMClient, OpenAIClient
 from agent.loop import ABANDONED, EDITED_NOTE, INTERRUPTED, TRUNCATED_NOTE
 from agent.session import Session
 from tests import support
+from tests.closing import closed
 from tests.standins.llm import (
     context_window_exceeded,
     error,
@@ -38,7 +39,7 @@ async def make_agent(llm_client):
 
     yield make
     for agent in made:
-        await agent.llm.aclose()
+        await closed("an LLM client", agent.llm.aclose())
 
 
 def sent_messages_valid(request: dict) -> None:

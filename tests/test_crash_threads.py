@@ -28,6 +28,7 @@ from bot.session_key import SessionKey
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
 from bot.turns.runner import TurnRunner
+from tests.closing import bounded
 from tests.fleet import Fleet, wait_for
 from tests.standins.llm import text
 from tests.standins.slack import SlackStandIn
@@ -55,7 +56,7 @@ def respond(body: dict) -> object:
 
 @pytest.fixture
 async def slack():
-    async with SlackStandIn() as server:
+    async with bounded("the Slack stand-in", SlackStandIn()) as server:
         yield server
 
 

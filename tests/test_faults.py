@@ -12,6 +12,7 @@ import signal
 import pytest
 
 from bot.output.messages import HANDED_BACK, RESTARTED, TAKEN_OVER
+from tests.closing import closed
 from tests.fleet import ALICE, GPU_JOB, Fleet, close_front_end, front_end, key, wait_for
 from tests.standins.llm import text, tool_calls
 from tests.support import assert_history_valid
@@ -28,7 +29,7 @@ async def fleet(tmp_path, llm, redis_url):
 async def front(llm, redis_url):
     runner, _ = front_end(llm, redis_url)
     yield runner
-    await close_front_end(runner)
+    await closed("the front end", close_front_end(runner))
 
 
 def user_messages(session) -> list[str]:

@@ -25,6 +25,7 @@ import pytest
 from adapters.slack import budget
 from adapters.slack.surface import StreamingSlackSurface
 from bot.output.messages import CUT_OFF
+from tests.closing import bounded
 from tests.standins.llm import error, text, tool_calls, truncated
 from tests.support import eventually
 from tests.test_discord import Rig
@@ -125,7 +126,7 @@ def discord_chat(rig: Rig, llm) -> Chat:
 async def chat(request, llm, redis_url, slack, make_bot, api, monkeypatch):
     """The platform; a Slack stream's life and the bot's limit for it scaled to ``MINUTE``."""
     if request.param == "discord":
-        async with Rig(llm, redis_url, api) as rig:
+        async with bounded("the Discord rig", Rig(llm, redis_url, api)) as rig:
             yield discord_chat(rig, llm)
         return
     native = request.param == "slack-stream"

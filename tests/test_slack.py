@@ -16,6 +16,7 @@ from adapters.slack.mrkdwn import from_slack, to_mrkdwn
 from bot.ops.http import build_http_app, serve
 from bot.runtime import runtime
 from bot.settings import Settings
+from tests.closing import bounded, closed
 from tests.standins.llm import text, tool_calls
 from tests.standins.slack import BOT_USER, TEAM, SlackSender, SlackStandIn
 from tests.support import RAN, eventually, test_tools
@@ -91,7 +92,7 @@ def settings_for(llm, redis_url, slack, tmp_path, **overrides) -> Settings:
 
 @pytest.fixture
 async def slack():
-    async with SlackStandIn() as server:
+    async with bounded("the Slack stand-in", SlackStandIn()) as server:
         yield server
 
 
@@ -113,8 +114,8 @@ async def make_bot(llm, redis_url, slack, tmp_path):
 
     yield make
     for lifespan, site in reversed(started):
-        await site.cleanup()
-        await lifespan.__aexit__(None, None, None)
+        await closed("the bot's HTTP server", site.cleanup())
+        await closed("the runtime", lifespan.__aexit__(None, None, None))
 
 
 @pytest.fixture

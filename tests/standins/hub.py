@@ -33,6 +33,8 @@ import pytest
 from aiohttp import web
 from huggingface_hub import HfApi
 
+from tests.closing import closed
+
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 TOKEN = "hf_test"
@@ -945,4 +947,4 @@ async def hub() -> AsyncIterator[HubStandIn]:
     try:
         yield stand_in
     finally:
-        await stand_in.close()
+        await closed("the Hub stand-in", stand_in.close())
