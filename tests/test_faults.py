@@ -84,7 +84,9 @@ async def test_sigterm_finishes_a_short_turn_then_exits_cleanly(fleet, front, ll
 
 async def test_sigterm_past_the_grace_hands_the_turn_to_another_worker(fleet, front, llm):
     thread = key("term-2")
-    fleet.start(2, SHUTDOWN_GRACE_SECONDS="0.2")
+    # A SIGTERM hands the turn back at once: the lease only has to outlast a loaded machine's
+    # heartbeat gaps (a 1 s one lapsed there, and a worker took over the live turn).
+    fleet.start(2, SHUTDOWN_GRACE_SECONDS="0.2", TURN_LEASE_SECONDS="5")
     llm.script(
         text("word " * 400, chunk_size=5, delay=0.02),  # far longer than the grace
         text("Picked up and finished."),
