@@ -25,7 +25,6 @@ Space creation, while the pool builds exactly one per session that does use it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
@@ -43,6 +42,7 @@ from agent.sandbox.backends import (
     no_progress,
 )
 from agent.sandbox.client import SandboxClient
+from agent.waiting import wait_at_most
 from bot.approvals.budget import Budgets
 from bot.approvals.costs import CostEstimator
 from bot.store import redis_keys
@@ -334,8 +334,7 @@ class IndexedBackend:
                 raise
             except Exception:
                 logger.exception("the orphan sandbox sweep failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wanted.wait(), wait)
+            await wait_at_most(self._wanted, wait)
             self._wanted.clear()
 
 

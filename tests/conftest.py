@@ -18,6 +18,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 import redis as redis_sync  # noqa: E402
 
+from tests.closing import bounded, closed  # noqa: E402
 from tests.standins.llm import LLMStandIn  # noqa: E402
 
 
@@ -167,7 +168,7 @@ async def redis(redis_url):
 
     client = Redis.from_url(redis_url)
     yield client
-    await client.aclose()
+    await closed("the Redis client", client.aclose())
 
 
 @pytest.fixture(params=[pytest.param("auto", id="openai"), pytest.param("litellm", id="litellm")])
@@ -179,5 +180,5 @@ def llm_client(request) -> str:
 
 @pytest.fixture
 async def llm():
-    async with LLMStandIn() as server:
+    async with bounded("the LLM stand-in", LLMStandIn()) as server:
         yield server

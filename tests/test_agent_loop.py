@@ -13,6 +13,7 @@ from agent.loop import ABANDONED, EDITED_NOTE, INTERRUPTED, TRUNCATED_NOTE
 from agent.session import Session
 from agent.tools.registry import Tool, ToolRegistry
 from tests import support
+from tests.closing import closed
 from tests.standins.llm import (
     context_window_exceeded,
     error,
@@ -39,7 +40,7 @@ async def make_agent(llm_client):
 
     yield make
     for agent in made:
-        await agent.llm.aclose()
+        await closed("an LLM client", agent.llm.aclose())
 
 
 def sent_messages_valid(request: dict) -> None:

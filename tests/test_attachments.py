@@ -25,6 +25,7 @@ from bot.attachments import (
     model_sees_images,
 )
 from bot.store.sessions import SessionStore
+from tests.closing import bounded
 from tests.standins.llm import text
 from tests.support import Recorder, make_agent
 
@@ -177,19 +178,19 @@ class FileServer:
 
 @pytest.fixture
 async def files():
-    async with FileServer() as server:
+    async with bounded("the file server", FileServer()) as server:
         yield server
 
 
 @pytest.fixture
 async def login():
-    async with FileServer() as server:  # another port: another origin
+    async with bounded("the login server", FileServer()) as server:  # another origin
         yield server
 
 
 @pytest.fixture
 async def http():
-    async with aiohttp.ClientSession() as client:
+    async with bounded("the HTTP client", aiohttp.ClientSession()) as client:
         yield client
 
 

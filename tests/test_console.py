@@ -16,6 +16,7 @@ from agent.loop import Agent
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
 from bot.turns.runner import TurnRunner
+from tests.closing import closed
 from tests.standins.llm import error, hang, text, tool_calls
 from tests.support import RAN, agent_config, eventually, test_tools
 
@@ -50,8 +51,8 @@ async def console(llm, redis_url, tmp_path):
     keyboard = Keyboard()
     app = ConsoleFrontEnd(runner, out=out, read_line=keyboard, editor=str(editor))
     yield app, keyboard, out
-    await runner.close()
-    await redis.aclose()
+    await closed("the runner", runner.close())
+    await closed("the Redis client", redis.aclose())
 
 
 async def test_chat_streams_the_reply(console, llm):

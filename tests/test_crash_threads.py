@@ -28,6 +28,7 @@ from bot.session_key import SessionKey
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
 from bot.turns.runner import TurnRunner
+from tests.closing import bounded
 from tests.fleet import Fleet, wait_for
 from tests.standins.llm import text
 from tests.standins.slack import SlackStandIn
@@ -35,9 +36,9 @@ from tests.support import agent_config, assert_history_valid, test_tools
 
 CHANNEL = "C0CRASH"
 WORKERS = 3
-WAVES = (1, 2, 2)
-"""SIGKILLs in each wave of questions (5 in all)."""
-THREADS_PER_WAVE = 6
+WAVES = (2,)
+"""SIGKILLs in each wave of questions: two workers of three at once."""
+THREADS_PER_WAVE = 4
 """Threads asked at once in a wave; every other one gets a second question queued."""
 SETTLE_SECONDS = 600.0
 """Generous: a loaded 2-core machine, a 3 s lease per takeover, Slack's rate budgets."""
@@ -45,7 +46,7 @@ SETTLE_SECONDS = 600.0
 
 def answer_to(question: str) -> str:
     tag = question.split()[-1]
-    return f"Answer to {tag}: " + " ".join(f"{tag}-{n}" for n in range(60)) + " end."
+    return f"Answer to {tag}: " + " ".join(f"{tag}-{n}" for n in range(40)) + " end."
 
 
 def respond(body: dict) -> object:
@@ -55,7 +56,7 @@ def respond(body: dict) -> object:
 
 @pytest.fixture
 async def slack():
-    async with SlackStandIn() as server:
+    async with bounded("the Slack stand-in", SlackStandIn()) as server:
         yield server
 
 

@@ -37,6 +37,7 @@ from bot.store.sessions import SessionStore
 from bot.turns.intake import FileIntake
 from bot.turns.limits import TurnLimits
 from bot.turns.runner import STORE_DOWN, TurnRunner
+from tests.closing import bounded
 from tests.standins import discord as dc
 from tests.standins.llm import hang, text, tool_calls
 from tests.support import RAN, agent_config, eventually, test_tools
@@ -182,14 +183,14 @@ def thumbs(turn_id: str) -> list[str]:
 async def api():
     """The stand-in; the adapter points discord.py at it, and this points it back after."""
     base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    async with dc.DiscordStandIn() as server:
+    async with bounded("the Discord stand-in", dc.DiscordStandIn()) as server:
         yield server
     discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
 
 
 @pytest.fixture
 async def rig(llm, redis_url, api):
-    async with Rig(llm, redis_url, api) as r:
+    async with bounded("the Discord rig", Rig(llm, redis_url, api)) as r:
         yield r
 
 

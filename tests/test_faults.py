@@ -12,6 +12,7 @@ import signal
 import pytest
 
 from bot.output.messages import HANDED_BACK, RESTARTED, TAKEN_OVER
+from tests.closing import closed
 from tests.fleet import ALICE, GPU_JOB, Fleet, close_front_end, front_end, key, wait_for
 from tests.standins.llm import text, tool_calls
 from tests.support import assert_history_valid
@@ -28,7 +29,7 @@ async def fleet(tmp_path, llm, redis_url):
 async def front(llm, redis_url):
     runner, _ = front_end(llm, redis_url)
     yield runner
-    await close_front_end(runner)
+    await closed("the front end", close_front_end(runner))
 
 
 def user_messages(session) -> list[str]:
@@ -83,7 +84,9 @@ async def test_sigterm_finishes_a_short_turn_then_exits_cleanly(fleet, front, ll
 
 async def test_sigterm_past_the_grace_hands_the_turn_to_another_worker(fleet, front, llm):
     thread = key("term-2")
-    fleet.start(2, SHUTDOWN_GRACE_SECONDS="0.2")
+    # A SIGTERM hands the turn back at once: the lease only has to outlast a loaded machine's
+    # heartbeat gaps (a 1 s one lapsed there, and a worker took over the live turn).
+    fleet.start(2, SHUTDOWN_GRACE_SECONDS="0.2", TURN_LEASE_SECONDS="5")
     llm.script(
         text("word " * 400, chunk_size=5, delay=0.02),  # far longer than the grace
         text("Picked up and finished."),

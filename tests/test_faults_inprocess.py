@@ -26,6 +26,7 @@ from bot.turns.commands import run_command
 from bot.turns.limits import TurnLimits
 from bot.turns.once import OnceTools
 from bot.turns.runner import TurnRunner
+from tests.closing import closed
 from tests.fleet import key, wait_for
 from tests.standins.llm import error, hang, text, tool_calls
 from tests.support import RAN, RecordingSurface, agent_config, assert_history_valid, test_tools
@@ -65,8 +66,8 @@ async def make_bot(llm, redis_url):
     with observing_llm():  # what the runtime's lifespan does: model calls feed the metrics
         yield make
         for bot in made:
-            await bot.runner.close()
-            await bot.redis.aclose()
+            await closed("a runner", bot.runner.close())
+            await closed("a Redis client", bot.redis.aclose())
 
 
 def metric(name: str, **labels: str) -> float:

@@ -12,6 +12,7 @@ import pytest
 from agent.session import Session
 from bot.store import redis_keys
 from bot.store.sessions import LockLost
+from tests.closing import closed
 from tests.fleet import key, wait_for
 from tests.standins.llm import text
 from tests.test_runner import Bot
@@ -25,7 +26,7 @@ async def bot(llm, redis_url):
     made = Bot(llm, redis_url)
     made.runner.lock_ttl_ms = 600  # a heartbeat every 0.2 s
     yield made
-    await made.close()
+    await closed("the bot", made.close())
 
 
 async def test_a_turn_whose_lock_is_taken_stops_quietly_and_saves_nothing(bot, llm):

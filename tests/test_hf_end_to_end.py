@@ -31,6 +31,7 @@ from bot.settings import Settings
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
 from bot.turns.runner import TurnRunner
+from tests.closing import closed
 from tests.fleet import wait_for
 from tests.standins.hub import TOKEN, USER, HubStandIn, hub  # noqa: F401
 from tests.standins.llm import text, tool_calls
@@ -276,7 +277,7 @@ class Thread:
 async def thread(llm, redis_url, hub, tmp_path):
     chat = Thread(llm, redis_url, hf_tools(hub, tmp_path / ".data" / "sandboxes"))
     yield chat
-    await chat.close()
+    await closed("the thread's bot", chat.close())
 
 
 async def test_gpu_job_from_approval_with_an_edited_script_to_a_completed_status_line(

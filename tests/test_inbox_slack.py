@@ -23,6 +23,7 @@ from bot.approvals.audit import AuditLog
 from bot.approvals.expiry import Sweeper
 from bot.ops.http import build_http_app, serve
 from bot.runtime import runtime
+from tests.closing import bounded, closed
 from tests.standins.hub import TOKEN, USER, hub  # noqa: F401
 from tests.standins.llm import text, tool_calls
 from tests.standins.slack import SlackSender, SlackStandIn
@@ -80,7 +81,7 @@ def action_ids(view: dict) -> list[str]:
 
 @pytest.fixture
 async def slack():
-    async with SlackStandIn() as server:
+    async with bounded("the Slack stand-in", SlackStandIn()) as server:
         server.members = {
             CHANNEL: ["U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"],
             OTHER: ["U0ALICE", "U0CAROL"],
@@ -111,8 +112,8 @@ async def make_bot(llm, redis_url, slack, tmp_path):
     yield make
     for lifespan, site, redraws in reversed(started):
         redraws.cancel()
-        await site.cleanup()
-        await lifespan.__aexit__(None, None, None)
+        await closed("the bot's HTTP server", site.cleanup())
+        await closed("the runtime", lifespan.__aexit__(None, None, None))
 
 
 def rules_file(tmp_path, body: str):

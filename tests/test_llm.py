@@ -22,6 +22,7 @@ from agent.llm import (
     retry_delay,
     stream_reply,
 )
+from tests.closing import closed
 from tests.conftest import free_port
 from tests.standins.llm import context_window_exceeded, error, hang, text, tool_calls, truncated
 from tests.support import agent_config
@@ -60,7 +61,7 @@ async def client_for(llm_client):
 
     yield make
     for client in made:
-        await client.aclose()
+        await closed("an LLM client", client.aclose())
 
 
 async def collect(client, tools=()):

@@ -25,6 +25,7 @@ import pytest
 from adapters.slack import budget
 from adapters.slack.surface import StreamingSlackSurface
 from bot.output.messages import CUT_OFF
+from tests.closing import bounded
 from tests.standins.llm import error, text, tool_calls, truncated
 from tests.support import eventually
 from tests.test_discord import Rig
@@ -40,9 +41,11 @@ DONE = "✔️ Done."
 
 
 def scale_slack_budget(monkeypatch) -> None:
-    """Slack's calls per minute per method, per scaled minute (as its streams' ages are)."""
+    """Slack's calls per minute per method and posts per second per channel, per scaled
+    minute (as its streams' ages are)."""
     for tier, per_minute in list(budget.TIER_PER_MINUTE.items()):
         monkeypatch.setitem(budget.TIER_PER_MINUTE, tier, per_minute * 60 / MINUTE)
+    monkeypatch.setattr(budget, "POSTS_PER_SECOND", budget.POSTS_PER_SECOND * 60 / MINUTE)
 
 
 def answer(chars: int) -> str:
@@ -125,15 +128,15 @@ def discord_chat(rig: Rig, llm) -> Chat:
 async def chat(request, llm, redis_url, slack, make_bot, api, monkeypatch):
     """The platform; a Slack stream's life and the bot's limit for it scaled to ``MINUTE``."""
     if request.param == "discord":
-        async with Rig(llm, redis_url, api) as rig:
+        async with bounded("the Discord rig", Rig(llm, redis_url, api)) as rig:
             yield discord_chat(rig, llm)
         return
     native = request.param == "slack-stream"
+    scale_slack_budget(monkeypatch)
     if native:
         slack.stream_seconds = 5 * MINUTE
         scaled = StreamingSlackSurface.stream_max_seconds / 60 * MINUTE
         monkeypatch.setattr(StreamingSlackSurface, "stream_max_seconds", scaled)
-        scale_slack_budget(monkeypatch)
     slack.streaming_enabled = native
     yield await slack_chat(await make_bot(slack_native_streaming=native), llm)
 

@@ -31,6 +31,7 @@ from agent.tools.registry import MAX_OUTPUT_CHARS
 from bot.cli import main
 from bot.ops.doctor import mcp_checks, run_doctor
 from bot.settings import Settings
+from tests.closing import bounded
 from tests.conftest import free_port
 from tests.standins.llm import text, tool_calls
 from tests.support import Recorder, assert_history_valid, eventually, make_agent, test_tools
@@ -95,7 +96,8 @@ def log(tmp_path) -> Path:
 async def local(log):
     """A registry with the test tools and the stdio server's tools, connected."""
     registry = test_tools()
-    async with McpManager([stdio_config(log)], registry, timing=FAST) as manager:
+    manager = McpManager([stdio_config(log)], registry, timing=FAST)
+    async with bounded("the MCP servers", manager):
         assert manager.server("local").connected, manager.server("local").error
         yield manager, registry
 

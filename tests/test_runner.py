@@ -12,6 +12,7 @@ from bot.session_key import SessionKey
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
 from bot.turns.runner import TurnRunner
+from tests.closing import closed
 from tests.standins.llm import hang, text, tool_calls
 from tests.support import (
     RAN,
@@ -51,7 +52,7 @@ class Bot:
 async def bot(llm, redis_url):
     b = Bot(llm, redis_url)
     yield b
-    await b.close()
+    await closed("the bot", b.close())
 
 
 async def test_a_turn_is_saved_in_redis_and_rendered(bot, llm):

@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from bot.approvals.actor import Actor
+from tests.closing import bounded, closed
 from tests.fleet import ALICE, GPU_JOB, Fleet, close_front_end, front_end, key, wait_for
 from tests.standins.llm import LLMStandIn, hang, text, tool_calls
 from tests.support import assert_history_valid
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def llm():
-    async with LLMStandIn() as server:
+    async with bounded("the LLM stand-in", LLMStandIn()) as server:
         yield server
 
 
@@ -43,7 +44,7 @@ async def fronts(llm, redis_server, fleet):
     runners = [front_end(llm, redis_server.url)[0] for _ in range(2)]
     yield runners
     for runner in runners:
-        await close_front_end(runner)
+        await closed("a front end", close_front_end(runner))
 
 
 async def test_sessions_spread_over_workers_run_each_input_once_and_in_order(fleet, fronts, llm):

@@ -17,6 +17,7 @@ from adapters.slack.mrkdwn import from_slack, to_mrkdwn
 from bot.ops.http import build_http_app, serve
 from bot.runtime import runtime
 from bot.settings import Settings
+from tests.closing import bounded, closed
 from tests.standins.llm import text, tool_calls
 from tests.standins.slack import BOT_USER, TEAM, SlackSender, SlackStandIn
 from tests.support import RAN, eventually, test_tools
@@ -92,7 +93,7 @@ def settings_for(llm, redis_url, slack, tmp_path, **overrides) -> Settings:
 
 @pytest.fixture
 async def slack():
-    async with SlackStandIn() as server:
+    async with bounded("the Slack stand-in", SlackStandIn()) as server:
         yield server
 
 
@@ -114,8 +115,8 @@ async def make_bot(llm, redis_url, slack, tmp_path):
 
     yield make
     for lifespan, site in reversed(started):
-        await site.cleanup()
-        await lifespan.__aexit__(None, None, None)
+        await closed("the bot's HTTP server", site.cleanup())
+        await closed("the runtime", lifespan.__aexit__(None, None, None))
 
 
 @pytest.fixture
@@ -251,7 +252,8 @@ async def test_events_are_acknowledged_and_queued_while_the_model_and_web_api_st
     await eventually(lambda: slack.held.waiting)  # its turn waits on the held Web API
     second = await bot.send.mention("two", channel="C0TWO")
     keys = [session_key(TEAM, first), session_key(TEAM, second)]
-    await eventually(lambda: len(slack.held.waiting) == 2)  # both turns started, both held
+    held = ["assistant.threads.setStatus"] * 2 + ["reactions.add"] * 2
+    await eventually(lambda: sorted(slack.held.waiting) == held)  # both marks and turns wait
     assert all([await bot.rt.store.busy(key) for key in keys])
     assert llm.requests == [] and slack.seen("C0ONE", first["ts"]) == []
 

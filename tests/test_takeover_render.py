@@ -17,6 +17,7 @@ from bot.output.status import show_working
 from bot.output.visible import Visible
 from bot.platform import call_surface
 from bot.session_key import SessionKey
+from tests.closing import bounded
 from tests.fleet import wait_for
 from tests.standins.slack import SlackStandIn
 
@@ -28,7 +29,7 @@ ANSWER = "A whole answer, written again by the worker that took the turn over."
 
 @pytest.fixture
 async def slack():
-    async with SlackStandIn() as server:
+    async with bounded("the Slack stand-in", SlackStandIn()) as server:
         server.streaming_enabled = True
         yield server
 

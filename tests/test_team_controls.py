@@ -27,6 +27,7 @@ from bot.store.sessions import SessionStore
 from bot.turns.clicks import decide_click
 from bot.turns.commands import budget_command
 from bot.turns.runner import TurnRunner
+from tests.closing import closed
 from tests.standins.hub import hub  # noqa: F401
 from tests.standins.llm import text, tool_calls
 from tests.support import RAN, RecordingSurface, agent_config, test_tools
@@ -234,7 +235,7 @@ async def team(llm, redis, tmp_path):
     rules.write_text(LEAD_RULES)
     bot = TeamBot(llm, redis, rules)
     yield bot
-    await bot.runner.close()
+    await closed("the runner", bot.runner.close())
 
 
 async def test_two_approvers_are_needed_and_the_same_person_counts_once(team, llm):

@@ -26,6 +26,7 @@ from agent.mcp.config import McpConfigError, ServerConfig
 from agent.mcp.results import render_result
 from agent.policy import Approval
 from agent.tools.registry import Tool, ToolContext, ToolError, ToolRegistry, ToolResult
+from agent.waiting import wait_at_most
 
 logger = logging.getLogger(__name__)
 
@@ -209,14 +210,12 @@ class McpServer:
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds``, or less when closed or a call found the connection lost."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        await wait_at_most(self._wake, seconds)
         self._wake.clear()
 
     async def _ready_client(self) -> Client:
         if self._client is None and not self._closing:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ready.wait(), self.timing.call_wait)
+            await wait_at_most(self._ready, self.timing.call_wait)
         if self._client is None:
             raise ToolError(
                 f"MCP server '{self.name}' is unavailable ({self.error or 'not connected'}); "

@@ -9,12 +9,12 @@ refuses a status is asked once: the thread's placeholder says "thinking…" inst
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from agent import events as ev
+from agent.waiting import wait_at_most
 from bot.output.messages import (
     THINKING_LOADING,
     THINKING_STATUS,
@@ -167,5 +167,4 @@ class StatusLine:
                 if not self._changed.is_set():
                     return
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), refresh)
+            await wait_at_most(self._changed, refresh)

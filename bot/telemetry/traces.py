@@ -20,7 +20,6 @@ through :func:`bot.output.redact.redact`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -34,6 +33,7 @@ from huggingface_hub import CommitOperationAdd, HfApi
 
 from agent.events import AssistantChunk, Event
 from agent.usage import Usage
+from agent.waiting import wait_at_most
 from bot.output.redact import redact
 from bot.session_key import platform_of
 from bot.settings import Settings
@@ -252,8 +252,7 @@ class Tracer:
     async def _run(self) -> None:
         while True:
             wait = max(self._retry_at - time.monotonic(), 0.0) if self._failures else self.interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            await wait_at_most(self._wake, wait)
             self._wake.clear()
             if time.monotonic() >= self._retry_at:
                 await self.flush()

@@ -34,6 +34,7 @@ import pytest
 from aiohttp import web
 from huggingface_hub import HfApi
 
+from tests.closing import closed
 from tests.standins.spaces import SpacesMixin
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -956,4 +957,4 @@ async def hub() -> AsyncIterator[HubStandIn]:
     try:
         yield stand_in
     finally:
-        await stand_in.close()
+        await closed("the Hub stand-in", stand_in.close())
