@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from adapters.slack.frontend import SlackFrontEnd
+from agent.sandbox.backends import STATE_KEY, SandboxRecord
 from bot.ops.http import build_http_app, serve
 from bot.runtime import runtime
 from tests.standins.github import GitHubStandIn
@@ -227,3 +228,44 @@ async def test_a_dpo_fine_tune_from_research_to_an_approved_job(bot, llm, hub, t
     after = bot.seen(thread)
     assert any(line.startswith("✅ `hf_jobs` done — Job ") for line in after)
     assert after[-1] == "Submitted: the job trains on a10g-small; I will post its loss here."
+
+
+async def test_model_written_code_cannot_reach_the_bots_secrets_files_or_redis(
+    bot, llm, redis_url, tmp_path
+):
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    (data / "notes.txt").write_text("DATA-DIR-MARKER\n")
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    ping = (
+        f"import socket; s = socket.create_connection(('127.0.0.1', {port}), 2); "
+        "s.sendall(b'PING\\r\\n'); print(s.recv(64))"
+    )
+    command = "; ".join(
+        [
+            "env",
+            "cat /proc/[0-9]*/environ | tr '\\0' '\\n'",
+            f"cat {REPO}/bot/settings.py {REPO}/README.md",
+            f"ls {data}; cat {data}/notes.txt",
+            f'python3 -c "{ping}"',
+            f"exec 3<>/dev/tcp/127.0.0.1/{port} && printf 'PING\\r\\n' >&3 && head -c 64 <&3",
+        ]
+    )
+    llm.script(call("bash", {"command": command, "timeout": 30}, "x1"), text("Checked."))
+    event = await bot.send.mention("run this for me")
+    thread = event["ts"]
+    await bot.settle(lambda: "Checked." in bot.answer(thread))
+
+    result = given(llm, "x1")
+    session = await bot.rt.store.load(f"slack:T0TEAM:C0CHAN:{thread}")
+    sandbox_token = SandboxRecord.from_json(session.state[STATE_KEY]).token
+    shown = "\n".join(bot.seen(thread))
+    for secret in (HF_SECRET, SLACK_TOKEN, "sk-test", sandbox_token, "DATA-DIR-MARKER", "PONG"):
+        assert secret not in result and secret not in shown, secret
+    assert "HOME=/workspace" in result  # the environment it has: the sandbox's own
+    assert "/environ: Permission denied" in result  # the server's: hidden
+    assert f"{REPO}/bot/settings.py: No such file or directory" in result
+    assert "class Settings" not in result and "# ml-intern-bot" not in result
+    assert f"ls: cannot access '{data}': No such file or directory" in result
+    assert "ConnectionRefusedError" in result or "Network is unreachable" in result
+    assert result.startswith("exit code 1 · ")
