@@ -166,7 +166,10 @@ async def test_a_dpo_fine_tune_from_research_to_an_approved_job(bot, llm, hub, t
     # the dataset: its columns, and the trainer they fit
     dataset = given(llm, "ds1")
     assert "prompt: string\n  chosen: string\n  rejected: string" in dataset
-    assert "training format: preference pairs" in dataset and "DPOTrainer" in dataset
+    assert dataset.splitlines()[0] == (
+        "org/prefs — training format: preference pairs (with 'prompt' + 'chosen'/'rejected'): "
+        "DPOTrainer (also RewardTrainer, ORPOTrainer, CPOTrainer)."
+    )  # the fact that matters first: it is what the thread's tool line shows
     assert "default/train: 1,200 rows" in dataset
     # a script that does not compile is refused, with where and why
     assert given(llm, "w1") == (
@@ -195,7 +198,7 @@ async def test_a_dpo_fine_tune_from_research_to_an_approved_job(bot, llm, hub, t
     lines = [line for line in seen if line.startswith(("✅", "❌"))]
     assert [line.splitlines()[0] for line in lines] == [
         "✅ `research` done — TRL's DPOTrainer with DPOConfig; example: examples/scripts/dpo.py.",
-        "✅ `hf_inspect_dataset` done — org/prefs (viewer: yes, search: yes)",
+        "✅ `hf_inspect_dataset` done — " + dataset.splitlines()[0],
         "❌ `write` failed — train.py was NOT saved: SyntaxError at line 3, column 10: invalid syntax",
         f"✅ `write` done — {wrote}",  # the hint for the model stays with the model
         "❌ `bash` failed — " + failed.splitlines()[0],
