@@ -201,9 +201,9 @@ async def test_a_dpo_fine_tune_from_research_to_an_approved_job(bot, llm, hub, t
         "✅ `hf_inspect_dataset` done — " + dataset.splitlines()[0],
         "❌ `write` failed — train.py was NOT saved: SyntaxError at line 3, column 10: invalid syntax",
         f"✅ `write` done — {wrote}",  # the hint for the model stays with the model
-        "❌ `bash` failed — " + failed.splitlines()[0],
+        "❌ `bash` failed — `python train.py --max_steps 2` → " + failed.splitlines()[0],
         "✅ `edit` done — Replaced 1 occurrence(s) in train.py.",
-        "✅ `bash` done — " + passed.splitlines()[0],
+        "✅ `bash` done — `python train.py --max_steps 2` → " + passed.splitlines()[0],
     ]
     assert lines[4].splitlines()[1:] == [
         '&gt; File "/workspace/train.py", line 12, in pair',
