@@ -213,7 +213,10 @@ async def test_a_dpo_fine_tune_from_research_to_an_approved_job(bot, llm, hub, t
     assert "Pre-flight checklist:" in bot.answer(thread)
     assert "• hardware a10g-small, timeout 1h" in bot.answer(thread)
     (shown,) = [b["text"]["text"] for b in card.blocks if b["type"] == "section"][1:]
-    assert shown.startswith("*1. `hf_jobs`*  ·  operation: `uv`  ·  hardware_flavor: `a10g-small`")
+    assert shown.startswith(
+        "*1. `hf_jobs`*  ·  operation: `uv`  ·  hardware_flavor: `a10g-small`  ·  timeout: `1h`"
+        "  ·  script_file: `sandbox:train.py`\n```"
+    )  # the file it was read from, then its text
     assert 'row["chosen"]' in shown  # the script as the sandbox holds it, fixed
     notes = [e["text"] for b in card.blocks if b["type"] == "context" for e in b["elements"]]
     assert "Decides: <@U0ALICE> · est. up to $1.00" in notes
