@@ -40,6 +40,8 @@ from aiohttp import web
 
 AUTH_HEADER = "X-Sandbox-Authorization"
 PR_SET_DUMPABLE = 4
+MAX_LINES_NAMED = 10
+"""An edit's answer names the lines of at most this many replacements."""
 DEFAULT_TIMEOUT = 240
 MAX_TIMEOUT = 1200
 HEAD_BYTES = 8_000
@@ -250,7 +252,11 @@ class Sandbox:
                 "unique, or set replace_all."
             )
         await asyncio.to_thread(_write_bytes, target, text.replace(old, new).encode("utf-8"))
-        return answer(f"Replaced {count} occurrence(s) in {name}.", replaced=count)
+        where = ", ".join(str(n) for n in _lines_of(text, old)[:MAX_LINES_NAMED])
+        what = "1 occurrence" if count == 1 else f"{count} occurrences"
+        lines = "line" if count == 1 else "lines"
+        more = ", …" if count > MAX_LINES_NAMED else ""
+        return answer(f"Replaced {what} in {name}, at {lines} {where}{more}.", replaced=count)
 
     async def exists(self, body: dict[str, Any]) -> dict[str, Any]:
         target = self.path(body.get("path"))
@@ -387,6 +393,15 @@ def app(sandbox: Sandbox) -> web.Application:
     for name in ("bash", "kill", "read", "write", "edit", "exists"):
         application.router.add_post(f"/api/{name}", route(getattr(sandbox, name)))
     return application
+
+
+def _lines_of(text: str, part: str) -> list[int]:
+    """The line numbers (1-based) where each occurrence of ``part`` in ``text`` starts."""
+    found, start = [], text.find(part)
+    while start != -1:
+        found.append(text.count("\n", 0, start) + 1)
+        start = text.find(part, start + len(part))
+    return found
 
 
 def authorised(request: web.Request, token: str) -> bool:

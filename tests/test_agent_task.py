@@ -188,7 +188,7 @@ async def test_a_dpo_fine_tune_from_research_to_an_approved_job(bot, llm, hub, t
     *_, error, log = failed.splitlines()
     assert error == "KeyError: 'response'"
     assert re.fullmatch(r"\[full output: \.logs/\S+-b1\.log\]", log)
-    assert given(llm, "e1") == "Replaced 1 occurrence(s) in train.py."
+    assert given(llm, "e1") == "Replaced 1 occurrence in train.py, at line 12."
     passed = given(llm, "b2")
     assert re.match(r"exit code 0 · \d+\.\d\d s\n", passed)
     assert '{"step": 2, "loss": 0.345}\ntraining done' in passed
@@ -202,7 +202,7 @@ async def test_a_dpo_fine_tune_from_research_to_an_approved_job(bot, llm, hub, t
         "❌ `write` failed — train.py was NOT saved: SyntaxError at line 3, column 10: invalid syntax",
         f"✅ `write` done — {wrote}",  # the hint for the model stays with the model
         "❌ `bash` failed — `python train.py --max_steps 2` → " + failed.splitlines()[0],
-        "✅ `edit` done — Replaced 1 occurrence(s) in train.py.",
+        "✅ `edit` done — Replaced 1 occurrence in train.py, at line 12.",
         "✅ `bash` done — `python train.py --max_steps 2` → " + passed.splitlines()[0],
     ]
     assert lines[4].splitlines()[1:] == [
