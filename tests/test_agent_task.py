@@ -27,6 +27,7 @@ from tests.standins.hub import TOKEN, USER, hub  # noqa: F401
 from tests.standins.llm import text, tool_calls
 from tests.standins.research import research  # noqa: F401
 from tests.standins.slack import SlackSender, SlackStandIn
+from tests.support import eventually
 from tests.test_hf_jobs import inline_script
 from tests.test_sandbox_local import bwrap_problem
 from tests.test_slack import SECRET, SlackBot, settings_for
@@ -129,7 +130,7 @@ def call(name: str, args: dict[str, Any], call_id: str, content: str = ""):
     return tool_calls((name, args, call_id), content=content)
 
 
-async def test_a_dpo_fine_tune_from_research_to_an_approved_job(bot, llm, hub, tmp_path):
+async def test_a_dpo_fine_tune_from_research_to_an_approved_job(bot, llm, hub):
     llm.script(
         call("research", {"task": "How to fine-tune with DPO in TRL: a current example"}, "r1"),
         call("github_find_examples", {"library": "trl", "keyword": "dpo"}, "gh1"),  # research's
@@ -233,7 +234,12 @@ async def test_a_dpo_fine_tune_from_research_to_an_approved_job(bot, llm, hub, t
     assert f"{hub.url}/jobs/{USER}/" in submitted and "hf_jobs logs job_id=" in submitted
     after = bot.seen(thread)
     assert any(line.startswith("✅ `hf_jobs` done — Job ") for line in after)
-    assert after[-1] == "Submitted: the job trains on a10g-small; I will post its loss here."
+    assert "Submitted: the job trains on a10g-small; I will post its loss here." in after
+    # the person gets the job's card: its state, price and page
+    page = f"{hub.url}/jobs/{USER}/"
+    await eventually(lambda: any(page in line for line in bot.seen(thread)))
+    (job_card,) = [m for m in bot.thread(thread) if page in "\n".join(m.seen())]
+    assert "a10g-small" in job_card.shown() and "$1.00/h" in job_card.shown()
 
 
 async def test_model_written_code_cannot_reach_the_bots_secrets_files_or_redis(
