@@ -17,6 +17,9 @@ CPU_FLAVORS = frozenset({"cpu-basic", "cpu-upgrade", "cpu-performance", "cpu-xl"
 
 SANDBOX_FREE_HARDWARE = "cpu-basic"
 """The sandbox hardware that starts without approval; any other waits for a person."""
+SCRIPT_FILE = "script_file"
+"""What an approval card's arguments add to a script read from a file (``sandbox:train.py``,
+``hf://...``): that file, shown beside the text the approver reads."""
 JOB_RUN_OPERATIONS = frozenset({"run", "uv", "scheduled run", "scheduled uv"})
 REPO_FILES_WRITES = frozenset({"upload", "delete"})
 REPO_GIT_DESTRUCTIVE = frozenset(

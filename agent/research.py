@@ -108,6 +108,10 @@ def progress_line(event: ev.Event) -> str | None:
     return None
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _clip(text: str) -> str:
     return text if len(text) <= PROGRESS_CHARS else text[: PROGRESS_CHARS - 1] + "…"
 
@@ -243,7 +247,9 @@ class _Run:
 
     def footer(self) -> str:
         usage = self.usage
-        facts = f"{self.tool_calls} tool calls, {self.model_calls} model calls, "
+        facts = (
+            f"{_count(self.tool_calls, 'tool call')}, {_count(self.model_calls, 'model call')}, "
+        )
         facts += f"{usage.total_tokens:,} tokens"
         if usage.unpriced < usage.calls:
             facts += f", ${usage.cost_usd:.4f}"

@@ -13,8 +13,9 @@ Each command runs in its own process group, killed with it on timeout or ``kill`
 its output is read in chunks, its head and tail kept and the whole written to a log
 file in the workspace, so a command printing gigabytes costs no memory.
 
-Environment: ``SANDBOX_TOKEN`` (required), ``SANDBOX_WORKSPACE`` (default: the current
-directory), ``PORT`` (default 7860) or ``SANDBOX_SOCKET`` (a unix socket path instead).
+Environment: ``SANDBOX_TOKEN`` (required; else the first line of stdin),
+``SANDBOX_WORKSPACE`` (default: the current directory), ``PORT`` (default 7860) or
+``SANDBOX_SOCKET`` (a unix socket path instead).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ctypes
 import hmac
 import os
 import re
@@ -37,6 +39,9 @@ from typing import Any
 from aiohttp import web
 
 AUTH_HEADER = "X-Sandbox-Authorization"
+PR_SET_DUMPABLE = 4
+MAX_LINES_NAMED = 10
+"""An edit's answer names the lines of at most this many replacements."""
 DEFAULT_TIMEOUT = 240
 MAX_TIMEOUT = 1200
 HEAD_BYTES = 8_000
@@ -247,7 +252,11 @@ class Sandbox:
                 "unique, or set replace_all."
             )
         await asyncio.to_thread(_write_bytes, target, text.replace(old, new).encode("utf-8"))
-        return answer(f"Replaced {count} occurrence(s) in {name}.", replaced=count)
+        where = ", ".join(str(n) for n in _lines_of(text, old)[:MAX_LINES_NAMED])
+        what = "1 occurrence" if count == 1 else f"{count} occurrences"
+        lines = "line" if count == 1 else "lines"
+        more = ", …" if count > MAX_LINES_NAMED else ""
+        return answer(f"Replaced {what} in {name}, at {lines} {where}{more}.", replaced=count)
 
     async def exists(self, body: dict[str, Any]) -> dict[str, Any]:
         target = self.path(body.get("path"))
@@ -386,15 +395,38 @@ def app(sandbox: Sandbox) -> web.Application:
     return application
 
 
+def _lines_of(text: str, part: str) -> list[int]:
+    """The line numbers (1-based) where each occurrence of ``part`` in ``text`` starts."""
+    found, start = [], text.find(part)
+    while start != -1:
+        found.append(text.count("\n", 0, start) + 1)
+        start = text.find(part, start + len(part))
+    return found
+
+
 def authorised(request: web.Request, token: str) -> bool:
     given = request.headers.get(AUTH_HEADER, "")
     return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 
 
+def hide_from_commands() -> None:
+    """Make this process undumpable (Linux): the commands it runs, as the same user, can
+    then read neither its ``/proc/<pid>/environ``, which keeps ``SANDBOX_TOKEN`` after
+    ``os.environ`` drops it, nor its memory, nor attach to it."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: nothing to hide from
+        ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
 def main() -> None:
+    hide_from_commands()
     token = os.environ.pop("SANDBOX_TOKEN", "")  # the commands it runs do not inherit it
+    if not token and not sys.stdin.isatty():
+        token = sys.stdin.readline().strip()
     if not token:
-        sys.exit("SANDBOX_TOKEN is not set: the sandbox server will not run without a token.")
+        sys.exit(
+            "SANDBOX_TOKEN is not set (nor given on stdin): the sandbox server will not run "
+            "without a token."
+        )
     workspace = Path(os.environ.get("SANDBOX_WORKSPACE") or os.getcwd())
     workspace.mkdir(parents=True, exist_ok=True)
     application = app(Sandbox(workspace, token))

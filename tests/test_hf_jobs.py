@@ -291,7 +291,7 @@ async def test_the_approval_preview_shows_the_sandbox_script(chat):
     args = {"operation": "uv", "script": "sandbox:train.py", "hardware_flavor": "a10g-small"}
     ctx = ToolContext(session=chat.session)
     shown = await chat.registry.preview("hf_jobs", args, ctx)
-    assert shown == {**args, "script": SCRIPT}
+    assert shown == {**args, "script": SCRIPT, "script_file": "sandbox:train.py"}
     assert chat.registry.script_field("hf_jobs") == "script"
 
 
@@ -299,7 +299,7 @@ async def test_the_approval_preview_shows_a_hub_script(chat, hub):
     hub.add_repo("tester/scripts", repo_type="dataset", files={"sft.py": SCRIPT})
     args = {"operation": "uv", "script": "hf://datasets/tester/scripts/sft.py"}
     shown = await chat.registry.preview("hf_jobs", args, ToolContext(session=chat.session))
-    assert shown == {**args, "script": SCRIPT}
+    assert shown == {**args, "script": SCRIPT, "script_file": args["script"]}
 
 
 async def test_a_script_changed_after_it_was_shown_is_not_submitted(chat, hub):

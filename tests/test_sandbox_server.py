@@ -187,11 +187,12 @@ async def test_edit_needs_a_unique_match_or_replace_all(client, server):
     twice = await client.call("edit", {"path": "a.py", "old_str": "x = 1", "new_str": "x = 5"})
     assert not twice["success"] and "2 times" in twice["error"]
     once = await client.call("edit", {"path": "a.py", "old_str": "y = 2", "new_str": "y = 3"})
-    assert once["success"]
+    assert once["success"] and once["output"] == "Replaced 1 occurrence in a.py, at line 3."
     every = await client.call(
         "edit", {"path": "a.py", "old_str": "x = 1", "new_str": "x = 5", "replace_all": True}
     )
     assert every["success"] and every["replaced"] == 2
+    assert every["output"] == "Replaced 2 occurrences in a.py, at lines 1, 2."
     assert (server[1] / "a.py").read_text() == "x = 5\nx = 5\ny = 3\n"
 
 

@@ -89,8 +89,10 @@ async def test_write_run_fail_edit_run_then_submit_as_a_job(thread, llm, hub, tm
 
     lines = [t for kind, t in thread.surface.calls if kind == "line" and "`bash`" in t]
     assert any("running — `python3 train.py`" in line for line in lines)
-    assert any("failed — exit code 1 · " in line and "NameError" in line for line in lines)
-    assert any("done — exit code 0 · " in line and "> answer: 42" in line for line in lines)
+    failed_line = "failed — `python3 train.py` → exit code 1 · "
+    assert any(failed_line in line and "NameError" in line for line in lines)
+    done_line = "done — `python3 train.py` → exit code 0 · "
+    assert any(done_line in line and "> answer: 42" in line for line in lines)
 
     # the job's approval card shows the script as the sandbox holds it; approved, it runs
     (card,) = thread.surface.approvals

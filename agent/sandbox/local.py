@@ -125,14 +125,15 @@ class LocalBackend:
             with (socket_dir / "server.log").open("wb") as log:
                 process = await asyncio.create_subprocess_exec(
                     *self.command(workspace, socket_dir, info_fd=info_out),
-                    stdin=asyncio.subprocess.DEVNULL,
+                    stdin=asyncio.subprocess.PIPE,
                     stdout=log,
                     stderr=log,
-                    env=self.environment(token),
+                    env=self.environment(),
                     pass_fds=(info_out,),
                 )
         finally:
             os.close(info_out)
+        await _hand_token(process, token)
         record = SandboxRecord(
             backend=self.name,
             id=f"local-{process.pid}-{socket_dir.name.rsplit('-', 1)[-1]}",
@@ -195,17 +196,15 @@ class LocalBackend:
         return args
 
     @staticmethod
-    def environment(token: str) -> dict[str, str]:
-        """The server's whole environment (bwrap passes it on): nothing of the bot's. Given
-        to bwrap, not on its command line, so other users of the host cannot read the
-        token; the server drops it before running any command."""
+    def environment() -> dict[str, str]:
+        """The server's whole environment (bwrap passes it on): nothing of the bot's, nor
+        the server's token, which goes on its stdin (:func:`_hand_token`)."""
         return {
             "PATH": f"/usr/local/bin:/usr/bin:/bin:{Path(sys.executable).parent}",
             "HOME": WORKSPACE,
             "LANG": "C.UTF-8",
             "SANDBOX_WORKSPACE": WORKSPACE,
             "SANDBOX_SOCKET": f"{RUN_DIR}/{SOCKET_NAME}",
-            "SANDBOX_TOKEN": token,
         }
 
     async def _wait_healthy(
@@ -282,6 +281,17 @@ def _failure(socket_dir: Path, code: int | None) -> str:
     except OSError:
         said = ""
     return f"The local sandbox did not start (bwrap exit {code}): {said[-500:] or 'no message'}"
+
+
+async def _hand_token(process: asyncio.subprocess.Process, token: str) -> None:
+    """Give the server its token on stdin: not on bwrap's command line (other users of the
+    host read those), nor in its environment, which bwrap's init (pid 1 of the sandbox)
+    keeps readable to the commands in ``/proc/1/environ``."""
+    assert process.stdin is not None
+    process.stdin.write(f"{token}\n".encode())
+    with contextlib.suppress(ConnectionError):  # bwrap gave up: its log says why
+        await process.stdin.drain()
+    process.stdin.close()
 
 
 async def _connect_network(pid: int, socket_dir: Path) -> asyncio.subprocess.Process:

@@ -68,17 +68,20 @@ class InspectDatasetTool:
             _attempt(self._get("first-rows", dataset=dataset, config=config, split=split)),
             _attempt(self._get("parquet", dataset=dataset)),
         )
-        lines = [f"{dataset} (viewer: yes, search: {'yes' if valid.get('search') else 'no'})"]
+        features = _features(info, rows)
+        # the format first: what the thread's tool line shows of the check
+        fit = f" — training format: {training_format(features)}" if features else ""
+        lines = [
+            f"{dataset}{fit}",
+            f"viewer: yes, search: {'yes' if valid.get('search') else 'no'}",
+        ]
         lines += _splits(splits[:MAX_SPLITS], size_answer)
         if len(splits) > MAX_SPLITS:
             lines.append(f"  … and {len(splits) - MAX_SPLITS} more (ask for one with config)")
-        features = _features(info, rows)
         lines.append(f"\nfeatures of {config}:")
         lines += [f"  {name}: {feature_type(kind)}" for name, kind in features.items()] or [
             f"  unavailable ({_reason(info)})"
         ]
-        if features:
-            lines.append(f"\ntraining format: {training_format(features)}")
         lines.append(f"\nfirst rows of {config}/{split}:")
         lines += _rows(rows, int_arg(args, "rows", 3, 10))
         lines.append("\nparquet files:")

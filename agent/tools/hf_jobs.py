@@ -14,7 +14,7 @@ from typing import Any
 from huggingface_hub import HfApi
 from huggingface_hub.utils import parse_hf_uri
 
-from agent.policy import job_flavor
+from agent.policy import SCRIPT_FILE, job_flavor
 from agent.sandbox.files import SANDBOX_PREFIX
 from agent.sandbox.manager import Sandboxes
 from agent.session import Session
@@ -98,12 +98,14 @@ class JobsTool:
         if not isinstance(script, str) or not script.strip():
             return args
         source = await self.script_source(script, ctx.session)
-        if script.startswith((SANDBOX_PREFIX, HF_URI_PREFIX)) and ctx.tool_call_id:
+        if not script.startswith((SANDBOX_PREFIX, HF_URI_PREFIX)):
+            return {**args, "script": source}
+        if ctx.tool_call_id:
             shown = ctx.session.state.setdefault(SHOWN_STATE_KEY, {})
             shown[ctx.tool_call_id] = _digest(source)
             for old in list(shown)[:-MAX_SHOWN]:
                 del shown[old]
-        return {**args, "script": source}
+        return {**args, "script": source, SCRIPT_FILE: script}  # where it was read from
 
     def _check_shown(self, session: Session, tool_call_id: str, script: str, source: str) -> None:
         """Refuse to run a referenced script that differs from the one an approver saw."""

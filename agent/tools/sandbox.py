@@ -49,13 +49,23 @@ def check_python(path: str, content: str) -> None:
         compile(content, path, "exec", dont_inherit=True)
     except SyntaxError as exc:
         where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
-        shown = (exc.text or "").rstrip()
         raise ToolError(
-            f"{path} was NOT saved: SyntaxError at {where}: {exc.msg}"
-            + (f"\n    {shown}" if shown else "")
+            f"{path} was NOT saved: SyntaxError at {where}: {exc.msg}" + _pointed(exc)
         ) from None
     except ValueError as exc:  # e.g. a NUL byte
         raise ToolError(f"{path} was NOT saved: {exc}") from None
+
+
+def _pointed(exc: SyntaxError) -> str:
+    """The offending line, and a caret under the column, as Python shows them."""
+    line = (exc.text or "").rstrip()
+    if not line:
+        return ""
+    indent = len(line) - len(line.lstrip())
+    caret = (
+        f"\n    {' ' * (exc.offset - 1 - indent)}^" if exc.offset and exc.offset > indent else ""
+    )
+    return f"\n    {line.lstrip()}{caret}"
 
 
 def sandbox_tools(sandboxes: Sandboxes) -> list[Tool]:
@@ -113,7 +123,8 @@ def sandbox_tools(sandboxes: Sandboxes) -> list[Tool]:
         check_python(path, content)
         async with sandboxes.client(ctx.session, ctx.progress) as client:
             answer = await client.checked("write", {"path": path, "content": content})
-        return f"{answer['output']} Run it with bash, or submit it with hf_jobs 'sandbox:{path}'."
+        # the hint on a line of its own: the thread's tool line shows only the first
+        return f"{answer['output']}\nRun it with bash, or submit it with hf_jobs 'sandbox:{path}'."
 
     async def edit(args: dict[str, Any], ctx: ToolContext) -> str:
         body = {

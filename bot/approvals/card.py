@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agent.policy import SCRIPT_FILE
 from bot.approvals.controls import decision_summary
 from bot.output.views import clip
 from bot.store.approvals import ApprovalRecord
 
-KEY_ARGS = ("operation", "hardware_flavor", "flavor", "repo_id", "repo", "timeout")
+KEY_ARGS = ("operation", "hardware_flavor", "flavor", "repo_id", "repo", "timeout", SCRIPT_FILE)
 """Arguments an approver reads first, in this order."""
 ARG_CHARS = 80
 OTHER_ARGS_CHARS = 400

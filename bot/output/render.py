@@ -80,6 +80,7 @@ class StreamRenderer(AnswerText):
         super().__init__(*args, **kwargs)
         self._lines: dict[str, asyncio.Future[str]] = {}  # tool_call_id -> its line's post
         self._tools: dict[str, str] = {}  # tool_call_id -> tool name
+        self._called: dict[str, str] = {}  # tool_call_id -> what its running line showed
         surface = self.surface
         self._tool_steps = Steps(surface) if isinstance(surface, ToolSteps) else None
         self._steps = StepBook() if isinstance(surface, StreamSteps) else None
@@ -119,7 +120,9 @@ class StreamRenderer(AnswerText):
             case ev.ToolCall(tool=tool, tool_call_id=call_id, arguments=arguments):
                 self._thinking.stop()
                 self._tools[call_id] = tool
-                await self._line(call_id, tool_line(tool, "running", call_detail(tool, arguments)))
+                if called := call_detail(tool, arguments):
+                    self._called[call_id] = called
+                await self._line(call_id, tool_line(tool, "running", called))
             case ev.ToolProgress(tool=tool, tool_call_id=call_id, text=text):
                 await self._line(call_id, tool_line(tool, "running", clean(text)))
             case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state="approved"):
@@ -129,10 +132,10 @@ class StreamRenderer(AnswerText):
                 await self._line(call_id, tool_line(tool, state))
             case ev.ToolOutput(tool=tool, tool_call_id=call_id, output=output, success=ok):
                 output = clean(output)
-                await self._line(
-                    call_id,
-                    tool_line(tool, "done" if ok else "failed", output_detail(tool, output)),
-                )
+                detail = output_detail(tool, output)
+                if called := self._called.pop(call_id, ""):  # which command ended so
+                    detail = f"{called} → {detail}"
+                await self._line(call_id, tool_line(tool, "done" if ok else "failed", detail))
                 await self._attach(event, output)
                 self._thinking.start()  # the model reads the output next
             case ev.Interrupted():
