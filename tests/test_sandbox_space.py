@@ -170,7 +170,8 @@ async def test_a_thread_runs_a_script_on_its_space_and_submits_it_as_a_job(
     write = [line for line in lines if "`write`" in line]
     assert any(line.endswith(": building") for line in write)  # in the call's own line
     assert write[-1].startswith("✅ `write` done")
-    assert any("done — exit code 0 · " in line and "answer: 42" in line for line in lines)
+    ran = "done — `python3 train.py` → exit code 0 · "
+    assert any(ran in line and "answer: 42" in line for line in lines)
     assert not any("building" in m for m in thread.surface.messages.values())  # no messages
     (card,) = thread.surface.approvals
     assert card.tools[0]["arguments"]["script"] == script  # read from the Space
