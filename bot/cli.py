@@ -168,7 +168,7 @@ async def print_audit(settings: Settings, args: argparse.Namespace, out: TextIO)
 async def print_sandboxes(settings: Settings, delete: str | None, out: TextIO) -> int:
     """The bot's sandboxes from its Redis index (id, backend, hardware, age, idle, session,
     cost so far); with ``delete``, end that one."""
-    from bot.approvals.costs import CostEstimator
+    from agent.tools.hardware import CostEstimator
     from bot.runtime import build_sandboxes
     from bot.sandboxes import SandboxIndex, end_sandbox, format_table
     from bot.store.embedded import redis_for

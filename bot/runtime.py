@@ -26,6 +26,7 @@ from agent.sandbox.files import Sandbox
 from agent.sandbox.manager import Sandboxes
 from agent.sandbox.select import choose_backend
 from agent.tools import build_hf_tools, build_research_tools, build_web_tools
+from agent.tools.hardware import CostEstimator
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import ToolRegistry
 from bot.approvals.controls import TeamControls
@@ -82,9 +83,12 @@ def build_sandboxes(settings: Settings) -> Sandboxes:
     return Sandboxes(backend, Sandbox(sandbox_root(settings)), off_reason=why_off)
 
 
-def build_tools(settings: Settings, sandboxes: Sandboxes | None = None) -> ToolRegistry:
+def build_tools(
+    settings: Settings, sandboxes: Sandboxes | None = None, costs: CostEstimator | None = None
+) -> ToolRegistry:
     """Every built-in tool, acting on the Hub with the bot's own token; the sandbox tools
-    on ``sandboxes`` (by default those the settings say)."""
+    on ``sandboxes`` (by default those the settings say); jobs and sandboxes priced by
+    ``costs`` (the approval cards' estimator in a runtime)."""
     api = hub_api(settings)
     hf_tools = build_hf_tools(
         api,
@@ -92,6 +96,7 @@ def build_tools(settings: Settings, sandboxes: Sandboxes | None = None) -> ToolR
         sandboxes=sandboxes or build_sandboxes(settings),
         auto_file_upload=settings.auto_file_upload,
         secrets=settings.job_secrets(),
+        costs=costs,
     )
     research = build_research_tools(settings.research_config())
     web_tools = build_web_tools(
@@ -126,15 +131,18 @@ async def runtime(
     *,
     clock: Clock = utc_now,
     sandboxes: Sandboxes | None = None,
+    costs: CostEstimator | None = None,
 ) -> AsyncIterator[Runtime]:
     """Everything a process runs on; ``clock`` tells the time to job cards and the sweeper.
 
     ``sandboxes`` are those ``tools`` run commands in (built from the settings when
-    ``tools`` is None): idle ones are stopped, and all of them at the end.
+    ``tools`` is None): idle ones are stopped, and all of them at the end. ``costs``
+    prices the approval cards, and the built tools (given ``tools`` should share it).
     """
+    costs = costs or CostEstimator()
     if tools is None:
         sandboxes = sandboxes or build_sandboxes(settings)
-    registry = tools or build_tools(settings, sandboxes)
+    registry = tools or build_tools(settings, sandboxes, costs)
     async with (
         mcp_servers(settings, registry),
         redis_for(settings.redis_url, settings.data_dir) as redis,
@@ -147,7 +155,7 @@ async def runtime(
         install_logs(settings.log_format)
         register_secret(*secret_values(settings))
         tracer = tracer_for(settings, hub_api(settings))
-        runner = build_runner(settings, agent, store, tracer, clock, sandboxes)
+        runner = build_runner(settings, agent, store, tracer, clock, sandboxes, costs)
         upkeep = index_sandboxes(settings, sandboxes, store.redis, runner.controls)
         sweeper = Sweeper(
             runner.approvals,
@@ -168,7 +176,7 @@ async def runtime(
             tracer.start()
         prices = None
         if settings.hf_token:  # the Hub's job prices, fetched in the background
-            prices = asyncio.create_task(runner.controls.load_hub_prices(hub_api(settings)))
+            prices = asyncio.create_task(costs.load(hub_api(settings)))
         with observing_llm(), sigterm_cancels(asyncio.current_task()) as terminated:
             try:
                 acks = SessionStore(ack_redis, ttl_seconds=settings.session_ttl_seconds)
@@ -221,8 +229,10 @@ def build_runner(
     tracer: Tracer | None = None,
     clock: Clock = utc_now,
     sandboxes: Sandboxes | None = None,
+    costs: CostEstimator | None = None,
 ) -> TurnRunner:
-    """The turn runner with the settings' roles, limits and timeouts."""
+    """The turn runner with the settings' roles, limits and timeouts; its approval cards
+    priced by ``costs``."""
     limits = TurnLimits(
         store.redis, settings.user_turns_per_minute, settings.channel_turns_per_minute
     )
@@ -242,6 +252,7 @@ def build_runner(
             approvers=settings.approver_ids,
             rules_file=settings.approval_rules,
             ttl_seconds=settings.session_ttl_seconds,
+            costs=costs,
         ),
         tracer=tracer,
         models=settings.model_choices,

@@ -42,9 +42,9 @@ from agent.sandbox.backends import (
     no_progress,
 )
 from agent.sandbox.client import SandboxClient
+from agent.tools.hardware import CostEstimator
 from agent.waiting import wait_at_most
 from bot.approvals.budget import Budgets
-from bot.approvals.costs import CostEstimator
 from bot.store import redis_keys
 
 logger = logging.getLogger(__name__)
@@ -90,13 +90,8 @@ class Entry:
         return entry
 
 
-def hourly_price(hardware: str, costs: CostEstimator) -> float:
-    """What a sandbox costs an hour: cpu-basic Spaces are free."""
-    return 0.0 if hardware == DEFAULT_HARDWARE else costs.hourly(hardware)
-
-
 def cost_so_far(entry: Entry, costs: CostEstimator, now: float) -> float:
-    return hourly_price(entry.hardware, costs) * max(0.0, now - entry.created) / HOUR
+    return costs.sandbox_hourly(entry.hardware) * max(0.0, now - entry.created) / HOUR
 
 
 class SandboxIndex:
@@ -235,7 +230,7 @@ class IndexedBackend:
         the next one."""
         if not entry.paid_until or now < entry.paid_until:
             return True
-        price = hourly_price(entry.hardware, self.costs)
+        price = self.costs.sandbox_hourly(entry.hardware)
         if self.budgets is not None and await self.budgets.try_spend(entry.session, price):
             entry.paid_until += HOUR
             await self.index.save(entry)

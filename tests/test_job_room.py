@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 from huggingface_hub import JobInfo
 
-from bot.approvals.costs import LIST_PRICES_USD_PER_HOUR, UNKNOWN_FLAVOR_USD_PER_HOUR, CostEstimator
+from agent.tools.hardware import (
+    LIST_PRICES_USD_PER_HOUR,
+    UNKNOWN_FLAVOR_USD_PER_HOUR,
+    CostEstimator,
+)
 from bot.clock import human_duration
 from bot.jobs.card import (
     JobCard,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from agent.loop import Agent
+from agent.tools.hardware import DEFAULT_JOB_TIMEOUT_S, CostEstimator, timeout_seconds
 from bot.approvals.actor import Actor
 from bot.approvals.audit import (
     AuditEntry,
@@ -20,7 +21,7 @@ from bot.approvals.audit import (
 from bot.approvals.budget import Budgets, parse_cap
 from bot.approvals.card import approval_note, call_verbs
 from bot.approvals.controls import TeamControls
-from bot.approvals.costs import DEFAULT_JOB_TIMEOUT_S, CostEstimator, hub_prices, timeout_seconds
+from bot.approvals.costs import call_cost
 from bot.approvals.rules import ApprovalRules, Rule, RulesError
 from bot.cli import main
 from bot.store.sessions import SessionStore
@@ -124,15 +125,16 @@ def test_a_bad_rules_file_is_refused_with_a_clear_message(tmp_path, text, proble
 
 def test_job_costs_are_hourly_price_times_timeout():
     costs = CostEstimator()
-    assert costs.estimate("hf_jobs", GPU_RUN) == pytest.approx(1.50 * 2)
-    assert costs.estimate("hf_jobs", {**GPU_RUN, "timeout": 5400}) == pytest.approx(1.50 * 1.5)
-    assert costs.estimate(
-        "hf_jobs", {"operation": "run", "hardware_flavor": "t4-small"}
+    assert call_cost(costs, "hf_jobs", GPU_RUN) == pytest.approx(1.50 * 2)
+    assert call_cost(costs, "hf_jobs", {**GPU_RUN, "timeout": 5400}) == pytest.approx(1.50 * 1.5)
+    assert call_cost(
+        costs, "hf_jobs", {"operation": "run", "hardware_flavor": "t4-small"}
     ) == pytest.approx(0.40 * 0.5)
-    assert costs.estimate("hf_jobs", {"operation": "ps"}) == 0
-    assert costs.estimate("hf_repo_files", {"operation": "upload"}) == 0
-    assert CostEstimator({"a10g-large": 2.0}).estimate("hf_jobs", GPU_RUN) == pytest.approx(4.0)
-    unknown = costs.estimate("hf_jobs", {"operation": "run", "hardware_flavor": "quantum-xl"})
+    assert call_cost(costs, "hf_jobs", {"operation": "ps"}) == 0
+    assert call_cost(costs, "hf_jobs", {**GPU_RUN, "operation": "hardware"}) == 0
+    assert call_cost(costs, "hf_repo_files", {"operation": "upload"}) == 0
+    assert call_cost(CostEstimator({"a10g-large": 2.0}), "hf_jobs", GPU_RUN) == pytest.approx(4.0)
+    unknown = call_cost(costs, "hf_jobs", {"operation": "run", "hardware_flavor": "quantum-xl"})
     assert unknown >= max(costs.prices.values()) * 0.5  # priced high, never free
     assert timeout_seconds("90m") == 5400 and timeout_seconds("1.5h") == 5400
     assert timeout_seconds(None) == timeout_seconds("soon") == DEFAULT_JOB_TIMEOUT_S
@@ -356,9 +358,10 @@ async def test_the_audit_command_prints_decisions(team, llm, redis_url, monkeypa
 
 async def test_job_prices_come_from_the_hub_when_it_lists_them(hub, redis):  # noqa: F811
     controls = TeamControls.build(redis)
-    await controls.load_hub_prices(hub.api())
-    per_minute = 16_667 / 1e6
-    assert controls.costs.hourly("a10g-small") == pytest.approx(per_minute * 60)
+    assert await controls.costs.load(hub.api())
+    assert controls.costs.hourly("l4x1") == pytest.approx(15_000 / 1e6 * 60)  # not 0.80
     assert controls.costs.hourly("a100-large") == 2.50  # not listed there: the list price
+    failing = CostEstimator()
     hub.fail(r"/api/jobs/hardware", 403)
-    assert await asyncio.to_thread(hub_prices, hub.api()) == {}  # a failing Hub: no prices
+    assert not await failing.load(hub.api())  # a failing Hub: the list prices stay
+    assert failing.hourly("l4x1") == 0.80 and not failing.hub

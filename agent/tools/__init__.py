@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from agent.config import ResearchConfig
     from agent.sandbox.manager import Sandboxes
+    from agent.tools.hardware import CostEstimator
     from agent.tools.registry import Tool
 
 from agent.tools.github import GitHubTools
@@ -33,6 +34,7 @@ def build_hf_tools(
     secrets: Mapping[str, str] | None = None,
     job_poll_interval: float = 5.0,
     viewer_endpoint: str | None = None,
+    costs: CostEstimator | None = None,
 ) -> list[Tool]:
     """hf_jobs, hf_repo_files, hf_repo_git, hf_private_repos, hf_search and the sandbox tools.
 
@@ -41,12 +43,14 @@ def build_hf_tools(
 
     ``secrets`` are the values hf_jobs may pass to jobs by name (the bot's
     environment). ``viewer_endpoint`` is the dataset viewer API base URL; by
-    default the public one when ``api`` talks to the public Hub, else none.
+    default the public one when ``api`` talks to the public Hub, else none. ``costs``
+    prices jobs and sandboxes: pass the approval cards' estimator so both agree.
     """
     # Imported here, not at the top: agent.sandbox imports agent.tools.registry, so this
     # package must not import agent.sandbox while it initialises.
     from agent.sandbox.files import Sandbox
     from agent.sandbox.manager import Sandboxes
+    from agent.tools.hardware import CostEstimator
     from agent.tools.hf_jobs import JobsTool
     from agent.tools.hf_repo_git import RepoGitTool
     from agent.tools.hf_repos import PrivateReposTool, RepoFilesTool
@@ -55,8 +59,13 @@ def build_hf_tools(
 
     sandbox = Sandbox(Path(sandbox_root))
     sandboxes = sandboxes or Sandboxes(None, sandbox)
+    costs = costs or CostEstimator()
     jobs = JobsTool(
-        api, sandboxes=sandboxes, secrets=secrets or {}, poll_interval=job_poll_interval
+        api,
+        sandboxes=sandboxes,
+        secrets=secrets or {},
+        poll_interval=job_poll_interval,
+        costs=costs,
     )
     return [
         jobs.tool(),
@@ -64,7 +73,7 @@ def build_hf_tools(
         RepoGitTool(api).tool(),
         PrivateReposTool(api, sandboxes, auto_file_upload=auto_file_upload).tool(),
         SearchTool(api, viewer_endpoint or default_viewer_endpoint(api)).tool(),
-        *sandbox_tools(sandboxes),
+        *sandbox_tools(sandboxes, costs),
     ]
 
 

@@ -18,6 +18,7 @@ from agent.policy import SCRIPT_FILE, job_flavor
 from agent.sandbox.files import SANDBOX_PREFIX
 from agent.sandbox.manager import Sandboxes
 from agent.session import Session
+from agent.tools.hardware import CostEstimator, describe_hardware
 from agent.tools.hf_jobs_schema import DEFAULT_IMAGE, DESCRIPTION, UV_IMAGE, parameters
 from agent.tools.hub_common import (
     REPO_TYPES,
@@ -45,7 +46,8 @@ MAX_SHOWN = 20
 
 
 class JobsTool:
-    """Operations of ``hf_jobs``; secrets come by name from ``secrets``."""
+    """Operations of ``hf_jobs``; secrets come by name from ``secrets``, prices from
+    ``costs`` (the approval cards' estimator)."""
 
     def __init__(
         self,
@@ -54,11 +56,13 @@ class JobsTool:
         sandboxes: Sandboxes,
         secrets: Mapping[str, str],
         poll_interval: float,
+        costs: CostEstimator,
     ) -> None:
         self.api = api
         self.sandboxes = sandboxes
         self.secrets = dict(secrets)
         self.poll_interval = poll_interval
+        self.costs = costs
         self.operations = {
             "run": partial(self._launch, uv=False, scheduled=False),
             "uv": partial(self._launch, uv=True, scheduled=False),
@@ -66,6 +70,7 @@ class JobsTool:
             "logs": self._logs,
             "inspect": self._inspect,
             "cancel": self._cancel,
+            "hardware": self._hardware,
             "scheduled run": partial(self._launch, uv=False, scheduled=True),
             "scheduled uv": partial(self._launch, uv=True, scheduled=True),
             "scheduled ps": self._scheduled_ps,
@@ -267,6 +272,12 @@ class JobsTool:
         await call_hub(self.api.cancel_job, job_id=job_id, namespace=await self._namespace(args))
         return f"Cancellation of job {job_id} requested."
 
+    async def _hardware(self, args: dict[str, Any], ctx: ToolContext) -> str:
+        """The flavors and their prices, read from the Hub again (list prices if it fails)."""
+        await self.costs.load(self.api)
+        flavor = optional_text(args, "hardware_flavor")
+        return describe_hardware(self.costs, flavor, args.get("timeout"))
+
     # ── scheduled jobs ───────────────────────────────────────────────────
 
     async def _scheduled_ps(self, args: dict[str, Any], ctx: ToolContext) -> str:
@@ -327,6 +338,7 @@ class JobsTool:
             script_field="script",
             preview=self.preview,
             resume=self._resume,
+            read_operations=frozenset({"hardware"}),
         )
 
 

@@ -14,6 +14,9 @@ DESCRIPTION = (
     "Run and manage Hugging Face Jobs (paid cloud compute).\n"
     "- run: a Docker image + command. uv: a Python script run with uv (script + dependencies).\n"
     "- 'scheduled run' / 'scheduled uv': the same on a cron schedule.\n"
+    "- hardware: every flavor with its CPU, GPU, memory and hourly price; with "
+    "hardware_flavor and timeout, the job's worst-case cost (price × timeout), the figure "
+    "its approval card will show.\n"
     "- ps, logs, inspect, cancel; 'scheduled ps', 'scheduled inspect', 'scheduled suspend', "
     "'scheduled resume', 'scheduled delete'.\n"
     "The script may be inline Python, 'sandbox:<file>' (a file of the sandbox), "
@@ -23,7 +26,7 @@ DESCRIPTION = (
     "Runs on GPU (and on CPU unless configured otherwise) wait for a person's approval. "
     "After a run you get a live status line; do not poll in a loop.\n"
     "Hardware: cpu-basic, cpu-upgrade, t4-small, t4-medium, l4x1, l4x4, a10g-small, "
-    "a10g-large, a10g-largex2, a100-large, a100x4, h200, ... (1-3B params: t4/a10g-small; "
+    "a10g-large, a10g-largex2, a100-large, a100x4, h200, ... (prices: operation hardware; 1-3B params: t4/a10g-small; "
     "7-13B: a10g-large; 30B+: a100-large)."
 )
 
@@ -54,11 +57,17 @@ def parameters(operations: Mapping[str, Any]) -> dict[str, Any]:
             },
             "hardware_flavor": {
                 "type": "string",
-                "description": "Hardware, e.g. cpu-basic (default), t4-small, a10g-large, a100-large.",
+                "description": (
+                    "Hardware, e.g. cpu-basic (default), t4-small, a10g-large, a100-large; "
+                    "hardware: the flavor to price."
+                ),
             },
             "timeout": {
                 "type": ["string", "integer"],
-                "description": "Max run time, e.g. '30m', '4h' or seconds (training needs hours).",
+                "description": (
+                    "Max run time, e.g. '30m', '4h' or seconds (training needs hours; "
+                    "default 30m); hardware: the run time to price."
+                ),
             },
             "env": {
                 "type": "object",

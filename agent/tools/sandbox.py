@@ -15,6 +15,7 @@ from typing import Any
 from agent.sandbox.backends import DEFAULT_HARDWARE
 from agent.sandbox.client import SandboxClient
 from agent.sandbox.manager import Sandboxes
+from agent.tools.hardware import CostEstimator
 from agent.tools.hub_common import text_arg
 from agent.tools.registry import Tool, ToolContext, ToolError, ToolResult
 
@@ -68,16 +69,20 @@ def _pointed(exc: SyntaxError) -> str:
     return f"\n    {line.lstrip()}{caret}"
 
 
-def sandbox_tools(sandboxes: Sandboxes) -> list[Tool]:
-    """sandbox_create, bash, read, write and edit on ``sandboxes``."""
+def sandbox_tools(sandboxes: Sandboxes, costs: CostEstimator | None = None) -> list[Tool]:
+    """sandbox_create, bash, read, write and edit on ``sandboxes``; ``costs`` prices the
+    sandbox's hardware."""
+    costs = costs or CostEstimator()
 
     async def create(args: dict[str, Any], ctx: ToolContext) -> str:
         hardware = args.get("hardware") or DEFAULT_HARDWARE
         if not isinstance(hardware, str):
             raise ToolError("'hardware' must be a hardware name such as 'cpu-basic' or 't4-small'.")
         record = await sandboxes.ensure(ctx.session, hardware, ctx.progress)
+        hourly = costs.sandbox_hourly(record.hardware)
+        price = f"${hourly:.2f} an hour while it runs" if hourly else "free"
         return (
-            f"The sandbox is ready ({record.backend}, {record.hardware}). Run commands with "
+            f"The sandbox is ready ({record.backend}, {record.hardware}, {price}). Run commands with "
             "bash, and read, write and edit files; the workspace is the current directory. "
             "Submit a script as a job with hf_jobs script 'sandbox:<file>'."
         )
@@ -142,8 +147,8 @@ def sandbox_tools(sandboxes: Sandboxes) -> list[Tool]:
             description=(
                 "Start this conversation's sandbox on the given hardware (default cpu-basic, "
                 "which bash/read/write/edit start by themselves). Other hardware (e.g. "
-                "t4-small for a GPU test) needs a person's approval and is billed by the hour; "
-                "it replaces the running sandbox."
+                "t4-small for a GPU test) needs a person's approval and is billed by the hour "
+                "(prices: hf_jobs operation hardware); it replaces the running sandbox."
             ),
             parameters={
                 "type": "object",

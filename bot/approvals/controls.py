@@ -8,19 +8,18 @@ and what goes in the audit trail).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import HfApi
 from redis.asyncio import Redis
 
+from agent.tools.hardware import CostEstimator
 from bot.approvals.actor import Actor
 from bot.approvals.audit import AuditEntry, AuditLog
 from bot.approvals.budget import Budget, Budgets
-from bot.approvals.costs import CostEstimator, hub_prices
+from bot.approvals.costs import call_cost
 from bot.approvals.rules import ApprovalRules, Rule
 from bot.approvals.scripts import script_digest
 from bot.store.approvals import ApprovalRecord
@@ -74,18 +73,14 @@ class TeamControls:
         approvers: frozenset[str] = frozenset(),
         rules_file: Path | None = None,
         ttl_seconds: int = 30 * 86400,
-        prices: dict[str, float] | None = None,
+        costs: CostEstimator | None = None,
     ) -> TeamControls:
         return cls(
             ApprovalRules.load(rules_file, approvers),
-            CostEstimator(prices),
+            costs or CostEstimator(),
             Budgets(redis, ttl_seconds=ttl_seconds),
             AuditLog(redis),
         )
-
-    async def load_hub_prices(self, api: HfApi) -> None:
-        """Price jobs with the Hub's hardware list where it answers (list prices otherwise)."""
-        self.costs.prices.update(await asyncio.to_thread(hub_prices, api))
 
     def rule(self, tool: dict[str, Any]) -> Rule:
         return self.rules.rule_for(tool["tool"], tool["arguments"])
@@ -110,7 +105,7 @@ class TeamControls:
         shown, decided = [], {}
         for tool in tools:
             rule = self.rule(tool)
-            cost = self.costs.estimate(tool["tool"], tool["arguments"])
+            cost = call_cost(self.costs, tool["tool"], tool["arguments"])
             note: dict[str, Any] = {
                 "who": rule.describe(requester),
                 "required": rule.required,

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 from huggingface_hub import JobInfo
 
+from agent.tools.hardware import CostEstimator
 from agent.tools.job_watch import MAX_LOG_LINE, STAGES, TERMINAL_STAGES, stage_of
-from bot.approvals.costs import CostEstimator
 from bot.clock import Clock, human_duration, utc_now
 
 CARD_LOG_LINES = 8
@@ -82,7 +82,7 @@ def card_from_job(
 ) -> JobCard:
     """The card of ``job`` as :meth:`HfApi.inspect_job` returned it.
 
-    The price is :meth:`bot.approvals.costs.CostEstimator.hourly` for its flavor. When the
+    The price is :meth:`agent.tools.hardware.CostEstimator.hourly` for its flavor. When the
     Hub gives no start time, a job past its queue counts from its creation; when
     it gives no end time, a finished job ends after ``durations.total_secs`` or,
     without those, now: the cost shown errs on the high side.

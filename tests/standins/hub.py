@@ -82,6 +82,42 @@ def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+HARDWARE = [
+    # name, pretty name, cpu, ram, (gpu model, count, vram) or None, micro-USD a minute
+    ("cpu-basic", "CPU Basic", "2 vCPU", "16 GB", None, 167),
+    ("a10g-small", "Nvidia A10G - small", "4 vCPU", "15 GB", ("A10G", 1, "24 GB"), 16_667),
+    ("l4x1", "1x Nvidia L4", "8 vCPU", "30 GB", ("L4", 1, "24 GB"), 15_000),
+]
+"""What ``GET /api/jobs/hardware`` lists."""
+
+
+def _flavor(
+    name: str, pretty: str, cpu: str, ram: str, gpu: tuple[str, int, str] | None, micro: int
+) -> dict[str, Any]:
+    """One flavor shaped as the Hub's hardware list gives it (camelCase, quantity a string)."""
+    accelerator = None
+    if gpu is not None:
+        model, count, vram = gpu
+        accelerator = {
+            "type": "gpu",
+            "model": model,
+            "quantity": str(count),
+            "vram": vram,
+            "manufacturer": "Nvidia",
+        }
+    return {
+        "name": name,
+        "prettyName": pretty,
+        "cpu": cpu,
+        "ram": ram,
+        "ephemeralStorage": "50 GB",
+        "accelerator": accelerator,
+        "unitCostMicroUSD": micro,
+        "unitCostUSD": micro / 1e6,
+        "unitLabel": "minute",
+    }
+
+
 class HubError(Exception):
     """Answer the request with this status, message and ``X-Error-Code``."""
 
@@ -735,32 +771,9 @@ class HubStandIn(SpacesMixin):
     # ── jobs ─────────────────────────────────────────────────────────────
 
     async def _hardware(self, request: web.Request) -> web.Response:
-        """Two flavors with per-minute prices, as the Hub lists them."""
-        flavors = [("cpu-basic", None, 167), ("a10g-small", "A10G", 16_667)]
-        return web.json_response(
-            [
-                {
-                    "name": name,
-                    "prettyName": name,
-                    "cpu": "4 vCPU",
-                    "ram": "15 GB",
-                    "ephemeralStorage": "50 GB",
-                    "accelerator": {
-                        "type": "gpu",
-                        "model": gpu,
-                        "quantity": 1,
-                        "vram": "24 GB",
-                        "manufacturer": "Nvidia",
-                    }
-                    if gpu
-                    else None,
-                    "unitCostMicroUSD": micro,
-                    "unitCostUSD": micro / 1e6,
-                    "unitLabel": "minute",
-                }
-                for name, gpu, micro in flavors
-            ]
-        )
+        """Three flavors with per-minute prices, as the Hub lists them (l4x1's is not the
+        bot's list price, so a test can tell which one it got)."""
+        return web.json_response([_flavor(*row) for row in HARDWARE])
 
     def _progress(self, job: Job) -> tuple[str, int]:
         """The job's stage and how many of its log lines exist by now."""
