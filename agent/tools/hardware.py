@@ -157,13 +157,19 @@ def describe_hardware(costs: CostEstimator, flavor: str | None = None, timeout: 
         f"{f.name}: {f.specs() + ' · ' if f.cpu else ''}${f.hourly_usd:.2f}/h"
         for f in costs.flavors()
     ]
-    text = f"Hardware for jobs and sandboxes, USD per hour ({source}):\n" + "\n".join(rows)
+    text = (
+        f"Hardware for jobs, USD per hour ({source}):\n"
+        + "\n".join(rows)
+        + f"\nA sandbox costs the same by the hour, except {SANDBOX_FREE_HARDWARE}: free."
+    )
     if not flavor:
         return text
-    hours = f"{timeout_seconds(timeout) / 3600:g} h" + (" (the default)" if timeout is None else "")
+    seconds = timeout_seconds(timeout)
+    duration = f"{seconds // 3600} h" if seconds % 3600 == 0 else f"{seconds / 60:g} min"
+    default = " (the default)" if timeout is None else ""
     known = "" if flavor in costs.prices else " (an unknown flavor, priced like the largest)"
     return (
-        f"{text}\n\nA job on {flavor}{known} with timeout {hours}: at most "
-        f"${costs.job_cost(flavor, timeout):.2f} (${costs.hourly(flavor):.2f}/h × {hours}), "
+        f"{text}\n\nA job on {flavor}{known} with timeout {duration}{default}: at most "
+        f"${costs.job_cost(flavor, timeout):.2f} (${costs.hourly(flavor):.2f}/h × {duration}), "
         "the figure its approval card will show. State it in the pre-flight checklist."
     )
