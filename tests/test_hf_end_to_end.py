@@ -58,6 +58,7 @@ ARGS: dict[str, dict[str, dict[str, Any]]] = {
         "logs": {"job_id": "nope"},
         "inspect": {"job_id": "nope"},
         "cancel": {"job_id": "nope"},
+        "hardware": {**GPU, "timeout": "1h"},
         "scheduled ps": {},
         "scheduled inspect": {"scheduled_job_id": "nope"},
         "scheduled suspend": {"scheduled_job_id": "nope"},

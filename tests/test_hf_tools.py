@@ -364,6 +364,7 @@ APPROVAL = {
                 "logs",
                 "inspect",
                 "cancel",
+                "hardware",
                 "scheduled ps",
                 "scheduled inspect",
                 "scheduled suspend",

@@ -126,7 +126,8 @@ async def test_a_research_step_that_needs_approval_is_refused_and_nothing_runs(l
     assert hub.calls("POST", r"/api/jobs/") == []
     assert hub.calls("POST", r"/commit/") == []
     _, offered = sub_request(llm, 1)
-    assert "hf_jobs" not in offered and "sandbox_write" not in offered
+    assert "sandbox_write" not in offered
+    assert "hf_jobs" in offered  # offered for its prices (hardware); the run was refused
     assert {"hf_search", "hf_repo_files"} <= offered
     (output,) = rec.of(ev.ToolOutput)
     assert output.output.startswith("I could not run a job")
