@@ -138,11 +138,8 @@ class CostEstimator:
 
     def flavors(self) -> list[Flavor]:
         """Every known flavor with its price: the Hub's, then list-priced ones it did not list."""
-        listed = [
-            Flavor(name, self.prices[name], f.cpu, f.ram, f.gpu) for name, f in self.hub.items()
-        ]
         rest = [Flavor(name, price) for name, price in self.prices.items() if name not in self.hub]
-        return listed + rest
+        return [*self.hub.values(), *rest]
 
 
 def describe_hardware(costs: CostEstimator, flavor: str | None = None, timeout: Any = None) -> str:
