@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from huggingface_hub import HfApi
+
 from agent.policy import SANDBOX_FREE_HARDWARE
 
 logger = logging.getLogger(__name__)
@@ -81,7 +83,7 @@ class Flavor:
         return " · ".join([self.cpu, f"{self.ram} RAM", self.gpu or "no GPU"])
 
 
-def hub_hardware(api: Any) -> list[Flavor]:
+def hub_hardware(api: HfApi) -> list[Flavor]:
     """The flavors ``HfApi.list_jobs_hardware`` lists, priced by the hour; empty if it fails."""
     try:
         listed = api.list_jobs_hardware()
@@ -115,7 +117,7 @@ class CostEstimator:
         self.hub: dict[str, Flavor] = {}
         """The flavors the Hub listed at the last reading that answered."""
 
-    async def load(self, api: Any) -> bool:
+    async def load(self, api: HfApi) -> bool:
         """Read the Hub's hardware list (in a thread); False when it did not answer, and the
         prices stay as they were."""
         flavors = await asyncio.to_thread(hub_hardware, api)
