@@ -22,18 +22,12 @@ from slack_bolt.context.set_title.async_set_title import AsyncSetTitle
 
 from adapters.slack.conversations import Conversations
 from adapters.slack.keys import session_key
+from adapters.slack.sessions import title_of
 from bot.settings import Settings
 from bot.store.sessions import SessionStore
 
-TITLE_CHARS = 80
 VIEWING = "viewing"
 """The session metadata field that keeps the pane's context (``channel_id``, ``team_id``)."""
-
-
-def title_of(question: str) -> str:
-    """A thread title from the first question: its first line, cut to fit."""
-    line = next((ln.strip() for ln in question.splitlines() if ln.strip()), "")
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1] + "…"
 
 
 def prompts_of(settings: Settings) -> list[str]:

@@ -12,6 +12,7 @@ from adapters.slack.approvals import GroupDirectory
 from adapters.slack.keys import session_key
 from adapters.slack.models import ModelMenu
 from adapters.slack.mrkdwn import from_slack
+from adapters.slack.sessions import ACTIVE, title_of
 from adapters.slack.surface import SlackSurfaces
 from bot.attachments import SharedFile
 from bot.output.messages import viewing_channel
@@ -112,6 +113,17 @@ class Conversations:
             surface = self.surfaces(key)
             await call_surface(surface, surface.post_ephemeral, body["user"]["id"], NOTHING_RUNNING)
 
+    async def on_session_stopped(
+        self, ack: AsyncAck, event: dict, context: AsyncBoltContext
+    ) -> None:
+        """Slack's own Stop button of an agent session (``agent_session_stopped``): the same
+        stop as the bot's; a session with no turn running is set ``active`` at once."""
+        await ack()
+        key = session_key(context.team_id, {"channel": event["channel"], "ts": event["thread_ts"]})
+        if not await self.runner.stop(key):
+            surface = self.surfaces(key)
+            await call_surface(surface, surface.session_status, ACTIVE)
+
     # ── handling ─────────────────────────────────────────────────────────
 
     async def _addressed(self, event: dict, context: AsyncBoltContext) -> bool:
@@ -139,7 +151,13 @@ class Conversations:
             if viewing:
                 text = f"{text}\n\n{viewing_channel(viewing)}"
             await self.runner.ask(
-                key, text, event["user"], thinking=THINKING, files=files, received=event["ts"]
+                key,
+                text,
+                event["user"],
+                thinking=THINKING,
+                files=files,
+                received=event["ts"],
+                title=title_of(text),
             )
 
     async def _command(self, key: str, event: dict, name: str, argument: str) -> None:
@@ -155,6 +173,9 @@ class Conversations:
             draw_status=status_line,
             channel_wide=channel_wide,
         )
+        if name == "new" and reply:
+            surface = self.surfaces(key)
+            await call_surface(surface, surface.close_session)
         if reply and name == "status":
             await self.models.status_reply(key, reply, channel_wide)
         elif reply:

@@ -91,6 +91,7 @@ class SlackFrontEnd:
         app.event(HANDLED_MESSAGES)(conversations.on_message)
         app.event("message")(conversations.on_ignored)
         app.action(STOP_ID)(conversations.on_stop)
+        app.event("agent_session_stopped")(conversations.on_session_stopped)
         app.action(MODEL_ACTION)(conversations.models.on_select)
         app.action(APPROVAL_ACTION)(approvals.on_click)
         app.event("app_home_opened")(self.home.on_opened)

@@ -37,6 +37,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import cards
 from adapters.slack.budget import ThreadGate, WorkspaceBudget
 from adapters.slack.rooms import RoomMessages
+from adapters.slack.sessions import ACTIVE, CLOSED, PROCESSING, SUSPENDED, AgentSessions
 from agent import events as ev
 from bot.approvals.card import ApprovalCard
 from bot.attachments import SharedFile
@@ -126,7 +127,8 @@ class StatusPermit:
 
 class SlackSurface(RoomMessages):
     """Messages in one thread: answers with a Stop button until final (then 👍 / 👎 under
-    the turn's last one), lines, cards, notices; the thread's status while a turn works."""
+    the turn's last one), lines, cards, notices; the thread's status while a turn works,
+    and its agent session's (:mod:`adapters.slack.sessions`) where the workspace has them."""
 
     max_chars = MAX_CHARS
     status_refresh_seconds = 90.0
@@ -143,6 +145,8 @@ class SlackSurface(RoomMessages):
         *,
         interval: float,
         permit: StatusPermit,
+        sessions: AgentSessions,
+        title: str | None = None,
     ) -> None:
         self.client = client
         self.key = key
@@ -150,7 +154,11 @@ class SlackSurface(RoomMessages):
         self.budget = budget
         self.gate = ThreadGate(budget, self.channel, key, interval)
         self.permit = permit
+        self.sessions = sessions
+        self.title = title
         self._status = ""  # the status this surface set and has not cleared
+        self._session_status = ""  # the agent session status this surface set last
+        self._waits = False  # an approval card was posted: the turn waits for it
         self._streamed: set[str] = set()  # messages streamed natively: markdown, not sections
 
     @property
@@ -209,6 +217,7 @@ class SlackSurface(RoomMessages):
         return ref
 
     async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
+        self._waits = True
         ts = await self._post(
             cards.approval_card(ApprovalCard.build(event.approval_id, event.tools))
         )
@@ -262,12 +271,49 @@ class SlackSurface(RoomMessages):
             **cards.notice(text),
         )
 
+    # ── the thread's agent session ───────────────────────────────────────
+
+    async def session_status(self, status: str, *, wait: float | None = None) -> bool:
+        """Set the thread's agent session ``status`` (``processing`` with the turn's title);
+        False where the workspace has no agent sessions, or not now."""
+        team = self.session.team
+        if not self.sessions.available(team):
+            return False
+        try:
+            await self.call(
+                self.client.agents_sessions_setStatus,
+                within=wait,
+                channel_id=self.channel,
+                thread_ts=self.session.thread,
+                status=status,
+                title=self.title if status == PROCESSING else None,
+            )
+        except TimeoutError:
+            return False
+        except SlackApiError as exc:
+            self.sessions.refused(team, str(exc.response.get("error")))
+            return False
+        self._session_status = status
+        return True
+
+    @property
+    def in_session(self) -> bool:
+        """Whether Slack shows this turn as ``processing`` (with Slack's own Stop button)."""
+        return self._session_status == PROCESSING
+
+    async def close_session(self) -> None:
+        """``new``: the thread's agent session is over."""
+        await self.session_status(CLOSED)
+
     # ── the thread's status (WorkingStatus) ──────────────────────────────
 
     async def set_status(
         self, text: str, loading: Sequence[str] = (), *, wait: float | None = None
     ) -> None:
-        """Show ``text`` after the app's name under the thread (empty: none)."""
+        """Show ``text`` after the app's name under the thread (empty: none); the first
+        one of a turn also marks its agent session ``processing``."""
+        if text and not self.in_session:
+            await self.session_status(PROCESSING, wait=self.status_wait if wait is None else wait)
         if not self.permit.works:
             raise StatusUnavailable("refused before", lasting=True)
         if not text and not self._status:
@@ -289,6 +335,9 @@ class SlackSurface(RoomMessages):
         self._status = text
 
     async def clear_status(self) -> None:
+        """The turn ended or waits: its agent session is ``active`` or ``suspended``."""
+        if self.in_session:
+            await self.session_status(SUSPENDED if self._waits else ACTIVE)
         if self._status:  # if it can't be cleared now, Slack drops it within minutes
             with contextlib.suppress(StatusUnavailable):
                 await self.set_status("")
@@ -300,7 +349,8 @@ class StreamingSlackSurface(SlackSurface):
 
     ``on_refused`` is called when Slack refuses to start a stream, so later turns use
     edits straight away. With ``stop_control`` (no placeholder carries a Stop button),
-    a message with one is posted below the first stream and deleted by ``clear_status``.
+    a message with one is posted below the first stream and deleted by ``clear_status``,
+    unless Slack shows its own beside the agent session.
     """
 
     stream_max_seconds = 180.0
@@ -319,8 +369,12 @@ class StreamingSlackSurface(SlackSurface):
         on_refused: Callable[[], None],
         stop_control: bool,
         permit: StatusPermit,
+        sessions: AgentSessions,
+        title: str | None = None,
     ) -> None:
-        super().__init__(client, key, budget, interval=interval, permit=permit)
+        super().__init__(
+            client, key, budget, interval=interval, permit=permit, sessions=sessions, title=title
+        )
         self.recipient = recipient
         self.on_refused = on_refused
         self.shows_stop = stop_control
@@ -373,7 +427,7 @@ class StreamingSlackSurface(SlackSurface):
             raise StreamUnavailable(error) from exc
         self._streamed.add(response["ts"])
         self._status = ""  # a new message in the thread: Slack cleared the status
-        if self.shows_stop and self.stop_control is None:
+        if self.shows_stop and self.stop_control is None and not self.in_session:
             self.stop_control = await self._post(cards.stop_control(self.key))
         return response["ts"]
 
@@ -392,7 +446,8 @@ class SlackSurfaces:
     """Builds the surface of a session; one rate budget per workspace, shared by its threads.
 
     It remembers for later turns that Slack refused native streams or the thread
-    status (then turns post a placeholder), and logs the latter once.
+    status (then turns post a placeholder), and logs the latter once; and which
+    workspaces have no agent sessions.
     """
 
     def __init__(self, client: AsyncWebClient, *, interval: float, native_streaming: bool) -> None:
@@ -400,6 +455,7 @@ class SlackSurfaces:
         self.interval = interval
         self.native_streaming = native_streaming
         self.status = StatusPermit()
+        self.sessions = AgentSessions()
         self.budgets: dict[str, WorkspaceBudget] = {}
 
     def __call__(self, key: str, ref: dict[str, Any] | None = None) -> SlackSurface:
@@ -408,6 +464,7 @@ class SlackSurfaces:
         budget = self.budgets.setdefault(session.team, WorkspaceBudget())
         ref = ref or {}
         recipient = ref.get("user")
+        shared = {"permit": self.status, "sessions": self.sessions, "title": ref.get("title")}
         if self.native_streaming and recipient:
             return StreamingSlackSurface(
                 self.client,
@@ -417,9 +474,9 @@ class SlackSurfaces:
                 recipient=recipient,
                 on_refused=self._refused,
                 stop_control=not ref.get("placeholder"),
-                permit=self.status,
+                **shared,
             )
-        return SlackSurface(self.client, key, budget, interval=self.interval, permit=self.status)
+        return SlackSurface(self.client, key, budget, interval=self.interval, **shared)
 
     def _refused(self) -> None:
         self.native_streaming = False

@@ -19,6 +19,11 @@ is over, and appending to or stopping it gets ``message_not_in_streaming_state``
 chunks are kept as a person sees them: the markdown text, and each task card's latest
 state under the plan's title.
 
+Agent sessions: with ``agent_sessions`` on, ``agents.sessions.setStatus`` keeps each
+thread's statuses in order (``sessions``) and titles; off, it answers ``unknown_method``
+as a workspace without them does. :meth:`SlackSender.session_stopped` sends the event
+Slack's own Stop button sends.
+
 ``assistant.threads.setStatus`` shows a status under a thread until it is cleared, the
 bot posts in the thread (Slack clears it then), or ``status_seconds`` pass without a
 refresh; ``status_error`` makes it refuse (e.g. ``missing_scope``). :meth:`SlackStandIn.seen`
@@ -127,6 +132,7 @@ METHOD_TIERS = {
     "chat.appendStream": 4,
     "chat.stopStream": 2,
     "assistant.threads.setStatus": 3,
+    "agents.sessions.setStatus": 3,
 }
 """The tier of each method the stand-in limits (Slack's method reference)."""
 
@@ -194,6 +200,10 @@ class SlackStandIn:
         """(channel, thread) -> status, loading messages, when set (monotonic)."""
         self.status_seconds = STATUS_SECONDS
         self.status_error: str | None = None
+        self.agent_sessions = False
+        self.sessions: dict[tuple[str, str], list[str]] = {}
+        """(channel, thread) -> its agent session's statuses, in order."""
+        self.titles: dict[tuple[str, str], str] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._blocked: dict[str, float] = {}  # method -> refused until (after a scripted 429)
         self.base_url = ""
@@ -438,6 +448,21 @@ class SlackStandIn:
         else:
             self.status.pop(where, None)
         return {}
+
+    def _agents_sessions_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not self.agent_sessions:
+            return {"error": "unknown_method"}
+        if args["status"] not in ("processing", "active", "suspended", "closed"):
+            return {"error": "invalid_status"}
+        where = (args["channel_id"], args["thread_ts"])
+        self.sessions.setdefault(where, []).append(args["status"])
+        if args.get("title"):
+            self.titles[where] = args["title"]
+        return {}
+
+    def session_status(self, channel: str, thread_ts: str) -> str:
+        """The thread's agent session status now ("" for none)."""
+        return (self.sessions.get((channel, thread_ts)) or [""])[-1]
 
     def _replied(self, channel: str, thread_ts: str | None) -> None:
         """The bot wrote in a thread: Slack clears the thread's status."""
@@ -757,6 +782,20 @@ class SlackSender:
             "user": user,
             "channel": f"D{user}",
             "tab": "home",
+            "event_ts": self.ts(),
+        }
+        return await self.event(event)
+
+    async def session_stopped(
+        self, channel: str, thread_ts: str, streams: list[str], user: str = "U0ALICE"
+    ) -> tuple[int, str]:
+        """The ``agent_session_stopped`` event of a click on Slack's own Stop button."""
+        event = {
+            "type": "agent_session_stopped",
+            "user": user,
+            "channel": channel,
+            "thread_ts": thread_ts,
+            "streaming_message_ts": streams,
             "event_ts": self.ts(),
         }
         return await self.event(event)

@@ -1,0 +1,96 @@
+"""Slack's agent surfaces of 2026: agent sessions with Slack's own Stop button, the
+agent messaging experience (Messages tab, context), native charts, files in modals.
+Signed events POSTed to the real Bolt endpoint, the loopback Slack Web API, a real
+redis-server and the loopback LLM."""
+
+from tests import test_slack
+from tests.standins.llm import text, tool_calls
+from tests.support import eventually
+from tests.test_slack import CHANNEL, GPU_JOB
+from tests.test_slack_thread import native, streams
+
+slack, make_bot, bot = test_slack.slack, test_slack.make_bot, test_slack.bot  # its fixtures
+
+
+# ── agent sessions ──────────────────────────────────────────────────────
+
+
+async def test_a_turn_with_an_approval_goes_processing_suspended_processing_active(
+    make_bot, slack, llm
+):
+    slack.agent_sessions = True
+    bot = await make_bot()
+    llm.script(tool_calls(("hf_jobs", GPU_JOB), content="I need a GPU."), text("Job done."))
+    thread, card = await bot.pause_on("train it on a GPU\nplease")
+    assert slack.sessions[(CHANNEL, thread)] == ["processing", "suspended"]
+    assert slack.titles[(CHANNEL, thread)] == "train it on a GPU"
+
+    await bot.send.click(card, card.button_ids()[0])
+    await bot.settle(lambda: "Job done." in bot.answer(thread))
+    assert slack.sessions[(CHANNEL, thread)] == ["processing", "suspended", "processing", "active"]
+
+
+async def test_slacks_own_stop_ends_the_stream_marks_it_and_leaves_the_session_active(
+    make_bot, slack, llm
+):
+    slack.agent_sessions = True
+    bot = await native(make_bot, slack)
+    llm.script(text(" ".join(f"word{i}" for i in range(400)), chunk_size=6, delay=0.05))
+    event = await bot.send.mention("talk for a while")
+    thread = event["ts"]
+    await eventually(lambda: streams(bot, thread) and "word3" in streams(bot, thread)[0].text)
+    assert slack.session_status(CHANNEL, thread) == "processing"
+    assert not any(m.button_ids() for m in bot.thread(thread))  # Slack draws the Stop button
+
+    status, _ = await bot.send.session_stopped(CHANNEL, thread, [streams(bot, thread)[0].ts])
+    assert status == 200
+    await bot.settle(lambda: not streams(bot, thread)[0].streaming)
+    appends = len(slack.called("chat.appendStream"))
+    stream = streams(bot, thread)[0]
+    assert "word399" not in stream.text
+    assert "Stopped" in "\n".join(m.text for m in bot.thread(thread))
+    assert slack.session_status(CHANNEL, thread) == "active"
+    key = f"slack:T0TEAM:{CHANNEL}:{thread}"
+    assert (await bot.rt.runner.status(key))["status"] == "idle"
+    await bot.rt.runner.wait_idle()
+    assert len(slack.called("chat.appendStream")) == appends  # nothing appended after
+
+
+async def test_a_workspace_without_agent_sessions_keeps_the_bots_stop_button_and_is_asked_once(
+    make_bot, slack, llm
+):
+    bot = await native(make_bot, slack)  # the stand-in answers unknown_method
+    llm.default = text(" ".join(f"word{i}" for i in range(60)), chunk_size=6, delay=0.02)
+    first = await bot.send.mention("one")
+    await eventually(lambda: any(m.button_ids() == ["mib:stop"] for m in bot.thread(first["ts"])))
+    await bot.settle(lambda: "word59" in "".join(m.text for m in bot.thread(first["ts"])))
+    second = await bot.send.mention("two")
+    await eventually(lambda: any(m.button_ids() == ["mib:stop"] for m in bot.thread(second["ts"])))
+    await bot.settle(lambda: "word59" in "".join(m.text for m in bot.thread(second["ts"])))
+    assert slack.refused.count(("agents.sessions.setStatus", "unknown_method")) == 1
+    assert slack.sessions == {}
+
+
+async def test_a_transient_session_error_is_not_remembered(make_bot, slack, llm):
+    slack.agent_sessions = True
+    slack.fail_method("agents.sessions.setStatus", "internal_error")
+    bot = await make_bot()
+    llm.default = text("Fine.")
+    first = await bot.send.mention("one")
+    await bot.settle(lambda: "Fine." in bot.answer(first["ts"]))
+    second = await bot.send.mention("two")
+    await bot.settle(lambda: "Fine." in bot.answer(second["ts"]))
+    assert ("agents.sessions.setStatus", "internal_error") in slack.refused
+    assert slack.sessions[(CHANNEL, second["ts"])] == ["processing", "active"]
+    assert slack.session_status(CHANNEL, first["ts"]) in ("", "active")
+
+
+async def test_new_closes_the_agent_session(make_bot, slack, llm):
+    slack.agent_sessions = True
+    bot = await make_bot()
+    llm.script(text("Hello."))
+    event = await bot.send.mention("hi")
+    thread = event["ts"]
+    await bot.settle(lambda: "Hello." in bot.answer(thread))
+    await bot.send.mention("new", thread_ts=thread)
+    await bot.settle(lambda: slack.session_status(CHANNEL, thread) == "closed")
