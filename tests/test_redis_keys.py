@@ -71,6 +71,7 @@ PINNED = [
     (rk.CHANGES, "mib:changes"),
     (rk.HOME_VIEWERS, "mib:home:viewers"),
     (rk.home_round(42), "mib:home:round:42"),
+    (rk.viewing("T01", "U02"), "mib:viewing:T01:U02"),
 ]
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from adapters.slack.frontend import SlackFrontEnd
-from adapters.slack.install import BOT_EVENTS, BOT_SCOPES, manifest_yaml
+from adapters.slack.install import AGENT_EVENTS, BOT_EVENTS, BOT_SCOPES, manifest_yaml
 from adapters.slack.keys import session_key
 from adapters.slack.mrkdwn import from_slack, to_mrkdwn
 from bot.ops.http import build_http_app, serve
@@ -539,7 +539,7 @@ async def test_the_manifest_lists_what_the_adapter_uses(llm, redis_url, slack, t
     )
     manifest = yaml.safe_load(manifest_yaml(settings))
     events = manifest["settings"]["event_subscriptions"]
-    assert events["bot_events"] == BOT_EVENTS
+    assert events["bot_events"] == BOT_EVENTS + AGENT_EVENTS
     assert {"app_mention", "message.im", "message.channels"} <= set(events["bot_events"])
     assert events["request_url"] == "https://bot.example.org/slack/events"
     assert manifest["settings"]["interactivity"]["is_enabled"] is True

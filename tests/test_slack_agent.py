@@ -3,6 +3,8 @@ agent messaging experience (Messages tab, context), native charts, files in moda
 Signed events POSTed to the real Bolt endpoint, the loopback Slack Web API, a real
 redis-server and the loopback LLM."""
 
+from adapters.slack.install import manifest
+from bot.settings import Settings
 from tests import test_slack
 from tests.standins.llm import text, tool_calls
 from tests.support import eventually
@@ -94,3 +96,50 @@ async def test_new_closes_the_agent_session(make_bot, slack, llm):
     await bot.settle(lambda: "Hello." in bot.answer(thread))
     await bot.send.mention("new", thread_ts=thread)
     await bot.settle(lambda: slack.session_status(CHANNEL, thread) == "closed")
+
+
+# ── the agent messaging experience ─────────────────────────────────────
+
+
+def test_the_manifest_declares_the_agent_view_and_slacks_stop_event():
+    agent = manifest(Settings(_env_file=None))
+    assert "agent_view" in agent["features"] and "assistant_view" not in agent["features"]
+    events = agent["settings"]["event_subscriptions"]["bot_events"]
+    assert {"agent_session_stopped", "app_context_changed", "app_home_opened"} <= set(events)
+    assert "assistant_thread_started" not in events
+    assert "assistant:write" in agent["oauth_config"]["scopes"]["bot"]
+
+
+async def test_opening_the_messages_tab_shows_the_suggested_prompts(make_bot, slack):
+    bot = await make_bot(slack_assistant_prompts="Find a model|Explain a log")
+    status, _ = await bot.send.home_opened(tab="messages")
+    assert status == 200
+    await eventually(lambda: slack.called("assistant.threads.setSuggestedPrompts"))
+    (prompts,) = slack.called("assistant.threads.setSuggestedPrompts")
+    assert prompts["channel_id"] == "DU0ALICE" and "thread_ts" not in prompts
+    assert [p["message"] for p in prompts["prompts"]] == ["Find a model", "Explain a log"]
+    assert "ML intern" in prompts["title"]
+    assert slack.homes == {}  # the Home tab is not drawn for the Messages tab
+
+
+async def test_each_tab_message_is_its_own_thread_and_the_agent_knows_the_channel_by_name(
+    make_bot, slack, llm
+):
+    slack.channel_names["C0VIEW"] = "training-runs"
+    bot = await make_bot()
+    status, _ = await bot.send.context_changed("C0VIEW")
+    assert status == 200
+    llm.default = text("On it.")
+    first = await bot.send.direct("What runs in this channel?")
+
+    def answered(event) -> bool:  # the answer is in the thread of the message itself
+        return any("On it." in m.shown() for m in slack.thread(event["channel"], event["ts"]))
+
+    await eventually(lambda: answered(first))
+    second = await bot.send.direct("And another question")
+    await bot.settle(lambda: answered(second))
+
+    asked = [r["messages"][-1]["content"] for r in llm.requests]
+    assert len(asked) == 2 and "another" not in str(llm.requests[1]["messages"][:-1])
+    assert all("#training-runs (<#C0VIEW>)" in a for a in asked)
+    assert not slack.called("conversations.history")  # its name, never its messages

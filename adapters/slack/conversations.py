@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -15,12 +15,14 @@ from adapters.slack.mrkdwn import from_slack
 from adapters.slack.sessions import ACTIVE, title_of
 from adapters.slack.surface import SlackSurfaces
 from bot.attachments import SharedFile
-from bot.output.messages import viewing_channel
 from bot.output.views import NOTHING_RUNNING, help_lines, status_facts
 from bot.platform import call_surface
 from bot.session_key import platform_of
 from bot.turns.commands import parse_command, run_command
 from bot.turns.runner import TurnRunner
+
+if TYPE_CHECKING:
+    from adapters.slack.messages_tab import MessagesTab
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +81,10 @@ class Conversations:
         directory: GroupDirectory,
         *,
         replies_without_mention: bool,
+        tab: MessagesTab | None = None,
     ) -> None:
         self.runner = runner
+        self.tab = tab
         self.store = runner.store
         self.surfaces = surfaces
         self.directory = directory
@@ -98,7 +102,10 @@ class Conversations:
         await ack()
         if event.get("bot_id") or not await self._addressed(event, context):
             return
-        await self.handle(event, context)
+        viewing = None
+        if self.tab is not None and event.get("channel_type") == "im":
+            viewing = await self.tab.viewing(context.team_id, event["user"])
+        await self.handle(event, context, viewing=viewing)
 
     async def on_ignored(self, ack: AsyncAck) -> None:
         """Edits, deletions, bot messages and other subtypes: acknowledged, nothing else."""
@@ -138,8 +145,9 @@ class Conversations:
     async def handle(
         self, event: dict, context: AsyncBoltContext, *, viewing: str | None = None
     ) -> None:
-        """A message for the bot: a command, or a question for the agent. ``viewing`` is the
-        channel the person looks at beside the assistant pane (:mod:`adapters.slack.assistant`)."""
+        """A message for the bot: a command, or a question for the agent. ``viewing`` tells
+        the agent the channel the person looks at beside the chat (the Messages tab,
+        :mod:`adapters.slack.messages_tab`, or the split view's pane)."""
         key = session_key(context.team_id, event)
         text = from_slack(event.get("text", ""), context.bot_user_id)
         files = shared_files(event.get("files") or [])
@@ -148,11 +156,9 @@ class Conversations:
         elif not files and (command := parse_command(text)):
             await self._command(key, event, *command)
         else:
-            if viewing:
-                text = f"{text}\n\n{viewing_channel(viewing)}"
             await self.runner.ask(
                 key,
-                text,
+                f"{text}\n\n{viewing}" if viewing else text,
                 event["user"],
                 thinking=THINKING,
                 files=files,

@@ -67,6 +67,8 @@ Key                               Type     Holds                                
 ``mib:home:viewers``              zset     ``<team>:<user>`` -> when they opened App Home       adapters/slack/home.py          none; entries past a day are removed
 ``mib:home:round:<version>``      string   ``1``: one process redraws App Homes for this        adapters/slack/home.py          60 s
                                            :data:`CHANGES` value
+``mib:viewing:<team>:<user>``     string   the channel a person views beside the bot's          adapters/slack/messages_tab.py  a day, set again on every change
+                                           Messages tab (JSON: id, name)
 ``mib:control``                   pub/sub  ``{"stop": <session>}`` messages: a channel,         bot/turns/runner.py publishes,  nothing is stored
                                            not a key                                            bot/turns/queue.py listens
 ================================  =======  ===================================================  ==============================  =======================================
@@ -294,6 +296,11 @@ def announced(approval_id: str) -> str:
 def job(job_id: str) -> str:
     """A job's card facts."""
     return _k("job", job_id)
+
+
+def viewing(team: str, user: str) -> str:
+    """The channel ``user`` of Slack workspace ``team`` views beside the bot's Messages tab."""
+    return _k("viewing", team, user)
 
 
 def home_round(version: int) -> str:

@@ -188,6 +188,7 @@ class SlackStandIn:
         ] = {}  # envelope id -> the client's ack  # file id -> filename, content, where
         self.usergroups: dict[str, list[str]] = {}
         self.members: dict[str, list[str]] = {}  # channel -> its members (users.conversations)
+        self.channel_names: dict[str, str] = {}  # channel -> its name (conversations.info)
         self.homes: dict[str, dict[str, Any]] = {}  # user -> the App Home view last published
         self.fail_next: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self.streaming_enabled = False
@@ -488,6 +489,12 @@ class SlackStandIn:
         channels = [{"id": c} for c, members in self.members.items() if user in members]
         return {"channels": channels, "response_metadata": {"next_cursor": ""}}
 
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args["channel"]
+        if channel not in self.channel_names:
+            return {"error": "channel_not_found"}
+        return {"channel": {"id": channel, "name": self.channel_names[channel]}}
+
     def _chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = args["message_ts"].replace(".", "")
         return {
@@ -775,16 +782,42 @@ class SlackSender:
         }
         return await self._block_action(on_message(message), action, user)
 
-    async def home_opened(self, user: str = "U0ALICE") -> tuple[int, str]:
-        """The ``app_home_opened`` event of ``user`` opening the bot's Home tab."""
+    async def home_opened(self, user: str = "U0ALICE", tab: str = "home") -> tuple[int, str]:
+        """The ``app_home_opened`` event of ``user`` opening the bot's Home (or Messages) tab."""
         event = {
             "type": "app_home_opened",
             "user": user,
             "channel": f"D{user}",
-            "tab": "home",
+            "tab": tab,
             "event_ts": self.ts(),
         }
         return await self.event(event)
+
+    async def context_changed(self, channel: str, user: str = "U0ALICE") -> tuple[int, str]:
+        """``app_context_changed``: ``user`` now views ``channel`` beside the Messages tab."""
+        event = {
+            "type": "app_context_changed",
+            "user": user,
+            "channel": f"D{user}",
+            "context": {"channel_id": channel, "team_id": TEAM},
+            "event_ts": self.ts(),
+        }
+        return await self.event(event)
+
+    async def direct(self, text: str, user: str = "U0ALICE") -> dict[str, Any]:
+        """A message written in the bot's Messages tab (a DM, not in a thread)."""
+        event = {
+            "type": "message",
+            "channel": f"D{user}",
+            "channel_type": "im",
+            "user": user,
+            "text": text,
+            "ts": self.ts(),
+            "event_ts": "0",
+        }
+        status, _ = await self.event(event)
+        assert status == 200
+        return event
 
     async def session_stopped(
         self, channel: str, thread_ts: str, streams: list[str], user: str = "U0ALICE"
