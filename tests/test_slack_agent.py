@@ -98,6 +98,35 @@ async def test_new_closes_the_agent_session(make_bot, slack, llm):
     await bot.settle(lambda: slack.session_status(CHANNEL, thread) == "closed")
 
 
+# ── no stale task card ──────────────────────────────────────────────────
+
+
+async def test_the_task_card_of_a_call_that_waited_shows_its_approval(make_bot, slack, llm):
+    bot = await native(make_bot, slack)
+    llm.script(tool_calls(("hf_jobs", GPU_JOB), content="I need a GPU."), text("Job done."))
+    thread, card = await bot.pause_on("train it")
+    first = streams(bot, thread)[0]
+    assert [t["status"] for t in first.tasks.values()] == ["pending"]
+    await bot.send.click(card, card.button_ids()[0])
+    await bot.settle(lambda: "Job done." in streams(bot, thread)[-1].text)
+    (task,) = first.tasks.values()
+    assert task["status"] == "complete" and "Approved by <@U0ALICE>" in task["output"]
+    assert task["title"].startswith("hf_jobs")
+    assert first.text == "I need a GPU."  # the text above it is kept
+
+
+async def test_the_task_card_of_a_rejected_call_shows_the_rejection(make_bot, slack, llm):
+    bot = await native(make_bot, slack)
+    llm.script(tool_calls(("hf_jobs", GPU_JOB), content="I need a GPU."), text("Fine."))
+    thread, card = await bot.pause_on("train it")
+    await bot.send.click(card, card.button_ids()[1])  # Reject
+    await eventually(lambda: slack.views)
+    await bot.send.submit(slack.views[-1], {"reason": "too costly"})
+    await bot.settle(lambda: "Fine." in streams(bot, thread)[-1].text)
+    (task,) = streams(bot, thread)[0].tasks.values()
+    assert task["status"] == "error" and "Rejected" in task["output"]
+
+
 # ── the agent messaging experience ─────────────────────────────────────
 
 

@@ -40,6 +40,7 @@ from adapters.slack.rooms import RoomMessages
 from adapters.slack.sessions import ACTIVE, CLOSED, PROCESSING, SUSPENDED, AgentSessions
 from agent import events as ev
 from bot.approvals.card import ApprovalCard
+from bot.approvals.controls import decision_summary
 from bot.attachments import SharedFile
 from bot.platform import (
     RateLimited,
@@ -123,6 +124,19 @@ class StatusPermit:
             )
         self.works = False
         return True
+
+
+def decided_task(task: dict[str, Any], record: ApprovalRecord) -> dict[str, Any]:
+    """A task card (a ``task_update`` chunk) as ``record``'s outcome shows it: a decided
+    call complete (approved) or error (rejected), an undecided one of a closed approval
+    error with why (expired, abandoned)."""
+    if decision := record.decisions.get(task["id"]):
+        status = "complete" if decision.get("approved") else "error"
+        return {**task, "status": status, "output": decision_summary(decision)}
+    waiting = any(t["tool_call_id"] == task["id"] for t in record.tools)
+    if waiting and record.status != "open":
+        return {**task, "status": "error", "output": record.status}
+    return task
 
 
 class SlackSurface(RoomMessages):
@@ -235,7 +249,13 @@ class SlackSurface(RoomMessages):
         )
 
     async def update_approval(self, record: ApprovalRecord) -> None:
+        """Redraw the card; once its calls are decided (or it closed), the stream above it
+        shows their outcome on their task cards too."""
         await self.update(record.platform_ref["ts"], cards.approval_card(ApprovalCard.of(record)))
+        stream = record.platform_ref.get("stream")
+        if stream and (record.decisions or record.status != "open"):
+            tasks = [decided_task(task, record) for task in stream["tasks"]]
+            await self.update(stream["ts"], cards.rewritten_stream(stream["text"], tasks))
 
     async def post_notice(self, text: str) -> None:
         await self._post(cards.notice(text))
@@ -380,14 +400,17 @@ class StreamingSlackSurface(SlackSurface):
         self.shows_stop = stop_control
         self.stop_control: str | None = None
         """The message carrying the Stop button below the stream, while shown."""
+        self._shown: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {}
+        """Each stream of this turn: its text and its task cards (by id), as shown."""
+        self._last_stream: str | None = None
 
     async def stream_start(self, text: str) -> str:
         return await self._start([MarkdownTextChunk(text=text)])
 
     async def stream_append(self, ref: str, text: str) -> None:
-        await self._in_stream(
-            self.client.chat_appendStream, ts=ref, chunks=[MarkdownTextChunk(text=text)]
-        )
+        chunks: list[Chunk] = [MarkdownTextChunk(text=text)]
+        await self._in_stream(self.client.chat_appendStream, ts=ref, chunks=chunks)
+        self._keep(ref, chunks)
 
     async def stream_stop(self, ref: str) -> None:
         await self._in_stream(self.client.chat_stopStream, ts=ref)
@@ -400,7 +423,27 @@ class StreamingSlackSurface(SlackSurface):
         if ref is None:
             return await self._start(chunks)
         await self._in_stream(self.client.chat_appendStream, ts=ref, chunks=chunks)
+        self._keep(ref, chunks)
         return ref
+
+    async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
+        """The card, and what the stream above it shows, so a decision redraws that too."""
+        ref = await super().post_approval(event)
+        if self._last_stream is not None:
+            text, tasks = self._shown[self._last_stream]
+            ref["stream"] = {"ts": self._last_stream, "text": text, "tasks": list(tasks.values())}
+        return ref
+
+    def _keep(self, ts: str, chunks: Sequence[Chunk]) -> None:
+        """Remember what stream ``ts`` shows after ``chunks``."""
+        text, tasks = self._shown.get(ts, ("", {}))
+        for chunk in chunks:
+            if isinstance(chunk, MarkdownTextChunk):
+                text += chunk.text
+            elif isinstance(chunk, TaskUpdateChunk):
+                tasks[chunk.id] = {**tasks.get(chunk.id, {}), **chunk.to_dict()}
+        self._shown[ts] = (text, tasks)
+        self._last_stream = ts
 
     async def clear_status(self) -> None:
         await super().clear_status()
@@ -426,6 +469,7 @@ class StreamingSlackSurface(SlackSurface):
                 self.on_refused()
             raise StreamUnavailable(error) from exc
         self._streamed.add(response["ts"])
+        self._keep(response["ts"], chunks)
         self._status = ""  # a new message in the thread: Slack cleared the status
         if self.shows_stop and self.stop_control is None and not self.in_session:
             self.stop_control = await self._post(cards.stop_control(self.key))

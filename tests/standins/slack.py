@@ -373,6 +373,9 @@ class SlackStandIn:
             return {"error": "streaming_state_conflict"}
         message.text = args.get("text", message.text)
         message.blocks = args.get("blocks") or []
+        cards = [b for b in message.blocks if b.get("type") == "task_card"]
+        if cards:  # a message written again with its task cards as blocks
+            message.tasks = {b["task_id"]: task_of(b) for b in cards}
         return {"ts": args["ts"], "channel": args["channel"]}
 
     def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -606,6 +609,13 @@ class SlackStandIn:
                 thread_ts=args.get("thread_ts"),
             )
         return {"files": [{"id": f["id"]} for f in files]}
+
+
+def task_of(card: dict[str, Any]) -> dict[str, Any]:
+    """A ``task_card`` block as the task chunk a person reads the same way."""
+    output = card.get("output") or {"elements": []}
+    words = [e["text"] for s in output["elements"] for e in s["elements"] if "text" in e]
+    return {**card, "id": card["task_id"], "output": "".join(words)}
 
 
 def button_action(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:
