@@ -21,6 +21,7 @@ from huggingface_hub import JobInfo
 
 from agent.tools.job_watch import MAX_LOG_LINE, STAGES, TERMINAL_STAGES, stage_of
 from bot.approvals.costs import CostEstimator
+from bot.jobs.logmetrics import Metrics
 
 Clock = Callable[[], datetime]
 
@@ -61,6 +62,8 @@ class JobCard:
     """The Hub's status message, e.g. why it failed."""
     latest: tuple[tuple[str, float], ...] = ()
     """The last value of each training metric read from its log."""
+    metrics: Metrics | None = None
+    """The metric series read from its log, for a platform that charts them in the card."""
 
     @property
     def finished(self) -> bool:

@@ -24,6 +24,12 @@ thread's statuses in order (``sessions``) and titles; off, it answers ``unknown_
 as a workspace without them does. :meth:`SlackSender.session_stopped` sends the event
 Slack's own Stop button sends.
 
+Block Kit charts and tables keep Slack's limits: at most 2 ``data_visualization`` blocks a
+message, 6 series a chart, 20 categories, labels of 20 characters, titles of 50; a
+``data_table`` of 2 to 101 rows of at most 20 cells. Past them, or with ``charts_refused``
+(a client that can't draw them), ``chat.postMessage`` and ``chat.update`` answer
+``invalid_blocks``.
+
 ``assistant.threads.setStatus`` shows a status under a thread until it is cleared, the
 bot posts in the thread (Slack clears it then), or ``status_seconds`` pass without a
 refresh; ``status_error`` makes it refuse (e.g. ``missing_scope``). :meth:`SlackStandIn.seen`
@@ -189,6 +195,7 @@ class SlackStandIn:
         self.usergroups: dict[str, list[str]] = {}
         self.members: dict[str, list[str]] = {}  # channel -> its members (users.conversations)
         self.channel_names: dict[str, str] = {}  # channel -> its name (conversations.info)
+        self.charts_refused = False
         self.homes: dict[str, dict[str, Any]] = {}  # user -> the App Home view last published
         self.fail_next: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self.streaming_enabled = False
@@ -347,6 +354,8 @@ class SlackStandIn:
         }
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not self._blocks_valid(args.get("blocks") or []):
+            return {"error": "invalid_blocks"}
         self._replied(args["channel"], args.get("thread_ts"))
         ts = self._new_ts()
         self.messages[ts] = Message(
@@ -371,12 +380,38 @@ class SlackStandIn:
             return {"error": "message_not_found"}
         if self._live(message):
             return {"error": "streaming_state_conflict"}
+        if not self._blocks_valid(args.get("blocks") or []):
+            return {"error": "invalid_blocks"}
         message.text = args.get("text", message.text)
         message.blocks = args.get("blocks") or []
         cards = [b for b in message.blocks if b.get("type") == "task_card"]
         if cards:  # a message written again with its task cards as blocks
             message.tasks = {b["task_id"]: task_of(b) for b in cards}
         return {"ts": args["ts"], "channel": args["channel"]}
+
+    def _blocks_valid(self, blocks: list[dict[str, Any]]) -> bool:
+        """Whether Slack takes these blocks' charts and tables."""
+        charts = [b for b in blocks if b.get("type") == "data_visualization"]
+        if charts and self.charts_refused or len(charts) > 2:
+            return False
+        for block in charts:
+            chart = block["chart"]
+            categories = chart["axis_config"]["categories"]
+            labels = [d["label"] for s in chart["series"] for d in s["data"]]
+            names = [s["name"] for s in chart["series"]]
+            if (
+                len(block["title"]) > 50
+                or len(chart["series"]) > 6
+                or len(categories) > 20
+                or any(len(label) > 20 for label in [*categories, *names])
+                or not set(labels) <= set(categories)
+            ):
+                return False
+        for table in (b for b in blocks if b.get("type") == "data_table"):
+            rows = table["rows"]
+            if not 2 <= len(rows) <= 101 or any(len(row) > 20 for row in rows):
+                return False
+        return True
 
     def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         self.ephemeral.append(args)
