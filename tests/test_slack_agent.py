@@ -7,7 +7,7 @@ from adapters.slack.install import manifest
 from bot.settings import Settings
 from tests import test_slack
 from tests.standins.llm import text, tool_calls
-from tests.support import eventually
+from tests.support import RAN, eventually
 from tests.test_slack import CHANNEL, GPU_JOB
 from tests.test_slack_thread import native, streams
 
@@ -125,6 +125,56 @@ async def test_the_task_card_of_a_rejected_call_shows_the_rejection(make_bot, sl
     await bot.settle(lambda: "Fine." in streams(bot, thread)[-1].text)
     (task,) = streams(bot, thread)[0].tasks.values()
     assert task["status"] == "error" and "Rejected" in task["output"]
+
+
+# ── scripts as files in the edit modal ──────────────────────────────────
+
+
+async def edit_modal(bot, slack, llm, script: str):
+    llm.script(tool_calls(("hf_jobs", {**GPU_JOB, "script": script})), text("Ran it."))
+    thread, card = await bot.pause_on("run my script")
+    await bot.send.click(card, card.button_ids()[2])  # Edit script
+    await eventually(lambda: slack.views)
+    return thread, slack.views[-1]
+
+
+async def test_an_uploaded_script_file_is_what_runs_and_its_digest_is_on_the_card(bot, slack, llm):
+    thread, modal = await edit_modal(bot, slack, llm, "print('original')")
+    (upload,) = [b for b in modal["blocks"] if b.get("block_id") == "script_file"]
+    assert upload["optional"] is True and upload["element"]["max_files"] == 1
+    uploaded = "import torch\nprint('from the file')\n"
+    file = slack.add_file("train.py", uploaded.encode())
+    status, _ = await bot.send.submit(modal, {"script_0": "ignored"}, files={"script_file": [file]})
+    assert status == 200
+    await bot.settle(lambda: "Ran it." in bot.answer(thread))
+    assert RAN == [("hf_jobs", {**GPU_JOB, "script": uploaded})]
+    assert "Approved with an edited script (sha256 " in str(bot.card(thread).blocks)
+    assert slack.downloads[-1][1] == "Bearer xoxb-test"  # fetched with the bot token
+
+
+async def test_a_binary_or_too_big_script_file_is_refused_and_nothing_runs(bot, slack, llm):
+    thread, modal = await edit_modal(bot, slack, llm, "print('original')")
+    big = slack.add_file("huge.py", b"x" * 200_000)
+    status, body = await bot.send.submit(modal, {}, files={"script_file": [big]})
+    assert status == 200 and '"response_action": "errors"' in body.replace('":"', '": "')
+    binary = slack.add_file("model.py", b"\x00\x01\x02 not text")
+    await bot.send.submit(modal, {}, files={"script_file": [binary]})
+    await eventually(lambda: slack.ephemeral)
+    assert "UTF-8 text" in slack.ephemeral[-1]["text"]
+    await bot.rt.runner.wait_idle()
+    assert RAN == [] and "Approve" in str(bot.card(thread).blocks)
+
+
+async def test_a_script_too_long_for_the_inputs_can_be_replaced_by_a_file(bot, slack, llm):
+    long_script = "x = 1\n" * 20_000  # 120,000 characters: more inputs than a modal holds
+    thread, modal = await edit_modal(bot, slack, llm, long_script)
+    inputs = [b for b in modal["blocks"] if b["type"] == "input"]
+    assert [b["element"]["type"] for b in inputs] == ["file_input"]
+    assert inputs[0]["optional"] is False
+    file = slack.add_file("short.py", b"print('short now')\n")
+    await bot.send.submit(modal, {}, files={"script_file": [file]})
+    await bot.settle(lambda: "Ran it." in bot.answer(thread))
+    assert RAN == [("hf_jobs", {**GPU_JOB, "script": "print('short now')\n"})]
 
 
 # ── the agent messaging experience ─────────────────────────────────────

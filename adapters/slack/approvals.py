@@ -12,17 +12,23 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import modals
+from adapters.slack.files import shared_files
 from adapters.slack.keys import session_key
 from adapters.slack.surface import SlackSurfaces
 from bot.approvals.actor import Actor
 from bot.approvals.card import BUTTON_ID
 from bot.approvals.clicks import ModalRequest, Refused, decide_click, modal_request
+from bot.attachments.fetch import FetchFailed, fetch
 from bot.platform import call_surface
 from bot.turns.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
 
 APPROVAL_ACTION = re.compile(f"^{BUTTON_ID}$")
+FILE_UNREADABLE = (
+    "I couldn't take that script file: it must be UTF-8 text of at most "
+    f"{modals.MAX_SCRIPT_BYTES:,} bytes. Nothing ran; the call still waits for a decision."
+)
 GROUP_CACHE_SECONDS = 300.0
 
 
@@ -103,9 +109,32 @@ class Approvals:
         await self._submitted(body, view, approved=False, feedback=modals.submitted_reason(view))
 
     async def on_edit_submitted(self, ack: AsyncAck, body: dict, view: dict) -> None:
+        """Approve with the edited script: the uploaded file's content if one came (a file
+        too big is refused in the modal itself), else the text inputs'."""
+        file = modals.submitted_file(view)
+        if file and (problem := modals.file_problem(file)):
+            await ack(response_action="errors", errors={modals.FILE_BLOCK: problem})
+            return
         await ack()
-        script = modals.submitted_script(view)
+        script = await self._script_file(file) if file else modals.submitted_script(view)
+        if script is None:
+            actor = await self.directory.actor(body["user"])
+            record = await self.runner.store.approval(modals.target_of(view).approval_id)
+            await self._tell(record.session_key if record else None, actor, FILE_UNREADABLE)
+            return
         await self._submitted(body, view, approved=True, edited_script=script)
+
+    async def _script_file(self, file: dict[str, Any]) -> str | None:
+        """The text of a script file uploaded in the modal (with the bot token); None if it
+        can't be read or isn't text."""
+        shared = self.surfaces.with_access(shared_files([file])[0])
+        fetched = await fetch(
+            shared, max_bytes=modals.MAX_SCRIPT_BYTES, session=self.surfaces.client.session
+        )
+        if isinstance(fetched, FetchFailed):
+            logger.info("the uploaded script could not be read: %s", fetched.reason)
+            return None
+        return modals.script_text(fetched.data)
 
     async def _submitted(self, body: dict, view: dict, **decision: Any) -> None:
         """A modal's decision on the call (or calls) it was opened for."""
@@ -132,13 +161,7 @@ class Approvals:
         if request.script is None:
             what = request.what if request.n is None else f"`{request.what}`"
             return modals.reject_modal(approval_id, request.n, what)
-        try:
-            return modals.edit_modal(approval_id, request.n, request.what, request.script)
-        except modals.ScriptTooLong as exc:
-            raise Refused(
-                f"This script can't be edited in Slack ({exc}). Approve or reject it as it "
-                "is, or tell me in the thread what to change."
-            ) from exc
+        return modals.edit_modal(approval_id, request.n, request.what, request.script)
 
     # ── the card and replies ─────────────────────────────────────────────
 

@@ -9,12 +9,12 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from adapters.slack.approvals import GroupDirectory
+from adapters.slack.files import shared_files
 from adapters.slack.keys import session_key
 from adapters.slack.models import ModelMenu
 from adapters.slack.mrkdwn import from_slack
 from adapters.slack.sessions import ACTIVE, title_of
 from adapters.slack.surface import SlackSurfaces
-from bot.attachments import SharedFile
 from bot.output.views import NOTHING_RUNNING, help_lines, status_facts
 from bot.platform import call_surface
 from bot.session_key import platform_of
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 THINKING = "_thinking…_"
-FILES_HINT = (
-    "the Slack app needs the files:read scope: add it to the app "
-    "(`ml-intern-bot manifest slack` prints the manifest) and reinstall it"
-)
 HELP = "\n".join(
     [
         "**Talk to me** by mentioning me; in a thread I'm in, just reply. In a DM, just write.",
@@ -42,22 +38,6 @@ HELP = "\n".join(
         "Costly actions (GPU jobs, repo writes) wait for an approval click.",
     ]
 )
-
-
-def shared_files(files: list[dict[str, Any]]) -> list[SharedFile]:
-    """The files of a message (``file_share``, or a mention with files), to be downloaded
-    with the bot token where the turn runs. A file Slack shows no link for (deleted,
-    hidden by the plan's limit) gets none, and the thread is told it could not be read."""
-    return [
-        SharedFile(
-            name=str(f.get("name") or f.get("title") or f.get("id") or "file"),
-            url=str(f.get("url_private_download") or f.get("url_private") or ""),
-            size=f["size"] if isinstance(f.get("size"), int) else None,
-            mimetype=f.get("mimetype") or None,
-            access_hint=FILES_HINT,
-        )
-        for f in files
-    ]
 
 
 def at_channel_top(event: dict[str, Any]) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -36,6 +35,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import cards
 from adapters.slack.budget import ThreadGate, WorkspaceBudget
+from adapters.slack.files import with_token
 from adapters.slack.rooms import RoomMessages
 from adapters.slack.sessions import ACTIVE, CLOSED, PROCESSING, SUSPENDED, AgentSessions
 from agent import events as ev
@@ -266,8 +266,7 @@ class SlackSurface(RoomMessages):
 
     def with_access(self, file: SharedFile) -> SharedFile:
         """A file shared here, downloaded with the bot token (Slack's ``url_private``)."""
-        token = self.client.token
-        return replace(file, headers={"Authorization": f"Bearer {token}"}) if token else file
+        return with_token(self.client, file)
 
     async def mark_received(self, message: str) -> None:
         """The person's message ``message`` (its ts) gets 👀 (a :class:`bot.platform.Receipts`)."""
@@ -524,6 +523,10 @@ class SlackSurfaces:
 
     def _refused(self) -> None:
         self.native_streaming = False
+
+    def with_access(self, file: SharedFile) -> SharedFile:
+        """A file of this workspace, to be downloaded with the bot token."""
+        return with_token(self.client, file)
 
     async def aclose(self) -> None:
         """Close the Web API client's HTTP session (a :class:`bot.platform.Closing`)."""

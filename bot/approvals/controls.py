@@ -9,6 +9,7 @@ and what goes in the audit trail).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,11 @@ def refusal(tool: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def script_digest(script: str) -> str:
+    """A short fingerprint of a script, so people can tell which version ran."""
+    return "sha256 " + hashlib.sha256(script.encode()).hexdigest()[:12]
+
+
 def decision_summary(decision: dict[str, Any]) -> str:
     """What was decided and by whom, e.g. "✅ Approved by <@U1>" (both platforms' mention syntax)."""
     if decision.get("auto"):
@@ -51,8 +57,8 @@ def decision_summary(decision: dict[str, Any]) -> str:
         return "🔒 Refused by the team's approval rules"
     if not decision.get("approved"):
         verb = "🚫 Rejected"
-    elif decision.get("edited_script"):
-        verb = "✏️ Approved with an edited script"
+    elif script := decision.get("edited_script"):
+        verb = f"✏️ Approved with an edited script ({script_digest(script)})"
     else:
         verb = "✅ Approved"
     return f"{verb} by <@{decision['by']}>"

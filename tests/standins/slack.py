@@ -906,12 +906,20 @@ class SlackSender:
         )
 
     async def submit(
-        self, view: dict[str, Any], values: dict[str, str], *, user: str = "U0ALICE"
+        self,
+        view: dict[str, Any],
+        values: dict[str, str],
+        *,
+        user: str = "U0ALICE",
+        files: dict[str, list[dict[str, Any]]] | None = None,
     ) -> tuple[int, str]:
-        """Submit a modal that was opened, with ``values`` by block id."""
-        state = {
+        """Submit a modal that was opened, with ``values`` by block id (and ``files`` from
+        :meth:`SlackStandIn.add_file` uploaded in its file inputs, by block id)."""
+        state: dict[str, Any] = {
             block: {"text": {"type": "plain_text_input", "value": v}} for block, v in values.items()
-        }  # every input of the bot's modals has the action id "text"
+        }  # every text input of the bot's modals has the action id "text", a file input "file"
+        for block, uploaded in (files or {}).items():
+            state[block] = {"file": {"type": "file_input", "files": uploaded}}
         return await self.interaction(
             {
                 "type": "view_submission",
