@@ -147,7 +147,7 @@ async def test_an_uploaded_script_file_is_what_runs_and_its_digest_is_on_the_car
     status, _ = await bot.send.submit(modal, {"script_0": "ignored"}, files={"script_file": [file]})
     assert status == 200
     await bot.settle(lambda: "Ran it." in bot.answer(thread))
-    assert RAN == [("hf_jobs", {**GPU_JOB, "script": uploaded})]
+    assert [("hf_jobs", {**GPU_JOB, "script": uploaded})] == RAN
     assert "Approved with an edited script (sha256 " in str(bot.card(thread).blocks)
     assert slack.downloads[-1][1] == "Bearer xoxb-test"  # fetched with the bot token
 
