@@ -222,3 +222,71 @@ async def test_each_tab_message_is_its_own_thread_and_the_agent_knows_the_channe
     assert len(asked) == 2 and "another" not in str(llm.requests[1]["messages"][:-1])
     assert all("#training-runs (<#C0VIEW>)" in a for a in asked)
     assert not slack.called("conversations.history")  # its name, never its messages
+
+
+# ── busy channels and busy workspaces ───────────────────────────────────
+
+TEXT_CALLS = ("chat.startStream", "chat.postMessage", "chat.update")
+
+
+def first_text(slack, thread: str) -> int | None:
+    """Where in the stand-in's calls a thread's answer first showed text (a stream, a post,
+    or the edit of its placeholder)."""
+    for i, (method, args) in enumerate(slack.calls):
+        message = slack.messages.get(args.get("ts", ""))
+        where = args.get("thread_ts") or (message.thread_ts if message else None)
+        shown = str(args.get("chunks") or "") + str(args.get("text") or "")
+        if where == thread and method in TEXT_CALLS and "w0" in shown:
+            return i
+    return None
+
+
+async def test_six_threads_in_one_channel_all_show_text_before_any_answer_ends(
+    make_bot, slack, llm
+):
+    slack.enforce_rate_limits()
+    bot = await native(make_bot, slack)
+    llm.default = text(" ".join(f"w{i}" for i in range(30)), chunk_size=3, delay=0.15)
+    events = [await bot.send.mention(f"stream {i}") for i in range(6)]
+    threads = [e["ts"] for e in events]
+    await eventually(
+        lambda: all("w29" in "".join(m.text for m in bot.thread(t)) for t in threads), 60
+    )
+    await bot.rt.runner.wait_idle()
+
+    firsts = [first_text(slack, t) for t in threads]
+    assert None not in firsts
+    ends = [i for i, (method, _) in enumerate(slack.calls) if method == "chat.stopStream"]
+    ends += [
+        i
+        for i, (method, args) in enumerate(slack.calls)
+        if method == "chat.update" and "w29" in str(args.get("text"))
+    ]
+    assert max(firsts) < min(ends)  # nobody waited for another's Tier 2 slot
+    started = len(slack.called("chat.startStream"))
+    assert 1 <= started < 6  # the burst of streams, the rest posted and edited
+    assert slack.rate_limited == {}
+
+
+async def test_a_new_answer_in_a_spent_workspace_is_shown_whole_when_done(make_bot, slack, llm):
+    slack.enforce_rate_limits()
+    bot = await make_bot(slack_edit_interval_ms=100)
+    llm.default = text(" ".join(f"w{i}" for i in range(60)), chunk_size=2, delay=0.1)
+    for i in range(5):  # people's own limits kept
+        await bot.send.mention(f"busy {i}", channel=f"C0BUSY{i}", user=f"U0B{i}")
+    await eventually(lambda: len(slack.called("chat.update")) >= 8)  # the update budget is spent
+    late = await bot.send.mention("late", channel="C0LATE", user="U0LATE")
+    await eventually(
+        lambda: "w59" in "".join(m.text for m in slack.thread("C0LATE", late["ts"])), 30
+    )
+    late_refs = {m.ts for m in slack.thread("C0LATE", late["ts"])}
+    shown = [
+        str(args.get("text"))
+        for method, args in slack.calls
+        if method in ("chat.postMessage", "chat.update")
+        and (args.get("thread_ts") == late["ts"] or args.get("ts") in late_refs)
+        and "w0" in str(args.get("text"))
+    ]
+    assert shown and all("w59" in text_ for text_ in shown)  # never a part: whole, when done
+    assert len(shown) <= 2  # the answer, and its 👍 / 👎
+    assert slack.rate_limited == {}

@@ -17,6 +17,7 @@ turn resumed after the decision streams on in a new message below the card.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -34,7 +35,7 @@ from slack_sdk.models.messages.chunk import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import cards
-from adapters.slack.budget import ThreadGate, WorkspaceBudget
+from adapters.slack.budget import POST, ThreadGate, WorkspaceBudget
 from adapters.slack.files import with_token
 from adapters.slack.rooms import RoomMessages
 from adapters.slack.sessions import ACTIVE, CLOSED, PROCESSING, SUSPENDED, AgentSessions
@@ -77,6 +78,12 @@ TASK_DISPLAY_MODE = "plan"
 """Task cards together in one plan block beside the answer, not ``timeline`` (a card
 between paragraphs): an ML turn makes many tool calls (search, read, run, watch), and
 they read best as one checklist of steps while the answer reads as prose."""
+WRITING_STATUS = "is writing the answer…"
+"""The thread's status while an answer is written to be shown whole (a busy workspace)."""
+WRITING_STATUS_WAIT = 0.5
+"""Seconds that status may wait for its slot of the budget."""
+LATER = "later:"
+"""The ref of an answer not posted yet (shown whole when done)."""
 TASK_STATUS = {"pending": "pending", "running": "in_progress", "done": "complete"}
 """A step's state as a task card's status (anything else is ``error``)."""
 
@@ -171,6 +178,8 @@ class SlackSurface(RoomMessages):
         self.sessions = sessions
         self.title = title
         self._status = ""  # the status this surface set and has not cleared
+        self._later: dict[str, str] = {}  # answers to be posted whole when done: their text
+        self._posted: dict[str, str] = {}  # such an answer's ref -> its message, once posted
         self._session_status = ""  # the agent session status this surface set last
         self._waits = False  # an approval card was posted: the turn waits for it
         self._streamed: set[str] = set()  # messages streamed natively: markdown, not sections
@@ -211,16 +220,50 @@ class SlackSurface(RoomMessages):
         await self.call(self.client.chat_update, channel=self.channel, ts=ts, **payload)
 
     async def post(self, text: str, *, final: bool = False) -> str:
+        """A new answer message (or the placeholder, before any text). When the workspace's
+        ``chat.update`` budget had no room at the answer's first text write, the answer is
+        kept to be posted whole when done (one call), the thread's status saying the bot
+        writes meanwhile; a placeholder it took is edited once, at the end."""
+        if not final and self.gate.writing and self.gate.whole():
+            ref = f"{LATER}{len(self._later) + len(self._posted)}"
+            self._later[ref] = text
+            with contextlib.suppress(StatusUnavailable):
+                await self.set_status(WRITING_STATUS, wait=WRITING_STATUS_WAIT)
+            return ref
         return await self._post(cards.answer(text, None if final else self.key))
 
     async def edit(self, ref: str, text: str, *, final: bool = False) -> None:
+        if ref in self._later:
+            self._later[ref] = text
+            if final:
+                self._posted[ref] = await self._post(cards.answer(text, None))
+                del self._later[ref]
+            return
+        if not final and self.gate.whole():
+            return  # shown whole when done (a busy workspace): the placeholder says it works
+        ref = self._posted.get(ref, ref)
         await self.update(ref, cards.answer(text, None if final else self.key))
 
     async def delete(self, ref: str) -> None:
         """chat.delete: a placeholder no answer took, what a dead worker's turn left."""
-        await self.call(self.client.chat_delete, channel=self.channel, ts=ref)
+        if self._later.pop(ref, None) is None:
+            ref = self._posted.get(ref, ref)
+            await self.call(self.client.chat_delete, channel=self.channel, ts=ref)
 
     async def final_answer(self, ref: str, text: str, turn_id: str) -> None:
+        """👍 / 👎 under the answer; under one posted whole in a busy workspace only if
+        ``chat.update`` has a slot within ``status_wait`` (the answer never waits for it)."""
+        if ref in self._posted:
+            payload = cards.final_answer(text, self.key, turn_id, streamed=False)
+            with contextlib.suppress(TimeoutError):
+                await self.call(
+                    self.client.chat_update,
+                    within=self.status_wait,
+                    channel=self.channel,
+                    ts=self._posted[ref],
+                    **payload,
+                )
+            return
         streamed = ref in self._streamed
         await self.update(ref, cards.final_answer(text, self.key, turn_id, streamed=streamed))
 
@@ -335,6 +378,8 @@ class SlackSurface(RoomMessages):
             await self.session_status(PROCESSING, wait=self.status_wait if wait is None else wait)
         if not self.permit.works:
             raise StatusUnavailable("refused before", lasting=True)
+        if not text and self._later:
+            text = WRITING_STATUS  # the answer is written, to be shown whole
         if not text and not self._status:
             return  # nothing of ours is shown (a reply cleared it)
         try:
@@ -399,6 +444,8 @@ class StreamingSlackSurface(SlackSurface):
         self.shows_stop = stop_control
         self.stop_control: str | None = None
         """The message carrying the Stop button below the stream, while shown."""
+        self._stopper: asyncio.Task[None] | None = None  # posts the Stop message
+        self._stop_posting = False
         self._shown: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {}
         """Each stream of this turn: its text and its task cards (by id), as shown."""
         self._last_stream: str | None = None
@@ -446,11 +493,18 @@ class StreamingSlackSurface(SlackSurface):
 
     async def clear_status(self) -> None:
         await super().clear_status()
+        if self._stopper is not None:
+            stopper, self._stopper = self._stopper, None
+            if not self._stop_posting:
+                stopper.cancel()
+            await asyncio.wait([stopper])
         if self.stop_control is not None:
             stop_ts, self.stop_control = self.stop_control, None
             await self.delete(stop_ts)
 
     async def _start(self, chunks: list[Chunk]) -> str:
+        if not self.budget.take_now("chat.startStream", self.channel, self.key):
+            raise StreamUnavailable("the workspace's chat.startStream budget is spent")
         try:
             response = await self.call(
                 self.client.chat_startStream,
@@ -470,9 +524,16 @@ class StreamingSlackSurface(SlackSurface):
         self._streamed.add(response["ts"])
         self._keep(response["ts"], chunks)
         self._status = ""  # a new message in the thread: Slack cleared the status
-        if self.shows_stop and self.stop_control is None and not self.in_session:
-            self.stop_control = await self._post(cards.stop_control(self.key))
+        if self.shows_stop and self._stopper is None and not self.in_session:
+            self._stopper = asyncio.create_task(self._show_stop())
         return response["ts"]
+
+    async def _show_stop(self) -> None:
+        """Post the Stop message below the stream once answers waiting to be posted in
+        the channel have gone (it never delays another thread's first words)."""
+        await self.budget.reserve_last(POST, self.channel, self.key)
+        self._stop_posting = True
+        self.stop_control = await self._post(cards.stop_control(self.key))
 
     async def _in_stream(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> None:
         """A call on an open stream; Slack saying the stream is over raises StreamClosed."""
