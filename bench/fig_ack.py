@@ -6,6 +6,11 @@ The baseline is a bare aiohttp handler in a child process at the same rates.
 Every event is then accounted for: answered (its answer in the thread), refused (a
 reply saying why), still queued or running in Redis when the drain time ran out, or
 lost (none of these).
+
+Then one workspace under Slack's limits (the stand-in answers 429 past them) with native
+streaming on: mentions at the lowest rate, each in its own channel, must all be answered
+within :data:`LIMITED_DRAIN` seconds of the burst, none lost, no 429: answers that find
+``chat.startStream`` (Tier 2) spent are posted and edited, or shown whole when done.
 """
 
 from __future__ import annotations
@@ -20,7 +25,16 @@ from redis.asyncio import Redis
 from adapters.slack.keys import session_key
 from bench.figure import Figure, below, finished, step, until
 from bench.proc import Usage
-from bench.rig import SECRET, BotProcess, TimedSlack, bot_env, redis_server, standins, streamed
+from bench.rig import (
+    SECRET,
+    BotProcess,
+    TimedSlack,
+    bot_env,
+    last_marker,
+    redis_server,
+    standins,
+    streamed,
+)
 from bench.slackload import Mention, Sent, mentions, post_all
 from bench.stats import ms, ratio, summary
 from bot.output.messages import STORE_DOWN, slow_down, too_long
@@ -28,6 +42,9 @@ from bot.store.sessions import SessionStore
 from tests.standins.slack import TEAM, SlackSender
 
 ANSWER_CHUNKS = 3
+LIMITED_DRAIN = 60.0
+"""Seconds after the burst by which every event in one workspace under Slack's limits
+must be answered."""
 REFUSALS = (STORE_DOWN, too_long(1, 1).split("(")[0], slow_down(1).split(":")[0])
 """How each refusal the bot replies with begins (rate limits are off in the bench, so
 these come only from a failing store or an input the bot can't take)."""
@@ -58,10 +75,14 @@ def _refused(slack: TimedSlack, channels: Iterable[str]) -> set[str]:
     }
 
 
-async def _outcomes(slack: TimedSlack, store: SessionStore, batch: list[Mention]) -> dict:
-    """Each event answered, refused, still queued or running, or lost."""
+async def _outcomes(
+    slack: TimedSlack, store: SessionStore, batch: list[Mention], answered: set[str] | None = None
+) -> dict:
+    """Each event answered (``answered``: the channels; else those whose answer's last edit
+    shows its last chunk), refused, still queued or running, or lost."""
     channels = [m.channel for m in batch]
-    answered = finished(slack, channels, ANSWER_CHUNKS)
+    if answered is None:
+        answered = finished(slack, channels, ANSWER_CHUNKS)
     refused = _refused(slack, channels) - answered
     open_ = [m for m in batch if m.channel not in answered | refused]
     waiting = [
@@ -104,6 +125,16 @@ async def run(rates: tuple[int, ...], seconds: float, drain_timeout: float) -> F
                         bot, slack, store, sender, rate, seconds, drain_timeout, baseline[rate]
                     )
             await store.redis.aclose()
+    fig.results["limits enforced"] = limited = await _limited(sender, min(rates), seconds)
+    fig.target(
+        f"one workspace under Slack's limits at {min(rates)} events/s: answered within "
+        f"{LIMITED_DRAIN:g} s of the burst, lost, 429s",
+        "all, 0, 0",
+        [limited["answered"], limited["outcomes"]["lost"], limited["rate_limited_429"]],
+        limited["answered"] == limited["events"]
+        and limited["outcomes"]["lost"] == 0
+        and limited["rate_limited_429"] == 0,
+    )
     top = fig.results.get(f"{max(rates)}/s", {})
     fig.target(
         f"ack p99 at {max(rates)} events/s",
@@ -121,6 +152,50 @@ async def run(rates: tuple[int, ...], seconds: float, drain_timeout: float) -> F
         all(below(p, 150) for p in placeholder_p50) if placeholder_p50 else None,
     )
     return fig
+
+
+def shown_whole(slack: TimedSlack, channels: Iterable[str]) -> set[str]:
+    """The channels whose answer shows its last chunk now, however it was written (a
+    native stream, a post edited, or a post of the whole answer)."""
+    wanted = set(channels)
+    return {
+        m.channel
+        for m in list(slack.messages.values())
+        if m.channel in wanted and last_marker(m.text) >= ANSWER_CHUNKS
+    }
+
+
+async def _limited(sender: SlackSender, rate: int, seconds: float) -> dict:
+    """Mentions at ``rate`` for ``seconds`` in one workspace under Slack's limits."""
+    step(f"the bot at {rate} events/s, one workspace under Slack's limits, native streams on")
+    with redis_server() as redis, tempfile.TemporaryDirectory() as data:
+        async with standins() as (llm, slack):
+            llm.default = streamed(ANSWER_CHUNKS, 20)
+            slack.streaming_enabled = True
+            slack.enforce_rate_limits()
+            env = bot_env(redis.url, llm, slack, Path(data), slack_native_streaming=1)
+            store = SessionStore(Redis.from_url(redis.url))
+            async with BotProcess(env) as bot:
+                batch = mentions(sender, max(1, int(rate * seconds)), f"CL{rate}X")
+                channels = [m.channel for m in batch]
+                await post_all(bot.events_url, batch, rate)
+                burst_end = time.monotonic()
+                await until(lambda: len(shown_whole(slack, channels)) == len(batch), LIMITED_DRAIN)
+                after = time.monotonic() - burst_end
+                answered = shown_whole(slack, channels)
+                outcomes = await _outcomes(slack, store, batch, answered)
+            await store.redis.aclose()
+            methods: dict[str, int] = {}
+            for call in slack.timeline:
+                methods[call.method] = methods.get(call.method, 0) + 1
+    return {
+        "events": len(batch),
+        "answered": len(answered),
+        "seconds_after_burst": round(after, 1),
+        "outcomes": outcomes,
+        "rate_limited_429": sum(slack.rate_limited.values()),
+        "calls": methods,
+    }
 
 
 async def _at_rate(bot, slack, store, sender, rate, seconds, drain_timeout, baseline) -> dict:
