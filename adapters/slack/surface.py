@@ -524,8 +524,13 @@ class StreamingSlackSurface(SlackSurface):
         self._streamed.add(response["ts"])
         self._keep(response["ts"], chunks)
         self._status = ""  # a new message in the thread: Slack cleared the status
-        if self.shows_stop and self._stopper is None and not self.in_session:
-            self._stopper = asyncio.create_task(self._show_stop())
+        if self.shows_stop and self.stop_control is None and self._stopper is None:
+            if self.in_session:
+                pass  # Slack shows its own Stop button
+            elif self.budget.take_now(POST, self.channel, self.key):
+                self.stop_control = await self._post(cards.stop_control(self.key))
+            else:  # the channel's posts are busy: answers first
+                self._stopper = asyncio.create_task(self._show_stop())
         return response["ts"]
 
     async def _show_stop(self) -> None:
