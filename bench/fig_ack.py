@@ -23,7 +23,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from adapters.slack.keys import session_key
-from bench.figure import Figure, below, finished, step, until
+from bench.figure import Figure, below, step, until
 from bench.proc import Usage
 from bench.rig import (
     SECRET,
@@ -75,14 +75,11 @@ def _refused(slack: TimedSlack, channels: Iterable[str]) -> set[str]:
     }
 
 
-async def _outcomes(
-    slack: TimedSlack, store: SessionStore, batch: list[Mention], answered: set[str] | None = None
-) -> dict:
-    """Each event answered (``answered``: the channels; else those whose answer's last edit
-    shows its last chunk), refused, still queued or running, or lost."""
+async def _outcomes(slack: TimedSlack, store: SessionStore, batch: list[Mention]) -> dict:
+    """Each event answered (its answer shows its last chunk), refused, still queued or
+    running, or lost."""
     channels = [m.channel for m in batch]
-    if answered is None:
-        answered = finished(slack, channels, ANSWER_CHUNKS)
+    answered = shown_whole(slack, channels)
     refused = _refused(slack, channels) - answered
     open_ = [m for m in batch if m.channel not in answered | refused]
     waiting = [
@@ -118,7 +115,7 @@ async def run(rates: tuple[int, ...], seconds: float, drain_timeout: float) -> F
             async with BotProcess(env) as bot:
                 warm = mentions(sender, 3, "CWARMX")
                 await post_all(bot.events_url, warm)
-                await until(lambda: len(finished(slack, [m.channel for m in warm], 3)) == 3, 30)
+                await until(lambda: len(shown_whole(slack, [m.channel for m in warm])) == 3, 30)
                 for rate in rates:
                     step(f"the bot at {rate} events/s")
                     fig.results[f"{rate}/s"] = await _at_rate(
@@ -142,9 +139,10 @@ async def run(rates: tuple[int, ...], seconds: float, drain_timeout: float) -> F
         top.get("ack_ms", {}).get("p99"),
         below(top.get("ack_ms", {}).get("p99"), 50),
     )
-    lost = [r["outcomes"]["lost"] for r in fig.results.values()]
+    rated = [fig.results[f"{rate}/s"] for rate in rates]
+    lost = [r["outcomes"]["lost"] for r in rated]
     fig.target("events lost (every rate)", "0", lost, all(n == 0 for n in lost) if lost else None)
-    placeholder_p50 = [r["placeholder_ms"]["p50"] for r in fig.results.values()]
+    placeholder_p50 = [r["placeholder_ms"]["p50"] for r in rated]
     fig.target(
         "placeholder p50 (every rate)",
         "< 150 ms",
@@ -183,7 +181,7 @@ async def _limited(sender: SlackSender, rate: int, seconds: float) -> dict:
                 await until(lambda: len(shown_whole(slack, channels)) == len(batch), LIMITED_DRAIN)
                 after = time.monotonic() - burst_end
                 answered = shown_whole(slack, channels)
-                outcomes = await _outcomes(slack, store, batch, answered)
+                outcomes = await _outcomes(slack, store, batch)
             await store.redis.aclose()
             methods: dict[str, int] = {}
             for call in slack.timeline:
@@ -207,11 +205,11 @@ async def _at_rate(bot, slack, store, sender, rate, seconds, drain_timeout, base
     channels = [m.channel for m in batch]
 
     def replied() -> int:
-        return len(finished(slack, channels, ANSWER_CHUNKS) | _refused(slack, channels))
+        return len(shown_whole(slack, channels) | _refused(slack, channels))
 
     await until(lambda: replied() == len(batch), drain_timeout)
     drained = time.monotonic() - started
-    done = len(finished(slack, channels, ANSWER_CHUNKS))
+    done = len(shown_whole(slack, channels))
     await usage.stop()
     ack = summary([ms(s.latency) for s in sent])
     inside = await bot.probe()

@@ -43,6 +43,8 @@ METHOD_TIERS = {
 POST = "chat.postMessage"
 POSTS_PER_SECOND = 1.0
 """``chat.postMessage`` per channel."""
+POST_BURST = 2.0
+"""Posts a channel takes at once (Slack allows short bursts above one a second)."""
 BURST_SECONDS = 9.0
 """A method's lane may spend this many seconds' worth of calls at once: Slack welcomes
 sporadic bursts of about 10 seconds' worth; 9 keeps a margin."""
@@ -122,7 +124,7 @@ class WorkspaceBudget:
     def lane(self, method: str, channel: str = "") -> Lane | None:
         """The lane of ``method`` (of ``channel`` for posts); None for a method not budgeted."""
         if method == POST:
-            name, rate, burst = f"{POST}:{channel}", POSTS_PER_SECOND, 1.0
+            name, rate, burst = f"{POST}:{channel}", POSTS_PER_SECOND, POST_BURST
         elif method in METHOD_TIERS:
             name, rate = method, TIER_PER_MINUTE[METHOD_TIERS[method]] / 60
             burst = max(1.0, rate * BURST_SECONDS)
