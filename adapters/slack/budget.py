@@ -43,8 +43,9 @@ METHOD_TIERS = {
 POST = "chat.postMessage"
 POSTS_PER_SECOND = 1.0
 """``chat.postMessage`` per channel."""
-POST_BURST = 2.0
-"""Posts a channel takes at once (Slack allows short bursts above one a second)."""
+POST_BURST = 1.0
+"""Posts a channel takes at once: Slack allows short bursts, but a second post at once
+leaves no room for the jitter of requests in flight."""
 BURST_SECONDS = 9.0
 """A method's lane may spend this many seconds' worth of calls at once: Slack welcomes
 sporadic bursts of about 10 seconds' worth; 9 keeps a margin."""
