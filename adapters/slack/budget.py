@@ -221,8 +221,8 @@ class ThreadGate:
         api = TEXT_CALLS.get(method)
         if api == "chat.startStream":  # never waited for: without a slot now, no stream
             self.budget.take_now(api, self.channel, self.thread)
-        elif api == "chat.update" and self.whole():
-            pass  # nothing is shown until the answer is done
+        elif api in ("chat.update", POST) and self.whole():
+            pass  # nothing is shown until the answer is done: no slot is held for it
         elif api:
             await self.budget.reserve(api, self.channel, self.thread)
         self._next_text = time.monotonic() + self.interval

@@ -251,21 +251,17 @@ class SlackSurface(RoomMessages):
             await self.call(self.client.chat_delete, channel=self.channel, ts=ref)
 
     async def final_answer(self, ref: str, text: str, turn_id: str) -> None:
-        """👍 / 👎 under the answer; under one posted whole in a busy workspace only if
-        ``chat.update`` has a slot within ``status_wait`` (the answer never waits for it)."""
-        if ref in self._posted:
-            payload = cards.final_answer(text, self.key, turn_id, streamed=False)
-            with contextlib.suppress(TimeoutError):
-                await self.call(
-                    self.client.chat_update,
-                    within=self.status_wait,
-                    channel=self.channel,
-                    ts=self._posted[ref],
-                    **payload,
-                )
-            return
-        streamed = ref in self._streamed
-        await self.update(ref, cards.final_answer(text, self.key, turn_id, streamed=streamed))
+        """👍 / 👎 under the answer, if ``chat.update`` has a slot within ``status_wait``:
+        in a busy workspace the turn doesn't wait longer for a nicety."""
+        payload = cards.final_answer(text, self.key, turn_id, streamed=ref in self._streamed)
+        with contextlib.suppress(TimeoutError):
+            await self.call(
+                self.client.chat_update,
+                within=self.status_wait,
+                channel=self.channel,
+                ts=self._posted.get(ref, ref),
+                **payload,
+            )
 
     async def post_line(self, ref: str | None, text: str) -> str:
         if ref is None:
