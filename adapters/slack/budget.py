@@ -9,9 +9,7 @@ blocks its method's lane for ``Retry-After`` seconds, for every thread of the wo
 
 A thread's surface waits on a :class:`ThreadGate`: the renderer's ``ready`` takes the
 next slot of the method its text write will call (then shows its newest text in it) and
-keeps the thread's own pace, at most one text write per ``interval``; an edit on the way
-is skipped when ``chat.update`` has no slot free then (the final edit waits its turn). A
-new answer never
+keeps the thread's own pace, at most one text write per ``interval``. A new answer never
 waits for ``chat.startStream`` (Tier 2): without a slot free now it is posted and edited
 instead, and when ``chat.update`` has no room either it is posted whole when done
 (:mod:`adapters.slack.surface`). So no thread waits for its first words on another's
@@ -199,9 +197,6 @@ class ThreadGate:
         self.thread = thread
         self.interval = interval
         self._whole: bool | None = None  # decided at the answer's first text write
-        self.skip_edit = False
-        """The next edit on the way is skipped: ``chat.update`` had no free slot (the
-        final edit always goes, in its turn)."""
         self._next_text = 0.0
 
     async def wait(self, method: str = "") -> None:
@@ -228,8 +223,6 @@ class ThreadGate:
             self.budget.take_now(api, self.channel, self.thread)
         elif api in ("chat.update", POST) and self.whole():
             pass  # nothing is shown until the answer is done: no slot is held for it
-        elif api == "chat.update":  # an edit on the way goes only if a slot is free now
-            self.skip_edit = not self.budget.take_now(api, self.channel, self.thread)
         elif api:
             await self.budget.reserve(api, self.channel, self.thread)
         self._next_text = time.monotonic() + self.interval

@@ -239,8 +239,8 @@ class SlackSurface(RoomMessages):
                 self._posted[ref] = await self._post(cards.answer(text, None))
                 del self._later[ref]
             return
-        if not final and (self.gate.whole() or self.gate.skip_edit):
-            return  # a busy workspace: shown when done, or at the next free slot
+        if not final and self.gate.whole():
+            return  # shown whole when done (a busy workspace): the placeholder says it works
         ref = self._posted.get(ref, ref)
         await self.update(ref, cards.answer(text, None if final else self.key))
 
