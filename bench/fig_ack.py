@@ -7,8 +7,13 @@ turns at once (the default, 8) and the rest wait in Redis. The baseline is a bar
 aiohttp handler in a child process at the same rates. Every accepted event (HTTP 200)
 is then accounted for: answered (its answer in the thread), refused (a reply saying
 why), still queued or running in Redis when the drain time ran out, or lost (none of
-these). A last row runs the top rate with the budget on against a stand-in enforcing
+these). A row runs the top rate with the budget on against a stand-in enforcing
 Slack's limits (one workspace, Slack's limits).
+
+Then one workspace under Slack's limits (the stand-in answers 429 past them) with native
+streaming on: mentions at the lowest rate, each in its own channel, must all be answered
+within :data:`LIMITED_DRAIN` seconds of the burst, none lost, no 429: answers that find
+``chat.startStream`` (Tier 2) spent are posted and edited, or shown whole when done.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ from tests.standins.slack import TEAM, SlackSender
 ANSWER_CHUNKS = 3
 LOST_SHOWN = 5
 """Lost events whose Slack calls the results list (to tell why)."""
+LIMITED_DRAIN = 60.0
+"""Seconds after the burst by which every event in one workspace under Slack's limits
+must be answered."""
 REFUSALS = (STORE_DOWN, too_long(1, 1).split("(")[0], slow_down(1).split(":")[0])
 """How each refusal the bot replies with begins (rate limits are off in the bench, so
 these come only from a failing store or an input the bot can't take)."""
@@ -122,12 +130,14 @@ async def run(rates: tuple[int, ...], seconds: float, drain_timeout: float) -> F
     fig.results |= await _bot(sender, rates, seconds, drain_timeout, baseline, limits=False)
     budgeted = await _bot(sender, (top,), seconds, drain_timeout, baseline, limits=True)
     fig.results[f"{top}/s, {ONE_WORKSPACE}"] = budgeted[f"{top}/s"]
+    limited = await _limited(sender, min(rates), seconds)
     lowest = fig.results[f"{min(rates)}/s"]["answer_ms"]
-    for result in fig.results.values():
+    for result in (fig.results[k] for k in fig.results if k != "limits enforced"):
         answer = result["answer_ms"]
         result[f"answer_vs_{min(rates)}_per_s"] = {
             q: ratio(answer[q], lowest[q]) for q in ("p50", "p99")
         }
+    fig.results["limits enforced"] = limited
     _targets(fig, rates)
     return fig
 
@@ -173,6 +183,16 @@ def _targets(fig: Figure, rates: tuple[int, ...]) -> None:
             budgeted["placeholder_ms"]["p50"],
         ],
         None,
+    )
+    limited = fig.results["limits enforced"]
+    fig.target(
+        f"{ONE_WORKSPACE}, {min(rates)} events/s, native streams: answered within "
+        f"{LIMITED_DRAIN:g} s of the burst, lost, 429s",
+        "all, 0, 0",
+        [limited["answered"], limited["outcomes"]["lost"], limited["rate_limited_429"]],
+        limited["answered"] == limited["events"]
+        and limited["outcomes"]["lost"] == 0
+        and limited["rate_limited_429"] == 0,
     )
 
 
@@ -263,4 +283,39 @@ async def _at_rate(bot, slack, store, sender, rate, seconds, drain_timeout, base
         "bot_cpu_percent": usage.cpu_percent,
         "bot_peak_rss_mb": usage.peak_rss_mb,
         "rate_limited_429": sum(slack.rate_limited.values()),
+    }
+
+
+async def _limited(sender: SlackSender, rate: int, seconds: float) -> dict:
+    """Mentions at ``rate`` for ``seconds`` in one workspace under Slack's limits."""
+    step(f"the bot at {rate} events/s, one workspace under Slack's limits, native streams on")
+    with redis_server() as redis, tempfile.TemporaryDirectory() as data:
+        async with standins(limits=True) as (llm, slack):
+            llm.default = streamed(ANSWER_CHUNKS, 20)
+            slack.streaming_enabled = True
+            env = bot_env(redis.url, llm, slack, Path(data), slack_native_streaming=1)
+            store = SessionStore(Redis.from_url(redis.url))
+            async with BotProcess(env) as bot:
+                batch = mentions(sender, max(1, int(rate * seconds)), f"CL{rate}X")
+                channels = [m.channel for m in batch]
+                await post_all(bot.events_url, batch, rate)
+                burst_end = time.monotonic()
+                await until(
+                    lambda: len(finished(slack, channels, ANSWER_CHUNKS)) == len(batch),
+                    LIMITED_DRAIN,
+                )
+                after = time.monotonic() - burst_end
+                answered = finished(slack, channels, ANSWER_CHUNKS)
+                outcomes = await _outcomes(slack, store, batch)
+            await store.redis.aclose()
+            methods: dict[str, int] = {}
+            for call in slack.timeline:
+                methods[call.method] = methods.get(call.method, 0) + 1
+    return {
+        "events": len(batch),
+        "answered": len(answered),
+        "seconds_after_burst": round(after, 1),
+        "outcomes": outcomes,
+        "rate_limited_429": sum(slack.rate_limited.values()),
+        "calls": methods,
     }

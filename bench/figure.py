@@ -56,8 +56,14 @@ async def until(predicate: Callable[[], bool], within: float, every: float = 0.1
 
 
 def finished(slack: TimedSlack, channels: Iterable[str], last: int) -> set[str]:
-    """The channels whose answer shows chunk ``last`` already."""
-    return set(answered_at(slack, channels, last))
+    """The channels whose answer shows chunk ``last`` now, however it was written (a
+    native stream, a post edited, or a post of the whole answer)."""
+    wanted = set(channels)
+    return {
+        m.channel
+        for m in list(slack.messages.values())
+        if m.channel in wanted and last_marker(m.text) >= last
+    }
 
 
 def answered_at(slack: TimedSlack, channels: Iterable[str], last: int) -> dict[str, float]:

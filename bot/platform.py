@@ -321,6 +321,15 @@ class JobCards(Protocol):
 
 
 @runtime_checkable
+class MetricCharts(Protocol):
+    """Optional capability of a :class:`JobCards` surface: the card charts the job's metrics
+    (``card.metrics``) natively; ``charted`` says whether the card it drew last did (else
+    the job's summary attaches the PNG chart)."""
+
+    charted: bool
+
+
+@runtime_checkable
 class Pings(Protocol):
     """Optional capability of a :class:`Surface`: a notice that notifies the people it is for.
 

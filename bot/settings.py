@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -117,20 +117,21 @@ class Settings(BaseSettings):
     slack_public_url: str | None = Field(
         None, description="Public base URL of this bot, for the manifest's request URLs"
     )
-    slack_assistant: bool = Field(
-        False,
-        description="Serve Slack's AI-app split view (needs Agents & AI Apps on for the app)",
+    slack_assistant_view: Literal["agent", "split"] = Field(
+        "agent",
+        description="Slack's AI surface: the agent messaging experience (agent) or the older "
+        "split view (split, for apps that have it)",
     )
     slack_assistant_greeting: str = Field(
         "Hi! I'm your ML intern: I search the Hub, read and write repos and run HF Jobs "
         "(anything costly waits for an approval click). What are we working on?",
-        description="The first message of a thread started from the assistant pane",
+        description="The greeting of the Messages tab (or of a split-view thread)",
     )
     slack_assistant_prompts: str = Field(
         "Find a small model for text classification on the Hub"
         "|Why did my training loss diverge? (share the log)"
         "|Fine-tune a model on my dataset with an HF Job",
-        description="Suggested prompts in the assistant pane, separated by |",
+        description="Suggested prompts in the Messages tab (or split view), separated by |",
     )
 
     # Discord

@@ -31,6 +31,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.approvals.rules",
             "bot.attachments",
             "bot.jobs.card",
+            "bot.jobs.logmetrics",
         ),
     ),
     (

@@ -304,6 +304,7 @@ async def test_a_job_card_lives_in_its_thread_and_its_summary_charts_the_metrics
 ):
     hub.job_stage_seconds = 0.6
     hub.job_logs = [*hub.job_logs, f"Pushed to {hub.url}/{USER}/tiny-model/commit/abc123"]
+    slack.charts_refused = True  # Slack answers invalid_blocks to native charts: the PNG
     bot = await make_bot(tools=hub_tools(hub, tmp_path), hf_endpoint=hub.url, hf_token=TOKEN)
     thread, job_id = await start_job(bot, llm, hub)
 
@@ -316,6 +317,8 @@ async def test_a_job_card_lives_in_its_thread_and_its_summary_charts_the_metrics
     assert "📈 loss 0.9 · learning_rate 1e-05 · grad_norm 1.1" in shown
     assert f"📦 Wrote {hub.url}/{USER}/tiny-model" in shown
     assert card.button_ids() == [f"mib:joblogs:{job_id}"]  # no Cancel once it ended
+    assert not [b for b in card.blocks if b["type"] == "data_visualization"]
+    assert ("chat.update", "invalid_blocks") in slack.refused
 
     await eventually(lambda: any(u.get("thread_ts") for u in slack.uploads.values()))
     summary = next(
@@ -333,6 +336,38 @@ async def test_a_job_card_lives_in_its_thread_and_its_summary_charts_the_metrics
         "loss by step; learning_rate by step; grad_norm by step"
     )  # the axes of its plots, as drawn
     assert await bot.rt.store.background() == []  # the watch is over
+
+
+async def test_a_job_card_charts_the_metrics_natively_within_slacks_limits(
+    make_bot, llm, slack, hub, tmp_path
+):
+    hub.job_stage_seconds = 0.6
+    hub.job_logs = [
+        *(f'{{"step": {n}, "loss": {3 - n / 20}, "eval_loss": {3.1 - n / 20}}}' for n in range(50)),
+        *(f'{{"step": {n}, "learning_rate_of_the_scheduler": 1e-5}}' for n in range(50)),
+    ]
+    bot = await make_bot(tools=hub_tools(hub, tmp_path), hf_endpoint=hub.url, hf_token=TOKEN)
+    thread, job_id = await start_job(bot, llm, hub)
+    await eventually(lambda: "completed" in job_cards(bot, thread)[0].shown(), 15)
+    await bot.rt.runner.wait_idle()
+    await eventually(lambda: any(m.text.startswith(f"✅ Job {job_id}") for m in bot.thread(thread)))
+
+    (card,) = job_cards(bot, thread)
+    losses, others = [b for b in card.blocks if b["type"] == "data_visualization"]
+    assert [s["name"] for s in losses["chart"]["series"]] == ["loss", "eval_loss"]
+    assert len(losses["chart"]["axis_config"]["categories"]) == 20  # 50 steps downsampled
+    last = losses["chart"]["series"][0]["data"][-1]
+    assert last["label"] == "step 49" and last["value"] == pytest.approx(0.55)
+    assert [s["name"] for s in others["chart"]["series"]] == ["learning_rate_of_th…"]
+    (table,) = [b for b in card.blocks if b["type"] == "data_table"]
+    assert [row[0]["text"] for row in table["rows"]] == [
+        "metric",
+        "loss",
+        "eval_loss",
+        "learning_rate_of_the_scheduler",
+    ]
+    assert ("chat.update", "invalid_blocks") not in slack.refused  # the stand-in's limits held
+    assert not [u for u in slack.uploads.values() if u["filename"].endswith("-metrics.png")]
 
 
 async def test_cancel_is_a_decision_under_the_rules_and_is_audited(

@@ -232,7 +232,8 @@ async def test_the_bot_closes_each_stream_before_slack_would(streaming, slack, l
     assert_whole(streaming, said)
     stops = slack.called("chat.stopStream")
     assert len(stops) >= 10 * MINUTE // (3 * MINUTE) + 1  # a new stream every 3 "minutes"
-    assert slack.refused == []  # each stream stopped while Slack still took it
+    refused = [r for r in slack.refused if r[0] != "agents.sessions.setStatus"]
+    assert refused == []  # each stream stopped while Slack still took it
 
 
 async def test_streams_slack_ends_early_go_on_in_new_messages(streaming, slack, llm):

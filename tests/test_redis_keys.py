@@ -77,6 +77,7 @@ PINNED = [
     (rk.SANDBOX_WARMING, "mib:sandbox:warming"),
     (rk.SANDBOX_SWEEP, "mib:sandbox:sweep"),
     (rk.SANDBOX_ORPHANS, "mib:sandbox:orphans"),
+    (rk.viewing("T01", "U02"), "mib:viewing:T01:U02"),
 ]
 
 

@@ -8,7 +8,7 @@ import asyncio
 import io
 import json
 
-from adapters.slack.conversations import FILES_HINT
+from adapters.slack.files import FILES_HINT
 from agent.loop import Agent
 from agent.sandbox.files import session_dirname
 from bot.platforms import platforms

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from adapters.slack.frontend import SlackFrontEnd
-from adapters.slack.install import BOT_EVENTS, BOT_SCOPES, manifest_yaml
+from adapters.slack.install import AGENT_EVENTS, BOT_EVENTS, BOT_SCOPES, manifest_yaml
 from adapters.slack.keys import session_key
 from adapters.slack.mrkdwn import from_slack, to_mrkdwn
 from bot.ops.http import build_http_app, serve
@@ -366,7 +366,11 @@ async def test_a_script_over_3000_characters_is_edited_in_parts_and_runs_byte_fo
     await bot.send.click(card, card.button_ids()[2])
     await eventually(lambda: bot.slack.views)
     modal = bot.slack.views[0]
-    inputs = [b for b in modal["blocks"] if b["type"] == "input"]
+    inputs = [
+        b
+        for b in modal["blocks"]
+        if b["type"] == "input" and b["element"]["type"] == "plain_text_input"
+    ]
     assert len(inputs) >= 2
     parts = {b["block_id"]: b["element"]["initial_value"] for b in inputs}
     assert all(len(v) <= 3000 for v in parts.values())
@@ -570,7 +574,7 @@ async def test_the_manifest_lists_what_the_adapter_uses(llm, redis_url, slack, t
     )
     manifest = yaml.safe_load(manifest_yaml(settings))
     events = manifest["settings"]["event_subscriptions"]
-    assert events["bot_events"] == BOT_EVENTS
+    assert events["bot_events"] == BOT_EVENTS + AGENT_EVENTS
     assert {"app_mention", "message.im", "message.channels"} <= set(events["bot_events"])
     assert events["request_url"] == "https://bot.example.org/slack/events"
     assert manifest["settings"]["interactivity"]["is_enabled"] is True

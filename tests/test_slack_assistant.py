@@ -45,7 +45,9 @@ def user_message(text_: str, ts: str) -> dict:
 
 
 async def test_a_pane_thread_is_greeted_titled_and_knows_the_channel_viewed(make_bot, llm):
-    bot = await make_bot(slack_assistant=True, slack_assistant_prompts="Find a model|Explain a log")
+    bot = await make_bot(
+        slack_assistant_view="split", slack_assistant_prompts="Find a model|Explain a log"
+    )
     status, _ = await bot.send.event(pane_event("assistant_thread_started", "C0VIEW1"))
     assert status == 200
     await bot.settle(lambda: bot.slack.called("assistant.threads.setSuggestedPrompts"))
@@ -71,12 +73,11 @@ async def test_a_pane_thread_is_greeted_titled_and_knows_the_channel_viewed(make
     assert len(bot.slack.called("assistant.threads.setTitle")) == 1  # titled once
 
 
-def test_the_manifest_asks_for_the_pane_only_when_it_is_on():
-    off = manifest(Settings(_env_file=None))
-    on = manifest(Settings(_env_file=None, slack_assistant=True))
-    assert "assistant:write" not in off["oauth_config"]["scopes"]["bot"]
-    assert "assistant_view" not in off["features"]
-    assert "assistant:write" in on["oauth_config"]["scopes"]["bot"]
-    events = on["settings"]["event_subscriptions"]["bot_events"]
+def test_the_manifest_asks_for_the_split_view_only_when_chosen():
+    agent = manifest(Settings(_env_file=None))
+    split = manifest(Settings(_env_file=None, slack_assistant_view="split"))
+    assert "assistant_view" not in agent["features"] and "agent_view" in agent["features"]
+    assert "agent_view" not in split["features"] and "assistant_view" in split["features"]
+    events = split["settings"]["event_subscriptions"]["bot_events"]
     assert {"assistant_thread_started", "assistant_thread_context_changed"} <= set(events)
-    assert "assistant_view" in on["features"]
+    assert "agent_session_stopped" in events

@@ -13,10 +13,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import modals
 from adapters.slack.errors import failure
+from adapters.slack.files import shared_files
 from adapters.slack.keys import session_key
 from adapters.slack.surface import SlackSurfaces
 from bot.approvals.actor import Actor
 from bot.approvals.card import BUTTON_ID
+from bot.approvals.scripts import UPLOAD_BYTES, NotAScript, uploaded_script
+from bot.attachments.fetch import FetchFailed, fetch
 from bot.platform import call_surface
 from bot.turns.clicks import ModalRequest, Refused, decide_click, modal_request
 from bot.turns.runner import TurnRunner
@@ -24,6 +27,7 @@ from bot.turns.runner import TurnRunner
 logger = logging.getLogger(__name__)
 
 APPROVAL_ACTION = re.compile(f"^{BUTTON_ID}$")
+NOT_TAKEN = "Nothing ran; the call still waits for a decision."
 GROUP_CACHE_SECONDS = 300.0
 
 
@@ -104,9 +108,40 @@ class Approvals:
         await self._submitted(body, view, approved=False, feedback=modals.submitted_reason(view))
 
     async def on_edit_submitted(self, ack: AsyncAck, body: dict, view: dict) -> None:
+        """Approve with the edited script: the uploaded file's content if one came (a file
+        too big is refused in the modal itself), else the text inputs'."""
+        file = modals.submitted_file(view)
+        size = file.get("size") if file else None
+        if isinstance(size, int) and size > UPLOAD_BYTES:
+            problem = f"The file is {size:,} bytes; a script file may be {UPLOAD_BYTES:,} at most."
+            await ack(response_action="errors", errors={modals.FILE_BLOCK: problem})
+            return
         await ack()
-        script = modals.submitted_script(view)
+        try:
+            script = await self._script_file(file) if file else modals.submitted_script(view)
+        except NotAScript as refused:
+            actor = await self.directory.actor(body["user"])
+            record = await self.runner.store.approval(modals.target_of(view).approval_id)
+            where = record.session_key if record else None
+            await self._tell(where, actor, f"{refused} {NOT_TAKEN}")
+            return
         await self._submitted(body, view, approved=True, edited_script=script)
+
+    async def _script_file(self, file: dict[str, Any]) -> str:
+        """The text of a script file uploaded in the modal (fetched with the bot token);
+        :class:`NotAScript` when it can't be read, isn't text or is too large."""
+        shared = self.surfaces.with_access(shared_files([file])[0])
+
+        async def read() -> bytes:
+            fetched = await fetch(
+                shared, max_bytes=UPLOAD_BYTES, session=self.surfaces.client.session
+            )
+            if isinstance(fetched, FetchFailed):
+                logger.info("the uploaded script could not be read: %s", fetched.reason)
+                raise NotAScript(f"I couldn't read `{shared.name}`.")
+            return fetched.data
+
+        return await uploaded_script(shared.name, shared.size or 0, read)
 
     async def _submitted(self, body: dict, view: dict, **decision: Any) -> None:
         """A modal's decision on the call (or calls) it was opened for."""
@@ -133,13 +168,7 @@ class Approvals:
         if request.script is None:
             what = request.what if request.n is None else f"`{request.what}`"
             return modals.reject_modal(approval_id, request.n, what)
-        try:
-            return modals.edit_modal(approval_id, request.n, request.what, request.script)
-        except modals.ScriptTooLong as exc:
-            raise Refused(
-                f"This script can't be edited in Slack ({exc}). Approve or reject it as it "
-                "is, or tell me in the thread what to change."
-            ) from exc
+        return modals.edit_modal(approval_id, request.n, request.what, request.script)
 
     # ── the card and replies ─────────────────────────────────────────────
 

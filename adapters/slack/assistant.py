@@ -1,6 +1,6 @@
 """Slack's AI-app split view: the assistant pane's threads, through Bolt's ``AsyncAssistant``.
 
-With ``SLACK_ASSISTANT=1`` (and "Agents & AI Apps" enabled for the app), a thread the
+With ``SLACK_ASSISTANT_VIEW=split`` (for apps that still have the split view), a thread the
 person starts from the assistant pane gets a greeting and suggested prompts, its title
 is set from the first question, and the pane's context (the channel the person is
 viewing, from ``assistant_thread_started`` and ``assistant_thread_context_changed``) is
@@ -22,23 +22,14 @@ from slack_bolt.context.set_title.async_set_title import AsyncSetTitle
 
 from adapters.slack.conversations import Conversations
 from adapters.slack.keys import session_key
+from adapters.slack.messages_tab import prompts_of
+from adapters.slack.sessions import title_of
+from bot.output.messages import viewing_channel
 from bot.settings import Settings
 from bot.store.sessions import SessionStore
 
-TITLE_CHARS = 80
 VIEWING = "viewing"
 """The session metadata field that keeps the pane's context (``channel_id``, ``team_id``)."""
-
-
-def title_of(question: str) -> str:
-    """A thread title from the first question: its first line, cut to fit."""
-    line = next((ln.strip() for ln in question.splitlines() if ln.strip()), "")
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1] + "…"
-
-
-def prompts_of(settings: Settings) -> list[str]:
-    """``SLACK_ASSISTANT_PROMPTS``: suggested prompts separated by ``|``."""
-    return [p.strip() for p in settings.slack_assistant_prompts.split("|") if p.strip()]
 
 
 def build_assistant(
@@ -76,6 +67,8 @@ def build_assistant(
         if not meta.get("requester"):  # the thread's first question names it
             await set_title(title_of(payload.get("text", "")))
         viewing = (meta.get(VIEWING) or {}).get("channel_id")
-        await conversations.handle(payload, context, viewing=viewing)
+        await conversations.handle(
+            payload, context, viewing=viewing_channel(viewing) if viewing else None
+        )
 
     return assistant

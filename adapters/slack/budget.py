@@ -9,7 +9,11 @@ blocks its method's lane for ``Retry-After`` seconds, for every thread of the wo
 
 A thread's surface waits on a :class:`ThreadGate`: the renderer's ``ready`` takes the
 next slot of the method its text write will call (then shows its newest text in it) and
-keeps the thread's own pace, at most one text write per ``interval``.
+keeps the thread's own pace, at most one text write per ``interval``. A new answer never
+waits for ``chat.startStream`` (Tier 2): without a slot free now it is posted and edited
+instead, and when ``chat.update`` has no room either it is posted whole when done
+(:mod:`adapters.slack.surface`). So no thread waits for its first words on another's
+pacing longer than its channel's ``chat.postMessage`` turn.
 
 The budget lives in one process: several processes on one workspace (a front end and
 workers) each keep their own, and Slack's 429s bring them back within the limits.
@@ -31,6 +35,7 @@ METHOD_TIERS = {
     "chat.delete": 3,
     "chat.postEphemeral": 4,
     "assistant.threads.setStatus": 3,
+    "agents.sessions.setStatus": 3,
     "files.getUploadURLExternal": 4,
     "files.completeUploadExternal": 4,
 }
@@ -38,8 +43,14 @@ METHOD_TIERS = {
 POST = "chat.postMessage"
 POSTS_PER_SECOND = 1.0
 """``chat.postMessage`` per channel."""
-BURST_SECONDS = 6.0
-"""A method's lane may spend this many seconds' worth of calls at once."""
+POST_BURST = 1.0
+"""Posts a channel takes at once: Slack allows short bursts, but a second post at once
+leaves no room for the jitter of requests in flight."""
+BURST_SECONDS = 9.0
+"""A method's lane may spend this many seconds' worth of calls at once: Slack welcomes
+sporadic bursts of about 10 seconds' worth; 9 keeps a margin."""
+LOW_PRIORITY_POLL = 0.05
+"""Seconds between a low-priority call's looks at its lane (it goes when nobody waits)."""
 TEXT_CALLS = {
     "edit": "chat.update",
     "stream_append": "chat.appendStream",
@@ -65,6 +76,23 @@ class Lane:
             while (delay := self._delay()) > 0:  # noqa: ASYNC110 - a bucket fills with time
                 await asyncio.sleep(delay)
             self.tokens -= 1
+
+    def free(self) -> bool:
+        """Whether a call could go now: one is free and nobody waits."""
+        return not self._lock.locked() and self._delay() <= 0
+
+    def take_now(self) -> bool:
+        """Take a call now if one is :meth:`free`; False (nothing taken) else."""
+        if not self.free():
+            return False
+        self.tokens -= 1
+        return True
+
+    async def take_when_free(self) -> None:
+        """Take a call once one is free and nobody waits: after every call waiting now or
+        arriving meanwhile (a Stop message yields to answers)."""
+        while not self.take_now():  # noqa: ASYNC110 - waits for others, not for an event
+            await asyncio.sleep(max(LOW_PRIORITY_POLL, self._delay()))
 
     def block(self, seconds: float) -> None:
         """Slack said 429: no call for ``seconds``, and no burst right after."""
@@ -103,7 +131,7 @@ class WorkspaceBudget:
         if not self.limited:
             return None
         if method == POST:
-            name, rate, burst = f"{POST}:{channel}", POSTS_PER_SECOND, 1.0
+            name, rate, burst = f"{POST}:{channel}", POSTS_PER_SECOND, POST_BURST
         elif method in METHOD_TIERS:
             name, rate = method, TIER_PER_MINUTE[METHOD_TIERS[method]] / 60
             burst = max(1.0, rate * BURST_SECONDS)
@@ -123,6 +151,29 @@ class WorkspaceBudget:
             return
         if lane := self.lane(method, channel):
             await asyncio.wait_for(lane.take(), within)
+
+    def take_now(self, method: str, channel: str, thread: str) -> bool:
+        """Whether ``thread`` may call ``method`` now without waiting (a slot it reserved,
+        or a free one, which it then holds for its next call of ``method``)."""
+        if self._reserved[(method, thread)]:
+            return True
+        lane = self.lane(method, channel)
+        if lane is not None and not lane.take_now():
+            return False
+        self._reserved[(method, thread)] += 1
+        return True
+
+    def has_room(self, method: str, channel: str = "") -> bool:
+        """Whether a call of ``method`` could go now (nothing is taken)."""
+        lane = self.lane(method, channel)
+        return lane is None or lane.free()
+
+    async def reserve_last(self, method: str, channel: str, thread: str) -> None:
+        """Take ``thread``'s next slot of ``method`` after every call of it waiting, and
+        those arriving meanwhile (low priority); its next call of it won't wait."""
+        if lane := self.lane(method, channel):
+            await lane.take_when_free()
+        self._reserved[(method, thread)] += 1
 
     async def reserve(self, method: str, channel: str, thread: str) -> None:
         """Take ``thread``'s next slot of ``method`` now; its next call of it won't wait."""
@@ -151,16 +202,34 @@ class ThreadGate:
         self.channel = channel
         self.thread = thread
         self.interval = interval
+        self._whole: bool | None = None  # decided at the answer's first text write
         self._next_text = 0.0
 
     async def wait(self, method: str = "") -> None:
         return None
 
+    @property
+    def writing(self) -> bool:
+        """Whether the renderer has begun writing the answer's text."""
+        return self._next_text > 0
+
+    def whole(self) -> bool:
+        """Whether this answer is shown whole when done, decided at its first text write:
+        when the workspace's ``chat.update`` has no room then, its edits would only wait."""
+        if self._whole is None:
+            self._whole = not self.budget.has_room("chat.update")
+        return self._whole
+
     async def ready(self, method: str = "") -> None:
         delay = self._next_text - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        if api := TEXT_CALLS.get(method):
+        api = TEXT_CALLS.get(method)
+        if api == "chat.startStream":  # never waited for: without a slot now, no stream
+            self.budget.take_now(api, self.channel, self.thread)
+        elif api in ("chat.update", POST) and self.whole():
+            pass  # nothing is shown until the answer is done: no slot is held for it
+        elif api:
             await self.budget.reserve(api, self.channel, self.thread)
         self._next_text = time.monotonic() + self.interval
 

@@ -31,6 +31,8 @@ TEXT_CHARS = 40_000
 """Slack's limit for a message's top-level text."""
 MARKDOWN_CHARS = 12_000
 """Slack's limit for a ``markdown`` block."""
+MAX_BLOCKS = 50
+"""Slack's limit of blocks in a message."""
 THUMBS_ID = "mib:thumbs"
 """The action id of the 👍 / 👎 under a final answer."""
 BUTTON_STYLES = {"approve": "primary", "reject": "danger", "extend": "primary"}
@@ -105,6 +107,35 @@ def final_answer(markdown: str, key: str, turn_id: str, *, streamed: bool) -> di
 
 def markdown_block(markdown: str) -> dict[str, Any]:
     return {"type": "markdown", "text": markdown[:MARKDOWN_CHARS]}
+
+
+def rich_text(text: str) -> dict[str, Any]:
+    section = {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}
+    return {"type": "rich_text", "elements": [section]}
+
+
+def task_card(task: dict[str, Any]) -> dict[str, Any]:
+    """A ``task_update`` chunk of a stream as the ``task_card`` block it shows as."""
+    block = {
+        "type": "task_card",
+        "task_id": task["id"],
+        "title": task["title"],
+        "status": task["status"],
+    }
+    for part in ("output", "details"):
+        if task.get(part):
+            block[part] = rich_text(task[part])
+    if task.get("sources"):
+        block["sources"] = task["sources"]
+    return block
+
+
+def rewritten_stream(markdown: str, tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    """A stopped stream written again whole (an approval it waited on was decided): its
+    text and its task cards (Slack's 50 blocks at most: the last ones)."""
+    blocks = [markdown_block(markdown)] if markdown else []
+    blocks += [task_card(task) for task in tasks[-(MAX_BLOCKS - len(blocks)) :]]
+    return {"text": markdown[:TEXT_CHARS] or tasks[-1]["title"], "blocks": blocks}
 
 
 def stop_button(stop_key: str) -> dict[str, Any]:

@@ -3,31 +3,30 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from adapters.slack.approvals import GroupDirectory
+from adapters.slack.files import shared_files
 from adapters.slack.keys import session_key
 from adapters.slack.models import ModelMenu
 from adapters.slack.mrkdwn import from_slack
+from adapters.slack.sessions import ACTIVE, title_of
 from adapters.slack.surface import SlackSurfaces
-from bot.attachments import SharedFile
-from bot.output.messages import viewing_channel
 from bot.output.views import NOTHING_RUNNING, help_lines, status_facts
 from bot.platform import call_surface
 from bot.session_key import platform_of
 from bot.turns.commands import parse_command, run_command
 from bot.turns.runner import TurnRunner
 
+if TYPE_CHECKING:
+    from adapters.slack.messages_tab import MessagesTab
+
 logger = logging.getLogger(__name__)
 
 THINKING = "_thinking…_"
-FILES_HINT = (
-    "the Slack app needs the files:read scope: add it to the app "
-    "(`ml-intern-bot manifest slack` prints the manifest) and reinstall it"
-)
 HELP = "\n".join(
     [
         "**Talk to me** by mentioning me; in a thread I'm in, just reply. In a DM, just write.",
@@ -39,22 +38,6 @@ HELP = "\n".join(
         "Costly actions (GPU jobs, repo writes) wait for an approval click.",
     ]
 )
-
-
-def shared_files(files: list[dict[str, Any]]) -> list[SharedFile]:
-    """The files of a message (``file_share``, or a mention with files), to be downloaded
-    with the bot token where the turn runs. A file Slack shows no link for (deleted,
-    hidden by the plan's limit) gets none, and the thread is told it could not be read."""
-    return [
-        SharedFile(
-            name=str(f.get("name") or f.get("title") or f.get("id") or "file"),
-            url=str(f.get("url_private_download") or f.get("url_private") or ""),
-            size=f["size"] if isinstance(f.get("size"), int) else None,
-            mimetype=f.get("mimetype") or None,
-            access_hint=FILES_HINT,
-        )
-        for f in files
-    ]
 
 
 def at_channel_top(event: dict[str, Any]) -> bool:
@@ -78,8 +61,10 @@ class Conversations:
         directory: GroupDirectory,
         *,
         replies_without_mention: bool,
+        tab: MessagesTab | None = None,
     ) -> None:
         self.runner = runner
+        self.tab = tab
         self.store = runner.store
         self.surfaces = surfaces
         self.directory = directory
@@ -97,7 +82,10 @@ class Conversations:
         await ack()
         if event.get("bot_id") or not await self._addressed(event, context):
             return
-        await self.handle(event, context)
+        viewing = None
+        if self.tab is not None and event.get("channel_type") == "im":
+            viewing = await self.tab.viewing(context.team_id, event["user"])
+        await self.handle(event, context, viewing=viewing)
 
     async def on_ignored(self, ack: AsyncAck) -> None:
         """Edits, deletions, bot messages and other subtypes: acknowledged, nothing else."""
@@ -111,6 +99,17 @@ class Conversations:
         if not await self.runner.stop(key):
             surface = self.surfaces(key)
             await call_surface(surface, surface.post_ephemeral, body["user"]["id"], NOTHING_RUNNING)
+
+    async def on_session_stopped(
+        self, ack: AsyncAck, event: dict, context: AsyncBoltContext
+    ) -> None:
+        """Slack's own Stop button of an agent session (``agent_session_stopped``): the same
+        stop as the bot's; a session with no turn running is set ``active`` at once."""
+        await ack()
+        key = session_key(context.team_id, {"channel": event["channel"], "ts": event["thread_ts"]})
+        if not await self.runner.stop(key):
+            surface = self.surfaces(key)
+            await call_surface(surface, surface.session_status, ACTIVE)
 
     # ── handling ─────────────────────────────────────────────────────────
 
@@ -126,8 +125,9 @@ class Conversations:
     async def handle(
         self, event: dict, context: AsyncBoltContext, *, viewing: str | None = None
     ) -> None:
-        """A message for the bot: a command, or a question for the agent. ``viewing`` is the
-        channel the person looks at beside the assistant pane (:mod:`adapters.slack.assistant`)."""
+        """A message for the bot: a command, or a question for the agent. ``viewing`` tells
+        the agent the channel the person looks at beside the chat (the Messages tab,
+        :mod:`adapters.slack.messages_tab`, or the split view's pane)."""
         key = session_key(context.team_id, event)
         text = from_slack(event.get("text", ""), context.bot_user_id)
         files = shared_files(event.get("files") or [])
@@ -136,10 +136,14 @@ class Conversations:
         elif not files and (command := parse_command(text)):
             await self._command(key, event, *command)
         else:
-            if viewing:
-                text = f"{text}\n\n{viewing_channel(viewing)}"
             await self.runner.ask(
-                key, text, event["user"], thinking=THINKING, files=files, received=event["ts"]
+                key,
+                f"{text}\n\n{viewing}" if viewing else text,
+                event["user"],
+                thinking=THINKING,
+                files=files,
+                received=event["ts"],
+                title=title_of(text),
             )
 
     async def _command(self, key: str, event: dict, name: str, argument: str) -> None:
@@ -155,6 +159,9 @@ class Conversations:
             draw_status=status_line,
             channel_wide=channel_wide,
         )
+        if name == "new" and reply:
+            surface = self.surfaces(key)
+            await call_surface(surface, surface.close_session)
         if reply and name == "status":
             await self.models.status_reply(key, reply, channel_wide)
         elif reply:

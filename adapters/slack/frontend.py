@@ -25,6 +25,7 @@ from adapters.slack.conversations import Conversations
 from adapters.slack.feedback import WENT_WRONG_CALLBACK, Feedback
 from adapters.slack.home import HOME_ACTION, JOB_ACTION, OPEN_ACTION, AppHome
 from adapters.slack.install import EVENTS_PATH
+from adapters.slack.messages_tab import MessagesTab, on_messages_tab
 from adapters.slack.models import MODEL_ACTION
 from adapters.slack.surface import SlackSurfaces, slack_surfaces
 from bot.output.views import STOP_ID
@@ -74,23 +75,30 @@ class SlackFrontEnd:
         )
         rt.runner.surfaces["slack"] = self.surfaces
         directory = GroupDirectory(self.client, rt.runner.controls.rules.named())
+        split = settings.slack_assistant_view == "split"
+        tab = None if split else MessagesTab(self.client, rt.store.redis, settings)
         conversations = Conversations(
             rt.runner,
             self.surfaces,
             directory,
             replies_without_mention=settings.slack_thread_replies_without_mention,
+            tab=tab,
         )
         approvals = Approvals(rt.runner, self.surfaces, directory)
         self.home = AppHome(rt.runner, self.surfaces, directory)
         feedback = Feedback(rt.runner, self.surfaces)
         app = self.app
         app.use(dedupe(rt.ack_store))
-        if settings.slack_assistant:
+        if tab is None:
             app.use(build_assistant(conversations, settings, rt.store))
+        else:
+            app.event("app_home_opened", matchers=[on_messages_tab])(tab.on_opened)
+            app.event("app_context_changed")(tab.on_context_changed)
         app.event("app_mention")(conversations.on_mention)
         app.event(HANDLED_MESSAGES)(conversations.on_message)
         app.event("message")(conversations.on_ignored)
         app.action(STOP_ID)(conversations.on_stop)
+        app.event("agent_session_stopped")(conversations.on_session_stopped)
         app.action(MODEL_ACTION)(conversations.models.on_select)
         app.action(APPROVAL_ACTION)(approvals.on_click)
         app.event("app_home_opened")(self.home.on_opened)

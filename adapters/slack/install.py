@@ -26,6 +26,7 @@ BOT_SCOPES = [
     "groups:read",  # ... private channels
     "im:read",  # ... DMs with the bot
     "mpim:read",  # ... group DMs
+    "assistant:write",  # thread statuses, agent sessions, suggested prompts, titles
 ]
 BOT_EVENTS = [
     "app_mention",
@@ -33,16 +34,22 @@ BOT_EVENTS = [
     "message.groups",
     "message.im",
     "message.mpim",
-    "app_home_opened",  # App Home: the approvals inbox and the job control room
+    "app_home_opened",  # App Home: the approvals inbox and the job room; the Messages tab
+    "agent_session_stopped",  # Slack's own Stop button of an agent session
 ]
 PLACEHOLDER_URL = "https://YOUR-BOT-HOST"
 
 
-ASSISTANT_SCOPES = ["assistant:write"]  # greeting, suggested prompts, titles in the pane
-ASSISTANT_EVENTS = ["assistant_thread_started", "assistant_thread_context_changed"]
+DESCRIPTION = "An ML-engineering agent that works on the Hugging Face Hub."
+AGENT_EVENTS = ["app_context_changed"]
+"""The agent messaging experience: which channel a person views beside the Messages tab."""
+SPLIT_EVENTS = ["assistant_thread_started", "assistant_thread_context_changed"]
+"""The older split view (the assistant pane)."""
 
 
 def manifest(settings: Settings) -> dict[str, Any]:
+    """The app's manifest: the agent messaging experience (``features.agent_view``), or
+    with ``SLACK_ASSISTANT_VIEW=split`` the older split view (``assistant_view``)."""
     socket_mode = settings.slack_app_token is not None
     base = (settings.slack_public_url or PLACEHOLDER_URL).rstrip("/")
     scopes, bot_events = list(BOT_SCOPES), list(BOT_EVENTS)
@@ -54,13 +61,12 @@ def manifest(settings: Settings) -> dict[str, Any]:
             "messages_tab_read_only_enabled": False,
         },
     }
-    if settings.slack_assistant:  # the AI-app split view asks for its extras only when on
-        scopes += [s for s in ASSISTANT_SCOPES if s not in scopes]
-        bot_events += ASSISTANT_EVENTS
-        features["assistant_view"] = {
-            "assistant_description": "An ML-engineering agent that works on the Hugging Face Hub.",
-            "suggested_prompts": [],
-        }
+    if settings.slack_assistant_view == "split":
+        bot_events += SPLIT_EVENTS
+        features["assistant_view"] = {"assistant_description": DESCRIPTION, "suggested_prompts": []}
+    else:
+        bot_events += AGENT_EVENTS
+        features["agent_view"] = {"agent_description": DESCRIPTION}
     events: dict[str, Any] = {"bot_events": bot_events}
     interactivity: dict[str, Any] = {"is_enabled": True}
     if not socket_mode:
@@ -69,7 +75,7 @@ def manifest(settings: Settings) -> dict[str, Any]:
     return {
         "display_information": {
             "name": "ml-intern",
-            "description": "An ML-engineering agent that works on the Hugging Face Hub.",
+            "description": DESCRIPTION,
         },
         "features": features,
         "oauth_config": {"scopes": {"bot": scopes}},

@@ -2,7 +2,10 @@
 
 A ``plain_text_input`` holds at most 3000 characters, so a longer script is
 split across several inputs at line ends and joined back exactly: the
-separators removed at the cuts travel in ``private_metadata``.
+separators removed at the cuts travel in ``private_metadata``. The Edit script
+modal also takes the script as an uploaded file (a ``file_input``): its content,
+text within :data:`bot.approvals.scripts.UPLOAD_BYTES`, is what runs. A script too long for the
+inputs can still be replaced by a file.
 """
 
 from __future__ import annotations
@@ -19,10 +22,8 @@ MAX_SCRIPT_INPUTS = 24
 """A modal holds at most 100 blocks; past this many inputs editing in Slack is no help."""
 REJECT_CALLBACK = "mib:reject"
 EDIT_CALLBACK = "mib:edit"
-
-
-class ScriptTooLong(Exception):
-    """The script needs more inputs than one modal should hold."""
+FILE_BLOCK = "script_file"
+SCRIPT_FILETYPES = ["py", "sh", "txt", "text", "toml", "yaml", "yml", "json", "cfg", "ini"]
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,19 @@ def reject_modal(approval_id: str, n: int | None, what: str) -> dict[str, Any]:
 
 
 def edit_modal(approval_id: str, n: int, tool: str, script: str) -> dict[str, Any]:
-    """The script in as many inputs as it needs; submitting approves the edited call."""
+    """The script in as many inputs as it needs, and a file input that replaces it;
+    submitting approves the edited call. A script too long for the inputs (more than
+    :data:`MAX_SCRIPT_INPUTS`) can only be replaced by a file."""
     parts, joins = split_script(script, INPUT_CHARS)
+    note = f"`{tool}` runs with this script when you submit."
     if len(parts) > MAX_SCRIPT_INPUTS:
-        raise ScriptTooLong(f"{len(script):,} characters")
+        parts, joins = [], []
+        note = (
+            f"`{tool}`'s script ({len(script):,} characters) is too long to edit here: "
+            "upload the edited script as a file; it runs when you submit."
+        )
+    elif len(parts) > 1:
+        note += " The script is long, so it is split into parts; they are joined back as they are."
     inputs = [
         _text_input(
             f"script_{i}",
@@ -91,9 +101,6 @@ def edit_modal(approval_id: str, n: int, tool: str, script: str) -> dict[str, An
         )
         for i, part in enumerate(parts)
     ]
-    note = f"`{tool}` runs with this script when you submit."
-    if len(parts) > 1:
-        note += " The script is long, so it is split into parts; they are joined back as they are."
     return {
         "type": "modal",
         "callback_id": EDIT_CALLBACK,
@@ -101,7 +108,23 @@ def edit_modal(approval_id: str, n: int, tool: str, script: str) -> dict[str, An
         "title": plain("Edit script"),
         "submit": plain("Approve & run"),
         "close": plain("Cancel"),
-        "blocks": [context(note), *inputs],
+        "blocks": [context(note), *inputs, _file_input(required=not inputs)],
+    }
+
+
+def _file_input(*, required: bool) -> dict[str, Any]:
+    label = "Script file" if required else "…or upload the script as a file (it replaces the text)"
+    return {
+        "type": "input",
+        "block_id": FILE_BLOCK,
+        "label": plain(label),
+        "element": {
+            "type": "file_input",
+            "action_id": "file",
+            "filetypes": SCRIPT_FILETYPES,
+            "max_files": 1,
+        },
+        "optional": not required,
     }
 
 
@@ -116,3 +139,10 @@ def submitted_reason(view: dict[str, Any]) -> str | None:
 def submitted_script(view: dict[str, Any]) -> str:
     joins = target_of(view).joins
     return join_script([_value(view, f"script_{i}") for i in range(len(joins) + 1)], joins)
+
+
+def submitted_file(view: dict[str, Any]) -> dict[str, Any] | None:
+    """The script file uploaded in the Edit script modal (Slack's file object), if any."""
+    state = view["state"]["values"].get(FILE_BLOCK, {}).get("file") or {}
+    files = state.get("files") or []
+    return files[0] if files else None

@@ -17,10 +17,10 @@ turn resumed after the decision streams on in a new message below the card.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -35,11 +35,14 @@ from slack_sdk.models.messages.chunk import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import cards
-from adapters.slack.budget import ThreadGate, WorkspaceBudget
+from adapters.slack.budget import POST, ThreadGate, WorkspaceBudget
 from adapters.slack.errors import failure
+from adapters.slack.files import with_token
 from adapters.slack.rooms import RoomMessages
+from adapters.slack.sessions import ACTIVE, CLOSED, PROCESSING, SUSPENDED, AgentSessions
 from agent import events as ev
 from bot.approvals.card import ApprovalCard
+from bot.approvals.controls import decision_summary
 from bot.attachments import SharedFile
 from bot.platform import (
     PlatformUnavailable,
@@ -76,6 +79,12 @@ TASK_DISPLAY_MODE = "plan"
 """Task cards together in one plan block beside the answer, not ``timeline`` (a card
 between paragraphs): an ML turn makes many tool calls (search, read, run, watch), and
 they read best as one checklist of steps while the answer reads as prose."""
+WRITING_STATUS = "is writing the answer…"
+"""The thread's status while an answer is written to be shown whole (a busy workspace)."""
+WRITING_STATUS_WAIT = 0.5
+"""Seconds that status may wait for its slot of the budget."""
+LATER = "later:"
+"""The ref of an answer not posted yet (shown whole when done)."""
 TASK_STATUS = {"pending": "pending", "running": "in_progress", "done": "complete"}
 """A step's state as a task card's status (anything else is ``error``)."""
 
@@ -124,9 +133,23 @@ class StatusPermit:
         return True
 
 
+def decided_task(task: dict[str, Any], record: ApprovalRecord) -> dict[str, Any]:
+    """A task card (a ``task_update`` chunk) as ``record``'s outcome shows it: a decided
+    call complete (approved) or error (rejected), an undecided one of a closed approval
+    error with why (expired, abandoned)."""
+    if decision := record.decisions.get(task["id"]):
+        status = "complete" if decision.get("approved") else "error"
+        return {**task, "status": status, "output": decision_summary(decision)}
+    waiting = any(t["tool_call_id"] == task["id"] for t in record.tools)
+    if waiting and record.status != "open":
+        return {**task, "status": "error", "output": record.status}
+    return task
+
+
 class SlackSurface(RoomMessages):
     """Messages in one thread: answers with a Stop button until final (then 👍 / 👎 under
-    the turn's last one), lines, cards, notices; the thread's status while a turn works."""
+    the turn's last one), lines, cards, notices; the thread's status while a turn works,
+    and its agent session's (:mod:`adapters.slack.sessions`) where the workspace has them."""
 
     max_chars = MAX_CHARS
     status_refresh_seconds = 90.0
@@ -143,6 +166,8 @@ class SlackSurface(RoomMessages):
         *,
         interval: float,
         permit: StatusPermit,
+        sessions: AgentSessions,
+        title: str | None = None,
     ) -> None:
         self.client = client
         self.key = key
@@ -150,7 +175,13 @@ class SlackSurface(RoomMessages):
         self.budget = budget
         self.gate = ThreadGate(budget, self.channel, key, interval)
         self.permit = permit
+        self.sessions = sessions
+        self.title = title
         self._status = ""  # the status this surface set and has not cleared
+        self._later: dict[str, str] = {}  # answers to be posted whole when done: their text
+        self._posted: dict[str, str] = {}  # such an answer's ref -> its message, once posted
+        self._session_status = ""  # the agent session status this surface set last
+        self._waits = False  # an approval card was posted: the turn waits for it
         self._streamed: set[str] = set()  # messages streamed natively: markdown, not sections
 
     @property
@@ -191,18 +222,48 @@ class SlackSurface(RoomMessages):
         await self.call(self.client.chat_update, channel=self.channel, ts=ts, **payload)
 
     async def post(self, text: str, *, final: bool = False) -> str:
+        """A new answer message (or the placeholder, before any text). When the workspace's
+        ``chat.update`` budget had no room at the answer's first text write, the answer is
+        kept to be posted whole when done (one call), the thread's status saying the bot
+        writes meanwhile; a placeholder it took is edited once, at the end."""
+        if not final and self.gate.writing and self.gate.whole():
+            ref = f"{LATER}{len(self._later) + len(self._posted)}"
+            self._later[ref] = text
+            with contextlib.suppress(StatusUnavailable):
+                await self.set_status(WRITING_STATUS, wait=WRITING_STATUS_WAIT)
+            return ref
         return await self._post(cards.answer(text, None if final else self.key))
 
     async def edit(self, ref: str, text: str, *, final: bool = False) -> None:
+        if ref in self._later:
+            self._later[ref] = text
+            if final:
+                self._posted[ref] = await self._post(cards.answer(text, None))
+                del self._later[ref]
+            return
+        if not final and self.gate.whole():
+            return  # shown whole when done (a busy workspace): the placeholder says it works
+        ref = self._posted.get(ref, ref)
         await self.update(ref, cards.answer(text, None if final else self.key))
 
     async def delete(self, ref: str) -> None:
         """chat.delete: a placeholder no answer took, what a dead worker's turn left."""
-        await self.call(self.client.chat_delete, channel=self.channel, ts=ref)
+        if self._later.pop(ref, None) is None:
+            ref = self._posted.get(ref, ref)
+            await self.call(self.client.chat_delete, channel=self.channel, ts=ref)
 
     async def final_answer(self, ref: str, text: str, turn_id: str) -> None:
-        streamed = ref in self._streamed
-        await self.update(ref, cards.final_answer(text, self.key, turn_id, streamed=streamed))
+        """👍 / 👎 under the answer, if ``chat.update`` has a slot within ``status_wait``:
+        in a busy workspace the turn doesn't wait longer for a nicety."""
+        payload = cards.final_answer(text, self.key, turn_id, streamed=ref in self._streamed)
+        with contextlib.suppress(TimeoutError):
+            await self.call(
+                self.client.chat_update,
+                within=self.status_wait,
+                channel=self.channel,
+                ts=self._posted.get(ref, ref),
+                **payload,
+            )
 
     async def post_line(self, ref: str | None, text: str) -> str:
         if ref is None:
@@ -211,6 +272,7 @@ class SlackSurface(RoomMessages):
         return ref
 
     async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
+        self._waits = True
         ts = await self._post(
             cards.approval_card(ApprovalCard.build(event.approval_id, event.tools))
         )
@@ -228,7 +290,13 @@ class SlackSurface(RoomMessages):
         )
 
     async def update_approval(self, record: ApprovalRecord) -> None:
+        """Redraw the card; once its calls are decided (or it closed), the stream above it
+        shows their outcome on their task cards too."""
         await self.update(record.platform_ref["ts"], cards.approval_card(ApprovalCard.of(record)))
+        stream = record.platform_ref.get("stream")
+        if stream and (record.decisions or record.status != "open"):
+            tasks = [decided_task(task, record) for task in stream["tasks"]]
+            await self.update(stream["ts"], cards.rewritten_stream(stream["text"], tasks))
 
     async def post_notice(self, text: str) -> None:
         await self._post(cards.notice(text))
@@ -239,8 +307,7 @@ class SlackSurface(RoomMessages):
 
     def with_access(self, file: SharedFile) -> SharedFile:
         """A file shared here, downloaded with the bot token (Slack's ``url_private``)."""
-        token = self.client.token
-        return replace(file, headers={"Authorization": f"Bearer {token}"}) if token else file
+        return with_token(self.client, file)
 
     async def mark_received(self, message: str) -> None:
         """The person's message ``message`` (its ts) gets 👀 (a :class:`bot.platform.Receipts`)."""
@@ -264,14 +331,53 @@ class SlackSurface(RoomMessages):
             **cards.notice(text),
         )
 
+    # ── the thread's agent session ───────────────────────────────────────
+
+    async def session_status(self, status: str, *, wait: float | None = None) -> bool:
+        """Set the thread's agent session ``status`` (``processing`` with the turn's title);
+        False where the workspace has no agent sessions, or not now."""
+        team = self.session.team
+        if not self.sessions.available(team):
+            return False
+        try:
+            await self.call(
+                self.client.agents_sessions_setStatus,
+                within=wait,
+                channel_id=self.channel,
+                thread_ts=self.session.thread,
+                status=status,
+                title=self.title if status == PROCESSING else None,
+            )
+        except TimeoutError:
+            return False
+        except SlackApiError as exc:
+            self.sessions.refused(team, str(exc.response.get("error")))
+            return False
+        self._session_status = status
+        return True
+
+    @property
+    def in_session(self) -> bool:
+        """Whether Slack shows this turn as ``processing`` (with Slack's own Stop button)."""
+        return self._session_status == PROCESSING
+
+    async def close_session(self) -> None:
+        """``new``: the thread's agent session is over."""
+        await self.session_status(CLOSED)
+
     # ── the thread's status (WorkingStatus) ──────────────────────────────
 
     async def set_status(
         self, text: str, loading: Sequence[str] = (), *, wait: float | None = None
     ) -> None:
-        """Show ``text`` after the app's name under the thread (empty: none)."""
+        """Show ``text`` after the app's name under the thread (empty: none); the first
+        one of a turn also marks its agent session ``processing``."""
+        if text and not self.in_session:
+            await self.session_status(PROCESSING, wait=self.status_wait if wait is None else wait)
         if not self.permit.works:
             raise StatusUnavailable("refused before", lasting=True)
+        if not text and self._later:
+            text = WRITING_STATUS  # the answer is written, to be shown whole
         if not text and not self._status:
             return  # nothing of ours is shown (a reply cleared it)
         try:
@@ -291,6 +397,9 @@ class SlackSurface(RoomMessages):
         self._status = text
 
     async def clear_status(self) -> None:
+        """The turn ended or waits: its agent session is ``active`` or ``suspended``."""
+        if self.in_session:
+            await self.session_status(SUSPENDED if self._waits else ACTIVE)
         if self._status:  # if it can't be cleared now, Slack drops it within minutes
             with contextlib.suppress(StatusUnavailable):
                 await self.set_status("")
@@ -302,7 +411,8 @@ class StreamingSlackSurface(SlackSurface):
 
     ``on_refused`` is called when Slack refuses to start a stream, so later turns use
     edits straight away. With ``stop_control`` (no placeholder carries a Stop button),
-    a message with one is posted below the first stream and deleted by ``clear_status``.
+    a message with one is posted below the first stream and deleted by ``clear_status``,
+    unless Slack shows its own beside the agent session.
     """
 
     stream_max_seconds = 180.0
@@ -321,21 +431,30 @@ class StreamingSlackSurface(SlackSurface):
         on_refused: Callable[[], None],
         stop_control: bool,
         permit: StatusPermit,
+        sessions: AgentSessions,
+        title: str | None = None,
     ) -> None:
-        super().__init__(client, key, budget, interval=interval, permit=permit)
+        super().__init__(
+            client, key, budget, interval=interval, permit=permit, sessions=sessions, title=title
+        )
         self.recipient = recipient
         self.on_refused = on_refused
         self.shows_stop = stop_control
         self.stop_control: str | None = None
         """The message carrying the Stop button below the stream, while shown."""
+        self._stopper: asyncio.Task[None] | None = None  # posts the Stop message
+        self._stop_posting = False
+        self._shown: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {}
+        """Each stream of this turn: its text and its task cards (by id), as shown."""
+        self._last_stream: str | None = None
 
     async def stream_start(self, text: str) -> str:
         return await self._start([MarkdownTextChunk(text=text)])
 
     async def stream_append(self, ref: str, text: str) -> None:
-        await self._in_stream(
-            self.client.chat_appendStream, ts=ref, chunks=[MarkdownTextChunk(text=text)]
-        )
+        chunks: list[Chunk] = [MarkdownTextChunk(text=text)]
+        await self._in_stream(self.client.chat_appendStream, ts=ref, chunks=chunks)
+        self._keep(ref, chunks)
 
     async def stream_stop(self, ref: str) -> None:
         await self._in_stream(self.client.chat_stopStream, ts=ref)
@@ -348,15 +467,42 @@ class StreamingSlackSurface(SlackSurface):
         if ref is None:
             return await self._start(chunks)
         await self._in_stream(self.client.chat_appendStream, ts=ref, chunks=chunks)
+        self._keep(ref, chunks)
         return ref
+
+    async def post_approval(self, event: ev.ApprovalRequired) -> dict[str, Any]:
+        """The card, and what the stream above it shows, so a decision redraws that too."""
+        ref = await super().post_approval(event)
+        if self._last_stream is not None:
+            text, tasks = self._shown[self._last_stream]
+            ref["stream"] = {"ts": self._last_stream, "text": text, "tasks": list(tasks.values())}
+        return ref
+
+    def _keep(self, ts: str, chunks: Sequence[Chunk]) -> None:
+        """Remember what stream ``ts`` shows after ``chunks``."""
+        text, tasks = self._shown.get(ts, ("", {}))
+        for chunk in chunks:
+            if isinstance(chunk, MarkdownTextChunk):
+                text += chunk.text
+            elif isinstance(chunk, TaskUpdateChunk):
+                tasks[chunk.id] = {**tasks.get(chunk.id, {}), **chunk.to_dict()}
+        self._shown[ts] = (text, tasks)
+        self._last_stream = ts
 
     async def clear_status(self) -> None:
         await super().clear_status()
+        if self._stopper is not None:
+            stopper, self._stopper = self._stopper, None
+            if not self._stop_posting:
+                stopper.cancel()
+            await asyncio.wait([stopper])
         if self.stop_control is not None:
             stop_ts, self.stop_control = self.stop_control, None
             await self.delete(stop_ts)
 
     async def _start(self, chunks: list[Chunk]) -> str:
+        if not self.budget.take_now("chat.startStream", self.channel, self.key):
+            raise StreamUnavailable("the workspace's chat.startStream budget is spent")
         try:
             response = await self.call(
                 self.client.chat_startStream,
@@ -374,10 +520,23 @@ class StreamingSlackSurface(SlackSurface):
                 self.on_refused()
             raise StreamUnavailable(failed.reason) from exc
         self._streamed.add(response["ts"])
+        self._keep(response["ts"], chunks)
         self._status = ""  # a new message in the thread: Slack cleared the status
-        if self.shows_stop and self.stop_control is None:
-            self.stop_control = await self._post(cards.stop_control(self.key))
+        if self.shows_stop and self.stop_control is None and self._stopper is None:
+            if self.in_session:
+                pass  # Slack shows its own Stop button
+            elif self.budget.take_now(POST, self.channel, self.key):
+                self.stop_control = await self._post(cards.stop_control(self.key))
+            else:  # the channel's posts are busy: answers first
+                self._stopper = asyncio.create_task(self._show_stop())
         return response["ts"]
+
+    async def _show_stop(self) -> None:
+        """Post the Stop message below the stream once answers waiting to be posted in
+        the channel have gone (it never delays another thread's first words)."""
+        await self.budget.reserve_last(POST, self.channel, self.key)
+        self._stop_posting = True
+        self.stop_control = await self._post(cards.stop_control(self.key))
 
     async def _in_stream(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> None:
         """A call on an open stream; Slack saying the stream is over raises StreamClosed."""
@@ -393,7 +552,8 @@ class SlackSurfaces:
     """Builds the surface of a session; one rate budget per workspace, shared by its threads.
 
     It remembers for later turns that Slack refused native streams or the thread
-    status (then turns post a placeholder), and logs the latter once.
+    status (then turns post a placeholder), and logs the latter once; and which
+    workspaces have no agent sessions.
     """
 
     def __init__(
@@ -409,6 +569,7 @@ class SlackSurfaces:
         self.native_streaming = native_streaming
         self.rate_budget = rate_budget
         self.status = StatusPermit()
+        self.sessions = AgentSessions()
         self.budgets: dict[str, WorkspaceBudget] = {}
 
     def __call__(self, key: str, ref: dict[str, Any] | None = None) -> SlackSurface:
@@ -417,6 +578,7 @@ class SlackSurfaces:
         budget = self.budgets.setdefault(session.team, WorkspaceBudget(limited=self.rate_budget))
         ref = ref or {}
         recipient = ref.get("user")
+        shared = {"permit": self.status, "sessions": self.sessions, "title": ref.get("title")}
         if self.native_streaming and recipient:
             return StreamingSlackSurface(
                 self.client,
@@ -426,12 +588,16 @@ class SlackSurfaces:
                 recipient=recipient,
                 on_refused=self._refused,
                 stop_control=not ref.get("placeholder"),
-                permit=self.status,
+                **shared,
             )
-        return SlackSurface(self.client, key, budget, interval=self.interval, permit=self.status)
+        return SlackSurface(self.client, key, budget, interval=self.interval, **shared)
 
     def _refused(self) -> None:
         self.native_streaming = False
+
+    def with_access(self, file: SharedFile) -> SharedFile:
+        """A file of this workspace, to be downloaded with the bot token."""
+        return with_token(self.client, file)
 
     async def aclose(self) -> None:
         """Close the Web API client's HTTP session (a :class:`bot.platform.Closing`)."""

@@ -22,6 +22,7 @@ from huggingface_hub import JobInfo
 from agent.tools.hardware import CostEstimator
 from agent.tools.job_watch import MAX_LOG_LINE, STAGES, TERMINAL_STAGES, stage_of
 from bot.clock import Clock, human_duration, utc_now
+from bot.jobs.logmetrics import Metrics
 
 CARD_LOG_LINES = 8
 SUMMARY_LOG_LINES = 5
@@ -56,6 +57,8 @@ class JobCard:
     """The Hub's status message, e.g. why it failed."""
     latest: tuple[tuple[str, float], ...] = ()
     """The last value of each training metric read from its log."""
+    metrics: Metrics | None = None
+    """The metric series read from its log, for a platform that charts them in the card."""
 
     @property
     def finished(self) -> bool:

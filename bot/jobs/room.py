@@ -52,7 +52,7 @@ from bot.output.messages import (
     nothing_logged,
 )
 from bot.output.redact import clean
-from bot.platform import Attachments, JobCards, call_surface
+from bot.platform import Attachments, JobCards, MetricCharts, call_surface
 from bot.session_key import platform_of
 from bot.store import redis_keys
 from bot.store.sessions import SessionStore
@@ -176,15 +176,17 @@ class JobRoom:
     def card(self, record: JobRecord, logs: Sequence[str] = ()) -> JobCard:
         """The card of an indexed job with these log lines, cleaned for chat."""
         info = record.info
+        metrics = parse_metrics(logs)
         card = card_from_job(
             info,
             log_tail=[clean(line) for line in logs],
             repos=written_repos(logs, info.endpoint),
-            latest=parse_metrics(logs).latest(),
+            latest=metrics.latest(),
             prices=self.controls.costs,
             clock=self.clock,
         )
-        return dataclasses.replace(card, message=clean(card.message) if card.message else None)
+        message = clean(card.message) if card.message else None
+        return dataclasses.replace(card, message=message, metrics=metrics or None)
 
     def _unchanged(self, card: JobCard, text: str) -> bool:
         """Whether to leave a running job's card as it is: drawn here with this text, or
@@ -211,7 +213,8 @@ class JobRoom:
             await self.store.end_background(key, event.key)
 
     async def _summary(self, surface: Any, card: JobCard, logs: list[str], now: datetime) -> None:
-        """The job's outcome in a message of its own, then the chart of its metrics, if any."""
+        """The job's outcome in a message of its own, then the chart of its metrics, if any
+        (a PNG, unless the card charts them natively)."""
         await call_surface(
             surface,
             surface.post_notice,
@@ -220,6 +223,8 @@ class JobRoom:
         metrics = parse_metrics(logs)
         if not metrics or not isinstance(surface, Attachments):
             return
+        if isinstance(surface, MetricCharts) and surface.charted:
+            return  # the card shows them already
         png, names = await asyncio.to_thread(chart_png, metrics, f"Job {card.job_id}")
         title = f"📈 Job {card.job_id}: {', '.join(names)} by {metrics.x_name}"
         await call_surface(

@@ -218,9 +218,11 @@ def undid(removed: int) -> str:
     return f"↩️ Undid the last turn ({what})."
 
 
-def viewing_channel(channel_id: str) -> str:
-    """Told to the agent with a message from Slack's assistant pane: where the person is."""
-    return f"(Context from Slack: the person is viewing channel <#{channel_id}> beside this chat.)"
+def viewing_channel(channel_id: str, name: str = "") -> str:
+    """Told to the agent with a message from Slack's assistant pane or Messages tab: where
+    the person is (the channel's name, where known; never its messages)."""
+    where = f"#{name} (<#{channel_id}>)" if name else f"<#{channel_id}>"
+    return f"(Context from Slack: the person is viewing channel {where} beside this chat.)"
 
 
 # ── job cards: the Logs and Cancel buttons ───────────────────────────

@@ -167,13 +167,13 @@ class StreamRenderer(AnswerText):
         self._thinking.stop()
         self._answer = None
         self._new_answer()
-        await self.status.close()
         event = dataclasses.replace(event, tools=json.loads(clean(json.dumps(event.tools))))
         await self._left.settle()
         if self._placeholder:
             await self._call(self.surface.edit, self._placeholder, WAITING_FOR_APPROVAL, final=True)
             self._placeholder = None
         card = await self._call(self.surface.post_approval, event)
+        await self.status.close()  # after the card: the surface knows the turn waits
         await self._report()
         return card
 

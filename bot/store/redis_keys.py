@@ -77,6 +77,8 @@ Key                               Type     Holds                                
 ``mib:sandbox:sweep``             string   ``1``: one process sweeps the index (idle, unpaid)   bot/sandboxes.py                ``SWEEP_SECONDS`` (300 s); deleted
                                                                                                                                 when the sweep ends
 ``mib:sandbox:orphans``           string   ``1``: one process swept orphan Spaces this hour     bot/sandboxes.py                ``ORPHAN_SWEEP_SECONDS`` (3600 s)
+``mib:viewing:<team>:<user>``     string   the channel a person views beside the bot's          adapters/slack/messages_tab.py  a day, set again on every change
+                                           Messages tab (JSON: id, name)
 ``mib:control``                   pub/sub  ``{"stop": <session>}`` messages: a channel,         bot/turns/runner.py publishes,  nothing is stored
                                            not a key                                            bot/turns/queue.py listens
 ================================  =======  ===================================================  ==============================  =======================================
@@ -317,6 +319,11 @@ def announced(approval_id: str) -> str:
 def job(job_id: str) -> str:
     """A job's card facts."""
     return _k("job", job_id)
+
+
+def viewing(team: str, user: str) -> str:
+    """The channel ``user`` of Slack workspace ``team`` views beside the bot's Messages tab."""
+    return _k("viewing", team, user)
 
 
 def home_round(version: int) -> str:

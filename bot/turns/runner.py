@@ -166,6 +166,7 @@ class TurnRunner:
         thinking: str | None,
         files: Sequence[SharedFile] = (),
         received: str | None = None,
+        title: str | None = None,
     ) -> bool:
         """A person's message, queued at once (see :meth:`submit`): no platform call waits
         before it. Then ``received`` (the platform's id of the message) gets its mark where
@@ -174,10 +175,13 @@ class TurnRunner:
         the thread's working status, else a ``thinking`` placeholder the answer will stream
         into (None: none, e.g. where the thread shows a typing indicator instead). ``files``
         shared with it are queued as references; the turn downloads them
-        (:mod:`bot.turns.intake`)."""
+        (:mod:`bot.turns.intake`). ``title`` names the thread where the platform shows one
+        (Slack's agent sessions)."""
         ref: dict[str, Any] = {"user": user}
         if thinking is not None:
             ref["thinking"] = thinking
+        if title:
+            ref["title"] = title
         item = {"kind": "message", "text": text, "user": user, "ref": ref}
         if files:
             item["files"] = file_refs(list(files))

@@ -19,6 +19,17 @@ is over, and appending to or stopping it gets ``message_not_in_streaming_state``
 chunks are kept as a person sees them: the markdown text, and each task card's latest
 state under the plan's title.
 
+Agent sessions: with ``agent_sessions`` on, ``agents.sessions.setStatus`` keeps each
+thread's statuses in order (``sessions``) and titles; off, it answers ``unknown_method``
+as a workspace without them does. :meth:`SlackSender.session_stopped` sends the event
+Slack's own Stop button sends.
+
+Block Kit charts and tables keep Slack's limits: at most 2 ``data_visualization`` blocks a
+message, 6 series a chart, 20 categories, labels of 20 characters, titles of 50; a
+``data_table`` of 2 to 101 rows of at most 20 cells. Past them, or with ``charts_refused``
+(a client that can't draw them), ``chat.postMessage`` and ``chat.update`` answer
+``invalid_blocks``.
+
 ``assistant.threads.setStatus`` shows a status under a thread until it is cleared, the
 bot posts in the thread (Slack clears it then), or ``status_seconds`` pass without a
 refresh; ``status_error`` makes it refuse (e.g. ``missing_scope``). :meth:`SlackStandIn.seen`
@@ -129,6 +140,7 @@ METHOD_TIERS = {
     "chat.appendStream": 4,
     "chat.stopStream": 2,
     "assistant.threads.setStatus": 3,
+    "agents.sessions.setStatus": 3,
 }
 """The tier of each method the stand-in limits (Slack's method reference)."""
 
@@ -184,6 +196,8 @@ class SlackStandIn:
         ] = {}  # envelope id -> the client's ack  # file id -> filename, content, where
         self.usergroups: dict[str, list[str]] = {}
         self.members: dict[str, list[str]] = {}  # channel -> its members (users.conversations)
+        self.channel_names: dict[str, str] = {}  # channel -> its name (conversations.info)
+        self.charts_refused = False
         self.homes: dict[str, dict[str, Any]] = {}  # user -> the App Home view last published
         self.fail_next: dict[str, list[tuple[int, dict[str, Any] | str, dict[str, str]]]] = {}
         """method -> the answers its next calls get: (status, JSON body or raw text, headers)."""
@@ -197,6 +211,10 @@ class SlackStandIn:
         """(channel, thread) -> status, loading messages, when set (monotonic)."""
         self.status_seconds = STATUS_SECONDS
         self.status_error: str | None = None
+        self.agent_sessions = False
+        self.sessions: dict[tuple[str, str], list[str]] = {}
+        """(channel, thread) -> its agent session's statuses, in order."""
+        self.titles: dict[tuple[str, str], str] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._blocked: dict[str, float] = {}  # method -> refused until (after a scripted 429)
         self.base_url = ""
@@ -350,6 +368,8 @@ class SlackStandIn:
         }
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not self._blocks_valid(args.get("blocks") or []):
+            return {"error": "invalid_blocks"}
         self._replied(args["channel"], args.get("thread_ts"))
         ts = self._new_ts()
         self.messages[ts] = Message(
@@ -374,9 +394,38 @@ class SlackStandIn:
             return {"error": "message_not_found"}
         if self._live(message):
             return {"error": "streaming_state_conflict"}
+        if not self._blocks_valid(args.get("blocks") or []):
+            return {"error": "invalid_blocks"}
         message.text = args.get("text", message.text)
         message.blocks = args.get("blocks") or []
+        cards = [b for b in message.blocks if b.get("type") == "task_card"]
+        if cards:  # a message written again with its task cards as blocks
+            message.tasks = {b["task_id"]: task_of(b) for b in cards}
         return {"ts": args["ts"], "channel": args["channel"]}
+
+    def _blocks_valid(self, blocks: list[dict[str, Any]]) -> bool:
+        """Whether Slack takes these blocks' charts and tables."""
+        charts = [b for b in blocks if b.get("type") == "data_visualization"]
+        if charts and self.charts_refused or len(charts) > 2:
+            return False
+        for block in charts:
+            chart = block["chart"]
+            categories = chart["axis_config"]["categories"]
+            labels = [d["label"] for s in chart["series"] for d in s["data"]]
+            names = [s["name"] for s in chart["series"]]
+            if (
+                len(block["title"]) > 50
+                or len(chart["series"]) > 6
+                or len(categories) > 20
+                or any(len(label) > 20 for label in [*categories, *names])
+                or not set(labels) <= set(categories)
+            ):
+                return False
+        for table in (b for b in blocks if b.get("type") == "data_table"):
+            rows = table["rows"]
+            if not 2 <= len(rows) <= 101 or any(len(row) > 20 for row in rows):
+                return False
+        return True
 
     def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         self.ephemeral.append(args)
@@ -453,6 +502,21 @@ class SlackStandIn:
             self.status.pop(where, None)
         return {}
 
+    def _agents_sessions_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not self.agent_sessions:
+            return {"error": "unknown_method"}
+        if args["status"] not in ("processing", "active", "suspended", "closed"):
+            return {"error": "invalid_status"}
+        where = (args["channel_id"], args["thread_ts"])
+        self.sessions.setdefault(where, []).append(args["status"])
+        if args.get("title"):
+            self.titles[where] = args["title"]
+        return {}
+
+    def session_status(self, channel: str, thread_ts: str) -> str:
+        """The thread's agent session status now ("" for none)."""
+        return (self.sessions.get((channel, thread_ts)) or [""])[-1]
+
     def _replied(self, channel: str, thread_ts: str | None) -> None:
         """The bot wrote in a thread: Slack clears the thread's status."""
         if thread_ts:
@@ -476,6 +540,12 @@ class SlackStandIn:
         user = args["user"]
         channels = [{"id": c} for c, members in self.members.items() if user in members]
         return {"channels": channels, "response_metadata": {"next_cursor": ""}}
+
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args["channel"]
+        if channel not in self.channel_names:
+            return {"error": "channel_not_found"}
+        return {"channel": {"id": channel, "name": self.channel_names[channel]}}
 
     def _chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = args["message_ts"].replace(".", "")
@@ -588,6 +658,13 @@ class SlackStandIn:
                 thread_ts=args.get("thread_ts"),
             )
         return {"files": [{"id": f["id"]} for f in files]}
+
+
+def task_of(card: dict[str, Any]) -> dict[str, Any]:
+    """A ``task_card`` block as the task chunk a person reads the same way."""
+    output = card.get("output") or {"elements": []}
+    words = [e["text"] for s in output["elements"] for e in s["elements"] if "text" in e]
+    return {**card, "id": card["task_id"], "output": "".join(words)}
 
 
 def button_action(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:
@@ -764,13 +841,53 @@ class SlackSender:
         }
         return await self._block_action(on_message(message), action, user)
 
-    async def home_opened(self, user: str = "U0ALICE") -> tuple[int, str]:
-        """The ``app_home_opened`` event of ``user`` opening the bot's Home tab."""
+    async def home_opened(self, user: str = "U0ALICE", tab: str = "home") -> tuple[int, str]:
+        """The ``app_home_opened`` event of ``user`` opening the bot's Home (or Messages) tab."""
         event = {
             "type": "app_home_opened",
             "user": user,
             "channel": f"D{user}",
-            "tab": "home",
+            "tab": tab,
+            "event_ts": self.ts(),
+        }
+        return await self.event(event)
+
+    async def context_changed(self, channel: str, user: str = "U0ALICE") -> tuple[int, str]:
+        """``app_context_changed``: ``user`` now views ``channel`` beside the Messages tab."""
+        event = {
+            "type": "app_context_changed",
+            "user": user,
+            "channel": f"D{user}",
+            "context": {"channel_id": channel, "team_id": TEAM},
+            "event_ts": self.ts(),
+        }
+        return await self.event(event)
+
+    async def direct(self, text: str, user: str = "U0ALICE") -> dict[str, Any]:
+        """A message written in the bot's Messages tab (a DM, not in a thread)."""
+        event = {
+            "type": "message",
+            "channel": f"D{user}",
+            "channel_type": "im",
+            "user": user,
+            "text": text,
+            "ts": self.ts(),
+            "event_ts": "0",
+        }
+        status, _ = await self.event(event)
+        assert status == 200
+        return event
+
+    async def session_stopped(
+        self, channel: str, thread_ts: str, streams: list[str], user: str = "U0ALICE"
+    ) -> tuple[int, str]:
+        """The ``agent_session_stopped`` event of a click on Slack's own Stop button."""
+        event = {
+            "type": "agent_session_stopped",
+            "user": user,
+            "channel": channel,
+            "thread_ts": thread_ts,
+            "streaming_message_ts": streams,
             "event_ts": self.ts(),
         }
         return await self.event(event)
@@ -803,12 +920,20 @@ class SlackSender:
         )
 
     async def submit(
-        self, view: dict[str, Any], values: dict[str, str], *, user: str = "U0ALICE"
+        self,
+        view: dict[str, Any],
+        values: dict[str, str],
+        *,
+        user: str = "U0ALICE",
+        files: dict[str, list[dict[str, Any]]] | None = None,
     ) -> tuple[int, str]:
-        """Submit a modal that was opened, with ``values`` by block id."""
-        state = {
+        """Submit a modal that was opened, with ``values`` by block id (and ``files`` from
+        :meth:`SlackStandIn.add_file` uploaded in its file inputs, by block id)."""
+        state: dict[str, Any] = {
             block: {"text": {"type": "plain_text_input", "value": v}} for block, v in values.items()
-        }  # every input of the bot's modals has the action id "text"
+        }  # every text input of the bot's modals has the action id "text", a file input "file"
+        for block, uploaded in (files or {}).items():
+            state[block] = {"file": {"type": "file_input", "files": uploaded}}
         return await self.interaction(
             {
                 "type": "view_submission",
