@@ -31,6 +31,7 @@ METHOD_TIERS = {
     "chat.delete": 3,
     "chat.postEphemeral": 4,
     "assistant.threads.setStatus": 3,
+    "conversations.replies": 3,
     "files.getUploadURLExternal": 4,
     "files.completeUploadExternal": 4,
 }
