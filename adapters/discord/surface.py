@@ -127,7 +127,7 @@ class DiscordSurface(RoomMessages):
     async def written_since(self, since: float) -> list[Written]:
         """The bot's answer messages still carrying the Stop button, made since ``since``
         (``GET /channels/{id}/messages?after=``; a :class:`bot.platform.ThreadHistory`)."""
-        after = datetime.fromtimestamp(since, UTC)
+        after = datetime.fromtimestamp(since - 0.001, UTC)  # ``after`` skips its millisecond
         history = self.channel.history(limit=HISTORY_LIMIT, after=after, oldest_first=True)
         me = self.client.user
         return [
