@@ -157,7 +157,9 @@ class Crash:
         ]
 
 
-async def crash_run(tmp_path, llm, redis_url, slack, *, native: bool) -> Crash:
+async def crash_run(
+    tmp_path, llm, redis_url, slack, *, native: bool, crash_type: type[Crash] = Crash
+) -> Crash:
     llm.respond = respond
     slack.streaming_enabled = native
     if not native:
@@ -177,7 +179,7 @@ async def crash_run(tmp_path, llm, redis_url, slack, *, native: bool) -> Crash:
     front = TurnRunner(
         Agent(agent_config(llm), test_tools()), store, {"slack": surfaces}, consume=False
     )
-    crash = Crash(fleet, front, slack)
+    crash = crash_type(fleet, front, slack)
     try:
         fleet.start(WORKERS)
         for number, kills in enumerate(WAVES):

@@ -1,4 +1,4 @@
-"""A worker SIGKILLed the instant Slack made its message, before it could note it anywhere.
+"""Workers SIGKILLed the instant Slack made their message, before they could note it anywhere.
 
 The Slack stand-in makes the message and then holds its answer (``hold(answered=True)``):
 the worker waits for the ts, so nothing it runs after the call (the note in Redis of what
@@ -7,6 +7,9 @@ knows nothing of that message from Redis; it reads the thread back
 (``conversations.replies``) and takes the message over: the placeholder, or the first
 message of the answer (chat.update), is written in again; a native stream is marked as
 interrupted and the answer follows below.
+
+The fleet test does the same over many threads: every other SIGKILL of
+``tests/test_crash_threads.py`` comes at such an instant instead of mid-stream.
 """
 
 import asyncio
@@ -24,7 +27,7 @@ from bot.turns.runner import TurnRunner
 from tests.fleet import Fleet, wait_for
 from tests.standins.slack import SlackStandIn
 from tests.support import agent_config, test_tools
-from tests.test_crash_threads import CHANNEL, Crash, answer_to, respond
+from tests.test_crash_threads import CHANNEL, WAVES, Crash, answer_to, crash_run, respond
 
 THREAD = "1700000100.000100"
 QUESTION = "question u0"
@@ -34,6 +37,44 @@ MODES = {
     "native stream": "chat.startStream",
 }
 """Each case and the call whose answer is held while the worker is killed."""
+
+
+class AtCreation(Crash):
+    """Every other SIGKILL comes as Slack has made a message (a placeholder, a stream, a
+    notice) and holds its answer, so its worker never learns the ts; the others mid-stream."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.method = "chat.postMessage"
+        self.held_from: int | None = None  # where the held calls start in ``slack.calls``
+        self.at_creation = 0  # SIGKILLs at such an instant
+        self.releases: set[asyncio.Task] = set()
+
+    async def streaming_worker(self, threads: list[str]) -> int | None:
+        if len(self.killed) % 2:
+            return await super().streaming_worker(threads)
+        held = self.slack.held
+        if self.held_from is None:
+            self.held_from = len(self.slack.calls)
+            held.hold(self.method, answered=True)
+            return None
+        if not held.waiting:
+            return None
+        made = [a for m, a in self.slack.calls[self.held_from :] if m == self.method]
+        opened = {r["key"]: r["pid"] for r in self.fleet.records("turns.jsonl")}
+        pid = opened.get(self.key(made[0]["thread_ts"]))
+        (proc,) = [p for p in self.fleet.procs if p.pid == pid]
+        self.held_from = None
+        release = asyncio.create_task(self.release_once_dead(proc))
+        self.releases.add(release)
+        release.add_done_callback(self.releases.discard)
+        self.at_creation += 1
+        return pid
+
+    async def release_once_dead(self, proc) -> None:
+        """The held answers go on once the victim is dead (the others' calls waited too)."""
+        await self.fleet.exit_code(proc)
+        self.slack.held.release()
 
 
 @pytest.fixture
@@ -92,3 +133,23 @@ async def test_a_message_made_as_its_worker_died_is_taken_over(
         fleet.close()
         await front.close()
         await store.redis.aclose()
+
+
+class AtStreamStart(AtCreation):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.method = "chat.startStream"
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("native", [False, True], ids=["chat.update", "native stream"])
+async def test_sigkills_as_slack_makes_messages_leave_one_whole_answer_per_question(
+    tmp_path, llm, redis_url, slack, native
+):
+    crash_type = AtStreamStart if native else AtCreation
+    crash = await crash_run(tmp_path, llm, redis_url, slack, native=native, crash_type=crash_type)
+
+    assert len(crash.killed) == sum(WAVES)
+    assert crash.at_creation == (sum(WAVES) + 1) // 2
+    for thread in crash.asked:
+        await crash.assert_reads_well(thread)
