@@ -16,7 +16,7 @@ PERMISSIONS = discord.Permissions(
     create_public_threads=True,  # the thread /ask opens from its reply
     send_messages_in_threads=True,  # answers, tool lines, approval cards
     embed_links=True,  # approval cards are embeds
-    read_message_history=True,  # edit and continue messages in threads
+    read_message_history=True,  # edit and continue messages in threads; read back after a crash
 )
 
 
