@@ -129,11 +129,9 @@ def notice(markdown: str) -> dict[str, Any]:
 
 
 def written(message: dict[str, Any]) -> Written | None:
-    """A message of the thread read back (``conversations.replies``), if it is the bot's and
-    may hold an answer's text (answer sections, a native stream, a placeholder) or is a Stop
-    control; None for anything else (tool lines, cards, final answers with 👍 / 👎)."""
-    if not message.get("bot_id"):
-        return None
+    """A message of the bot's read back (``conversations.replies``), if it may hold an
+    answer's text (answer sections, a native stream, a placeholder) or is a Stop control;
+    None for anything else (tool lines, cards, final answers with 👍 / 👎)."""
     blocks = message.get("blocks") or []
     kinds = {block.get("type") for block in blocks}
     buttons = {

@@ -259,6 +259,7 @@ class SlackSurface(RoomMessages):
         """The bot's messages of this thread made since ``since`` that may hold an answer's
         text, or are Stop controls, from ``conversations.replies`` (a
         :class:`bot.platform.ThreadHistory`)."""
+        me = (await self.call(self.client.auth_test))["user_id"]
         found: list[Written] = []
         cursor = None
         while True:
@@ -272,7 +273,8 @@ class SlackSurface(RoomMessages):
                 cursor=cursor,
             )
             for message in page.get("messages", []):
-                if message.get("ts") != self.session.thread and (seen := cards.written(message)):
+                mine = message.get("user") == me and message.get("ts") != self.session.thread
+                if mine and (seen := cards.written(message)):
                     found.append(seen)
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
