@@ -11,7 +11,8 @@ no placeholder, Stop button, open stream or status left; the session saved once 
 A worker is killed while it streams an answer, once every partial message of its
 threads is known to it (the platform answered the calls that made them): a kill inside
 such a round trip leaves a message no one knows of, which nothing but listing the thread
-could find.
+could find (the taker does: ``tests/test_crash_unnoted.py`` kills workers in that round
+trip).
 """
 
 import asyncio
