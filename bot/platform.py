@@ -5,7 +5,8 @@ compact line per tool call, an approval card, a notice. Optional capabilities
 (:class:`NativeStream`, :class:`StreamSteps`, :class:`WorkingStatus`,
 :class:`Receipts`, :class:`Deletions`, :class:`StopControls`, :class:`Attachments`,
 :class:`ApprovalCards`, :class:`FeedbackButtons`, :class:`Typing`, :class:`ToolSteps`,
-:class:`FileAccess`, :class:`JobCards`, :class:`Pings`, :class:`DirectMessages`) are
+:class:`FileAccess`, :class:`JobCards`, :class:`Pings`, :class:`DirectMessages`,
+:class:`ThreadHistory`) are
 detected with ``isinstance``, never assumed. Every call goes through
 :func:`call_surface`, behind the surface's :class:`Gate` (a per-channel
 :class:`RateGate`, or a platform's own budget per method), retried after a 429
@@ -234,6 +235,30 @@ class Deletions(Protocol):
     placeholder no answer took; what a dead worker's turn left that its taker replaced)."""
 
     async def delete(self, ref: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Written:
+    """A message of the bot's as the thread's history shows it: its ref, the text it shows,
+    and whether it is a Stop control (:class:`StopControls`) rather than answer text."""
+
+    ref: str
+    text: str
+    control: bool = False
+
+
+@runtime_checkable
+class ThreadHistory(Protocol):
+    """Optional capability of a :class:`Surface`: read the thread back from the platform.
+
+    ``written_since`` lists, oldest first, the bot's messages made at or after ``since``
+    (seconds since the epoch) that may hold an answer's text (answer messages, native
+    streams, placeholders) or a Stop control; tool lines, cards and final answers with
+    their 👍 / 👎 are left out where the platform tells them apart. A worker taking a
+    turn over learns this way of a message its dead worker made but never noted.
+    """
+
+    async def written_since(self, since: float) -> list[Written]: ...
 
 
 @runtime_checkable

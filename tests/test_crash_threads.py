@@ -11,7 +11,8 @@ no placeholder, Stop button, open stream or status left; the session saved once 
 A worker is killed while it streams an answer, once every partial message of its
 threads is known to it (the platform answered the calls that made them): a kill inside
 such a round trip leaves a message no one knows of, which nothing but listing the thread
-could find.
+could find (the taker does: ``tests/test_crash_unnoted.py`` kills workers in that round
+trip).
 """
 
 import asyncio
@@ -158,7 +159,9 @@ class Crash:
         ]
 
 
-async def crash_run(tmp_path, llm, redis_url, slack, *, native: bool) -> Crash:
+async def crash_run(
+    tmp_path, llm, redis_url, slack, *, native: bool, crash_type: type[Crash] = Crash
+) -> Crash:
     llm.respond = respond
     slack.streaming_enabled = native
     if not native:
@@ -178,7 +181,7 @@ async def crash_run(tmp_path, llm, redis_url, slack, *, native: bool) -> Crash:
     front = TurnRunner(
         Agent(agent_config(llm), test_tools()), store, {"slack": surfaces}, consume=False
     )
-    crash = Crash(fleet, front, slack)
+    crash = crash_type(fleet, front, slack)
     try:
         fleet.start(WORKERS)
         for number, kills in enumerate(WAVES):

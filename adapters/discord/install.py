@@ -17,7 +17,7 @@ PERMISSIONS = discord.Permissions(
     send_messages_in_threads=True,  # answers, tool lines, approval cards
     embed_links=True,  # the steps embed
     attach_files=True,  # a card's script file, a job's chart, long tool outputs
-    read_message_history=True,  # edit and continue messages in threads
+    read_message_history=True,  # edit and continue messages in threads; read back after a crash
 )
 """The gateway intents are not granted here: guild messages are asked in code (mentions
 carry their text without the privileged Message Content intent, which is switched on in

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
@@ -25,7 +26,8 @@ from adapters.discord.keys import parse_key
 from adapters.discord.rooms import ApproverDMs, RoomMessages
 from agent import events as ev
 from bot.approvals.card import ApprovalCard
-from bot.platform import ChannelGates, PlatformUnavailable, RateGate, RateLimited
+from bot.output.views import STOP_ID
+from bot.platform import ChannelGates, PlatformUnavailable, RateGate, RateLimited, Written
 from bot.settings import Settings
 from bot.store.approvals import ApprovalRecord
 
@@ -36,6 +38,8 @@ MAX_CHARS = 2000
 """Discord's message length: the renderer continues in a new message past it."""
 TYPING_SECONDS = 8.0
 """A typing indicator lasts 10 s (or until the bot sends a message): repeat it sooner."""
+HISTORY_LIMIT = 100
+"""Messages read back at most after a takeover (one ``GET /channels/{id}/messages``)."""
 
 RETRIED_BY_DISCORD_PY = frozenset({500, 502, 504, 524})
 """5xx answers discord.py retries itself, for about 25 s: past them the call has failed."""
@@ -139,6 +143,27 @@ class DiscordSurface(RoomMessages):
 
     async def post_notice(self, text: str) -> None:
         await self._send(content=text[:MAX_CHARS])
+
+    async def written_since(self, since: float) -> list[Written]:
+        """The bot's answer messages still carrying the Stop button, made since ``since``
+        (``GET /channels/{id}/messages?after=``; a :class:`bot.platform.ThreadHistory`)."""
+        after = datetime.fromtimestamp(since - 0.001, UTC)  # ``after`` skips its millisecond
+        history = self.channel.history(limit=HISTORY_LIMIT, after=after, oldest_first=True)
+        me = self.client.user
+        return [
+            Written(str(message.id), message.content)
+            async for message in history
+            if me is not None and message.author.id == me.id and message.content and stops(message)
+        ]
+
+
+def stops(message: discord.Message) -> bool:
+    """The message carries the Stop button (an answer being written)."""
+    return any(
+        getattr(item, "custom_id", None) == STOP_ID
+        for row in message.components
+        for item in getattr(row, "children", ())
+    )
 
 
 class DMingDiscordSurface(ApproverDMs, DiscordSurface):

@@ -36,6 +36,7 @@ METHOD_TIERS = {
     "chat.postEphemeral": 4,
     "assistant.threads.setStatus": 3,
     "agents.sessions.setStatus": 3,
+    "conversations.replies": 3,
     "files.getUploadURLExternal": 4,
     "files.completeUploadExternal": 4,
 }

@@ -24,6 +24,7 @@ from bot.approvals.card import (
 from bot.output.messages import STOP_CONTROL
 from bot.output.textsplit import split_text
 from bot.output.views import STOP_ID, THUMBS
+from bot.platform import Written
 
 SECTION_CHARS = 3000
 """Slack's limit for a section block's text (and a context element's)."""
@@ -156,6 +157,25 @@ def line(markdown: str) -> dict[str, Any]:
 
 def notice(markdown: str) -> dict[str, Any]:
     return {"text": to_mrkdwn(markdown)[:TEXT_CHARS]}
+
+
+def written(message: dict[str, Any]) -> Written | None:
+    """A message of the bot's read back (``conversations.replies``), if it may hold an
+    answer's text (answer sections, a native stream, a placeholder) or is a Stop control;
+    None for anything else (tool lines, cards, final answers with 👍 / 👎)."""
+    blocks = message.get("blocks") or []
+    kinds = {block.get("type") for block in blocks}
+    buttons = {
+        element.get("action_id")
+        for block in blocks
+        if block.get("type") == "actions"
+        for element in block.get("elements", [])
+    }
+    if buttons == {STOP_ID} and "context" in kinds:
+        return Written(message["ts"], message.get("text", ""), control=True)
+    if buttons - {STOP_ID} or "context_actions" in kinds or (kinds and kinds <= {"context"}):
+        return None
+    return Written(message["ts"], message.get("text", ""))
 
 
 # ── approval cards ───────────────────────────────────────────────────────

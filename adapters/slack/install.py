@@ -13,7 +13,8 @@ EVENTS_PATH = "/slack/events"
 
 BOT_SCOPES = [
     "app_mentions:read",  # app_mention events
-    "channels:history",  # thread replies in public channels (message.channels)
+    "channels:history",  # thread replies in public channels (message.channels); read back
+    # after a crash (conversations.replies), as the next three for their conversations
     "groups:history",  # ... in private channels (message.groups)
     "im:history",  # DMs (message.im)
     "mpim:history",  # group DMs (message.mpim)

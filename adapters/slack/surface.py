@@ -51,6 +51,7 @@ from bot.platform import (
     Step,
     StreamClosed,
     StreamUnavailable,
+    Written,
 )
 from bot.session_key import SessionKey
 from bot.settings import Settings
@@ -62,6 +63,8 @@ MAX_CHARS = cards.SECTION_CHARS
 """One answer message is one section block: the renderer continues in a new message past it."""
 RECEIVED_REACTION = "eyes"
 """The reaction a person's message gets when its turn starts."""
+REPLIES_PAGE = 200
+"""Messages one ``conversations.replies`` call asks for."""
 REFUSALS = frozenset(
     {
         "unknown_method",
@@ -320,6 +323,31 @@ class SlackSurface(RoomMessages):
             )
         except SlackApiError as exc:  # e.g. already_reacted: a nicety, never a failure
             logger.info("marking a message received failed: %s", failure(exc))
+
+    async def written_since(self, since: float) -> list[Written]:
+        """The bot's messages of this thread made since ``since`` that may hold an answer's
+        text, or are Stop controls, from ``conversations.replies`` (a
+        :class:`bot.platform.ThreadHistory`)."""
+        me = (await self.call(self.client.auth_test))["user_id"]
+        found: list[Written] = []
+        cursor = None
+        while True:
+            page = await self.call(
+                self.client.conversations_replies,
+                channel=self.channel,
+                ts=self.session.thread,
+                oldest=f"{since:.6f}",
+                inclusive=True,
+                limit=REPLIES_PAGE,
+                cursor=cursor,
+            )
+            for message in page.get("messages", []):
+                mine = message.get("user") == me and message.get("ts") != self.session.thread
+                if mine and (seen := cards.written(message)):
+                    found.append(seen)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return found
 
     async def post_ephemeral(self, user: str, text: str) -> None:
         """A reply in the thread only ``user`` sees."""

@@ -246,6 +246,8 @@ class StreamRenderer(AnswerText):
                 await self._end_segment()
             try:
                 async with self._lock:
+                    if self._ref is None:  # a taker learns of the stream even if we die now
+                        await self._report(making=True)
                     ref = await self._call(surface.stream_steps, self._ref, steps, plan)
                     if self._ref is None:
                         self._ref, self._started = ref, time.monotonic()

@@ -78,11 +78,12 @@ class AnswerText:
         self.status = StatusLine(surface)
         self._halted = False  # another worker carries the turn on: show nothing more
 
-    def visible(self, *, ahead: bool = False) -> Visible:
-        """What the turn shows now, or ``ahead``: once the text waiting is shown (see
-        :mod:`bot.output.visible`)."""
+    def visible(self, *, ahead: bool = False, making: bool = False) -> Visible:
+        """What the turn shows now, or ``ahead``: once the text waiting is shown, and which
+        message its call may make, or ``making`` one (see :mod:`bot.output.visible`)."""
         controls = getattr(self.surface, "stop_control", None)
         text = self._text if ahead and self._ref is not None else self._shown
+        making = making or (ahead and bool(self._text) and (self._ref is None or self._must_cut()))
         return Visible(
             turn=self._turn_id or "-",
             mode=STREAM if self._streamed else EDIT,
@@ -92,13 +93,15 @@ class AnswerText:
             placeholder=self._placeholder,
             status=self.status.showing,
             controls=(controls,) if isinstance(self.surface, StopControls) and controls else (),
+            making=(STREAM if self._native else EDIT) if making else None,
+            since=time.time() if making else 0.0,
         )
 
-    async def _report(self, *, ahead: bool = False) -> None:
+    async def _report(self, *, ahead: bool = False, making: bool = False) -> None:
         """Hand what is visible to ``on_shown`` if it changed (at most twice per flush)."""
         if self._on_shown is None or self._halted:
             return
-        now = self.visible(ahead=ahead)
+        now = self.visible(ahead=ahead, making=making)
         if now != self._reported:
             self._reported = now
             await self._on_shown(now)

@@ -14,23 +14,34 @@ holds its lock). A worker carrying on a dead worker's turn hands it to its rende
   (:data:`~bot.output.messages.INTERRUPTED`) and answers in a new message below;
 * takes over the placeholder no answer took yet, deletes a Stop control left beside a
   stream, and shows a thread status of its own, cleared when its turn ends.
+
+A message the platform made just before its worker died is not in that report yet. So
+each report written before a call that may make a message says so (``making``, and
+``since`` when): the taker then reads the thread back (:class:`ThreadHistory`) for the
+bot's messages made since, and treats those it did not know of as if they had been noted
+(:func:`reconcile`): a placeholder, a message of the answer, a stream, a Stop control.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.output.messages import DONE, INTERRUPTED
-from bot.platform import Deletions, NativeStream, Surface
+from bot.platform import Deletions, NativeStream, Surface, ThreadHistory, Written, call_surface
 
 logger = logging.getLogger(__name__)
 
 EDIT = "edit"
 STREAM = "stream"
+PLACEHOLDER = "placeholder"
+"""What a turn's first call may make (``making``): the "thinking…" placeholder."""
+CLOCK_SKEW = 1.0
+"""Seconds the platform's clock may lag ours: the thread is read back from this much
+before ``since``."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,12 @@ class Visible:
     placeholder: str | None = None
     status: bool = False
     controls: tuple[str, ...] = ()
+    making: str | None = None
+    since: float = 0.0
+
+    def shows_nothing(self) -> bool:
+        """Nothing of the turn is known to be shown (at most a call was about to make it)."""
+        return not (self.refs or self.text or self.placeholder or self.status or self.controls)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +78,8 @@ class Visible:
             "placeholder": self.placeholder,
             "status": self.status,
             "controls": list(self.controls),
+            "making": self.making,
+            "since": self.since,
         }
 
     @classmethod
@@ -74,6 +93,8 @@ class Visible:
             placeholder=raw.get("placeholder"),
             status=bool(raw.get("status")),
             controls=tuple(raw.get("controls", ())),
+            making=raw.get("making"),
+            since=float(raw.get("since", 0.0)),
         )
 
 
@@ -81,6 +102,43 @@ def left_by(meta: dict[str, Any], turn_id: str) -> Visible | None:
     """What turn ``turn_id`` left shown, from the session's stored metadata."""
     raw = meta.get("visible")
     return Visible.from_dict(raw) if raw and raw.get("turn") == turn_id else None
+
+
+async def reconcile(surface: Surface, left: Visible | None) -> Visible | None:
+    """What a dead worker's turn left shown, with the messages the platform made for a call
+    it died in (read back from the thread where the surface can, see :func:`found`); None
+    when nothing of it is shown."""
+    if left is not None and left.making and isinstance(surface, ThreadHistory):
+        try:
+            since = left.since - CLOCK_SKEW
+            left = found(left, await call_surface(surface, surface.written_since, since))
+        except Exception:
+            logger.exception("could not read the thread back after a takeover")
+    if left is None or left.shows_nothing():
+        return None
+    return replace(left, making=None, since=0.0)
+
+
+def found(left: Visible, written: Sequence[Written]) -> Visible:
+    """``left`` with the messages in ``written`` it does not know of, as its call in flight
+    (``making``) would have noted them: the placeholder, or the next messages of its answer
+    (the first of a new answer once the last one was whole), or Stop controls."""
+    known = {*left.refs, *left.controls, left.placeholder}
+    new = [w for w in written if w.ref not in known]
+    controls = (*left.controls, *(w.ref for w in new if w.control))
+    texts = [w for w in new if not w.control]
+    left = replace(left, controls=controls)
+    if not texts:
+        return left
+    if left.making == PLACEHOLDER and left.placeholder is None:
+        left, texts = replace(left, placeholder=texts[0].ref), texts[1:]
+        if not texts:
+            return left
+    making = STREAM if left.making == STREAM else EDIT
+    mode = left.mode if left.refs and not left.whole else making
+    kept = () if left.whole else left.refs
+    refs = (*kept, *(w.ref for w in texts))
+    return replace(left, mode=mode, refs=refs, text=texts[-1].text, whole=False)
 
 
 class Leftovers:

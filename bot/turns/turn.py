@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,7 +41,7 @@ from bot.attachments.prepare import Content
 from bot.output.messages import HANDED_BACK, STALE_APPROVAL, STORE_LOST, unknown_request, went_wrong
 from bot.output.render import StreamRenderer
 from bot.output.status import show_taken_up
-from bot.output.visible import Visible, left_by
+from bot.output.visible import PLACEHOLDER, Visible, left_by, reconcile
 from bot.session_key import platform_of
 from bot.store.sessions import Hold, LockLost, SessionStore
 from bot.telemetry.logs import log_context
@@ -176,8 +177,12 @@ class RunningTurn:
         factory = runner.surfaces[platform_of(key)]
         surface = factory(key, ref)
         meta = await runner.store.meta(key)
-        resume = left_by(meta, turn_id) if taken_over else None
+        resume = await reconcile(surface, left_by(meta, turn_id)) if taken_over else None
         greet = item["kind"] == "message" and resume is None  # show it is being worked on
+        if greet and ref.get("thinking") is not None and not ref.get("placeholder"):
+            # it may post a placeholder: say so first, so a taker looks for it
+            making = Visible(turn=turn_id, making=PLACEHOLDER, since=time.time())
+            await keep_visible(runner.store, fence, making)
         if greet and (greeted := await show_taken_up(surface, ref)) is not ref:
             ref, surface = greeted, factory(key, greeted)  # the answer takes the placeholder
             shown = Visible(turn=turn_id, placeholder=ref["placeholder"])

@@ -2,7 +2,9 @@
 
 :class:`DiscordStandIn` serves what the adapter uses (log-in, command sync,
 interaction callbacks and webhooks, channel messages, threads from messages),
-keeps the messages it holds (ephemeral ones with their flag), opens DM channels
+keeps the messages it holds (ephemeral ones with their flag) and reads them back
+(``GET /channels/{id}/messages`` with ``after`` / ``before`` / ``limit``, newest first,
+as Discord answers; ids are time-based snowflakes), opens DM channels
 (``dms``: user id -> channel id), and records every call (typing indicators too:
 :meth:`DiscordStandIn.typing` lists them). ``rate_limit`` makes the
 next matching call answer 429 the way Discord does (``retry_after`` in the body,
@@ -55,15 +57,21 @@ V2_ONLY = {9, 10, 11, 12, 13, 14, 17}
 """Section, text display, thumbnail, media gallery, file, separator, container."""
 OPTION_TYPES = {str: 3, int: 10, float: 10, dict: 11}
 """A slash command option's type by its Python value: string, number, attachment."""
-_ids = itertools.count(1_000_000_000_000_000_000)
+_ids = itertools.count(1)
 
 
 BODY = web.RequestKey("body", object)
 """The parsed request body (JSON or multipart), kept for the handlers."""
 
 
+DISCORD_EPOCH_MS = 1_420_070_400_000
+"""Discord's snowflakes count milliseconds from 2015-01-01."""
+
+
 def snowflake() -> str:
-    return str(next(_ids))
+    """A new id, as Discord makes them: its time in the top bits, so ids sort by time."""
+    now = int(time.time() * 1000) - DISCORD_EPOCH_MS
+    return str(now << 22 | next(_ids) & 0x3FFFFF)
 
 
 def user(user_id: str, name: str = "", *, bot: bool = False) -> dict[str, Any]:
@@ -188,6 +196,7 @@ class DiscordStandIn:
         r.add_post("/api/v10/webhooks/{app}/{token}", self._followup)
         r.add_post("/api/v10/users/@me/channels", self._open_dm)
         r.add_get("/api/v10/channels/{channel}", self._get_channel)
+        r.add_get("/api/v10/channels/{channel}/messages", self._get_messages)
         r.add_post("/api/v10/channels/{channel}/messages", self._post_message)
         r.add_patch("/api/v10/channels/{channel}/messages/{message}", self._edit_message)
         r.add_delete("/api/v10/channels/{channel}/messages/{message}", self._delete_message)
@@ -408,6 +417,20 @@ class DiscordStandIn:
     async def _post_message(self, request: web.Request) -> web.Response:
         body = request[BODY]
         return self._json(self._message(request.match_info["channel"], body, BOT_USER))
+
+    async def _get_messages(self, request: web.Request) -> web.Response:
+        """``GET /channels/{id}/messages``: up to ``limit`` (50) messages, newest first; with
+        ``after`` the ones just after it, with ``before`` the ones just before it."""
+        query = request.query
+        found = sorted(self.in_channel(request.match_info["channel"]), key=lambda m: int(m["id"]))
+        limit = int(query.get("limit", 50))
+        if "after" in query:
+            found = [m for m in found if int(m["id"]) > int(query["after"])][:limit]
+        else:
+            if "before" in query:
+                found = [m for m in found if int(m["id"]) < int(query["before"])]
+            found = found[-limit:]
+        return self._json(found[::-1])
 
     async def _edit_message(self, request: web.Request) -> web.Response:
         message = self.messages.get(request.match_info["message"])

@@ -30,6 +30,11 @@ message, 6 series a chart, 20 categories, labels of 20 characters, titles of 50;
 (a client that can't draw them), ``chat.postMessage`` and ``chat.update`` answer
 ``invalid_blocks``.
 
+``conversations.replies`` reads a thread back as Slack does: its messages oldest first,
+from ``oldest`` (and up to ``latest``; ``inclusive`` keeps the bounds), ``limit`` at a
+time with a ``next_cursor``; the bot's messages carry its ``user`` and ``bot_id``. A
+message's ``ts`` is the time Slack made it (seconds since the epoch, unique).
+
 ``assistant.threads.setStatus`` shows a status under a thread until it is cleared, the
 bot posts in the thread (Slack clears it then), or ``status_seconds`` pass without a
 refresh; ``status_error`` makes it refuse (e.g. ``missing_scope``). :meth:`SlackStandIn.seen`
@@ -141,6 +146,7 @@ METHOD_TIERS = {
     "chat.stopStream": 2,
     "assistant.threads.setStatus": 3,
     "agents.sessions.setStatus": 3,
+    "conversations.replies": 3,
 }
 """The tier of each method the stand-in limits (Slack's method reference)."""
 
@@ -223,10 +229,13 @@ class SlackStandIn:
         self.shared: dict[str, tuple[str, bytes, str]] = {}  # file id -> name, bytes, mimetype
         self.downloads: list[tuple[str, str | None]] = []  # (path, Authorization) per request
         self._ts = itertools.count(1)
+        self._last_ts = 0.0
         self._files = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.held = Hold()
-        """Web API methods answered only once released (``auth.test`` is never held)."""
+        """Web API methods answered only once released (``auth.test`` is never held): held
+        before Slack acts on them, or after (``hold(..., answered=True)``: the message is
+        made, the answer waits)."""
 
     # ── scripting ────────────────────────────────────────────────────────
 
@@ -353,10 +362,13 @@ class SlackStandIn:
         body = handler(args) if handler else {}
         if "error" in body:
             self.refused.append((method, body["error"]))
+        elif method != "auth.test":
+            await self.held.answering(method)
         return web.json_response({"ok": "error" not in body, **body})
 
     def _new_ts(self) -> str:
-        return f"{int(time.time())}.{next(self._ts):06d}"
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        return f"{self._last_ts:.6f}"
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -521,6 +533,39 @@ class SlackStandIn:
         """The bot wrote in a thread: Slack clears the thread's status."""
         if thread_ts:
             self.status.pop((channel, thread_ts), None)
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        inclusive = str(args.get("inclusive", "")).lower() in ("1", "true")
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args.get("latest") or math.inf)
+
+        def within(ts: float) -> bool:
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        found = [
+            {
+                "type": "message",
+                "ts": m.ts,
+                "thread_ts": m.thread_ts,
+                "user": BOT_USER,
+                "bot_id": BOT_ID,
+                "text": m.text,
+                "blocks": m.blocks,
+            }
+            for m in self.thread(args["channel"], args["ts"])
+            if within(float(m.ts))
+        ]
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 1000)
+        page, rest = found[start : start + limit], found[start + limit :]
+        cursor = str(start + limit) if rest else ""
+        return {
+            "messages": page,
+            "has_more": bool(rest),
+            "response_metadata": {"next_cursor": cursor},
+        }
 
     def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
         return {}
@@ -706,6 +751,7 @@ class SlackSender:
         self.verifier = SignatureVerifier(signing_secret)
         self._events = itertools.count(1)
         self._ts = itertools.count(1)
+        self._last_ts = 0.0
 
     def ts(self) -> str:
         return f"1700000{next(self._ts):03d}.000100"
