@@ -20,6 +20,7 @@ from bot.session_key import SessionKey
 from bot.settings import Settings
 from tests.standins import discord as dc
 from tests.standins.slack import SlackStandIn
+from tests.support import eventually
 
 APPROVAL = ev.ApprovalRequired(
     tools=[{"tool": "hf_jobs", "arguments": {"script": "x"}, "tool_call_id": "c1"}],
@@ -76,6 +77,7 @@ async def test_slack_lists_answer_messages_streams_and_stop_controls_since_a_tim
     await surface.post_line(None, "`hf_jobs` running")
     await surface.post_approval(APPROVAL)
     stream = await surface.stream_start("a stream being written")  # posts its Stop control
+    await eventually(lambda: surface.stop_control)  # once the channel's posts have room
     final = await surface.post("a whole answer", final=True)
     await surface.final_answer(final, "a whole answer", "turn1")  # 👍 / 👎: a final answer
 
