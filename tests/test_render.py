@@ -126,7 +126,7 @@ async def test_a_calls_progress_updates_its_own_line():
     await renderer.handle(ev.ToolOutput(tool="bash", tool_call_id="c1", output="exit code 0"))
     await renderer.close()
     assert list(surface.lines) == ["l1"]  # one line, edited: no new messages
-    assert surface.lines["l1"] == "✅ `bash` done — exit code 0"
+    assert surface.lines["l1"] == "✅ `bash` done — `ls` → exit code 0"
 
 
 async def test_rate_limit_is_waited_out_and_nothing_is_lost():

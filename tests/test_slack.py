@@ -252,7 +252,7 @@ async def test_events_are_acknowledged_and_queued_while_the_model_and_web_api_st
     await eventually(lambda: slack.held.waiting)  # its turn waits on the held Web API
     second = await bot.send.mention("two", channel="C0TWO")
     keys = [session_key(TEAM, first), session_key(TEAM, second)]
-    held = ["assistant.threads.setStatus"] * 2 + ["reactions.add"] * 2
+    held = ["agents.sessions.setStatus"] * 2 + ["reactions.add"] * 2  # each turn's first call
     await eventually(lambda: sorted(slack.held.waiting) == held)  # both marks and turns wait
     assert all([await bot.rt.store.busy(key) for key in keys])
     assert llm.requests == [] and slack.seen("C0ONE", first["ts"]) == []
