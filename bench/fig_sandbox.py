@@ -14,11 +14,27 @@ import tempfile
 import time
 from pathlib import Path
 
+from agent.sandbox.backends import SandboxBackend, SandboxRecord
 from agent.sandbox.local import LocalBackend
 from bench.figure import Figure, below, step
 from bench.stats import ms, summary
 
 ROUND_TRIP_GOAL_MS = 50.0
+
+
+async def bash_round_trips(
+    backend: SandboxBackend, record: SandboxRecord, calls: int
+) -> list[float]:
+    """``calls`` ``bash true`` calls one after another, each through a new client as a tool
+    call opens one: milliseconds from the call to its answer."""
+    trips = []
+    for _ in range(calls):
+        began = time.monotonic()
+        async with await backend.attach(record) as client:
+            answer = await client.bash("true", work_dir=None, seconds=30, run_id="b")
+        trips.append(ms(time.monotonic() - began))
+        assert answer["exit_code"] == 0, answer
+    return trips
 
 
 def _bwrap_runs() -> bool:
@@ -41,14 +57,8 @@ async def run(calls: int) -> Figure:
         record = await backend.start("bench:T:C:1", "cpu-basic")
         started = time.monotonic() - began
         step(f"sandbox started in {ms(started):.0f} ms")
-        trips = []
         try:
-            for _ in range(calls):
-                began = time.monotonic()
-                async with await backend.attach(record) as client:
-                    answer = await client.bash("true", work_dir=None, seconds=30, run_id="b")
-                trips.append(ms(time.monotonic() - began))
-                assert answer["exit_code"] == 0, answer
+            trips = await bash_round_trips(backend, record, calls)
         finally:
             await backend.close()
     figure.results = {"start_ms": round(ms(started), 1), "bash_true_ms": summary(trips)}

@@ -29,10 +29,10 @@ from agent.sandbox.space import SpaceBackend
 from agent.session import Session
 from agent.tools.registry import ToolContext
 from agent.tools.sandbox import sandbox_tools
-from bench.fig_sandbox import ROUND_TRIP_GOAL_MS
+from bench.fig_sandbox import ROUND_TRIP_GOAL_MS, bash_round_trips
 from bench.figure import Figure, below, step
 from bench.rig import redis_server
-from bench.stats import ms, summary
+from bench.stats import summary
 from bot.sandboxes import IndexedBackend
 from bot.store.embedded import connect
 from tests.standins.hub import HubStandIn
@@ -44,17 +44,10 @@ BUILD_SECONDS = 8.0
 async def _round_trips(hub: HubStandIn, calls: int) -> list[float]:
     backend = SpaceBackend(hub.api(), poll_seconds=0.1)
     record = await backend.start("bench:T:C:1", "cpu-basic")
-    trips = []
     try:
-        for _ in range(calls):
-            began = time.monotonic()
-            async with await backend.attach(record) as client:
-                answer = await client.bash("true", work_dir=None, seconds=30, run_id="b")
-            trips.append(ms(time.monotonic() - began))
-            assert answer["exit_code"] == 0, answer
+        return await bash_round_trips(backend, record, calls)
     finally:
         await backend.stop(record)
-    return trips
 
 
 async def _first_bash(hub: HubStandIn, redis_url: str, warm: int, uptime: float) -> float:
