@@ -12,6 +12,7 @@ holds its lock). A worker carrying on a dead worker's turn hands it to its rende
 * marks a natively streamed message it can't go on writing (one still being written) in
   place
   (:data:`~bot.output.messages.INTERRUPTED`) and answers in a new message below;
+* updates the line of a tool call the dead worker left running (it was not run again);
 * takes over the placeholder no answer took yet, deletes a Stop control left beside a
   stream, and shows a thread status of its own, cleared when its turn ends.
 """
@@ -38,8 +39,9 @@ class Visible:
     """What a turn shows now: the messages of its last answer text (``refs``, in order;
     ``mode`` says whether they are edited or natively streamed; ``whole`` once that text
     ended, e.g. just before the turn is saved), what the last one shows (``text``), the
-    placeholder no answer took, whether a thread status is set, and messages carrying a
-    Stop control beside a stream."""
+    placeholder no answer took, whether a thread status is set, messages carrying a
+    Stop control beside a stream, and the tool lines still showing a running call
+    (``lines``: call id, its message, what the line named, e.g. a ``bash`` command)."""
 
     turn: str
     mode: str = EDIT
@@ -49,6 +51,7 @@ class Visible:
     placeholder: str | None = None
     status: bool = False
     controls: tuple[str, ...] = ()
+    lines: tuple[tuple[str, str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,7 @@ class Visible:
             "placeholder": self.placeholder,
             "status": self.status,
             "controls": list(self.controls),
+            "lines": [list(line) for line in self.lines],
         }
 
     @classmethod
@@ -74,6 +78,7 @@ class Visible:
             placeholder=raw.get("placeholder"),
             status=bool(raw.get("status")),
             controls=tuple(raw.get("controls", ())),
+            lines=tuple(tuple(line) for line in raw.get("lines", ())),
         )
 
 
