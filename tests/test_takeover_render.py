@@ -163,3 +163,32 @@ async def test_a_tool_line_that_ended_is_not_left_for_a_taker(slack):
     )
     await renderer.close()
     assert reports[-1].lines == ()
+
+
+async def test_a_step_left_running_in_a_stream_is_ended_in_place_as_not_run_again(slack):
+    """In a native stream the call is a step: the taker ends it in the dead worker's
+    stream, and starts no second one just to say it stopped."""
+    reports: list[Visible] = []
+
+    async def keep(visible: Visible) -> None:
+        reports.append(visible)
+
+    surface = surfaces(slack, native=True)(KEY, {"user": "U1"})
+    dead = StreamRenderer(surface, None, turn_id="t1", on_shown=keep)
+    await dead.handle(ev.Processing())
+    await dead.handle(ev.AssistantChunk(content=PARTIAL))
+    call = ev.ToolCall(tool="bash", arguments={"command": "sleep 5"}, tool_call_id="c1")
+    await dead.handle(call)
+    await wait_for(lambda: reports and reports[-1].lines)
+    dead.halt()
+    left = Visible.from_dict(reports[-1].to_dict())
+
+    taker = StreamRenderer(surface, None, turn_id="t1", resume=left)
+    await taker.adopt()
+    await taker.handle(ev.ToolStateChange(tool_call_id="c1", tool="bash", state="interrupted"))
+    await taker.close()
+
+    (stream,) = [m for m in slack.thread(CHANNEL, THREAD) if m.tasks]
+    assert stream.ts == left.refs[-1] and not stream.streaming
+    assert stream.tasks["c1"]["status"] == "error"
+    assert stream.tasks["c1"]["output"] == NOT_RUN_AGAIN

@@ -54,6 +54,7 @@ from bot.output.redact import clean
 from bot.output.steps import StepBook
 from bot.output.stream import AnswerText
 from bot.output.toollines import call_detail, output_detail, tool_line
+from bot.output.visible import Visible
 from bot.platform import (
     Attachments,
     FeedbackButtons,
@@ -95,14 +96,22 @@ class StreamRenderer(AnswerText):
         its Stop control deleted; the thread shows this turn's status until it ends."""
         left, self._resume = self._resume, None
         self.status.thinking()  # replaces any status the dead worker left; cleared at close
-        if left is not None and await self._left.adopt(left):
-            self._native = False  # the answer goes on in the same messages, by edits
-        for call_id, ref, named in left.lines if left is not None else ():
+        if left is not None:
+            if await self._left.adopt(left):
+                self._native = False  # the answer goes on in the same messages, by edits
+            self._adopt_lines(left)
+        await self._report()
+
+    def _adopt_lines(self, left: Visible) -> None:
+        """The tool lines ``left`` shows running are this turn's to update, not post again
+        (steps of its stream were ended in place by then)."""
+        for call_id, ref, named in left.lines:
+            if ref in left.refs:
+                continue
             self._lines[call_id] = asyncio.get_running_loop().create_future()
-            self._lines[call_id].set_result(ref)  # its line is updated, not posted again
+            self._lines[call_id].set_result(ref)
             self._called[call_id] = named
             self._adopted.add(call_id)
-        await self._report()
 
     # ── events ───────────────────────────────────────────────────────────
 
@@ -111,6 +120,8 @@ class StreamRenderer(AnswerText):
             return
         self.status.follow(event)
         match event:
+            case ev.ToolStateChange(tool_call_id=call_id) if call_id in self._left.ended:
+                pass  # its step was ended in place, in the stream it ran in
             case ev.Processing():
                 self._thinking.start()
             case ev.AssistantChunk(content=content):
@@ -263,6 +274,12 @@ class StreamRenderer(AnswerText):
                     if self._ref is None:
                         self._ref, self._started = ref, time.monotonic()
                         await self._add_message(ref, streamed=True)
+                    for step in steps:  # a taker ends a running one in place
+                        if step.state == "running":
+                            self._running[step.id] = (ref, step.title)
+                        else:
+                            self._running.pop(step.id, None)
+                    await self._report()
                 return True
             except StreamUnavailable:
                 logger.info("native streaming refused: tool calls show as lines")

@@ -12,7 +12,8 @@ holds its lock). A worker carrying on a dead worker's turn hands it to its rende
 * marks a natively streamed message it can't go on writing (one still being written) in
   place
   (:data:`~bot.output.messages.INTERRUPTED`) and answers in a new message below;
-* updates the line of a tool call the dead worker left running (it was not run again);
+* updates the line (or the stream's step) of a tool call the dead worker left running:
+  it was not run again;
 * takes over the placeholder no answer took yet, deletes a Stop control left beside a
   stream, and shows a thread status of its own, cleared when its turn ends.
 """
@@ -25,8 +26,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.output.messages import DONE, INTERRUPTED
-from bot.platform import Deletions, NativeStream, Surface
+from bot.output.messages import DONE, INTERRUPTED, NOT_RUN_AGAIN
+from bot.platform import Deletions, NativeStream, Step, StreamSteps, Surface
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class Leftovers:
         self.call = call
         self.reuse: list[str] = []  # its answer messages not written in again yet
         self.text = ""  # what the last of them shows
+        self.ended: set[str] = set()  # tool calls whose running step was ended in place
         self._reused = False
 
     async def adopt(self, left: Visible) -> bool:
@@ -105,6 +107,7 @@ class Leftovers:
         for ref in left.controls:
             await self.delete(ref)
         if left.mode == STREAM and left.refs and not left.whole:
+            await self.end_steps(left.refs[-1], left.lines)
             await self.mark_interrupted(left.refs[-1], left.text, stream=True)
             return False
         self.reuse, self.text = list(left.refs), left.text
@@ -126,6 +129,20 @@ class Leftovers:
                 await self.delete(ref)
             elif self._reused or ref == left[-1]:
                 await self.mark_interrupted(ref, self.text if ref == left[-1] else "")
+
+    async def end_steps(self, ref: str, lines: tuple[tuple[str, str, str], ...]) -> None:
+        """End the steps left running in stream ``ref`` as not run again, in place."""
+        steps = [
+            Step(call, title, "failed", NOT_RUN_AGAIN) for call, at, title in lines if at == ref
+        ]
+        if not steps or not isinstance(self.surface, StreamSteps):
+            return
+        try:
+            await self.call(self.surface.stream_steps, ref, steps)
+        except Exception:
+            logger.exception("could not end the steps a dead worker left running")
+            return
+        self.ended.update(step.id for step in steps)
 
     async def mark_interrupted(self, ref: str, text: str, *, stream: bool = False) -> None:
         """End a message a dead worker was writing with :data:`INTERRUPTED`, in place."""
