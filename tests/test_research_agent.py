@@ -219,11 +219,16 @@ async def test_research_progress_shows_in_the_calls_line_and_as_its_steps_detail
 
     book = StepBook()
     book.of(ev.ToolCall(tool="research", arguments={"task": "dpo"}, tool_call_id="r1"))
-    (step,), _ = book.of(ev.ToolProgress(tool="research", tool_call_id="r1", text="→ web_search"))
+    for line in ("→ web_search · dpo", "→ fetch_url · https://a.b", "→ web_search · ppo"):
+        (step,), _ = book.of(ev.ToolProgress(tool="research", tool_call_id="r1", text=line))
+    assert step.state == "running"
+    assert step.details == "→ web_search · dpo\n→ fetch_url · https://a.b\n→ web_search · ppo"
     book.of(ev.ToolProgress(tool="research", tool_call_id="r1", text="✓ web_search: 3 results"))
+    book.of(ev.ToolProgress(tool="research", tool_call_id="r1", text="✗ fetch_url: 404"))
     (done,), _ = book.of(ev.ToolOutput(tool="research", tool_call_id="r1", output="summary"))
-    assert step.state == "running" and step.details == "→ web_search"
-    assert done.state == "done" and done.details == "→ web_search\n✓ web_search: 3 results"
+    # each call's end takes its start's place: one line per call, in call order
+    assert done.state == "done"
+    assert done.details == "✓ web_search: 3 results\n✗ fetch_url: 404\n→ web_search · ppo"
 
 
 # ── in a Slack thread ────────────────────────────────────────────────────
@@ -256,5 +261,5 @@ async def test_research_steps_are_the_details_of_its_task_card_in_a_slack_thread
     seen = bot.seen(thread)
     assert seen[0] == "It optimises preferences directly."
     assert seen[1].startswith("[complete] research · what is DPO? — DPO optimises")
-    assert seen[2:4] == ["    · → lookup · dpo", "    · ✓ lookup: found: dpo"]
+    assert seen[2:] == ["    · ✓ lookup: found: dpo"]  # its end in place of its start
     assert len(bot.thread(thread)) == 1, "no message of its own for a research step"

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.surface import SlackSurfaces
 from agent import events as ev
-from bot.output.messages import INTERRUPTED, TAKEN_OVER
+from bot.output.messages import INTERRUPTED, NOT_RUN_AGAIN, TAKEN_OVER
 from bot.output.render import StreamRenderer
 from bot.output.status import show_working
 from bot.output.visible import Visible
@@ -118,3 +118,77 @@ async def test_an_answer_shown_whole_but_not_saved_is_written_again_in_place(sla
 
     assert assert_reads_well(slack) == [ANSWER, TAKEN_OVER]  # not a second answer below
     assert slack.messages[left.refs[0]].shown() == ANSWER
+
+
+async def test_a_tool_line_left_running_is_updated_in_place_as_not_run_again(slack):
+    """A worker dies while ``bash`` runs: the taker turns that "running" line into one
+    that says the command was stopped and not run again, in the same message."""
+    reports: list[Visible] = []
+
+    async def keep(visible: Visible) -> None:
+        reports.append(visible)
+
+    surface = surfaces(slack, native=False)(KEY, {"user": "U1"})
+    dead = StreamRenderer(surface, None, turn_id="t1", on_shown=keep)
+    call = ev.ToolCall(tool="bash", arguments={"command": "sleep 5"}, tool_call_id="c1")
+    await dead.handle(call)
+    await wait_for(lambda: reports and reports[-1].lines)
+    dead.halt()
+    ((call_id, ref, named),) = reports[-1].lines
+    assert (call_id, named) == ("c1", "`sleep 5`")
+    left = Visible.from_dict(reports[-1].to_dict())  # as stored in Redis and read back
+
+    taker = StreamRenderer(surface, None, turn_id="t1", resume=left)
+    await taker.adopt()
+    await taker.handle(ev.ToolStateChange(tool_call_id="c1", tool="bash", state="interrupted"))
+    await taker.close()
+
+    (line,) = slack.thread(CHANNEL, THREAD)
+    assert line.ts == ref
+    assert line.shown() == f"⏹️ `bash` interrupted — `sleep 5` → {NOT_RUN_AGAIN}"
+
+
+async def test_a_tool_line_that_ended_is_not_left_for_a_taker(slack):
+    reports: list[Visible] = []
+
+    async def keep(visible: Visible) -> None:
+        reports.append(visible)
+
+    surface = surfaces(slack, native=False)(KEY, {"user": "U1"})
+    renderer = StreamRenderer(surface, None, turn_id="t1", on_shown=keep)
+    await renderer.handle(ev.ToolCall(tool="bash", arguments={"command": "ls"}, tool_call_id="c1"))
+    await wait_for(lambda: reports and reports[-1].lines)
+    await renderer.handle(
+        ev.ToolOutput(tool="bash", tool_call_id="c1", output="exit code 0", success=True)
+    )
+    await renderer.close()
+    assert reports[-1].lines == ()
+
+
+async def test_a_step_left_running_in_a_stream_is_ended_in_place_as_not_run_again(slack):
+    """In a native stream the call is a step: the taker ends it in the dead worker's
+    stream, and starts no second one just to say it stopped."""
+    reports: list[Visible] = []
+
+    async def keep(visible: Visible) -> None:
+        reports.append(visible)
+
+    surface = surfaces(slack, native=True)(KEY, {"user": "U1"})
+    dead = StreamRenderer(surface, None, turn_id="t1", on_shown=keep)
+    await dead.handle(ev.Processing())
+    await dead.handle(ev.AssistantChunk(content=PARTIAL))
+    call = ev.ToolCall(tool="bash", arguments={"command": "sleep 5"}, tool_call_id="c1")
+    await dead.handle(call)
+    await wait_for(lambda: reports and reports[-1].lines)
+    dead.halt()
+    left = Visible.from_dict(reports[-1].to_dict())
+
+    taker = StreamRenderer(surface, None, turn_id="t1", resume=left)
+    await taker.adopt()
+    await taker.handle(ev.ToolStateChange(tool_call_id="c1", tool="bash", state="interrupted"))
+    await taker.close()
+
+    (stream,) = [m for m in slack.thread(CHANNEL, THREAD) if m.tasks]
+    assert stream.ts == left.refs[-1] and not stream.streaming
+    assert stream.tasks["c1"]["status"] == "error"
+    assert stream.tasks["c1"]["output"] == NOT_RUN_AGAIN

@@ -19,7 +19,7 @@ from bot.approvals.audit import (
     parse_since,
 )
 from bot.approvals.budget import Budgets, parse_cap
-from bot.approvals.card import approval_note, call_verbs
+from bot.approvals.card import CallView, approval_note, call_verbs
 from bot.approvals.controls import TeamControls
 from bot.approvals.costs import call_cost
 from bot.approvals.rules import ApprovalRules, Rule, RulesError
@@ -365,3 +365,12 @@ async def test_job_prices_come_from_the_hub_when_it_lists_them(hub, redis):  # n
     hub.fail(r"/api/jobs/hardware", 403)
     assert not await failing.load(hub.api())  # a failing Hub: the list prices stay
     assert failing.hourly("l4x1") == 0.80 and not failing.hub
+
+
+def test_a_cards_other_arguments_read_as_names_and_values():
+    arguments = {"operation": "uv", "script": "print(1)", "dependencies": ["trl", "peft"]}
+    tool = {"tool": "hf_jobs", "arguments": arguments | {"env": {"A": "1"}}, "tool_call_id": "c1"}
+    view = CallView.of(0, tool, None, True, None)
+    assert view.key_args == (("operation", "uv"),)
+    assert view.other_args == 'dependencies: trl, peft · env: {"A": "1"}'  # not a JSON object
+    assert view.script == "print(1)"

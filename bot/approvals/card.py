@@ -3,7 +3,7 @@
 An :class:`ApprovalCard` is one message for an approval: a title, a note once
 it is no longer pending, the audit hint once something was decided, and a
 :class:`CallView` per tool call: its number, tool, key arguments, the other
-arguments as clipped JSON, its script, the decision on it (:class:`Decision`)
+arguments as ``name: value`` pairs (clipped), its script, the decision on it (:class:`Decision`)
 or what the team's rules say about it, and its buttons. Text is markdown both
 platforms read alike (inline code, ``<@id>`` mentions, ``_italics_``); only the
 title's ``**bold**`` wants converting for Slack.
@@ -87,6 +87,16 @@ def audit_hint(approval_id: str) -> str:
     return f"Audit: `ml-intern-bot audit --approval {approval_id}`"
 
 
+def shown_value(value: Any) -> str:
+    """An argument's value as an approver reads it: text as it is, a list of texts
+    comma-separated (``trl, peft``), anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _as_is(text: str) -> str:
     return text
 
@@ -158,7 +168,7 @@ class CallView:
     key_args: tuple[tuple[str, str], ...]
     """The arguments of :data:`KEY_ARGS` it has, as (name, clipped value)."""
     other_args: str
-    """The rest of its arguments as clipped JSON; "" when there are none."""
+    """The rest of its arguments as ``name: value`` pairs, clipped; "" when there are none."""
     script: str | None
     decision: Decision | None
     waiting: bool
@@ -194,7 +204,7 @@ class CallView:
         key_args = tuple(
             (key, _in_code(clip(str(args.pop(key)), ARG_CHARS))) for key in KEY_ARGS if key in args
         )
-        other = json.dumps(args, ensure_ascii=False) if args else ""
+        other = " · ".join(f"{name}: {shown_value(value)}" for name, value in args.items())
         waiting = card_open and not decision
         return cls(
             n,

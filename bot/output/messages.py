@@ -58,6 +58,8 @@ RESTARTED = (
     "Interrupted by a restart of the bot before this tool call finished; it was not retried."
 )
 """The result given to a tool call that was running when its worker died (the model reads it)."""
+NOT_RUN_AGAIN = "stopped by a restart of the bot; not run again"
+"""The end of the line of a tool call that was running when its worker died."""
 INTERRUPTED = "⚠️ _interrupted — continued below_"
 """The last line of an answer a dead worker was streaming, where the worker taking the turn
 over can't go on writing in it (a native stream): the answer follows in a new message."""

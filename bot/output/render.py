@@ -42,6 +42,7 @@ from typing import Any
 from agent import events as ev
 from bot.output.messages import (
     CUT_OFF,
+    NOT_RUN_AGAIN,
     STOPPED,
     WAITING_FOR_APPROVAL,
     compacted,
@@ -53,6 +54,7 @@ from bot.output.redact import clean
 from bot.output.steps import StepBook
 from bot.output.stream import AnswerText
 from bot.output.toollines import call_detail, output_detail, tool_line
+from bot.output.visible import Visible
 from bot.platform import (
     Attachments,
     FeedbackButtons,
@@ -81,6 +83,7 @@ class StreamRenderer(AnswerText):
         self._lines: dict[str, asyncio.Future[str]] = {}  # tool_call_id -> its line's post
         self._tools: dict[str, str] = {}  # tool_call_id -> tool name
         self._called: dict[str, str] = {}  # tool_call_id -> what its running line showed
+        self._adopted: set[str] = set()  # tool_call_ids whose line a dead worker left running
         surface = self.surface
         self._tool_steps = Steps(surface) if isinstance(surface, ToolSteps) else None
         self._steps = StepBook() if isinstance(surface, StreamSteps) else None
@@ -93,9 +96,22 @@ class StreamRenderer(AnswerText):
         its Stop control deleted; the thread shows this turn's status until it ends."""
         left, self._resume = self._resume, None
         self.status.thinking()  # replaces any status the dead worker left; cleared at close
-        if left is not None and await self._left.adopt(left):
-            self._native = False  # the answer goes on in the same messages, by edits
+        if left is not None:
+            if await self._left.adopt(left):
+                self._native = False  # the answer goes on in the same messages, by edits
+            self._adopt_lines(left)
         await self._report()
+
+    def _adopt_lines(self, left: Visible) -> None:
+        """The tool lines ``left`` shows running are this turn's to update, not post again
+        (steps of its stream were ended in place by then)."""
+        for call_id, ref, named in left.lines:
+            if ref in left.refs:
+                continue
+            self._lines[call_id] = asyncio.get_running_loop().create_future()
+            self._lines[call_id].set_result(ref)
+            self._called[call_id] = named
+            self._adopted.add(call_id)
 
     # ── events ───────────────────────────────────────────────────────────
 
@@ -104,6 +120,8 @@ class StreamRenderer(AnswerText):
             return
         self.status.follow(event)
         match event:
+            case ev.ToolStateChange(tool_call_id=call_id) if call_id in self._left.ended:
+                pass  # its step was ended in place, in the stream it ran in
             case ev.Processing():
                 self._thinking.start()
             case ev.AssistantChunk(content=content):
@@ -122,6 +140,7 @@ class StreamRenderer(AnswerText):
                 self._tools[call_id] = tool
                 if called := call_detail(tool, arguments):
                     self._called[call_id] = called
+                self._running[call_id] = ("", called)  # its message, once posted
                 await self._line(call_id, tool_line(tool, "running", called))
             case ev.ToolProgress(tool=tool, tool_call_id=call_id, text=text):
                 await self._line(call_id, tool_line(tool, "running", clean(text)))
@@ -129,8 +148,13 @@ class StreamRenderer(AnswerText):
                 self._tools[call_id] = tool  # the card says it; "running" follows at once
             case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state=state):
                 self._tools[call_id] = tool
-                await self._line(call_id, tool_line(tool, state))
+                self._running.pop(call_id, None)
+                detail = self._called.pop(call_id, "")
+                if call_id in self._adopted:  # its worker died running it
+                    detail = f"{detail} → {NOT_RUN_AGAIN}" if detail else NOT_RUN_AGAIN
+                await self._line(call_id, tool_line(tool, state, detail))
             case ev.ToolOutput(tool=tool, tool_call_id=call_id, output=output, success=ok):
+                self._running.pop(call_id, None)
                 output = clean(output)
                 detail = output_detail(tool, output)
                 if called := self._called.pop(call_id, ""):  # which command ended so
@@ -252,6 +276,12 @@ class StreamRenderer(AnswerText):
                     if self._ref is None:
                         self._ref, self._started = ref, time.monotonic()
                         await self._add_message(ref, streamed=True)
+                    for step in steps:  # a taker ends a running one in place
+                        if step.state == "running":
+                            self._running[step.id] = (ref, step.title)
+                        else:
+                            self._running.pop(step.id, None)
+                    await self._report()
                 return True
             except StreamUnavailable:
                 logger.info("native streaming refused: tool calls show as lines")
@@ -296,9 +326,15 @@ class StreamRenderer(AnswerText):
         """Queue the line's post, or its update, with the thread's writer."""
         surface, posted = self.surface, self._lines.get(key)
         if posted is None:
-            self._lines[key] = self._writer.post(
-                lambda: self._call_now(surface.post_line, None, text)
-            )
+
+            async def post() -> str:
+                ref = await self._call_now(surface.post_line, None, text)
+                if key in self._running and ref:  # still running: a taker updates this line
+                    self._running[key] = (ref, self._running[key][1])
+                    await self._report()
+                return ref
+
+            self._lines[key] = self._writer.post(post)
             return
 
         async def update() -> None:

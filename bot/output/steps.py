@@ -4,7 +4,7 @@ steps inside a native stream (:class:`bot.platform.StreamSteps`).
 A tool call is one step: running when called, pending while it waits for an approval,
 then done or failed with the first line of its output and the links in it (a job's
 page, a repo) as sources. A call's progress (a ``research`` sub-agent's steps) shows as
-the step's details, its latest lines. The ``plan`` tool's to-do list is not a step of its own:
+the step's details, its latest lines (a sub-call's end in place of its start). The ``plan`` tool's to-do list is not a step of its own:
 each item is a step and the plan's title says how far it is.
 """
 
@@ -68,6 +68,18 @@ def sources(output: str) -> tuple[tuple[str, str], ...]:
     return tuple(found[:MAX_SOURCES])
 
 
+def progressed(lines: list[str], line: str) -> None:
+    """Add a progress line to ``lines``; a sub-call's end (``✓ tool: …``, ``✗ tool: …``)
+    takes the place of the first line of its start (``→ tool · …``): one line per call."""
+    ended = line[:2] in ("✓ ", "✗ ") and line[2:].split(":", 1)[0]
+    start = f"→ {ended}"
+    for n, earlier in enumerate(lines):
+        if ended and (earlier == start or earlier.startswith(f"{start} · ")):
+            lines[n] = line
+            return
+    lines.append(line)
+
+
 class StepBook:
     """The steps of one turn so far; :meth:`of` turns an event into the steps it changes."""
 
@@ -87,7 +99,7 @@ class StepBook:
             case ev.ToolCall(tool=tool, arguments=arguments, tool_call_id=call_id):
                 return [self._step(call_id, call_title(tool, arguments), "running")], None
             case ev.ToolProgress(tool=tool, tool_call_id=call_id, text=text):
-                self.progress.setdefault(call_id, []).append(clean(text))
+                progressed(self.progress.setdefault(call_id, []), clean(text))
                 return [self._step(call_id, self.titles.get(call_id, tool), "running")], None
             case ev.ToolStateChange(tool=tool, tool_call_id=call_id, state="running"):
                 return [self._step(call_id, self.titles.get(call_id, tool), "running")], None

@@ -77,6 +77,8 @@ class AnswerText:
         self._gap = False  # the model's text paused for tool calls; more goes after a blank line
         self.status = StatusLine(surface)
         self._halted = False  # another worker carries the turn on: show nothing more
+        self._running: dict[str, tuple[str, str]] = {}
+        """Tool lines posted for calls not ended yet: call id -> its message, what it named."""
 
     def visible(self, *, ahead: bool = False, making: bool = False) -> Visible:
         """What the turn shows now, or ``ahead``: once the text waiting is shown, and which
@@ -95,6 +97,7 @@ class AnswerText:
             controls=(controls,) if isinstance(self.surface, StopControls) and controls else (),
             making=(STREAM if self._native else EDIT) if making else None,
             since=time.time() if making else 0.0,
+            lines=tuple((call, ref, named) for call, (ref, named) in self._running.items() if ref),
         )
 
     async def _report(self, *, ahead: bool = False, making: bool = False) -> None:

@@ -12,6 +12,8 @@ holds its lock). A worker carrying on a dead worker's turn hands it to its rende
 * marks a natively streamed message it can't go on writing (one still being written) in
   place
   (:data:`~bot.output.messages.INTERRUPTED`) and answers in a new message below;
+* updates the line (or the stream's step) of a tool call the dead worker left running:
+  it was not run again;
 * takes over the placeholder no answer took yet, deletes a Stop control left beside a
   stream, and shows a thread status of its own, cleared when its turn ends.
 
@@ -30,8 +32,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.output.messages import DONE, INTERRUPTED
-from bot.platform import Deletions, NativeStream, Surface, ThreadHistory, Written, call_surface
+from bot.output.messages import DONE, INTERRUPTED, NOT_RUN_AGAIN
+from bot.platform import (
+    Deletions,
+    NativeStream,
+    Step,
+    StreamSteps,
+    Surface,
+    ThreadHistory,
+    Written,
+    call_surface,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +60,9 @@ class Visible:
     """What a turn shows now: the messages of its last answer text (``refs``, in order;
     ``mode`` says whether they are edited or natively streamed; ``whole`` once that text
     ended, e.g. just before the turn is saved), what the last one shows (``text``), the
-    placeholder no answer took, whether a thread status is set, and messages carrying a
-    Stop control beside a stream."""
+    placeholder no answer took, whether a thread status is set, messages carrying a
+    Stop control beside a stream, and the tool lines still showing a running call
+    (``lines``: call id, its message, what the line named, e.g. a ``bash`` command)."""
 
     turn: str
     mode: str = EDIT
@@ -60,12 +72,15 @@ class Visible:
     placeholder: str | None = None
     status: bool = False
     controls: tuple[str, ...] = ()
+    lines: tuple[tuple[str, str, str], ...] = ()
     making: str | None = None
     since: float = 0.0
 
     def shows_nothing(self) -> bool:
         """Nothing of the turn is known to be shown (at most a call was about to make it)."""
-        return not (self.refs or self.text or self.placeholder or self.status or self.controls)
+        return not (
+            self.refs or self.text or self.placeholder or self.status or self.controls or self.lines
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +95,7 @@ class Visible:
             "controls": list(self.controls),
             "making": self.making,
             "since": self.since,
+            "lines": [list(line) for line in self.lines],
         }
 
     @classmethod
@@ -95,6 +111,7 @@ class Visible:
             controls=tuple(raw.get("controls", ())),
             making=raw.get("making"),
             since=float(raw.get("since", 0.0)),
+            lines=tuple(tuple(line) for line in raw.get("lines", ())),
         )
 
 
@@ -123,7 +140,7 @@ def found(left: Visible, written: Sequence[Written]) -> Visible:
     """``left`` with the messages in ``written`` it does not know of, as its call in flight
     (``making``) would have noted them: the placeholder, or the next messages of its answer
     (the first of a new answer once the last one was whole), or Stop controls."""
-    known = {*left.refs, *left.controls, left.placeholder}
+    known = {*left.refs, *left.controls, left.placeholder, *(ref for _, ref, _ in left.lines)}
     new = [w for w in written if w.ref not in known]
     controls = (*left.controls, *(w.ref for w in new if w.control))
     texts = [w for w in new if not w.control]
@@ -150,6 +167,7 @@ class Leftovers:
         self.call = call
         self.reuse: list[str] = []  # its answer messages not written in again yet
         self.text = ""  # what the last of them shows
+        self.ended: set[str] = set()  # tool calls whose running step was ended in place
         self._reused = False
 
     async def adopt(self, left: Visible) -> bool:
@@ -158,6 +176,7 @@ class Leftovers:
         for ref in left.controls:
             await self.delete(ref)
         if left.mode == STREAM and left.refs and not left.whole:
+            await self.end_steps(left.refs[-1], left.lines)
             await self.mark_interrupted(left.refs[-1], left.text, stream=True)
             return False
         self.reuse, self.text = list(left.refs), left.text
@@ -179,6 +198,20 @@ class Leftovers:
                 await self.delete(ref)
             elif self._reused or ref == left[-1]:
                 await self.mark_interrupted(ref, self.text if ref == left[-1] else "")
+
+    async def end_steps(self, ref: str, lines: tuple[tuple[str, str, str], ...]) -> None:
+        """End the steps left running in stream ``ref`` as not run again, in place."""
+        steps = [
+            Step(call, title, "failed", NOT_RUN_AGAIN) for call, at, title in lines if at == ref
+        ]
+        if not steps or not isinstance(self.surface, StreamSteps):
+            return
+        try:
+            await self.call(self.surface.stream_steps, ref, steps)
+        except Exception:
+            logger.exception("could not end the steps a dead worker left running")
+            return
+        self.ended.update(step.id for step in steps)
 
     async def mark_interrupted(self, ref: str, text: str, *, stream: bool = False) -> None:
         """End a message a dead worker was writing with :data:`INTERRUPTED`, in place."""

@@ -706,10 +706,14 @@ class SlackStandIn:
 
 
 def task_of(card: dict[str, Any]) -> dict[str, Any]:
-    """A ``task_card`` block as the task chunk a person reads the same way."""
-    output = card.get("output") or {"elements": []}
-    words = [e["text"] for s in output["elements"] for e in s["elements"] if "text" in e]
-    return {**card, "id": card["task_id"], "output": "".join(words)}
+    """A ``task_card`` block as the task chunk a person reads the same way (its output
+    and details rich text as plain text)."""
+
+    def plain(part: str) -> str:
+        rich = card.get(part) or {"elements": []}
+        return "".join(e["text"] for s in rich["elements"] for e in s["elements"] if "text" in e)
+
+    return {**card, "id": card["task_id"], "output": plain("output"), "details": plain("details")}
 
 
 def button_action(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:
