@@ -170,6 +170,9 @@ class LocalBackend:
         if info_fd is not None:
             args += ["--info-fd", str(info_fd)]
         args += ["--uid", "1000", "--gid", "1000", "--cap-drop", "ALL"]
+        # A fresh /tmp first: the binds below may lie under the host's /tmp (a virtualenv
+        # in a checkout there), and a later tmpfs would hide them.
+        args += ["--tmpfs", "/tmp"]
         for path in SYSTEM_DIRS:
             if os.path.islink(path):
                 args += ["--symlink", os.readlink(path), path]
@@ -189,7 +192,6 @@ class LocalBackend:
             "--bind", str(socket_dir), RUN_DIR,
             "--proc", "/proc",
             "--dev", "/dev",
-            "--tmpfs", "/tmp",
             "--chdir", WORKSPACE,
             sys.executable, "/app/server.py",
         ]  # fmt: skip
