@@ -149,7 +149,9 @@ async def chat(request, llm, redis_url, slack, make_bot, api, monkeypatch):
         scaled = StreamingSlackSurface.stream_max_seconds / 60 * MINUTE
         monkeypatch.setattr(StreamingSlackSurface, "stream_max_seconds", scaled)
     slack.streaming_enabled = native
-    yield await slack_chat(await make_bot(slack_native_streaming=native), llm)
+    yield await slack_chat(
+        await make_bot(slack_native_streaming=native, slack_rate_budget=True), llm
+    )
 
 
 def assert_whole(chat: Chat, said: str) -> None:
@@ -220,7 +222,9 @@ async def streaming(slack, make_bot, llm, monkeypatch):
     """Slack with native streams, and a chat through them."""
     scale_slack_budget(monkeypatch)
     slack.streaming_enabled = True
-    return await slack_chat(await make_bot(slack_native_streaming=True), llm)
+    return await slack_chat(
+        await make_bot(slack_native_streaming=True, slack_rate_budget=True), llm
+    )
 
 
 def streamed(slack) -> list[str]:

@@ -247,7 +247,7 @@ async def test_six_threads_in_one_channel_all_show_text_before_any_answer_ends(
     make_bot, slack, llm, monkeypatch
 ):
     slack.enforce_rate_limits(scale_slack_budget(monkeypatch, PACED_MINUTE))
-    bot = await native(make_bot, slack)
+    bot = await native(make_bot, slack, slack_rate_budget=True)
     delay = 0.15 * PACED_MINUTE / 60
     llm.default = text(" ".join(f"w{i}" for i in range(30)), chunk_size=3, delay=delay)
     events = [await bot.send.mention(f"stream {i}") for i in range(6)]
@@ -275,7 +275,9 @@ async def test_a_new_answer_in_a_spent_workspace_is_shown_whole_when_done(
     make_bot, slack, llm, monkeypatch
 ):
     slack.enforce_rate_limits(scale_slack_budget(monkeypatch, PACED_MINUTE))
-    bot = await make_bot(slack_edit_interval_ms=round(100 * PACED_MINUTE / 60))
+    bot = await make_bot(
+        slack_rate_budget=True, slack_edit_interval_ms=round(100 * PACED_MINUTE / 60)
+    )
     delay = 0.1 * PACED_MINUTE / 60
     llm.default = text(" ".join(f"w{i}" for i in range(60)), chunk_size=2, delay=delay)
     for i in range(5):  # people's own limits kept

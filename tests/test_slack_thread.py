@@ -6,6 +6,8 @@ Bolt endpoint, the loopback Slack Web API, a real redis-server and the loopback 
 import asyncio
 import logging
 
+import pytest
+
 from adapters.slack.surface import TASK_DISPLAY_MODE, SlackSurface
 from tests import test_slack
 from tests.standins.llm import text, tool_calls
@@ -13,7 +15,7 @@ from tests.support import RAN, eventually
 from tests.test_long_streams import scale_slack_budget
 from tests.test_slack import CHANNEL, GPU_JOB
 
-slack, make_bot, bot = test_slack.slack, test_slack.make_bot, test_slack.bot  # its fixtures
+slack, make_bot = test_slack.slack, test_slack.make_bot  # its fixtures
 
 PACED_MINUTE = 10.0
 """Real seconds that stand for a minute of Slack's rate limits where a test keeps them."""
@@ -21,9 +23,16 @@ PACED_MINUTE = 10.0
 JOB_URL = "https://huggingface.co/jobs/alice/123"
 
 
+@pytest.fixture
+async def bot(make_bot):
+    """The bot with its Slack rate budget on: this file is about what a thread shows as
+    Slack paces it."""
+    return await make_bot(slack_rate_budget=True)
+
+
 async def native(make_bot, slack, **settings):
     slack.streaming_enabled = True
-    return await make_bot(slack_native_streaming=True, **settings)
+    return await make_bot(slack_native_streaming=True, **{"slack_rate_budget": True, **settings})
 
 
 def streams(bot, thread):
