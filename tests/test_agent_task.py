@@ -104,6 +104,7 @@ async def bot(llm, redis_url, slack, hub, research, github, tmp_path, monkeypatc
         datasets_server_url=research.viewer_url,
         github_api_url=github.url,
         sandbox="local",
+        slack_rate_budget=False,  # pacing is tests/test_slack_thread.py's
     )
     lifespan = runtime(settings)
     rt = await lifespan.__aenter__()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -27,6 +27,7 @@ from adapters.slack.surface import StreamingSlackSurface
 from bot.output.messages import CUT_OFF
 from tests.closing import bounded
 from tests.standins.llm import error, text, tool_calls, truncated
+from tests.standins.slack import RateLimits
 from tests.support import eventually
 from tests.test_discord import Rig
 
@@ -40,12 +41,22 @@ MINUTE = 0.1
 DONE = "✔️ Done."
 
 
-def scale_slack_budget(monkeypatch) -> None:
+def scale_slack_budget(monkeypatch, minute: float = MINUTE) -> RateLimits:
     """Slack's calls per minute per method and posts per second per channel, per scaled
-    minute (as its streams' ages are)."""
+    ``minute`` of real seconds (as its streams' ages are), bursts as many calls as Slack's;
+    returns the stand-in's limits scaled alike, for a test that has it enforce them."""
+    speedup = 60 / minute
     for tier, per_minute in list(budget.TIER_PER_MINUTE.items()):
-        monkeypatch.setitem(budget.TIER_PER_MINUTE, tier, per_minute * 60 / MINUTE)
-    monkeypatch.setattr(budget, "POSTS_PER_SECOND", budget.POSTS_PER_SECOND * 60 / MINUTE)
+        monkeypatch.setitem(budget.TIER_PER_MINUTE, tier, per_minute * speedup)
+    monkeypatch.setattr(budget, "POSTS_PER_SECOND", budget.POSTS_PER_SECOND * speedup)
+    monkeypatch.setattr(budget, "BURST_SECONDS", budget.BURST_SECONDS / speedup)
+    slack = RateLimits()
+    return replace(
+        slack,
+        channel_per_second=slack.channel_per_second * speedup,
+        tiers={tier: per_minute * speedup for tier, per_minute in slack.tiers.items()},
+        burst_seconds=slack.burst_seconds / speedup,
+    )
 
 
 def answer(chars: int) -> str:
@@ -138,7 +149,9 @@ async def chat(request, llm, redis_url, slack, make_bot, api, monkeypatch):
         scaled = StreamingSlackSurface.stream_max_seconds / 60 * MINUTE
         monkeypatch.setattr(StreamingSlackSurface, "stream_max_seconds", scaled)
     slack.streaming_enabled = native
-    yield await slack_chat(await make_bot(slack_native_streaming=native), llm)
+    yield await slack_chat(
+        await make_bot(slack_native_streaming=native, slack_rate_budget=True), llm
+    )
 
 
 def assert_whole(chat: Chat, said: str) -> None:
@@ -209,7 +222,9 @@ async def streaming(slack, make_bot, llm, monkeypatch):
     """Slack with native streams, and a chat through them."""
     scale_slack_budget(monkeypatch)
     slack.streaming_enabled = True
-    return await slack_chat(await make_bot(slack_native_streaming=True), llm)
+    return await slack_chat(
+        await make_bot(slack_native_streaming=True, slack_rate_budget=True), llm
+    )
 
 
 def streamed(slack) -> list[str]:

@@ -85,6 +85,7 @@ def settings_for(llm, redis_url, slack, tmp_path, **overrides) -> Settings:
         "slack_api_url": slack.base_url,
         "slack_edit_interval_ms": 20,
         "slack_native_streaming": False,
+        "slack_rate_budget": False,  # on where a test checks pacing
         "shutdown_grace_seconds": 2,  # a turn still running at teardown is handed back soon
         **overrides,
     }
@@ -515,7 +516,8 @@ async def test_a_dm_and_plain_thread_replies_continue_without_a_mention(bot, llm
     assert len(llm.requests) == 3  # neither starts a turn
 
 
-async def test_a_429_on_chat_update_is_waited_out_and_the_final_text_lands(bot, llm, slack):
+async def test_a_429_on_chat_update_is_waited_out_and_the_final_text_lands(make_bot, llm, slack):
+    bot = await make_bot(slack_rate_budget=True)  # its budget waits the 429 out
     slack.rate_limit_next("chat.update", retry_after=0.3)
     llm.script(text("Rate limits are no problem.", chunk_size=5, delay=0.01))
     event = await bot.send.mention("go")

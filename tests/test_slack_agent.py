@@ -9,8 +9,9 @@ from bot.settings import Settings
 from tests import test_slack
 from tests.standins.llm import text, tool_calls
 from tests.support import RAN, eventually
+from tests.test_long_streams import scale_slack_budget
 from tests.test_slack import CHANNEL, GPU_JOB
-from tests.test_slack_thread import native, streams
+from tests.test_slack_thread import PACED_MINUTE, native, streams
 
 slack, make_bot, bot = test_slack.slack, test_slack.make_bot, test_slack.bot  # its fixtures
 
@@ -243,11 +244,12 @@ def first_text(slack, thread: str) -> int | None:
 
 
 async def test_six_threads_in_one_channel_all_show_text_before_any_answer_ends(
-    make_bot, slack, llm
+    make_bot, slack, llm, monkeypatch
 ):
-    slack.enforce_rate_limits()
-    bot = await native(make_bot, slack)
-    llm.default = text(" ".join(f"w{i}" for i in range(30)), chunk_size=3, delay=0.15)
+    slack.enforce_rate_limits(scale_slack_budget(monkeypatch, PACED_MINUTE))
+    bot = await native(make_bot, slack, slack_rate_budget=True)
+    delay = 0.15 * PACED_MINUTE / 60
+    llm.default = text(" ".join(f"w{i}" for i in range(30)), chunk_size=3, delay=delay)
     events = [await bot.send.mention(f"stream {i}") for i in range(6)]
     threads = [e["ts"] for e in events]
     await eventually(
@@ -269,10 +271,15 @@ async def test_six_threads_in_one_channel_all_show_text_before_any_answer_ends(
     assert slack.rate_limited == {}
 
 
-async def test_a_new_answer_in_a_spent_workspace_is_shown_whole_when_done(make_bot, slack, llm):
-    slack.enforce_rate_limits()
-    bot = await make_bot(slack_edit_interval_ms=100)
-    llm.default = text(" ".join(f"w{i}" for i in range(60)), chunk_size=2, delay=0.1)
+async def test_a_new_answer_in_a_spent_workspace_is_shown_whole_when_done(
+    make_bot, slack, llm, monkeypatch
+):
+    slack.enforce_rate_limits(scale_slack_budget(monkeypatch, PACED_MINUTE))
+    bot = await make_bot(
+        slack_rate_budget=True, slack_edit_interval_ms=round(100 * PACED_MINUTE / 60)
+    )
+    delay = 0.1 * PACED_MINUTE / 60
+    llm.default = text(" ".join(f"w{i}" for i in range(60)), chunk_size=2, delay=delay)
     for i in range(5):  # people's own limits kept
         await bot.send.mention(f"busy {i}", channel=f"C0BUSY{i}", user=f"U0B{i}")
     await eventually(lambda: len(slack.called("chat.update")) >= 8)  # the update budget is spent

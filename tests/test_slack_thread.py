@@ -6,20 +6,33 @@ Bolt endpoint, the loopback Slack Web API, a real redis-server and the loopback 
 import asyncio
 import logging
 
+import pytest
+
 from adapters.slack.surface import TASK_DISPLAY_MODE, SlackSurface
 from tests import test_slack
 from tests.standins.llm import text, tool_calls
 from tests.support import RAN, eventually
+from tests.test_long_streams import scale_slack_budget
 from tests.test_slack import CHANNEL, GPU_JOB
 
-slack, make_bot, bot = test_slack.slack, test_slack.make_bot, test_slack.bot  # its fixtures
+slack, make_bot = test_slack.slack, test_slack.make_bot  # its fixtures
+
+PACED_MINUTE = 10.0
+"""Real seconds that stand for a minute of Slack's rate limits where a test keeps them."""
 
 JOB_URL = "https://huggingface.co/jobs/alice/123"
 
 
+@pytest.fixture
+async def bot(make_bot):
+    """The bot with its Slack rate budget on: this file is about what a thread shows as
+    Slack paces it."""
+    return await make_bot(slack_rate_budget=True)
+
+
 async def native(make_bot, slack, **settings):
     slack.streaming_enabled = True
-    return await make_bot(slack_native_streaming=True, **settings)
+    return await make_bot(slack_native_streaming=True, **{"slack_rate_budget": True, **settings})
 
 
 def streams(bot, thread):
@@ -218,10 +231,10 @@ async def test_the_stop_command_stops_a_running_tool(bot, llm):
 # ── Slack's rate limits ─────────────────────────────────────────────────
 
 
-async def _six_threads(bot, llm, slack) -> list[str]:
-    slack.enforce_rate_limits()
+async def _six_threads(bot, llm, slack, monkeypatch) -> list[str]:
+    slack.enforce_rate_limits(scale_slack_budget(monkeypatch, PACED_MINUTE))
     words = " ".join(f"w{i}" for i in range(40))
-    llm.default = text(words, chunk_size=4, delay=0.02)
+    llm.default = text(words, chunk_size=4, delay=0.02 * PACED_MINUTE / 60)
     events = [await bot.send.mention(f"stream {i}") for i in range(6)]
     threads = [e["ts"] for e in events]
     # Tier 2 (chat.startStream, chat.stopStream: 20 a minute) paces six streams' ends
@@ -232,19 +245,19 @@ async def _six_threads(bot, llm, slack) -> list[str]:
     return threads
 
 
-async def test_six_threads_editing_in_one_channel_stay_within_slacks_limits(bot, llm, slack):
-    threads = await _six_threads(bot, llm, slack)
+async def test_six_threads_editing_in_one_channel_stay_within_slacks_limits(
+    bot, llm, slack, monkeypatch
+):
+    threads = await _six_threads(bot, llm, slack, monkeypatch)
     assert slack.rate_limited == {}
     assert all(bot.thread(t)[0].button_ids() == [] for t in threads)
 
 
 async def test_six_native_streams_in_one_channel_stay_within_slacks_limits(
-    make_bot,
-    slack,
-    llm,
+    make_bot, slack, llm, monkeypatch
 ):
     bot = await native(make_bot, slack)
-    threads = await _six_threads(bot, llm, slack)
+    threads = await _six_threads(bot, llm, slack, monkeypatch)
     assert slack.rate_limited == {}
     assert all(not m.streaming for t in threads for m in bot.thread(t))
 
