@@ -37,6 +37,7 @@ METHOD_TIERS = {
     "assistant.threads.setStatus": 3,
     "agents.sessions.setStatus": 3,
     "conversations.replies": 3,
+    "reactions.add": 3,
     "files.getUploadURLExternal": 4,
     "files.completeUploadExternal": 4,
 }
@@ -142,16 +143,13 @@ class WorkspaceBudget:
             self._lanes[name] = Lane(rate, burst)
         return self._lanes[name]
 
-    async def acquire(
-        self, method: str, channel: str, thread: str, within: float | None = None
-    ) -> None:
-        """Wait for a call of ``method`` in ``thread``'s turn (a slot it reserved, if any);
-        :class:`TimeoutError` if none comes ``within`` seconds."""
+    async def acquire(self, method: str, channel: str, thread: str) -> None:
+        """Wait for a call of ``method`` in ``thread``'s turn (a slot it reserved, if any)."""
         if self._reserved[(method, thread)]:
             self._reserved[(method, thread)] -= 1
             return
         if lane := self.lane(method, channel):
-            await asyncio.wait_for(lane.take(), within)
+            await lane.take()
 
     def take_now(self, method: str, channel: str, thread: str) -> bool:
         """Whether ``thread`` may call ``method`` now without waiting (a slot it reserved,
@@ -213,6 +211,10 @@ class ThreadGate:
     def writing(self) -> bool:
         """Whether the renderer has begun writing the answer's text."""
         return self._next_text > 0
+
+    def show_whole(self) -> None:
+        """This answer is shown whole when done, whatever room the budget has later."""
+        self._whole = True
 
     def whole(self) -> bool:
         """Whether this answer is shown whole when done, decided at its first text write:
