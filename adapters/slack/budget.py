@@ -162,8 +162,11 @@ class WorkspaceBudget:
         self._reserved[(method, thread)] += 1
         return True
 
-    def has_room(self, method: str, channel: str = "") -> bool:
-        """Whether a call of ``method`` could go now (nothing is taken)."""
+    def has_room(self, method: str, channel: str = "", thread: str = "") -> bool:
+        """Whether a call of ``method`` (by ``thread``, which may hold a slot of it) could
+        go now (nothing is taken)."""
+        if self._reserved[(method, thread)]:
+            return True
         lane = self.lane(method, channel)
         return lane is None or lane.free()
 
@@ -220,7 +223,7 @@ class ThreadGate:
         """Whether this answer is shown whole when done, decided at its first text write:
         when the workspace's ``chat.update`` has no room then, its edits would only wait."""
         if self._whole is None:
-            self._whole = not self.budget.has_room("chat.update")
+            self._whole = not self.budget.has_room("chat.update", thread=self.thread)
         return self._whole
 
     async def ready(self, method: str = "") -> None:

@@ -177,6 +177,7 @@ class SlackSurface(RoomMessages):
         self.sessions = sessions
         self.title: str | None = ref.get("title")
         self._status = ""  # the status this surface set and has not cleared
+        self._wanted: tuple[str, list[str]] = ("", [])  # the last status asked for
         self._later: dict[str, str] = {}  # answers to be posted whole when done: their text
         self._posted: dict[str, str] = {}  # such an answer's ref -> its message, once posted
         self._session_status = ""  # the agent session status this surface set last
@@ -282,8 +283,15 @@ class SlackSurface(RoomMessages):
         )
 
     async def post_line(self, ref: str | None, text: str) -> str:
+        """A tool call's line; the status it cleared (Slack clears it at any reply) is
+        shown again where it has a slot now: the work goes on."""
         if ref is None:
-            return await self._post(cards.line(text))
+            status, loading = self._wanted
+            line = await self._post(cards.line(text))
+            if status:
+                with contextlib.suppress(StatusUnavailable):
+                    await self.set_status(status, loading)
+            return line
         await self.update(ref, cards.line(text))
         return ref
 
@@ -426,6 +434,7 @@ class SlackSurface(RoomMessages):
             text = WRITING_STATUS  # the answer is written, to be shown whole
         if not text and not self._status:
             return  # nothing of ours is shown (a reply cleared it)
+        self._wanted = (text, list(loading))
         try:
             made = await self.call_now(
                 self.client.assistant_threads_setStatus,
