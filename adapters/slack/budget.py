@@ -13,7 +13,9 @@ keeps the thread's own pace, at most one text write per ``interval``. A new answ
 waits for ``chat.startStream`` (Tier 2): without a slot free now it is posted and edited
 instead, and when ``chat.update`` has no room either it is posted whole when done
 (:mod:`adapters.slack.surface`). So no thread waits for its first words on another's
-pacing longer than its channel's ``chat.postMessage`` turn.
+pacing longer than its channel's ``chat.postMessage`` turn. What only shows progress
+(the 👀, a status, 👍 / 👎) takes a slot free now (:meth:`WorkspaceBudget.take_now`) or
+is skipped: a turn never waits for it.
 
 The budget lives in one process: several processes on one workspace (a front end and
 workers) each keep their own, and Slack's 429s bring them back within the limits.
