@@ -331,3 +331,19 @@ async def test_a_dataset_card_of_its_own_is_left_alone(hub):
     assert await tracer.flush()
     assert hub.repo(REPO, "dataset").files()["README.md"] == b"# Our traces"
     assert [r["rating"] for r in ratings(hub)] == ["up"]
+
+
+async def test_closing_during_an_upload_sends_the_batch_once(hub):
+    tracer = tracer_on(hub, interval=60, batch_size=1)
+    tracer.start()
+    release = hub.stall(r"/api/datasets/.*/commit/")
+    finish(tracer, "t1")  # a full batch: the flusher uploads it at once
+    await eventually(lambda: commits(hub) == 1)  # its commit is on its way, held
+    closing = asyncio.create_task(tracer.close())
+    await asyncio.sleep(0.2)  # close() waits for the upload under way instead of cutting it
+    release.set()
+    await closing
+
+    assert commits(hub) == 1
+    assert [r["turn_id"] for r in next(iter(uploaded(hub).values()))] == ["t1"]
+    assert tracer.waiting == 0

@@ -216,22 +216,30 @@ class Tracer:
             self._task = asyncio.create_task(self._run(), name="session-traces")
 
     async def close(self, within: float = CLOSE_TIMEOUT) -> None:
-        """Stop the flusher and upload what is left, for ``within`` seconds at most."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        """Stop the flusher and upload what is left, for ``within`` seconds at most. An
+        upload under way ends first: cancelled in the middle, its batch would be kept and
+        sent a second time."""
         try:
             async with asyncio.timeout(within):
+                async with self._flushing:
+                    await self._stop_flusher()
                 await self.flush()
         except TimeoutError:
             pass
+        finally:
+            await self._stop_flusher()
         if self.waiting:
             logger.warning(
                 "%d session traces were not uploaded to %s before shutdown",
                 self.waiting,
                 self.repo_id,
             )
+
+    async def _stop_flusher(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
 
     async def flush(self) -> bool:
         """Upload every finished turn, ``batch_size`` per commit; False if an upload failed."""
