@@ -17,7 +17,7 @@ from tests.test_slack import CHANNEL, GPU_JOB
 
 slack, make_bot = test_slack.slack, test_slack.make_bot  # its fixtures
 
-PACED_MINUTE = 10.0
+PACED_MINUTE = 30.0
 """Real seconds that stand for a minute of Slack's rate limits where a test keeps them."""
 
 JOB_URL = "https://huggingface.co/jobs/alice/123"
