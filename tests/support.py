@@ -12,6 +12,8 @@ from agent.loop import Agent, Turn
 from agent.session import Session
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import Tool, ToolContext, ToolRegistry
+from bot.settings import Settings
+from tests.standins.hub import TOKEN
 
 RAN: list[tuple[str, dict[str, Any]]] = []
 """Every test-tool execution, in order (cleared by :func:`test_tools`)."""
@@ -195,3 +197,22 @@ class RecordingSurface:
     def transcript(self) -> str:
         """The text of every answer message, in order."""
         return "".join(self.messages.values())
+
+
+def hub_bot_settings(
+    hub: Any, llm: Any, redis_url: str, data_dir: Any, **overrides: Any
+) -> Settings:
+    """A bot's settings on the loopback LLM and Hub stand-ins (the Hub's token), plus
+    ``overrides``."""
+    return Settings(
+        _env_file=None,
+        redis_url=redis_url,
+        data_dir=data_dir,
+        model="openai/test-model",
+        llm_api_base=llm.base_url,
+        llm_api_key="sk-test",
+        llm_retries=0,
+        hf_endpoint=hub.url,
+        hf_token=TOKEN,
+        **overrides,
+    )

@@ -16,10 +16,9 @@ from agent.tools.hardware import LIST_PRICES_USD_PER_HOUR, CostEstimator
 from agent.tools.registry import ToolContext, ToolRegistry, ToolResult
 from bot.approvals.card import approval_note
 from bot.runtime import runtime
-from bot.settings import Settings
 from tests.standins.hub import TOKEN, HubStandIn, hub  # noqa: F401
 from tests.standins.llm import text, tool_calls
-from tests.support import RecordingSurface, eventually
+from tests.support import RecordingSurface, eventually, hub_bot_settings
 
 KEY = "test:T1:C1:1700000000.000200"
 L4_HOURLY = 15_000 / 1e6 * 60  # the stand-in's per-minute price of l4x1: $0.90 an hour
@@ -114,18 +113,7 @@ async def test_the_figure_the_model_is_given_is_the_approval_cards_estimate(
     """Through the runtime's own tools and runner: one estimator prices both. The Hub fails
     the runtime's first reading of its prices, so only the model's call finds the Hub's
     price of l4x1: the card shows it too."""
-    settings = Settings(
-        _env_file=None,
-        redis_url=redis_url,
-        data_dir=tmp_path,
-        model="openai/test-model",
-        llm_api_base=llm.base_url,
-        llm_api_key="sk-test",
-        llm_retries=0,
-        hf_token=TOKEN,
-        hf_endpoint=hub.url,
-        sandbox="off",
-    )
+    settings = hub_bot_settings(hub, llm, redis_url, tmp_path, sandbox="off")
     surface = RecordingSurface()
     llm.script(
         tool_calls(("hf_jobs", PRICE, "p1")),

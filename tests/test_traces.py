@@ -22,7 +22,7 @@ from bot.telemetry.traces import Tracer, tracer_for
 from bot.turns.feedback import Rating
 from tests.standins.hub import TOKEN, USER, HubStandIn, hub  # noqa: F401
 from tests.standins.llm import text, tool_calls
-from tests.support import eventually, make_agent
+from tests.support import eventually, hub_bot_settings, make_agent
 
 REPO = f"{USER}/bot-traces"
 KEY = "slack:T1:C1:1700000000.000100"
@@ -48,18 +48,7 @@ async def traced_turn(
 
 def traced_settings(hub: HubStandIn, llm, redis_url: str, tmp_path) -> Settings:
     """A bot on the loopback LLM and Hub with session traces on."""
-    return Settings(
-        _env_file=None,
-        redis_url=redis_url,
-        data_dir=tmp_path,
-        model="openai/test-model",
-        llm_api_base=llm.base_url,
-        llm_api_key="sk-test",
-        llm_retries=0,
-        hf_endpoint=hub.url,
-        hf_token=TOKEN,
-        session_traces_repo=REPO,
-    )
+    return hub_bot_settings(hub, llm, redis_url, tmp_path, session_traces_repo=REPO)
 
 
 def finish(tracer: Tracer, *turn_ids: str) -> None:
