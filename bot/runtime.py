@@ -29,6 +29,7 @@ from agent.tools import build_hf_tools, build_research_tools, build_web_tools
 from agent.tools.hardware import CostEstimator
 from agent.tools.plan import PLAN_TOOL
 from agent.tools.registry import ToolRegistry
+from agent.waiting import cancel_and_wait
 from bot.approvals.controls import TeamControls
 from bot.approvals.expiry import Sweeper
 from bot.clock import Clock, utc_now
@@ -186,13 +187,8 @@ async def runtime(
                     raise
                 logger.info("SIGTERM: finishing or handing back running turns")
             finally:
-                sweeping.cancel()
-                pruning.cancel()
-                idling.cancel()
-                if upkeep is not None:
-                    upkeep.cancel()
-                if prices is not None:
-                    prices.cancel()
+                loops = (sweeping, pruning, idling, upkeep, prices)
+                await cancel_and_wait(task for task in loops if task is not None)
                 try:
                     await runner.close()
                 finally:

@@ -10,9 +10,12 @@ of an async context manager (a stand-in server, a rig).
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import sys
+import threading
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 import pytest
@@ -52,3 +55,34 @@ async def bounded(what: str, manager: AbstractAsyncContextManager[T]) -> AsyncIt
         yield entered
     finally:
         await closed(what, manager.__aexit__(None, None, None))
+
+
+def running_loop_stacks() -> str:
+    """Where each task of every running event loop waits, read from another thread (for a
+    watchdog: the loop may be stuck in ``select`` with nothing left to wake it)."""
+    out = io.StringIO()
+    loops = [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop)]
+    for loop in loops:
+        if loop.is_running():
+            for task in asyncio.all_tasks(loop):
+                task.print_stack(file=out)
+    return out.getvalue()
+
+
+@contextmanager
+def watchdog(what: str, after: float) -> Iterator[None]:
+    """Past ``after`` seconds inside the block, write the loops' task stacks to stderr once,
+    so a test later killed by pytest-timeout shows where it waited, not only ``select``."""
+
+    def bark() -> None:
+        sys.stderr.write(f"\n{what} still running after {after:g}s. Tasks:\n")
+        sys.stderr.write(running_loop_stacks())
+        sys.stderr.flush()
+
+    timer = threading.Timer(after, bark)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

@@ -18,8 +18,17 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 import redis as redis_sync  # noqa: E402
 
-from tests.closing import bounded, closed  # noqa: E402
+from tests.closing import bounded, closed, watchdog  # noqa: E402
 from tests.standins.llm import LLMStandIn  # noqa: E402
+
+WATCHDOG_SECONDS = 60.0
+"""When a test still runs after this, its event loop's tasks are dumped (see watchdog)."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    with watchdog(item.nodeid, WATCHDOG_SECONDS):
+        return (yield)
 
 
 def free_port() -> int:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from agent import events as ev
 from agent.session import Session
 from agent.tools.registry import ToolContext, ToolRegistry
+from agent.waiting import cancel_and_wait
 from bot.jobs.room import JobRoom
 from bot.output.render import StreamRenderer
 from bot.session_key import platform_of
@@ -73,6 +74,4 @@ class Background:
 
     async def close(self) -> None:
         """Cancel what still runs; the store keeps what a later process resumes."""
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await cancel_and_wait(self.tasks)

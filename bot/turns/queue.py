@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
 
+from agent.waiting import cancel_and_wait
 from bot.store.redis_keys import CONTROL
 from bot.store.sessions import LockLost, SessionStore, Work
 
@@ -67,14 +68,11 @@ class StreamConsumer:
 
     async def close(self, grace: float) -> None:
         """Stop reading; give running entries ``grace`` seconds, then cancel (hand back) them."""
-        for task in self._loops:
-            task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+        await cancel_and_wait(self._loops)
         running = list(self.tasks.values())
         if running:
             _, late = await asyncio.wait(running, timeout=grace)
-            for task in late:
-                task.cancel()
+            await cancel_and_wait(late)
             await asyncio.gather(*running, return_exceptions=True)
 
     async def _read(self) -> None:
