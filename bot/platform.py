@@ -6,7 +6,7 @@ compact line per tool call, an approval card, a notice. Optional capabilities
 :class:`Receipts`, :class:`Deletions`, :class:`StopControls`, :class:`Attachments`,
 :class:`ApprovalCards`, :class:`FeedbackButtons`, :class:`Typing`, :class:`ToolSteps`,
 :class:`FileAccess`, :class:`JobCards`, :class:`Pings`, :class:`DirectMessages`,
-:class:`ThreadHistory`) are
+:class:`ThreadHistory`, :class:`PlatformSessions`) are
 detected with ``isinstance``, never assumed. Every call goes through
 :func:`call_surface`, behind the surface's :class:`Gate` (a per-channel
 :class:`RateGate`, or a platform's own budget per method), retried after a 429
@@ -370,6 +370,15 @@ class DirectMessages(Protocol):
     """Optional capability of a :class:`Surface`: a private message to one person."""
 
     async def direct_message(self, user_id: str, text: str) -> None: ...
+
+
+@runtime_checkable
+class PlatformSessions(Protocol):
+    """Optional capability of a :class:`Surface`: the platform keeps a session of its own
+    for the thread (Slack's agent sessions); ``close_session`` ends it once the bot's
+    session is over (``new``, or its TTL ran out: :mod:`bot.turns.expiry`)."""
+
+    async def close_session(self) -> None: ...
 
 
 async def call_surface(surface: Surface, method: Any, *args: Any, **kwargs: Any) -> Any:

@@ -42,6 +42,7 @@ from bot.store.sessions import SessionStore
 from bot.telemetry.logs import install as install_logs
 from bot.telemetry.metrics import observing_llm
 from bot.telemetry.traces import Tracer, tracer_for
+from bot.turns.expiry import sweep_expired
 from bot.turns.intake import FileIntake
 from bot.turns.limits import TurnLimits
 from bot.turns.runner import TurnRunner
@@ -134,7 +135,7 @@ async def runtime(
     sandboxes: Sandboxes | None = None,
     costs: CostEstimator | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Everything a process runs on; ``clock`` tells the time to job cards and the sweeper.
+    """Everything a process runs on; ``clock`` tells the time to job cards and the sweepers.
 
     ``sandboxes`` are those ``tools`` run commands in (built from the settings when
     ``tools`` is None): idle ones are stopped, and all of them at the end. ``costs``
@@ -165,6 +166,7 @@ async def runtime(
             clock=clock,
         )
         sweeping = asyncio.create_task(sweeper.run(), name="approval sweeper")
+        expiring = asyncio.create_task(sweep_expired(store, runner.surfaces), name="session expiry")
         pruning = asyncio.create_task(
             prune_sandboxes(runner.inputs.intake.sandbox, settings.session_ttl_seconds),
             name="sandbox pruning",
@@ -187,7 +189,7 @@ async def runtime(
                     raise
                 logger.info("SIGTERM: finishing or handing back running turns")
             finally:
-                loops = (sweeping, pruning, idling, upkeep, prices)
+                loops = (sweeping, expiring, pruning, idling, upkeep, prices)
                 await cancel_and_wait(task for task in loops if task is not None)
                 try:
                     await runner.close()

@@ -39,6 +39,7 @@ PINNED = [
     (rk.inbox(KEY), "mib:inbox:slack:T01:C02:1700000000.000100"),
     (rk.current(KEY), "mib:current:slack:T01:C02:1700000000.000100"),
     (rk.lock(KEY), "mib:lock:slack:T01:C02:1700000000.000100"),
+    (rk.expiring("slack"), "mib:expiring:slack"),
     (
         rk.ran(KEY, rk.tool_call("a1b2c3d4e5f6", 3, "call_1", "b6fb923854f73b9e")),
         "mib:ran:slack:T01:C02:1700000000.000100:a1b2c3d4e5f6:3:call_1:b6fb923854f73b9e",
@@ -164,6 +165,7 @@ async def test_the_modules_write_these_exact_keys_with_the_documented_ttls(redis
         "mib:inbox:slack:T01:C02:1700000000.000100": "list",
         "mib:current:slack:T01:C02:1700000000.000100": "list",
         "mib:lock:slack:T01:C02:1700000000.000100": "string",
+        "mib:expiring:slack": "zset",
         "mib:ran:slack:T01:C02:1700000000.000100:a1b2c3d4e5f6:3:call_1:b6fb923854f73b9e": "string",
         "mib:approval:appr-7f3a": "hash",
         "mib:decisions:appr-7f3a": "hash",
@@ -195,6 +197,7 @@ async def test_the_modules_write_these_exact_keys_with_the_documented_ttls(redis
         "mib:audit",
         "mib:channel_model:slack:T01:C02",
         "mib:pending",
+        "mib:expiring:slack",
         "mib:budgets",
         "mib:changes",
         "mib:feedback",

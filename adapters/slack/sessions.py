@@ -2,7 +2,8 @@
 
 Where a workspace has them (``agents.sessions.setStatus``), a turn's thread is
 ``processing`` (titled from its question) while the turn runs, ``suspended`` while it
-waits for an approval, ``active`` once answered and ``closed`` after ``new``. While it is
+waits for an approval, ``active`` once answered and ``closed`` after ``new`` or once the
+bot's session expired (:mod:`bot.turns.expiry`). While it is
 ``processing`` Slack draws its own Stop button, whose click arrives as the event
 ``agent_session_stopped``. Where Slack answers that the method is unknown or not
 allowed, the workspace keeps the bot's own Stop button and thread status, and

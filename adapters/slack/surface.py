@@ -390,7 +390,8 @@ class SlackSurface(RoomMessages):
         return self._session_status == PROCESSING
 
     async def close_session(self) -> None:
-        """``new``: the thread's agent session is over."""
+        """The thread's agent session is over: ``new``, or the session expired
+        (:class:`bot.platform.PlatformSessions`)."""
         await self.session_status(CLOSED)
 
     # ── the thread's status (WorkingStatus) ──────────────────────────────

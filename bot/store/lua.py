@@ -28,21 +28,24 @@ if held(KEYS[2], ARGV[2]) then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) en
 return 0
 """
 )
-# KEYS: lock, session, meta, lines, current.
+# KEYS: lock, session, meta, lines, current, the platform's expiry index.
 # ARGV: the writer's lock token, its lock TTL (ms), the session JSON ('' deletes the
-# session's data), the TTL in seconds, '1' to end the running input (delete current), then
-# meta field, value pairs. Nothing is written unless the writer still holds the lock: a
-# turn whose lock lapsed or was taken can no longer save over the one that carries it on.
+# session's data), the TTL in seconds, '1' to end the running input (delete current), the
+# session key and when the written session expires (its member and score in the index),
+# then meta field, value pairs. Nothing is written unless the writer still holds the lock:
+# a turn whose lock lapsed or was taken can no longer save over the one that carries it on.
 FENCED_WRITE = (
     HELD
     + """
 if not held(KEYS[3], ARGV[2]) then return 0 end
 if ARGV[3] == '' then
   redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+  redis.call('ZREM', KEYS[6], ARGV[6])
 else
   redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
-  redis.call('HSET', KEYS[3], unpack(ARGV, 6))
+  redis.call('HSET', KEYS[3], unpack(ARGV, 8))
   redis.call('EXPIRE', KEYS[3], ARGV[4])
+  redis.call('ZADD', KEYS[6], ARGV[7], ARGV[6])
 end
 if ARGV[5] == '1' then redis.call('DEL', KEYS[5]) end
 return 1
@@ -125,4 +128,12 @@ if redis.call('HGET', KEYS[1], 'status') == 'open' then
   return 1
 end
 return 0
+"""
+# KEYS: a platform's expiry index. ARGV: now (epoch s), how many to claim at most.
+# The sessions expired by now leave the index in the step that returns them: of processes
+# sweeping at once, one gets each session.
+CLAIM_EXPIRED = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+if #expired > 0 then redis.call('ZREM', KEYS[1], unpack(expired)) end
+return expired
 """

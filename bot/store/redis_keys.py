@@ -13,6 +13,7 @@ on its card); ``<line>`` a status line's key (``job:<job id>``, made in
 ``agent/tools/job_watch.py``); ``<call>`` a tool call's idempotency key
 (:func:`tool_call`); ``<event>`` a platform event (:func:`platform_event`, e.g.
 ``slack:Ev0123``) or an input's own ``event_id``; ``<user>`` a platform user id;
+``<platform>`` a session key's first part (``slack``, ``discord``, ...);
 ``<channel>`` the ``<platform>:<team>:<channel>`` of a session key
 (:func:`channel_of`); ``<job>`` an HF Job id; ``<version>`` a value of
 :data:`CHANGES`. "Session TTL" is ``session_ttl_days`` (default 30 days),
@@ -40,6 +41,9 @@ Key                               Type     Holds                                
                                            -> JSON of work to resume after a restart                                            work ends
 ``mib:resumed:<session>:<line>``  string   ``1``: a process resumed this work                   bot/store/sessions.py           ``RESUME_CLAIM_SECONDS`` (60 s, passed
                                                                                                                                 by bot/turns/runner.py)
+``mib:expiring:<platform>``       zset     session key -> when its session expires (epoch s):   bot/store/sessions.py adds,     none; a member leaves when its session
+                                           the live sessions of a platform, for the sweep that  bot/turns/expiry.py claims      is deleted, or claimed once expired
+                                           closes the platform's own session of an expired one
 ``mib:seen:<event>``              string   ``1``: this platform event was taken once            bot/store/sessions.py           ``first_seen``'s ``ttl_seconds`` (1 h)
 ``mib:turns``                     stream   ``{key: <session>}``: this session has input;        bot/store/sessions.py           none; entries are XDELed when acked
                                            consumer group ``workers`` (:data:`TURNS_GROUP`)
@@ -169,6 +173,11 @@ def lock(key: str) -> str:
 def session_data(key: str) -> tuple[str, ...]:
     """The keys that make up a session's state, deleted together when it is deleted."""
     return session(key), meta(key), lines(key)
+
+
+def expiring(platform: str) -> str:
+    """The live sessions of ``platform`` by when they expire."""
+    return _k("expiring", platform)
 
 
 PENDING_PREFIXES = (inbox(""), current(""))

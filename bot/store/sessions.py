@@ -13,6 +13,11 @@ consumer group :data:`~bot.store.redis_keys.TURNS_GROUP`): an entry says "this
 session has input". The input itself waits
 in the session's inbox list, and moves to the session's ``current`` list while
 it runs, so a worker that dies mid-turn leaves it where the next one finds it.
+
+Each write of a session also puts it in its platform's expiry index
+(:func:`~bot.store.redis_keys.expiring`), scored with when its TTL runs out; deleting it
+takes it out. :meth:`SessionStore.claim_expired` hands each session whose time passed to
+one caller (the sweep of :mod:`bot.turns.expiry`), which closes what the platform keeps of it.
 Key names come from :mod:`bot.store.redis_keys`, which lists them all.
 """
 
@@ -30,6 +35,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from agent.session import Session
+from bot.session_key import platform_of
 from bot.store import lua, redis_keys
 from bot.store.approvals import ApprovalStore
 
@@ -37,6 +43,11 @@ IDEMPOTENCY_TTL = 86_400
 """Seconds a tool call's idempotency key is kept: takeovers happen within minutes."""
 HAND_BACK_IDLE_MS = 10**9
 """Idle time given to an entry handed back on shutdown: the next XAUTOCLAIM takes it."""
+
+
+def expiring(key: str) -> str:
+    """The expiry index of the platform of session ``key``."""
+    return redis_keys.expiring(platform_of(key))
 
 
 def json_pairs(fields: dict[str, Any]) -> list[str]:
@@ -86,6 +97,7 @@ class SessionStore(ApprovalStore):
         self._fenced_write = redis.register_script(lua.FENCED_WRITE)
         self._fenced_note = redis.register_script(lua.FENCED_NOTE)
         self._fenced_take = redis.register_script(lua.FENCED_TAKE)
+        self._claim_expired = redis.register_script(lua.CLAIM_EXPIRED)
 
     # ── sessions ─────────────────────────────────────────────────────────
 
@@ -113,7 +125,7 @@ class SessionStore(ApprovalStore):
             return
         async with self.redis.pipeline(transaction=True) as pipe:
             if session is None:
-                pipe.delete(*redis_keys.session_data(key))
+                self._delete(pipe, key)
             else:
                 self._write(pipe, session, meta)
             pipe.delete(redis_keys.current(key))
@@ -124,14 +136,17 @@ class SessionStore(ApprovalStore):
     ) -> None:
         fields = {"last_activity": time.time(), **meta}
         pairs = json_pairs(fields)
+        keys = [redis_keys.lock(key), *redis_keys.session_data(key), redis_keys.current(key)]
         written = await self._fenced_write(
-            keys=[redis_keys.lock(key), *redis_keys.session_data(key), redis_keys.current(key)],
+            keys=[*keys, expiring(key)],
             args=[
                 hold.token,
                 hold.ttl_ms,
                 "" if session is None else json.dumps(session.to_dict()),
                 self.ttl,
                 "1" if end else "0",
+                key,
+                self.expires_at(),
                 *pairs,
             ],
         )
@@ -145,6 +160,16 @@ class SessionStore(ApprovalStore):
             redis_keys.meta(session.key), mapping={k: json.dumps(v) for k, v in fields.items()}
         )
         pipe.expire(redis_keys.meta(session.key), self.ttl)
+        pipe.zadd(expiring(session.key), {session.key: self.expires_at()})
+
+    @staticmethod
+    def _delete(pipe: Any, key: str) -> None:
+        pipe.delete(*redis_keys.session_data(key))
+        pipe.zrem(expiring(key), key)
+
+    def expires_at(self) -> float:
+        """When a session written now expires (epoch seconds, by the store's clock)."""
+        return self.clock() + self.ttl
 
     async def note(self, key: str, *, fence: Hold | None = None, **fields: Any) -> None:
         """Keep ``fields`` in the session's metadata (beside what turns write); with
@@ -166,7 +191,17 @@ class SessionStore(ApprovalStore):
         return {k.decode(): json.loads(v) for k, v in raw.items()}
 
     async def delete(self, key: str) -> None:
-        await self.redis.delete(*redis_keys.session_data(key))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            self._delete(pipe, key)
+            await pipe.execute()
+
+    # ── sessions whose TTL ran out ───────────────────────────────────────
+
+    async def claim_expired(self, platform: str, now: float, count: int) -> list[str]:
+        """Up to ``count`` session keys of ``platform`` expired by ``now``, each handed to
+        one caller only: they leave the expiry index as they are returned."""
+        claimed = await self._claim_expired(keys=[redis_keys.expiring(platform)], args=[now, count])
+        return [key.decode() for key in claimed]
 
     # ── inbox: inputs waiting for their turn, in order ───────────────────
 
