@@ -13,7 +13,9 @@ keeps the thread's own pace, at most one text write per ``interval``. A new answ
 waits for ``chat.startStream`` (Tier 2): without a slot free now it is posted and edited
 instead, and when ``chat.update`` has no room either it is posted whole when done
 (:mod:`adapters.slack.surface`). So no thread waits for its first words on another's
-pacing longer than its channel's ``chat.postMessage`` turn.
+pacing longer than its channel's ``chat.postMessage`` turn. What only shows progress
+(the 👀, a status, 👍 / 👎) takes a slot free now (:meth:`WorkspaceBudget.take_now`) or
+is skipped: a turn never waits for it.
 
 The budget lives in one process: several processes on one workspace (a front end and
 workers) each keep their own, and Slack's 429s bring them back within the limits.
@@ -37,6 +39,7 @@ METHOD_TIERS = {
     "assistant.threads.setStatus": 3,
     "agents.sessions.setStatus": 3,
     "conversations.replies": 3,
+    "reactions.add": 3,
     "files.getUploadURLExternal": 4,
     "files.completeUploadExternal": 4,
 }
@@ -142,16 +145,13 @@ class WorkspaceBudget:
             self._lanes[name] = Lane(rate, burst)
         return self._lanes[name]
 
-    async def acquire(
-        self, method: str, channel: str, thread: str, within: float | None = None
-    ) -> None:
-        """Wait for a call of ``method`` in ``thread``'s turn (a slot it reserved, if any);
-        :class:`TimeoutError` if none comes ``within`` seconds."""
+    async def acquire(self, method: str, channel: str, thread: str) -> None:
+        """Wait for a call of ``method`` in ``thread``'s turn (a slot it reserved, if any)."""
         if self._reserved[(method, thread)]:
             self._reserved[(method, thread)] -= 1
             return
         if lane := self.lane(method, channel):
-            await asyncio.wait_for(lane.take(), within)
+            await lane.take()
 
     def take_now(self, method: str, channel: str, thread: str) -> bool:
         """Whether ``thread`` may call ``method`` now without waiting (a slot it reserved,
@@ -164,8 +164,11 @@ class WorkspaceBudget:
         self._reserved[(method, thread)] += 1
         return True
 
-    def has_room(self, method: str, channel: str = "") -> bool:
-        """Whether a call of ``method`` could go now (nothing is taken)."""
+    def has_room(self, method: str, channel: str = "", thread: str = "") -> bool:
+        """Whether a call of ``method`` (by ``thread``, which may hold a slot of it) could
+        go now (nothing is taken)."""
+        if self._reserved[(method, thread)]:
+            return True
         lane = self.lane(method, channel)
         return lane is None or lane.free()
 
@@ -214,11 +217,15 @@ class ThreadGate:
         """Whether the renderer has begun writing the answer's text."""
         return self._next_text > 0
 
+    def show_whole(self) -> None:
+        """This answer is shown whole when done, whatever room the budget has later."""
+        self._whole = True
+
     def whole(self) -> bool:
         """Whether this answer is shown whole when done, decided at its first text write:
         when the workspace's ``chat.update`` has no room then, its edits would only wait."""
         if self._whole is None:
-            self._whole = not self.budget.has_room("chat.update")
+            self._whole = not self.budget.has_room("chat.update", thread=self.thread)
         return self._whole
 
     async def ready(self, method: str = "") -> None:
