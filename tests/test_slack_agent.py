@@ -304,7 +304,7 @@ async def test_a_new_answer_in_a_spent_workspace_is_shown_whole_when_done(
 
 async def test_a_new_mention_in_a_workspace_whose_tier_3_is_spent_is_one_post(make_bot, slack, llm):
     slack.enforce_rate_limits()
-    bot = await make_bot()
+    bot = await make_bot(slack_rate_budget=True)  # the budget under test
     llm.default = text("The answer, whole.", chunk_size=4, delay=0.05)
     surfaces = bot.rt.runner.surfaces["slack"]
     surfaces(f"slack:{TEAM}:C0OTHER:1.0", {})  # the workspace's budget, as its threads share it
