@@ -3,11 +3,13 @@ agent messaging experience (Messages tab, context), native charts, files in moda
 Signed events POSTed to the real Bolt endpoint, the loopback Slack Web API, a real
 redis-server and the loopback LLM."""
 
+from adapters.slack.budget import METHOD_TIERS
 from adapters.slack.install import manifest
 from bot.approvals.scripts import UPLOAD_BYTES
 from bot.settings import Settings
 from tests import test_slack
 from tests.standins.llm import text, tool_calls
+from tests.standins.slack import TEAM
 from tests.support import RAN, eventually
 from tests.test_long_streams import scale_slack_budget
 from tests.test_slack import CHANNEL, GPU_JOB
@@ -297,4 +299,27 @@ async def test_a_new_answer_in_a_spent_workspace_is_shown_whole_when_done(
     ]
     assert shown and all("w59" in text_ for text_ in shown)  # never a part: whole, when done
     assert len(shown) <= 2  # the answer, and its 👍 / 👎
+    assert slack.rate_limited == {}
+
+
+async def test_a_new_mention_in_a_workspace_whose_tier_3_is_spent_is_one_post(make_bot, slack, llm):
+    slack.enforce_rate_limits()
+    bot = await make_bot(slack_rate_budget=True)  # the budget under test
+    llm.default = text("The answer, whole.", chunk_size=4, delay=0.05)
+    surfaces = bot.rt.runner.surfaces["slack"]
+    surfaces(f"slack:{TEAM}:C0OTHER:1.0", {})  # the workspace's budget, as its threads share it
+    for method, tier in METHOD_TIERS.items():  # Slack said: spent, for a minute (a Retry-After)
+        if tier == 3:
+            surfaces.budgets[TEAM].penalize(method, "", 60)
+    event = await bot.send.mention("a question", channel="C0NEW", user="U0NEW")
+    await bot.settle(
+        lambda: any("The answer, whole." in m.text for m in slack.thread("C0NEW", event["ts"]))
+    )
+
+    made = [
+        (method, args.get("text"))
+        for method, args in slack.calls
+        if "C0NEW" in (args.get("channel"), args.get("channel_id"))
+    ]
+    assert made == [("chat.postMessage", "The answer, whole.")]  # no 👀, status, placeholder
     assert slack.rate_limited == {}

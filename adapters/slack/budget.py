@@ -13,7 +13,9 @@ keeps the thread's own pace, at most one text write per ``interval``. A new answ
 waits for ``chat.startStream`` (Tier 2): without a slot free now it is posted and edited
 instead, and when ``chat.update`` has no room either it is posted whole when done
 (:mod:`adapters.slack.surface`). So no thread waits for its first words on another's
-pacing longer than its channel's ``chat.postMessage`` turn.
+pacing longer than its channel's ``chat.postMessage`` turn. What only shows progress
+(the 👀, a status, 👍 / 👎) takes a slot free now (:meth:`WorkspaceBudget.take_now`) or
+is skipped: a turn never waits for it.
 
 The budget lives in one process: several processes on one workspace (a front end and
 workers) each keep their own, and Slack's 429s bring them back within the limits.
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 
 TIER_PER_MINUTE = {2: 20, 3: 50, 4: 100}
 """Calls a minute per workspace Slack allows at least, by tier."""
@@ -37,6 +38,7 @@ METHOD_TIERS = {
     "assistant.threads.setStatus": 3,
     "agents.sessions.setStatus": 3,
     "conversations.replies": 3,
+    "reactions.add": 3,
     "files.getUploadURLExternal": 4,
     "files.completeUploadExternal": 4,
 }
@@ -50,6 +52,8 @@ leaves no room for the jitter of requests in flight."""
 BURST_SECONDS = 9.0
 """A method's lane may spend this many seconds' worth of calls at once: Slack welcomes
 sporadic bursts of about 10 seconds' worth; 9 keeps a margin."""
+HOLD_SECONDS = 60.0
+"""A slot taken ahead of its call is let go after this (a turn that ended without it)."""
 LOW_PRIORITY_POLL = 0.05
 """Seconds between a low-priority call's looks at its lane (it goes when nobody waits)."""
 TEXT_CALLS = {
@@ -62,7 +66,14 @@ TEXT_CALLS = {
 
 
 class Lane:
-    """Calls at ``per_second`` on average, at most ``burst`` at once, in arrival order."""
+    """Calls at ``per_second`` on average, at most ``burst`` at once, in arrival order.
+
+    A slot may be taken ahead of its call and *held* by a thread (a placeholder's last
+    edit, the next text write): Slack counts it only when the call is made, so a held slot
+    counts against the burst too (the lane never fills past ``burst`` less what is held).
+    Else slots held while the lane refilled would go out together with a full burst, past
+    Slack's window. A slot held longer than :data:`HOLD_SECONDS` is let go (its call
+    then waits in line like any other)."""
 
     def __init__(self, per_second: float, burst: float) -> None:
         self.per_second = per_second
@@ -70,30 +81,47 @@ class Lane:
         self.tokens = burst
         self.stamp = time.monotonic()
         self.blocked_until = 0.0
+        self._held: dict[str, list[float]] = {}  # holder -> when each slot it holds was taken
         self._lock = asyncio.Lock()  # wakes its waiters in order: first come, first served
 
-    async def take(self) -> None:
+    async def take(self, holder: str = "") -> None:
+        """Take the next slot (held by ``holder`` for a later call, if given)."""
         async with self._lock:
             while (delay := self._delay()) > 0:  # noqa: ASYNC110 - a bucket fills with time
                 await asyncio.sleep(delay)
-            self.tokens -= 1
+            self._take(holder)
 
     def free(self) -> bool:
         """Whether a call could go now: one is free and nobody waits."""
         return not self._lock.locked() and self._delay() <= 0
 
-    def take_now(self) -> bool:
-        """Take a call now if one is :meth:`free`; False (nothing taken) else."""
+    def take_now(self, holder: str = "") -> bool:
+        """Take a slot now if one is :meth:`free` (held by ``holder``, if given); False
+        (nothing taken) else."""
         if not self.free():
             return False
-        self.tokens -= 1
+        self._take(holder)
         return True
 
-    async def take_when_free(self) -> None:
-        """Take a call once one is free and nobody waits: after every call waiting now or
+    async def take_when_free(self, holder: str = "") -> None:
+        """Take a slot once one is free and nobody waits: after every call waiting now or
         arriving meanwhile (a Stop message yields to answers)."""
-        while not self.take_now():  # noqa: ASYNC110 - waits for others, not for an event
+        while not self.take_now(holder):  # noqa: ASYNC110 - waits for others, not for an event
             await asyncio.sleep(max(LOW_PRIORITY_POLL, self._delay()))
+
+    def holds(self, holder: str) -> bool:
+        """Whether ``holder`` holds a slot of this lane."""
+        self._refill(time.monotonic())
+        return bool(self._held.get(holder))
+
+    def spend(self, holder: str) -> bool:
+        """The call of a slot ``holder`` holds goes now: False if it holds none."""
+        if not self.holds(holder):
+            return False
+        self._held[holder].pop(0)
+        if not self._held[holder]:
+            del self._held[holder]
+        return True
 
     def block(self, seconds: float) -> None:
         """Slack said 429: no call for ``seconds``, and no burst right after."""
@@ -101,6 +129,18 @@ class Lane:
         self._refill(now)
         self.blocked_until = max(self.blocked_until, now + seconds)
         self.tokens = min(self.tokens, 0.0)
+
+    def _take(self, holder: str) -> None:
+        self.tokens -= 1
+        if holder:
+            self._held.setdefault(holder, []).append(time.monotonic())
+
+    def _let_go(self, now: float) -> None:
+        for holder, taken in list(self._held.items()):
+            if taken[0] < now - HOLD_SECONDS:
+                self._held[holder] = kept = [t for t in taken if t >= now - HOLD_SECONDS]
+                if not kept:
+                    del self._held[holder]
 
     def _delay(self) -> float:
         now = time.monotonic()
@@ -110,10 +150,14 @@ class Lane:
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.per_second
 
     def _refill(self, now: float) -> None:
+        """Fill the bucket up to now (before what is held changes: it bounds the fill)."""
         if now > self.blocked_until:
             since = now - max(self.stamp, self.blocked_until)
-            self.tokens = min(self.burst, self.tokens + since * self.per_second)
+            room = self.burst - sum(len(taken) for taken in self._held.values())
+            if self.tokens < room:
+                self.tokens = min(room, self.tokens + since * self.per_second)
         self.stamp = now
+        self._let_go(now)
 
 
 class WorkspaceBudget:
@@ -125,7 +169,6 @@ class WorkspaceBudget:
     def __init__(self, *, limited: bool = True) -> None:
         self.limited = limited
         self._lanes: dict[str, Lane] = {}
-        self._reserved: Counter[tuple[str, str]] = Counter()
 
     def lane(self, method: str, channel: str = "") -> Lane | None:
         """The lane of ``method`` (of ``channel`` for posts); None for a method not budgeted."""
@@ -142,47 +185,35 @@ class WorkspaceBudget:
             self._lanes[name] = Lane(rate, burst)
         return self._lanes[name]
 
-    async def acquire(
-        self, method: str, channel: str, thread: str, within: float | None = None
-    ) -> None:
-        """Wait for a call of ``method`` in ``thread``'s turn (a slot it reserved, if any);
-        :class:`TimeoutError` if none comes ``within`` seconds."""
-        if self._reserved[(method, thread)]:
-            self._reserved[(method, thread)] -= 1
-            return
-        if lane := self.lane(method, channel):
-            await asyncio.wait_for(lane.take(), within)
+    async def acquire(self, method: str, channel: str, thread: str) -> None:
+        """Wait for a call of ``method`` in ``thread``'s turn (a slot it holds, if any)."""
+        lane = self.lane(method, channel)
+        if lane is not None and not lane.spend(thread):
+            await lane.take()
 
     def take_now(self, method: str, channel: str, thread: str) -> bool:
-        """Whether ``thread`` may call ``method`` now without waiting (a slot it reserved,
-        or a free one, which it then holds for its next call of ``method``)."""
-        if self._reserved[(method, thread)]:
-            return True
+        """Whether ``thread`` may call ``method`` now without waiting (a slot it holds, or a
+        free one, which it then holds for its next call of ``method``)."""
         lane = self.lane(method, channel)
-        if lane is not None and not lane.take_now():
-            return False
-        self._reserved[(method, thread)] += 1
-        return True
+        return lane is None or lane.holds(thread) or lane.take_now(thread)
 
-    def has_room(self, method: str, channel: str = "") -> bool:
-        """Whether a call of ``method`` could go now (nothing is taken)."""
+    def has_room(self, method: str, channel: str = "", thread: str = "") -> bool:
+        """Whether a call of ``method`` (by ``thread``, which may hold a slot of it) could
+        go now (nothing is taken)."""
         lane = self.lane(method, channel)
-        return lane is None or lane.free()
+        return lane is None or lane.holds(thread) or lane.free()
 
     async def reserve_last(self, method: str, channel: str, thread: str) -> None:
         """Take ``thread``'s next slot of ``method`` after every call of it waiting, and
         those arriving meanwhile (low priority); its next call of it won't wait."""
         if lane := self.lane(method, channel):
-            await lane.take_when_free()
-        self._reserved[(method, thread)] += 1
+            await lane.take_when_free(thread)
 
     async def reserve(self, method: str, channel: str, thread: str) -> None:
         """Take ``thread``'s next slot of ``method`` now; its next call of it won't wait."""
-        if self._reserved[(method, thread)]:
-            return
-        if lane := self.lane(method, channel):
-            await lane.take()
-        self._reserved[(method, thread)] += 1
+        lane = self.lane(method, channel)
+        if lane is not None and not lane.holds(thread):
+            await lane.take(thread)
 
     def penalize(self, method: str, channel: str, seconds: float) -> None:
         """A 429 on ``method``: its lane waits ``seconds`` for every thread."""
@@ -214,11 +245,15 @@ class ThreadGate:
         """Whether the renderer has begun writing the answer's text."""
         return self._next_text > 0
 
+    def show_whole(self) -> None:
+        """This answer is shown whole when done, whatever room the budget has later."""
+        self._whole = True
+
     def whole(self) -> bool:
         """Whether this answer is shown whole when done, decided at its first text write:
         when the workspace's ``chat.update`` has no room then, its edits would only wait."""
         if self._whole is None:
-            self._whole = not self.budget.has_room("chat.update")
+            self._whole = not self.budget.has_room("chat.update", thread=self.thread)
         return self._whole
 
     async def ready(self, method: str = "") -> None:

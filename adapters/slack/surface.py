@@ -84,10 +84,8 @@ between paragraphs): an ML turn makes many tool calls (search, read, run, watch)
 they read best as one checklist of steps while the answer reads as prose."""
 WRITING_STATUS = "is writing the answer…"
 """The thread's status while an answer is written to be shown whole (a busy workspace)."""
-WRITING_STATUS_WAIT = 0.5
-"""Seconds that status may wait for its slot of the budget."""
 LATER = "later:"
-"""The ref of an answer not posted yet (shown whole when done)."""
+"""The ref of an answer, or a placeholder, not posted yet (shown whole when done)."""
 TASK_STATUS = {"pending": "pending", "running": "in_progress", "done": "complete"}
 """A step's state as a task card's status (anything else is ``error``)."""
 
@@ -157,9 +155,6 @@ class SlackSurface(RoomMessages):
     max_chars = MAX_CHARS
     status_refresh_seconds = 90.0
     """Slack drops a thread status after about 2 minutes without a refresh."""
-    status_wait = 2.0
-    """Seconds a status waits for its slot of the budget; past it, it is skipped (a
-    placeholder says "thinking…" instead), so a busy workspace never holds a turn up."""
 
     def __init__(
         self,
@@ -170,8 +165,9 @@ class SlackSurface(RoomMessages):
         interval: float,
         permit: StatusPermit,
         sessions: AgentSessions,
-        title: str | None = None,
+        ref: dict[str, Any] | None = None,
     ) -> None:
+        ref = ref or {}
         self.client = client
         self.key = key
         self.session = SessionKey.parse(key)
@@ -179,26 +175,28 @@ class SlackSurface(RoomMessages):
         self.gate = ThreadGate(budget, self.channel, key, interval)
         self.permit = permit
         self.sessions = sessions
-        self.title = title
+        self.title: str | None = ref.get("title")
         self._status = ""  # the status this surface set and has not cleared
+        self._wanted: tuple[str, list[str]] = ("", [])  # the last status asked for
         self._later: dict[str, str] = {}  # answers to be posted whole when done: their text
         self._posted: dict[str, str] = {}  # such an answer's ref -> its message, once posted
         self._session_status = ""  # the agent session status this surface set last
         self._waits = False  # an approval card was posted: the turn waits for it
         self._streamed: set[str] = set()  # messages streamed natively: markdown, not sections
+        if (placeholder := ref.get("placeholder")) and placeholder.startswith(LATER):
+            self._later[placeholder] = ref.get("thinking", "")  # none was posted: see post
+            self.gate.show_whole()
 
     @property
     def channel(self) -> str:
         return self.session.channel
 
-    async def call(
-        self, method: Callable[..., Awaitable[Any]], within: float | None = None, **kwargs: Any
-    ) -> Any:
-        """One Web API call in its turn of the workspace budget (:class:`TimeoutError` if
-        none comes ``within`` seconds); a 429 blocks the method for every thread and becomes
-        :class:`RateLimited` with Slack's Retry-After, a 5xx :class:`PlatformUnavailable`."""
+    async def call(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
+        """One Web API call in its turn of the workspace budget; a 429 blocks the method
+        for every thread and becomes :class:`RateLimited` with Slack's Retry-After, a 5xx
+        :class:`PlatformUnavailable`."""
         name = method.__name__.replace("_", ".")
-        await self.budget.acquire(name, self.channel, self.key, within)
+        await self.budget.acquire(name, self.channel, self.key)
         try:
             return await method(**kwargs)
         except SlackApiError as exc:
@@ -209,6 +207,15 @@ class SlackSurface(RoomMessages):
             if failed.server_side:
                 raise PlatformUnavailable(str(failed)) from exc
             raise
+
+    async def call_now(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> bool:
+        """An optional call (a mark, a status, 👍 / 👎), made only if its method has a slot
+        of the workspace budget free now: False, and nothing called, else. A busy
+        workspace never holds a turn up for a nicety."""
+        if not self.budget.take_now(method.__name__.replace("_", "."), self.channel, self.key):
+            return False
+        await self.call(method, **kwargs)
+        return True
 
     async def _post(self, payload: dict[str, Any]) -> str:
         response = await self.call(
@@ -228,18 +235,29 @@ class SlackSurface(RoomMessages):
         """A new answer message (or the placeholder, before any text). When the workspace's
         ``chat.update`` budget had no room at the answer's first text write, the answer is
         kept to be posted whole when done (one call), the thread's status saying the bot
-        writes meanwhile; a placeholder it took is edited once, at the end."""
+        writes meanwhile where it has a slot now; a placeholder it took is edited once, at
+        the end, in a ``chat.update`` slot it took when posted. Without one free then, no
+        placeholder is posted: the answer is shown whole when done."""
         if not final and self.gate.writing and self.gate.whole():
-            ref = f"{LATER}{len(self._later) + len(self._posted)}"
-            self._later[ref] = text
+            ref = self._later_ref(text)
             with contextlib.suppress(StatusUnavailable):
-                await self.set_status(WRITING_STATUS, wait=WRITING_STATUS_WAIT)
+                await self.set_status(WRITING_STATUS)
             return ref
+        placeholder = not final and not self.gate.writing
+        if placeholder and not self.budget.take_now("chat.update", self.channel, self.key):
+            self.gate.show_whole()
+            return self._later_ref(text)
         return await self._post(cards.answer(text, None if final else self.key))
 
+    def _later_ref(self, text: str) -> str:
+        """The ref of ``text``, to be posted whole when done."""
+        ref = f"{LATER}{len(self._later) + len(self._posted)}"
+        self._later[ref] = text
+        return ref
+
     async def edit(self, ref: str, text: str, *, final: bool = False) -> None:
-        if ref in self._later:
-            self._later[ref] = text
+        if ref.startswith(LATER) and ref not in self._posted:
+            self._later[ref] = text  # a ref another surface of the turn kept, too
             if final:
                 self._posted[ref] = await self._post(cards.answer(text, None))
                 del self._later[ref]
@@ -251,26 +269,29 @@ class SlackSurface(RoomMessages):
 
     async def delete(self, ref: str) -> None:
         """chat.delete: a placeholder no answer took, what a dead worker's turn left."""
-        if self._later.pop(ref, None) is None:
+        self._later.pop(ref, None)
+        if not ref.startswith(LATER) or ref in self._posted:
             ref = self._posted.get(ref, ref)
             await self.call(self.client.chat_delete, channel=self.channel, ts=ref)
 
     async def final_answer(self, ref: str, text: str, turn_id: str) -> None:
-        """👍 / 👎 under the answer, if ``chat.update`` has a slot within ``status_wait``:
-        in a busy workspace the turn doesn't wait longer for a nicety."""
+        """👍 / 👎 under the answer, if ``chat.update`` has a slot now: in a busy workspace
+        the turn doesn't wait for a nicety."""
         payload = cards.final_answer(text, self.key, turn_id, streamed=ref in self._streamed)
-        with contextlib.suppress(TimeoutError):
-            await self.call(
-                self.client.chat_update,
-                within=self.status_wait,
-                channel=self.channel,
-                ts=self._posted.get(ref, ref),
-                **payload,
-            )
+        await self.call_now(
+            self.client.chat_update, channel=self.channel, ts=self._posted.get(ref, ref), **payload
+        )
 
     async def post_line(self, ref: str | None, text: str) -> str:
+        """A tool call's line; the status it cleared (Slack clears it at any reply) is
+        shown again where it has a slot now: the work goes on."""
         if ref is None:
-            return await self._post(cards.line(text))
+            status, loading = self._wanted
+            line = await self._post(cards.line(text))
+            if status:
+                with contextlib.suppress(StatusUnavailable):
+                    await self.set_status(status, loading)
+            return line
         await self.update(ref, cards.line(text))
         return ref
 
@@ -313,9 +334,10 @@ class SlackSurface(RoomMessages):
         return with_token(self.client, file)
 
     async def mark_received(self, message: str) -> None:
-        """The person's message ``message`` (its ts) gets 👀 (a :class:`bot.platform.Receipts`)."""
+        """The person's message ``message`` (its ts) gets 👀 (a :class:`bot.platform.Receipts`)
+        if ``reactions.add`` has a slot now."""
         try:
-            await self.call(
+            await self.call_now(
                 self.client.reactions_add,
                 channel=self.channel,
                 timestamp=message,
@@ -361,25 +383,27 @@ class SlackSurface(RoomMessages):
 
     # ── the thread's agent session ───────────────────────────────────────
 
-    async def session_status(self, status: str, *, wait: float | None = None) -> bool:
+    async def session_status(self, status: str) -> bool:
         """Set the thread's agent session ``status`` (``processing`` with the turn's title);
-        False where the workspace has no agent sessions, or not now."""
+        False where the workspace has no agent sessions, or not now. ``processing`` is
+        set only with a slot free now; a session shown so then waits for its next status
+        (it would spin with Slack's Stop button else)."""
         team = self.session.team
         if not self.sessions.available(team):
             return False
+        call = self.call_now if status == PROCESSING else self.call
         try:
-            await self.call(
+            made = await call(
                 self.client.agents_sessions_setStatus,
-                within=wait,
                 channel_id=self.channel,
                 thread_ts=self.session.thread,
                 status=status,
                 title=self.title if status == PROCESSING else None,
             )
-        except TimeoutError:
-            return False
         except SlackApiError as exc:
             self.sessions.refused(team, str(exc.response.get("error")))
+            return False
+        if made is False:
             return False
         self._session_status = status
         return True
@@ -400,29 +424,31 @@ class SlackSurface(RoomMessages):
         self, text: str, loading: Sequence[str] = (), *, wait: float | None = None
     ) -> None:
         """Show ``text`` after the app's name under the thread (empty: none); the first
-        one of a turn also marks its agent session ``processing``."""
+        one of a turn also marks its agent session ``processing``. A status is a nicety:
+        it is set only with a slot of the workspace budget free now, never waited for
+        (whatever ``wait`` allows)."""
         if text and not self.in_session:
-            await self.session_status(PROCESSING, wait=self.status_wait if wait is None else wait)
+            await self.session_status(PROCESSING)
         if not self.permit.works:
             raise StatusUnavailable("refused before", lasting=True)
         if not text and self._later:
             text = WRITING_STATUS  # the answer is written, to be shown whole
         if not text and not self._status:
             return  # nothing of ours is shown (a reply cleared it)
+        self._wanted = (text, list(loading))
         try:
-            await self.call(
+            made = await self.call_now(
                 self.client.assistant_threads_setStatus,
-                within=self.status_wait if wait is None else wait,
                 channel_id=self.channel,
                 thread_ts=self.session.thread,
                 status=text,
                 loading_messages=list(loading) or None,
             )
-        except TimeoutError as exc:
-            raise StatusUnavailable("the rate budget is busy") from exc
         except SlackApiError as exc:
             error = failure(exc).reason
             raise StatusUnavailable(error, lasting=self.permit.refused(error)) from exc
+        if not made:
+            raise StatusUnavailable("the rate budget is busy")
         self._status = text
 
     async def clear_status(self) -> None:
@@ -461,10 +487,10 @@ class StreamingSlackSurface(SlackSurface):
         stop_control: bool,
         permit: StatusPermit,
         sessions: AgentSessions,
-        title: str | None = None,
+        ref: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
-            client, key, budget, interval=interval, permit=permit, sessions=sessions, title=title
+            client, key, budget, interval=interval, permit=permit, sessions=sessions, ref=ref
         )
         self.recipient = recipient
         self.on_refused = on_refused
@@ -607,7 +633,7 @@ class SlackSurfaces:
         budget = self.budgets.setdefault(session.team, WorkspaceBudget(limited=self.rate_budget))
         ref = ref or {}
         recipient = ref.get("user")
-        shared = {"permit": self.status, "sessions": self.sessions, "title": ref.get("title")}
+        shared = {"permit": self.status, "sessions": self.sessions, "ref": ref}
         if self.native_streaming and recipient:
             return StreamingSlackSurface(
                 self.client,
