@@ -33,7 +33,7 @@ test: $(STAMP)
 	$(call ensure,redis-server,redis-server,— the tests need it.,exit 1;)
 	$(call ensure,bwrap,bubblewrap,— the sandbox tests are skipped without it.,true;)
 	$(call ensure,slirp4netns,slirp4netns,— the networked sandbox test is skipped without it.,true;)
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto --dist loadgroup
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

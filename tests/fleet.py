@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agent.loop import Agent
 from bot.approvals.actor import Actor
 from bot.session_key import SessionKey
@@ -27,6 +29,11 @@ from bot.turns.runner import TurnRunner
 from tests.support import RecordingSurface, agent_config, test_tools
 
 ROOT = Path(__file__).resolve().parents[1]
+BOT_PROCESSES = pytest.mark.xdist_group("bot processes")
+"""A test that starts bot processes: each imports LiteLLM, seconds of CPU, so under
+``pytest -n`` (``--dist loadgroup``) these tests run one after another on one pytest
+worker instead of starving each other of the cores."""
+
 ALICE = Actor("U_ALICE")
 GPU_JOB = {"operation": "run", "hardware_flavor": "a10g-small", "script": "train()"}
 

@@ -17,6 +17,7 @@ from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
 from bot.turns.runner import TurnRunner
 from tests.closing import closed
+from tests.fleet import BOT_PROCESSES
 from tests.standins.llm import error, hang, text, tool_calls
 from tests.support import RAN, agent_config, eventually, test_tools
 
@@ -133,6 +134,7 @@ async def test_autoapprove_runs_a_job_within_the_budget_without_asking(console, 
     assert not any("approve?" in p for p in keyboard.prompts)
 
 
+@BOT_PROCESSES
 async def test_the_console_process_logs_to_a_file_and_shows_each_warning_once_between_turns(
     llm, redis_url, tmp_path
 ):

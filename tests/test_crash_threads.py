@@ -30,10 +30,12 @@ from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
 from bot.turns.runner import TurnRunner
 from tests.closing import bounded
-from tests.fleet import Fleet, wait_for
+from tests.fleet import BOT_PROCESSES, Fleet, wait_for
 from tests.standins.llm import text
 from tests.standins.slack import SlackStandIn
 from tests.support import agent_config, assert_history_valid, test_tools
+
+pytestmark = BOT_PROCESSES
 
 CHANNEL = "C0CRASH"
 WORKERS = 3

@@ -24,10 +24,12 @@ from bot.output.messages import INTERRUPTED, TAKEN_OVER
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
 from bot.turns.runner import TurnRunner
-from tests.fleet import Fleet, wait_for
+from tests.fleet import BOT_PROCESSES, Fleet, wait_for
 from tests.standins.slack import SlackStandIn
 from tests.support import agent_config, test_tools
 from tests.test_crash_threads import CHANNEL, WAVES, Crash, answer_to, crash_run, respond
+
+pytestmark = BOT_PROCESSES
 
 THREAD = "1700000100.000100"
 QUESTION = "question u0"

@@ -13,9 +13,20 @@ import pytest
 
 from bot.output.messages import HANDED_BACK, RESTARTED, TAKEN_OVER
 from tests.closing import closed
-from tests.fleet import ALICE, GPU_JOB, Fleet, close_front_end, front_end, key, wait_for
+from tests.fleet import (
+    ALICE,
+    BOT_PROCESSES,
+    GPU_JOB,
+    Fleet,
+    close_front_end,
+    front_end,
+    key,
+    wait_for,
+)
 from tests.standins.llm import text, tool_calls
 from tests.support import assert_history_valid
+
+pytestmark = BOT_PROCESSES
 
 
 @pytest.fixture

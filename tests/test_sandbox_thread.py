@@ -23,7 +23,7 @@ from bot.output.messages import ALREADY_STARTED, RESTARTED, TAKEN_OVER
 from bot.store.embedded import connect
 from bot.store.sessions import SessionStore
 from bot.turns.once import OnceTools
-from tests.fleet import Fleet, close_front_end, front_end
+from tests.fleet import BOT_PROCESSES, Fleet, close_front_end, front_end
 from tests.fleet import key as fleet_key
 from tests.standins.hub import TOKEN, USER, HubStandIn, hub  # noqa: F401
 from tests.standins.llm import text, tool_calls
@@ -161,6 +161,7 @@ async def test_a_long_output_keeps_head_and_tail_and_comes_whole_as_a_file(sandb
     assert log["filename"].endswith(".log") and log["mime_type"] == "text/plain"
 
 
+@BOT_PROCESSES
 async def test_a_worker_killed_during_bash_does_not_have_it_run_again(tmp_path, llm, redis_url):
     fleet = Fleet(tmp_path / "fleet", redis_url, llm.base_url, FAULT_SANDBOX="1", SANDBOX="local")
     runner, _ = front_end(llm, redis_url)

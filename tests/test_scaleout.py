@@ -12,11 +12,20 @@ import pytest_asyncio
 
 from bot.approvals.actor import Actor
 from tests.closing import bounded, closed
-from tests.fleet import ALICE, GPU_JOB, Fleet, close_front_end, front_end, key, wait_for
+from tests.fleet import (
+    ALICE,
+    BOT_PROCESSES,
+    GPU_JOB,
+    Fleet,
+    close_front_end,
+    front_end,
+    key,
+    wait_for,
+)
 from tests.standins.llm import LLMStandIn, hang, text, tool_calls
 from tests.support import assert_history_valid
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), BOT_PROCESSES]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
