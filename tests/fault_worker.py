@@ -1,4 +1,5 @@
-"""A real worker process for the fault-injection tests: ``python -m tests.fault_worker``.
+"""A real worker process for the fault-injection tests: ``python -m tests.fault_worker``,
+forked by :class:`tests.fleet.Worker` from a fork server that imported the bot once.
 
 It is ``ml-intern-bot worker`` (:func:`bot.ops.worker.run_worker`, settings from the
 environment) with two test doubles the tests read back from ``FAULT_DIR``:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import multiprocessing
 import os
+import runpy
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,15 @@ from bot.turns.runner import TurnRunner
 from tests.support import RecordingSurface, agent_config, test_tools
 
 ROOT = Path(__file__).resolve().parents[1]
+PRELOADED = ["tests.fleet", "adapters.slack.surface", "bot.cli", "bot.ops.worker", "bot.runtime"]
+"""What every worker imports (LiteLLM above all: seconds of CPU), imported once by the
+fork server each worker is forked from."""
+FORKS = multiprocessing.get_context("forkserver")
+FORKS.set_forkserver_preload(PRELOADED)
 BOT_PROCESSES = pytest.mark.xdist_group("bot processes")
-"""A test that starts bot processes: each imports LiteLLM, seconds of CPU, so under
-``pytest -n`` (``--dist loadgroup``) these tests run one after another on one pytest
-worker instead of starving each other of the cores."""
+"""A test that starts bot processes: under ``pytest -n`` (``--dist loadgroup``) these
+tests run one after another on one pytest worker instead of starving each other of the
+cores (a killed worker's taker must get its turn within its lease)."""
 
 ALICE = Actor("U_ALICE")
 GPU_JOB = {"operation": "run", "hardware_flavor": "a10g-small", "script": "train()"}
@@ -52,6 +58,45 @@ async def wait_for(check: Any, within: float = 30.0) -> Any:
             if value:
                 return value
             await asyncio.sleep(0.02)
+
+
+class Worker:
+    """A ``tests.fault_worker`` process forked from the fork server: the ways of
+    ``subprocess.Popen`` the fleet's tests use (``pid``, ``poll``, ``returncode``)."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, log: Path) -> None:
+        self.process = FORKS.Process(target=run_worker, args=(env, cwd, log), daemon=True)
+        self.process.start()
+        self.pid: int = self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.exitcode
+
+    def poll(self) -> int | None:
+        return self.process.exitcode
+
+    def send_signal(self, sig: signal.Signals) -> None:
+        os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def wait(self) -> int | None:
+        self.process.join()
+        return self.process.exitcode
+
+
+def run_worker(env: dict[str, str], cwd: Path, log: Path) -> None:
+    """In the forked process: the worker's environment, directory and log, then its main."""
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    sys.argv = ["tests.fault_worker"]
+    runpy.run_module("tests.fault_worker", run_name="__main__")
 
 
 class Fleet:
@@ -74,29 +119,23 @@ class Fleet:
             "PORT": "0",
             **env,
         }
-        self.procs: list[subprocess.Popen] = []
+        self.procs: list[Worker] = []
 
-    def start(self, n: int = 1, **env: str) -> list[subprocess.Popen]:
+    def start(self, n: int = 1, **env: str) -> list[Worker]:
         started = []
         for _ in range(n):
-            log = (self.dir / f"worker{len(self.procs)}.log").open("w")
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.fault_worker"],
-                env={**self.env, **env},
-                cwd=self.dir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            log = self.dir / f"worker{len(self.procs)}.log"
+            proc = Worker({**self.env, **env}, self.dir, log)
             self.procs.append(proc)
             started.append(proc)
         return started
 
-    def signal(self, pid: int, sig: signal.Signals) -> subprocess.Popen:
+    def signal(self, pid: int, sig: signal.Signals) -> Worker:
         (proc,) = [p for p in self.procs if p.pid == pid]
         proc.send_signal(sig)
         return proc
 
-    async def exit_code(self, proc: subprocess.Popen) -> int:
+    async def exit_code(self, proc: Worker) -> int | None:
         await wait_for(lambda: proc.poll() is not None)
         return proc.returncode
 
