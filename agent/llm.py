@@ -254,7 +254,8 @@ class OpenAIClient(_ModelClient):
     """The ``openai`` client against an OpenAI-compatible endpoint (HF router, ``api_base``).
 
     One ``AsyncOpenAI`` per event loop (its connection pool belongs to the loop that
-    opened it), with the SDK's own retries off. ``aclose()`` releases its connections.
+    opened it), with the SDK's own retries off. A stream's chunks are plain JSON objects
+    (dicts), not the SDK's models. ``aclose()`` releases its connections.
     """
 
     def __init__(self, config: AgentConfig) -> None:
@@ -282,7 +283,20 @@ class OpenAIClient(_ModelClient):
         return self._client
 
     async def _attempt(self, **kwargs: Any) -> Any:
-        return await self._openai().chat.completions.create(model=self.endpoint.model, **kwargs)
+        body = {"model": self.endpoint.model, **kwargs}
+        if not kwargs.get("stream"):
+            return await self._openai().chat.completions.create(**body)
+        # The request, its errors and the stream's events as the SDK's
+        # chat.completions.create makes them, but each chunk kept as the JSON it arrives
+        # in (``object``): a pydantic model built per chunk costs ~100 µs of CPU.
+        return await self._openai().post(
+            "/chat/completions",
+            body=body,
+            cast_to=object,
+            options={"security": {"bearer_auth": True}},
+            stream=True,
+            stream_cls=openai.AsyncStream[object],
+        )
 
     def _translate(self, exc: Exception) -> Exception:
         if isinstance(exc, openai.BadRequestError) and context_overflow(exc):
@@ -358,15 +372,16 @@ class LLMReply:
 
     def add_tool_delta(self, delta: Any) -> None:
         call = self.tool_calls.setdefault(
-            delta.index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+            delta.get("index"),
+            {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
         )
-        if delta.id:
-            call["id"] = delta.id
-        if delta.function:
-            if delta.function.name:
-                call["function"]["name"] += delta.function.name
-            if delta.function.arguments:
-                call["function"]["arguments"] += delta.function.arguments
+        if tool_id := delta.get("id"):
+            call["id"] = tool_id
+        if function := delta.get("function"):
+            if name := function.get("name"):
+                call["function"]["name"] += name
+            if arguments := function.get("arguments"):
+                call["function"]["arguments"] += arguments
 
     def ordered_tool_calls(self) -> list[dict[str, Any]]:
         return [self.tool_calls[i] for i in sorted(self.tool_calls)]
@@ -375,23 +390,25 @@ class LLMReply:
 async def stream_reply(
     stream: AsyncIterator[Any], reply: LLMReply, on_text: Callable[[str], Awaitable[None]]
 ) -> None:
-    """Consume a stream of OpenAI-shaped chunks into ``reply``, handing text to ``on_text``."""
+    """Consume a stream of OpenAI-shaped chunks into ``reply``, handing text to ``on_text``.
+
+    Chunks are read as mappings (``get``): the JSON objects of the ``openai`` path, and
+    LiteLLM's chunk models, which read the same way."""
     async for chunk in stream:
-        usage = getattr(chunk, "usage", None)
-        if usage:
-            reply.total_tokens = usage.total_tokens or reply.total_tokens
-            reply.prompt_tokens = usage.prompt_tokens or reply.prompt_tokens
-            reply.completion_tokens = usage.completion_tokens or reply.completion_tokens
-        if not chunk.choices:
+        if usage := chunk.get("usage"):
+            reply.total_tokens = usage.get("total_tokens") or reply.total_tokens
+            reply.prompt_tokens = usage.get("prompt_tokens") or reply.prompt_tokens
+            reply.completion_tokens = usage.get("completion_tokens") or reply.completion_tokens
+        if not (choices := chunk.get("choices")):
             continue
-        choice = chunk.choices[0]
-        if choice.finish_reason:
-            reply.finish_reason = choice.finish_reason
-        delta = choice.delta
-        if text := delta.content:
+        choice = choices[0]
+        if finish_reason := choice.get("finish_reason"):
+            reply.finish_reason = finish_reason
+        delta = choice.get("delta") or {}
+        if text := delta.get("content"):
             reply.texts.append(text)
             await on_text(text)
-        for tool_delta in delta.tool_calls or []:
+        for tool_delta in delta.get("tool_calls") or []:
             reply.add_tool_delta(tool_delta)
 
 
