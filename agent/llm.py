@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
+import aiohttp
 import openai
 
 from agent.config import AgentConfig
@@ -254,7 +255,10 @@ class OpenAIClient(_ModelClient):
     """The ``openai`` client against an OpenAI-compatible endpoint (HF router, ``api_base``).
 
     One ``AsyncOpenAI`` per event loop (its connection pool belongs to the loop that
-    opened it), with the SDK's own retries off. ``aclose()`` releases its connections.
+    opened it), with the SDK's own retries off, on the SDK's aiohttp transport
+    (``DefaultAioHttpClient``: reading a chunk takes about half the CPU of its default
+    HTTPX2 transport). A stream's chunks are plain JSON objects (dicts), not the SDK's
+    models. ``aclose()`` releases its connections.
     """
 
     def __init__(self, config: AgentConfig) -> None:
@@ -277,14 +281,29 @@ class OpenAIClient(_ModelClient):
                 timeout=self.config.llm_timeout,
                 # the SDK's defaults, without its finaliser: that one schedules the close of
                 # a client left behind by a finished loop on whichever loop runs next
-                http_client=openai.DefaultAsyncHttpxClient(),
+                http_client=openai.DefaultAioHttpClient(),
             )
         return self._client
 
     async def _attempt(self, **kwargs: Any) -> Any:
-        return await self._openai().chat.completions.create(model=self.endpoint.model, **kwargs)
+        body = {"model": self.endpoint.model, **kwargs}
+        if not kwargs.get("stream"):
+            return await self._openai().chat.completions.create(**body)
+        # The request, its errors and the stream's events as the SDK's
+        # chat.completions.create makes them, but each chunk kept as the JSON it arrives
+        # in (``object``): a pydantic model built per chunk costs ~100 µs of CPU.
+        return await self._openai().post(
+            "/chat/completions",
+            body=body,
+            cast_to=object,
+            options={"security": {"bearer_auth": True}},
+            stream=True,
+            stream_cls=openai.AsyncStream[object],
+        )
 
     def _translate(self, exc: Exception) -> Exception:
+        if isinstance(exc, openai.APITimeoutError) and refused_connection(exc):
+            return openai.APIConnectionError(request=exc.request)
         if isinstance(exc, openai.BadRequestError) and context_overflow(exc):
             return ContextWindowExceededError(
                 message=error_detail(exc),
@@ -325,6 +344,13 @@ def model_prices(model: str) -> tuple[float, float] | None:
     return (prompt, completion) if prompt > 0 or completion > 0 else None
 
 
+def refused_connection(exc: openai.APITimeoutError) -> bool:
+    """Whether a "timeout" is a connection that failed at once (refused, no such host): the
+    aiohttp transport reports every failed connection as a connect timeout."""
+    mapped = exc.__cause__  # the transport's error, from aiohttp's own
+    return isinstance(getattr(mapped, "__cause__", None), aiohttp.ClientConnectorError)
+
+
 def context_overflow(exc: openai.BadRequestError) -> bool:
     """Whether a 400 says the prompt does not fit the context window (LiteLLM's test)."""
     if exc.code == "context_length_exceeded":
@@ -358,15 +384,16 @@ class LLMReply:
 
     def add_tool_delta(self, delta: Any) -> None:
         call = self.tool_calls.setdefault(
-            delta.index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+            delta.get("index"),
+            {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
         )
-        if delta.id:
-            call["id"] = delta.id
-        if delta.function:
-            if delta.function.name:
-                call["function"]["name"] += delta.function.name
-            if delta.function.arguments:
-                call["function"]["arguments"] += delta.function.arguments
+        if tool_id := delta.get("id"):
+            call["id"] = tool_id
+        if function := delta.get("function"):
+            if name := function.get("name"):
+                call["function"]["name"] += name
+            if arguments := function.get("arguments"):
+                call["function"]["arguments"] += arguments
 
     def ordered_tool_calls(self) -> list[dict[str, Any]]:
         return [self.tool_calls[i] for i in sorted(self.tool_calls)]
@@ -375,23 +402,25 @@ class LLMReply:
 async def stream_reply(
     stream: AsyncIterator[Any], reply: LLMReply, on_text: Callable[[str], Awaitable[None]]
 ) -> None:
-    """Consume a stream of OpenAI-shaped chunks into ``reply``, handing text to ``on_text``."""
+    """Consume a stream of OpenAI-shaped chunks into ``reply``, handing text to ``on_text``.
+
+    Chunks are read as mappings (``get``): the JSON objects of the ``openai`` path, and
+    LiteLLM's chunk models, which read the same way."""
     async for chunk in stream:
-        usage = getattr(chunk, "usage", None)
-        if usage:
-            reply.total_tokens = usage.total_tokens or reply.total_tokens
-            reply.prompt_tokens = usage.prompt_tokens or reply.prompt_tokens
-            reply.completion_tokens = usage.completion_tokens or reply.completion_tokens
-        if not chunk.choices:
+        if usage := chunk.get("usage"):
+            reply.total_tokens = usage.get("total_tokens") or reply.total_tokens
+            reply.prompt_tokens = usage.get("prompt_tokens") or reply.prompt_tokens
+            reply.completion_tokens = usage.get("completion_tokens") or reply.completion_tokens
+        if not (choices := chunk.get("choices")):
             continue
-        choice = chunk.choices[0]
-        if choice.finish_reason:
-            reply.finish_reason = choice.finish_reason
-        delta = choice.delta
-        if text := delta.content:
+        choice = choices[0]
+        if finish_reason := choice.get("finish_reason"):
+            reply.finish_reason = finish_reason
+        delta = choice.get("delta") or {}
+        if text := delta.get("content"):
             reply.texts.append(text)
             await on_text(text)
-        for tool_delta in delta.tool_calls or []:
+        for tool_delta in delta.get("tool_calls") or []:
             reply.add_tool_delta(tool_delta)
 
 

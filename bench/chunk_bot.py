@@ -50,7 +50,7 @@ class Chat(DiscordChannel):
 
 
 STAGES = (
-    ("parse: the openai client's stream (SSE → chunk objects)", "agent/llm.py", "_bounded"),
+    ("parse: the openai client's stream (SSE → JSON chunks)", "agent/llm.py", "_bounded"),
     ("agent loop: stream_reply, less the parse and the event", "agent/llm.py", "stream_reply"),
     ("events: RunningTurn.emit (metrics, trace), less the renderer", "bot/turns/turn.py", "emit"),
     ("renderer: StreamRenderer.handle (clean, word cut, kick)", "bot/output/render.py", "handle"),
