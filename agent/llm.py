@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -273,6 +274,7 @@ class OpenAIClient(_ModelClient):
     def _openai(self) -> openai.AsyncOpenAI:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
+            OPEN_CLIENTS.add(self)
             self._loop = loop
             self._client = openai.AsyncOpenAI(
                 base_url=self.endpoint.base_url,
@@ -328,8 +330,22 @@ class OpenAIClient(_ModelClient):
 
     async def aclose(self) -> None:
         client, self._client, self._loop = self._client, None, None
+        OPEN_CLIENTS.discard(self)
         if client is not None:
             await client.close()
+
+
+OPEN_CLIENTS: weakref.WeakSet[OpenAIClient] = weakref.WeakSet()
+"""The clients with a connection pool open (aiohttp warns of one never closed)."""
+
+
+async def close_open_clients() -> None:
+    """Close the connection pools opened on the running loop, whoever's client opened them
+    (an agent's owner that never called ``aclose``)."""
+    loop = asyncio.get_running_loop()
+    for client in list(OPEN_CLIENTS):
+        if client._loop is loop:
+            await client.aclose()
 
 
 def model_prices(model: str) -> tuple[float, float] | None:

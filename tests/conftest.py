@@ -18,6 +18,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 import redis as redis_sync  # noqa: E402
 
+from agent.llm import close_open_clients
 from tests.closing import bounded, closed, watchdog  # noqa: E402
 from tests.standins.llm import LLMStandIn  # noqa: E402
 
@@ -191,3 +192,4 @@ def llm_client(request) -> str:
 async def llm():
     async with bounded("the LLM stand-in", LLMStandIn()) as server:
         yield server
+        await close_open_clients()  # of agents a test made and dropped

@@ -127,9 +127,9 @@ async def test_the_chunk_figure_reads_one_stream_on_every_path():
     assert all(value > 0 for value in cpu.values())
     assert fig.results["ratio_to_openai_client"]["b_openai_client"] == 1.0
     profile = fig.results["profiles"]["d_whole_bot"]
-    # the model call through the SDK shows; its stream's parse is no longer among the
-    # heaviest functions of a short answer (chunks stay JSON, no pydantic model each)
-    assert "`agent/llm.py:" in profile and "`openai/" in profile
+    # which of the bot's functions are the heaviest of a 20-chunk answer varies from run
+    # to run (the SDK's parse no longer stands out: chunks stay JSON); the table names ours
+    assert profile.count("| `agent/") >= 2
     assert set(fig.results["stages_us_per_chunk_profiled"]) == {s for s, _, _ in STAGES}
     shown = fig_chunk.report(fig)
     assert all(f"| {path} |" in shown for path in cpu)

@@ -245,8 +245,10 @@ async def test_an_unreachable_server_is_described(llm_client, outcomes):
         llm_retries=0,
         llm_client=llm_client,
     )
+    client = make_llm_client(config)
     with pytest.raises(Exception) as raised:
-        await make_llm_client(config).stream(HI, [])
+        await client.stream(HI, [])
+    await client.aclose()
     assert describe_llm_error(raised.value).startswith("Could not reach the model provider: ")
     assert outcomes == ["5xx"]
 
