@@ -9,6 +9,7 @@ queues, the way a ``web`` process with ``RUN_TURNS=0`` does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import multiprocessing
@@ -33,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PRELOADED = ["tests.fleet", "adapters.slack.surface", "bot.cli", "bot.ops.worker", "bot.runtime"]
 """What every worker imports (LiteLLM above all: seconds of CPU), imported once by the
 fork server each worker is forked from."""
+REAP_SECONDS = 10.0
+"""How long a SIGKILLed worker's death may take to be known."""
 FORKS = multiprocessing.get_context("forkserver")
 FORKS.set_forkserver_preload(PRELOADED)
 BOT_PROCESSES = pytest.mark.xdist_group("bot processes")
@@ -77,10 +80,15 @@ class Worker:
         return self.process.exitcode
 
     def send_signal(self, sig: signal.Signals) -> None:
+        """Send ``sig``; after SIGKILL, wait until the fork server has seen the death, so
+        ``poll()`` says it at once (its exit reaches this process through the server)."""
         os.kill(self.pid, sig)
+        if sig == signal.SIGKILL:
+            self.process.join(REAP_SECONDS)
 
     def kill(self) -> None:
-        self.process.kill()
+        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+            self.send_signal(signal.SIGKILL)
 
     def wait(self) -> int | None:
         self.process.join()
