@@ -124,7 +124,9 @@ async def test_redis_down_at_start_and_restarted_mid_turn(tmp_path, llm, redis_f
     front, _ = front_end(llm, server.url)
     try:
         server.stop()
-        (worker,) = fleet.start(1)
+        # a lease that outlasts a restart, as the default 30 s does (the fleet's 1 s, for
+        # quick takeovers, can run out while a loaded machine restarts Redis)
+        (worker,) = fleet.start(1, TURN_LEASE_SECONDS="10")
         await asyncio.sleep(1.0)  # the worker starts while Redis is down, and keeps trying
         assert worker.poll() is None
         server.start()
