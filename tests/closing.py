@@ -14,7 +14,7 @@ import gc
 import io
 import sys
 import threading
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
@@ -40,10 +40,14 @@ async def closed(what: str, close: Awaitable[Any], within: float = CLOSE_SECONDS
 
 def task_stacks() -> str:
     """Where each task of the running loop waits now (but the caller's own)."""
+    return stacks(t for t in asyncio.all_tasks() if t is not asyncio.current_task())
+
+
+def stacks(tasks: Iterable[asyncio.Task[Any]]) -> str:
+    """Where each of ``tasks`` waits now."""
     out = io.StringIO()
-    for task in asyncio.all_tasks():
-        if task is not asyncio.current_task():
-            task.print_stack(file=out)
+    for task in tasks:
+        task.print_stack(file=out)
     return out.getvalue()
 
 
@@ -60,13 +64,8 @@ async def bounded(what: str, manager: AbstractAsyncContextManager[T]) -> AsyncIt
 def running_loop_stacks() -> str:
     """Where each task of every running event loop waits, read from another thread (for a
     watchdog: the loop may be stuck in ``select`` with nothing left to wake it)."""
-    out = io.StringIO()
     loops = [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop)]
-    for loop in loops:
-        if loop.is_running():
-            for task in asyncio.all_tasks(loop):
-                task.print_stack(file=out)
-    return out.getvalue()
+    return "".join(stacks(asyncio.all_tasks(loop)) for loop in loops if loop.is_running())
 
 
 @contextmanager
