@@ -77,7 +77,7 @@ class Worker:
         return self.process.exitcode
 
     def poll(self) -> int | None:
-        return self.process.exitcode
+        return self.returncode
 
     def send_signal(self, sig: signal.Signals) -> None:
         """Send ``sig``; after SIGKILL, wait until the fork server has seen the death, so
@@ -92,7 +92,7 @@ class Worker:
 
     def wait(self) -> int | None:
         self.process.join()
-        return self.process.exitcode
+        return self.returncode
 
 
 def run_worker(env: dict[str, str], cwd: Path, log: Path) -> None:
