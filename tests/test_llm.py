@@ -106,6 +106,7 @@ async def test_text_tool_calls_and_usage_arrive_as_the_loop_reads_them(llm, clie
     assert sent["model"] == "test-model" and sent["stream"] is True
     assert sent["stream_options"] == {"include_usage": True}
     assert sent["tool_choice"] == "auto" and sent["tools"][0]["function"]["name"] == "echo"
+    assert llm.authorizations == ["Bearer sk-test"]  # the key, on either stream path
 
     reply, _ = await collect(client, [ECHO_SPEC])
     assert reply.content == "Both." and reply.finish_reason == "tool_calls"

@@ -114,6 +114,8 @@ class LLMStandIn:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str] = []
+        """The ``Authorization`` header of each completion request ('' without one)."""
         self.usages: list[dict[str, int]] = []
         """The usage of each completion answered, as reported to the client."""
         self.default: Reply | None = None
@@ -161,6 +163,7 @@ class LLMStandIn:
         await self.held.passing("completions")
         body = await request.json()
         self.requests.append(body)
+        self.authorizations.append(request.headers.get("Authorization", ""))
         if self._queue:
             reply: Reply | None = self._queue.pop(0)
         else:
